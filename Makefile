@@ -1,0 +1,37 @@
+# Two commands: `make run` (install, demo data, start the app) and `make test` (install, all tests).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export WORKBENCH_HOME ?= $(CURDIR)/data
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install chromium lint bench clean-data
+
+run: install
+	@$(BIN)/workbench init
+	@$(BIN)/workbench demo --if-empty
+	@$(BIN)/workbench serve
+
+test: install chromium
+	$(BIN)/python -m pytest -q
+
+install: $(STAMP)
+
+# torch first, pinned, from the CPU wheel on local disk; then the project with its dev extras.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+# Browser tests drive Debian's Chromium; Playwright's own browser download cannot work offline.
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+lint: install
+	$(BIN)/ruff check .
+
+clean-data:
+	rm -rf $(WORKBENCH_HOME)/workbench.duckdb* $(WORKBENCH_HOME)/uploads $(WORKBENCH_HOME)/lancedb

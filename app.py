@@ -1,0 +1,16 @@
+"""Workbench entry point: login, then a navigation built from the user's permissions."""
+
+import streamlit as st
+
+from workbench import ui
+
+st.set_page_config(page_title="Workbench", page_icon=":material/analytics:", layout="wide")
+
+ctx = ui.current_context()
+if ctx is None:
+    nav = st.navigation([st.Page(ui.login_form, title="Log in", icon=":material/login:")])
+else:
+    ui.sidebar(ctx)
+    nav = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0)
+                         for i, p in enumerate(ui.visible_pages(ctx))])
+nav.run()

@@ -1,0 +1,126 @@
+"""Logins, lockout, legacy pbkdf2 hashes, and organisation API keys."""
+
+import pytest
+
+from workbench import auth, users
+from workbench.demo.people import legacy_pbkdf2_hash
+from workbench.errors import AuthFailed, InvalidInput, NotAllowed, NotFound
+
+
+@pytest.fixture
+def org(store):
+    with store.transaction() as con:
+        org_id = users.create_organization(con, "Acme")
+        other = users.create_organization(con, "Globex")
+        users.insert_user(con, org_id, "boss", "boss@acme.test",
+                          auth.hash_password("correct horse"), "admin")
+        users.insert_user(con, org_id, "ana", "ana@acme.test",
+                          auth.hash_password("analyst pass"), "analyst")
+        users.insert_user(con, other, "gadmin", "g@globex.test",
+                          auth.hash_password("globex pass"), "admin")
+        users.insert_user(con, org_id, "old", "old@acme.test",
+                          legacy_pbkdf2_hash("legacy pass", b"0123456789abcdef"), "analyst")
+    return store
+
+
+def test_passwords_are_stored_as_argon2id(org):
+    with org.connect() as con:
+        stored = con.execute("SELECT password_hash FROM users WHERE username = 'boss'").fetchone()
+    assert stored[0].startswith("$argon2id$")
+    assert "correct horse" not in stored[0]
+
+
+def test_wrong_user_and_wrong_password_give_the_same_message(org):
+    with org.connect() as con:
+        with pytest.raises(AuthFailed) as wrong_user:
+            auth.login(con, "nobody", "correct horse")
+        with pytest.raises(AuthFailed) as wrong_password:
+            auth.login(con, "boss", "incorrect")
+    assert str(wrong_user.value) == str(wrong_password.value) == auth.LOGIN_FAILED
+
+
+def test_login_returns_the_users_context(org):
+    with org.connect() as con:
+        ctx = auth.login(con, "ana", "analyst pass")
+    assert ctx.username == "ana" and ctx.org_name == "Acme"
+    assert ctx.roles == {"analyst"} and ctx.can("calls:import") and not ctx.can("usage:read")
+
+
+def test_repeated_failures_lock_the_account_even_with_the_right_password(org):
+    with org.connect() as con:
+        for _ in range(2):
+            with pytest.raises(AuthFailed, match="Wrong"):
+                auth.login(con, "ana", "nope", max_failures=3)
+        with pytest.raises(AuthFailed, match="locked"):
+            auth.login(con, "ana", "nope", max_failures=3)
+        with pytest.raises(AuthFailed, match="locked"):
+            auth.login(con, "ana", "analyst pass", max_failures=3)
+
+
+def test_password_reset_lifts_the_lock(org):
+    with org.connect() as con:
+        for _ in range(3):
+            with pytest.raises(AuthFailed):
+                auth.login(con, "ana", "nope", max_failures=3)
+        admin = auth.context_for(con, "boss")
+        users.reset_password(admin, con, "ana", "a new password")
+        assert auth.login(con, "ana", "a new password").username == "ana"
+
+
+def test_legacy_pbkdf2_login_rehashes_to_argon2(org):
+    with org.connect() as con:
+        assert con.execute("SELECT password_hash FROM users WHERE username = 'old'"
+                           ).fetchone()[0].startswith("$pbkdf2-sha256$")
+        with pytest.raises(AuthFailed):
+            auth.login(con, "old", "wrong pass")
+        assert auth.login(con, "old", "legacy pass").username == "old"
+        stored = con.execute("SELECT password_hash FROM users WHERE username = 'old'").fetchone()[0]
+        assert stored.startswith("$argon2id$")
+        assert auth.login(con, "old", "legacy pass").username == "old"
+
+
+def test_werkzeug_style_pbkdf2_verifies():
+    import hashlib
+    digest = hashlib.pbkdf2_hmac("sha256", b"secret", b"salty", 1000).hex()
+    assert auth.verify_password("secret", f"pbkdf2:sha256:1000$salty${digest}")
+    assert not auth.verify_password("Secret", f"pbkdf2:sha256:1000$salty${digest}")
+
+
+def test_disabled_user_cannot_log_in(org):
+    with org.connect() as con:
+        users.set_active(auth.context_for(con, "boss"), con, "ana", False)
+        with pytest.raises(AuthFailed, match="disabled"):
+            auth.login(con, "ana", "analyst pass")
+
+
+def test_short_password_is_refused():
+    with pytest.raises(InvalidInput, match="8 characters"):
+        auth.hash_password("short")
+
+
+def test_api_key_lifecycle(org):
+    with org.connect() as con:
+        admin = auth.context_for(con, "boss")
+        created = auth.create_api_key(admin, con, "support-bot")
+        key = created["key"]
+        stored = con.execute("SELECT key_hash, key_prefix FROM api_keys").fetchall()
+        assert all(key not in row[0] for row in stored)  # only the hash is kept
+        assert auth.verify_api_key(con, key)["org_name"] == "Acme"
+        listed = auth.list_api_keys(admin, con)
+        assert [k["name"] for k in listed] == ["support-bot"] and listed[0]["last_used_at"]
+        assert "key" not in listed[0]
+        other = auth.context_for(con, "gadmin")
+        with pytest.raises(NotFound):
+            auth.revoke_api_key(other, con, created["uuid"])
+        assert auth.list_api_keys(other, con) == []
+        auth.revoke_api_key(admin, con, created["uuid"])
+        with pytest.raises(AuthFailed, match="revoked"):
+            auth.verify_api_key(con, key)
+        with pytest.raises(AuthFailed):
+            auth.verify_api_key(con, key + "x")
+
+
+def test_api_keys_need_keys_manage(org):
+    with org.connect() as con:
+        with pytest.raises(NotAllowed, match="keys:manage"):
+            auth.create_api_key(auth.context_for(con, "ana"), con, "mine")

@@ -1,0 +1,202 @@
+"""Passwords, logins, the acting user's context, and organisation API keys."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import duckdb
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from workbench.db import fetch_dicts, fetch_one
+from workbench.errors import AuthFailed, InvalidInput, NotAllowed, NotFound
+
+_hasher = PasswordHasher()  # argon2id with argon2-cffi's recommended parameters
+LOGIN_FAILED = "Wrong username or password."
+API_KEY_PREFIX = "wbk_"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is acting: the user, their organisation and what their roles allow."""
+
+    user_id: int
+    user_uuid: str
+    username: str
+    full_name: str
+    org_id: int
+    org_uuid: str
+    org_name: str
+    roles: frozenset[str]
+    permissions: frozenset[str]
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions or "admin:full" in self.permissions
+
+    def require(self, permission: str) -> None:
+        """Raise NotAllowed unless the user holds the permission."""
+        if not self.can(permission):
+            raise NotAllowed(f"{self.username} may not do this: it needs the '{permission}' "
+                             "permission. Ask an admin of your organisation for a role that has it.")
+
+    def require_org(self, org_id: int | None) -> None:
+        """Raise NotFound when a row belongs to another organisation (its existence stays hidden)."""
+        if org_id != self.org_id:
+            raise NotFound("Not found in your organisation.")
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of the password."""
+    if len(password) < 8:
+        raise InvalidInput("A password needs at least 8 characters.")
+    return _hasher.hash(password)
+
+
+def _ab64_decode(text: str) -> bytes:
+    """passlib's adapted base64: '.' for '+', no padding."""
+    text = text.replace(".", "+")
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def verify_legacy_pbkdf2(password: str, stored: str) -> bool:
+    """Verify seed 000's pbkdf2_sha256 hashes (passlib or werkzeug format)."""
+    if stored.startswith("$pbkdf2-sha256$"):
+        _, _, rounds, salt, checksum = stored.split("$")
+        digest = hashlib.pbkdf2_hmac("sha256", password.encode(), _ab64_decode(salt), int(rounds))
+        return hmac.compare_digest(digest, _ab64_decode(checksum))
+    if stored.startswith("pbkdf2:sha256"):
+        method, salt, hexhash = stored.split("$")
+        rounds = int(method.split(":")[2]) if method.count(":") == 2 else 260000
+        digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), rounds)
+        return hmac.compare_digest(digest.hex(), hexhash)
+    return False
+
+
+def is_legacy_hash(stored: str) -> bool:
+    return stored.startswith(("$pbkdf2-sha256$", "pbkdf2:sha256"))
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """True when the password matches an argon2 or legacy pbkdf2_sha256 hash."""
+    if is_legacy_hash(stored):
+        return verify_legacy_pbkdf2(password, stored)
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def login(con: duckdb.DuckDBPyConnection, username: str, password: str, *,
+          max_failures: int = 5, lock_minutes: int = 15) -> Context:
+    """Check a username and password; on success return the user's context.
+
+    Wrong user and wrong password give the same message. After `max_failures` failures in a row
+    the account is locked for `lock_minutes`. Legacy pbkdf2 hashes are rehashed to argon2id.
+    """
+    user = fetch_one(con, "SELECT u.id, u.password_hash, u.is_active, u.failed_logins,"
+                          " u.locked_until, o.is_active AS org_active FROM users u"
+                          " JOIN organizations o ON o.id = u.org_id WHERE u.username = ?",
+                     [username.strip()])
+    now = datetime.now()
+    if user is None:
+        _hasher.hash(password or "x")  # same work as a real check, so timing does not tell
+        raise AuthFailed(LOGIN_FAILED)
+    if user["locked_until"] is not None and user["locked_until"] > now:
+        minutes = max(1, round((user["locked_until"] - now).total_seconds() / 60))
+        raise AuthFailed(f"This account is locked after repeated failed logins. Try again in "
+                         f"{minutes} min, or ask an admin to reset the password.")
+    if not verify_password(password, user["password_hash"]):
+        failures = user["failed_logins"] + 1
+        locked = now + timedelta(minutes=lock_minutes) if failures >= max_failures else None
+        con.execute("UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?",
+                    [0 if locked else failures, locked, user["id"]])
+        if locked:
+            raise AuthFailed(f"Too many failed logins: the account is locked for {lock_minutes} "
+                             "min.")
+        raise AuthFailed(LOGIN_FAILED)
+    if not user["is_active"] or not user["org_active"]:
+        raise AuthFailed("This account is disabled. Ask an admin of your organisation.")
+    new_hash = _hasher.hash(password) if (is_legacy_hash(user["password_hash"])
+                                          or _hasher.check_needs_rehash(user["password_hash"])) \
+        else user["password_hash"]
+    con.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login = ?,"
+                " password_hash = ? WHERE id = ?", [now, new_hash, user["id"]])
+    return context_for(con, username)
+
+
+def context_for(con: duckdb.DuckDBPyConnection, username: str) -> Context:
+    """The context of an active user, as the CLI's --as and the app's session use it."""
+    row = fetch_one(con, "SELECT u.id, u.uuid::VARCHAR AS uuid, u.username,"
+                         " coalesce(u.full_name, u.username) AS full_name, u.is_active,"
+                         " o.id AS org_id, o.uuid::VARCHAR AS org_uuid, o.name AS org_name"
+                         " FROM users u JOIN organizations o ON o.id = u.org_id"
+                         " WHERE u.username = ?", [username])
+    if row is None:
+        raise NotFound(f"No user named {username!r}. `workbench user list --as ADMIN` lists them.")
+    if not row["is_active"]:
+        raise AuthFailed(f"The user {username!r} is disabled.")
+    grants = fetch_dicts(con, "SELECT r.name AS role, p.name AS permission FROM user_roles ur"
+                              " JOIN roles r ON r.id = ur.role_id"
+                              " LEFT JOIN role_permissions rp ON rp.role_id = r.id"
+                              " LEFT JOIN permissions p ON p.id = rp.permission_id"
+                              " WHERE ur.user_id = ?", [row["id"]])
+    return Context(
+        user_id=row["id"], user_uuid=row["uuid"], username=row["username"],
+        full_name=row["full_name"], org_id=row["org_id"], org_uuid=row["org_uuid"],
+        org_name=row["org_name"],
+        roles=frozenset(g["role"] for g in grants),
+        permissions=frozenset(g["permission"] for g in grants if g["permission"]),
+    )
+
+
+def _key_hash(key: str) -> str:
+    # API keys are 256-bit random secrets, so a fast hash is safe; argon2 is for low-entropy input.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(ctx: Context, con: duckdb.DuckDBPyConnection, name: str) -> dict:
+    """Create an organisation API key. The returned `key` is shown once and never stored."""
+    ctx.require("keys:manage")
+    if not name.strip():
+        raise InvalidInput("Give the API key a name, e.g. 'support-bot'.")
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    row = fetch_one(con, "INSERT INTO api_keys (org_id, name, key_prefix, key_hash, created_by)"
+                         " VALUES (?, ?, ?, ?, ?) RETURNING uuid::VARCHAR AS uuid",
+                    [ctx.org_id, name.strip(), key[:10], _key_hash(key), ctx.user_id])
+    return {"uuid": row["uuid"], "name": name.strip(), "key": key, "prefix": key[:10]}
+
+
+def list_api_keys(ctx: Context, con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The organisation's API keys (never the secret)."""
+    ctx.require("keys:manage")
+    return fetch_dicts(con, "SELECT uuid::VARCHAR AS uuid, name, key_prefix AS prefix, created_at,"
+                            " last_used_at, revoked_at FROM api_keys WHERE org_id = ?"
+                            " ORDER BY created_at", [ctx.org_id])
+
+
+def revoke_api_key(ctx: Context, con: duckdb.DuckDBPyConnection, key_uuid: str) -> None:
+    """Revoke a key of the acting user's organisation."""
+    ctx.require("keys:manage")
+    row = fetch_one(con, "SELECT id, org_id FROM api_keys WHERE uuid::VARCHAR = ?", [key_uuid])
+    if row is None:
+        raise NotFound(f"No API key {key_uuid}.")
+    ctx.require_org(row["org_id"])
+    con.execute("UPDATE api_keys SET revoked_at = current_localtimestamp() WHERE id = ?",
+                [row["id"]])
+
+
+def verify_api_key(con: duckdb.DuckDBPyConnection, key: str) -> dict:
+    """The organisation a live key belongs to; records its use. Raises AuthFailed otherwise."""
+    row = fetch_one(con, "SELECT k.id, k.revoked_at, o.id AS org_id, o.uuid::VARCHAR AS org_uuid,"
+                         " o.name AS org_name FROM api_keys k JOIN organizations o"
+                         " ON o.id = k.org_id WHERE k.key_hash = ?", [_key_hash(key)])
+    if row is None or row["revoked_at"] is not None:
+        raise AuthFailed("Invalid or revoked API key.")
+    con.execute("UPDATE api_keys SET last_used_at = current_localtimestamp() WHERE id = ?",
+                [row["id"]])
+    return {"org_id": row["org_id"], "org_uuid": row["org_uuid"], "org_name": row["org_name"]}

@@ -1,0 +1,173 @@
+"""The DuckDB store: a connection factory that holds the file only for a unit of work, and the
+migration runner.
+
+DuckDB lets one process at a time open the file read-write. A process therefore opens it for a
+unit of work (a page run, one CLI command) and closes it after; threads of one process share the
+open connection through their own cursors.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from workbench.errors import NotInitialised, StoreBusy, WorkbenchError
+
+SQL_DIR = Path(__file__).parent / "sql"
+_LOCK_PATTERN = re.compile(r"lock|Conflicting", re.IGNORECASE)
+_PID_PATTERN = re.compile(r"PID (\d+)")
+
+
+class MigrationError(WorkbenchError):
+    """A migration failed; the database is left as it was before it."""
+
+
+def describe_holder(pid: int | None) -> str:
+    """Say what a process is, from its command line: the app, a CLI command, or something else."""
+    if pid is None:
+        return "another process"
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return f"another process (pid {pid})"
+    if "streamlit" in cmdline:
+        return f"the Workbench app (pid {pid})"
+    if "workbench" in cmdline:
+        return f"a workbench command (pid {pid}: {cmdline.strip()[:80]})"
+    return f"another process (pid {pid}: {cmdline.strip()[:80]})"
+
+
+class Store:
+    """One process's handle on the database file, opened per unit of work."""
+
+    def __init__(self, path: Path | str, *, lock_wait_s: float = 5.0, create: bool = False,
+                 on_wait=None) -> None:
+        self.path = Path(path)
+        self.lock_wait_s = lock_wait_s
+        self.create = create
+        self.on_wait = on_wait  # called once with a message when the file is held by another
+        self._guard = threading.Lock()
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        self._users = 0
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        if not self.create and not self.path.exists():
+            raise NotInitialised(
+                f"No database at {self.path}. Run `workbench init` (or `make run`) first, "
+                "or point WORKBENCH_HOME at an existing data home."
+            )
+        if not self.path.parent.is_dir():
+            raise NotInitialised(
+                f"The data home {self.path.parent} does not exist. Run `workbench init` first."
+            )
+        deadline = time.monotonic() + self.lock_wait_s
+        told = False
+        while True:
+            try:
+                return duckdb.connect(str(self.path))
+            except duckdb.IOException as exc:
+                if not _LOCK_PATTERN.search(str(exc)):
+                    raise WorkbenchError(f"Cannot open the database {self.path}: {exc}") from exc
+                match = _PID_PATTERN.search(str(exc))
+                holder = describe_holder(int(match.group(1)) if match else None)
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(
+                        f"The database {self.path} is in use by {holder}. Wait for it to finish "
+                        "(or stop it) and try again."
+                    ) from None
+                if not told and self.on_wait is not None:
+                    self.on_wait(f"The database is in use by {holder}; waiting up to "
+                                 f"{self.lock_wait_s:.0f} s...")
+                    told = True
+                time.sleep(0.2)
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on the shared connection; the file is closed when the last user leaves."""
+        with self._guard:
+            if self._conn is None:
+                self._conn = self._open()
+            self._users += 1
+            cursor = self._conn.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+            with self._guard:
+                self._users -= 1
+                if self._users == 0 and self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor inside one transaction: committed on success, rolled back on any error."""
+        with self.connect() as cur:
+            cur.begin()
+            try:
+                yield cur
+            except BaseException:
+                cur.rollback()
+                raise
+            cur.commit()
+
+
+@contextmanager
+def atomic(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Join the caller's transaction, or run one of our own when there is none."""
+    try:
+        con.begin()
+    except duckdb.TransactionException:
+        yield con  # already inside a transaction: the caller commits or rolls back
+        return
+    try:
+        yield con
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
+def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[str]:
+    """Apply the numbered migrations not yet applied, each in its own transaction."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,"
+        " applied_at TIMESTAMP NOT NULL DEFAULT current_localtimestamp())"
+    )
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for path in sorted(sql_dir.glob("[0-9][0-9][0-9]_*.sql")):
+        version, name = path.stem.split("_", 1)
+        if version in done:
+            continue
+        con.begin()
+        try:
+            con.execute(path.read_text())
+            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                        [version, name])
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise MigrationError(f"Migration {path.name} failed and was rolled back: {exc}") from exc
+        applied.append(path.name)
+    return applied
+
+
+def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    """Run a query and return its rows as dicts."""
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> dict | None:
+    """The first row of a query as a dict, or None."""
+    rows = fetch_dicts(con, sql, params)
+    return rows[0] if rows else None

@@ -1,0 +1,26 @@
+"""The data home: its folders, its database, and opening both."""
+
+from __future__ import annotations
+
+from workbench import db
+from workbench.settings import Settings
+
+
+def init(settings: Settings) -> list[str]:
+    """Create the data home and apply pending migrations. Returns the migrations applied."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.uploads_dir.mkdir(exist_ok=True)
+    with open_store(settings, create=True).connect() as con:
+        return db.migrate(con)
+
+
+def open_store(settings: Settings, *, create: bool = False, on_wait=None) -> db.Store:
+    """The store for the settings' database file."""
+    return db.Store(settings.db_path, lock_wait_s=settings.lock_wait_s, create=create,
+                    on_wait=on_wait)
+
+
+def is_empty(store: db.Store) -> bool:
+    """True when no organisation exists yet."""
+    with store.connect() as con:
+        return con.execute("SELECT count(*) FROM organizations").fetchone()[0] == 0

@@ -1,0 +1,87 @@
+"""Settings: one frozen object read from the environment. Every field is documented in README."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+# Each setting: (environment variable, help text). The README's settings table must list them all.
+ENV = {
+    "home": ("WORKBENCH_HOME", "Data folder: database, vectors, uploads, MLflow store."),
+    "db_path": ("WORKBENCH_DB", "DuckDB file. Default `$WORKBENCH_HOME/workbench.duckdb`."),
+    "lancedb_uri": ("WORKBENCH_LANCEDB_URI", "LanceDB folder or object-store URI."),
+    "mlflow_tracking_uri": ("MLFLOW_TRACKING_URI", "MLflow store. Default a SQLite file."),
+    "llm_provider": ("WORKBENCH_LLM_PROVIDER", "`extractive` (offline) or `openai`."),
+    "llm_base_url": ("WORKBENCH_LLM_BASE_URL", "Base URL of an OpenAI-compatible endpoint."),
+    "llm_model": ("WORKBENCH_LLM_MODEL", "Model name sent to the endpoint."),
+    "llm_api_key": ("WORKBENCH_LLM_API_KEY", "Key for the endpoint (never stored)."),
+    "upload_max_mb": ("WORKBENCH_UPLOAD_MAX_MB", "Largest accepted upload, in MB."),
+    "lock_wait_s": ("WORKBENCH_LOCK_WAIT_S", "Seconds to wait for a held database."),
+    "login_max_failures": ("WORKBENCH_LOGIN_MAX_FAILURES", "Failed logins before a lock."),
+    "login_lock_minutes": ("WORKBENCH_LOGIN_LOCK_MINUTES", "Minutes an account stays locked."),
+    "demo_seed": ("WORKBENCH_DEMO_SEED", "Random seed of the demo data."),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the workbench keeps its state and how it reaches its optional remotes."""
+
+    home: Path = Path("data")
+    db_path: Path = field(default=None)  # type: ignore[assignment]
+    lancedb_uri: str = ""
+    mlflow_tracking_uri: str = ""
+    llm_provider: str = "extractive"
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    upload_max_mb: int = 50
+    lock_wait_s: float = 5.0
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    demo_seed: int = 42
+
+    def __post_init__(self) -> None:
+        home = Path(self.home).expanduser().resolve()
+        object.__setattr__(self, "home", home)
+        if self.db_path is None:
+            object.__setattr__(self, "db_path", home / "workbench.duckdb")
+        else:
+            object.__setattr__(self, "db_path", Path(self.db_path).expanduser().resolve())
+        if not self.lancedb_uri:
+            object.__setattr__(self, "lancedb_uri", str(home / "lancedb"))
+        if not self.mlflow_tracking_uri:
+            object.__setattr__(self, "mlflow_tracking_uri", f"sqlite:///{home / 'mlflow.db'}")
+        if self.llm_provider not in ("extractive", "openai"):
+            raise ValueError(
+                f"WORKBENCH_LLM_PROVIDER must be 'extractive' or 'openai', not {self.llm_provider!r}"
+            )
+
+    @property
+    def samples_dir(self) -> Path:
+        """Sample inputs shipped with the repository (documents, dialogues)."""
+        return Path(__file__).resolve().parent.parent / "data" / "samples"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.home / "uploads"
+
+
+def from_env(environ: dict[str, str] | None = None) -> Settings:
+    """Build settings from environment variables; unset ones keep their defaults."""
+    environ = os.environ if environ is None else environ
+    types = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, object] = {}
+    for name, (var, _help) in ENV.items():
+        raw = environ.get(var)
+        if raw in (None, ""):
+            continue
+        kind = types[name]
+        try:
+            values[name] = int(raw) if kind == "int" else float(raw) if kind == "float" else raw
+        except ValueError:
+            raise ValueError(f"{var} must be a number, not {raw!r}") from None
+    if "llm_api_key" not in values and environ.get("OPENAI_API_KEY"):
+        values["llm_api_key"] = environ["OPENAI_API_KEY"]
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,178 @@
+"""Organisations, users, their roles and projects."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from workbench import auth, relations
+from workbench.auth import Context
+from workbench.db import fetch_dicts, fetch_one
+from workbench.errors import InvalidInput, NotAllowed, NotFound
+
+ROLES = ("admin", "data_scientist", "analyst", "manager", "viewer")
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def slugify(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "org"
+
+
+def create_organization(con: duckdb.DuckDBPyConnection, name: str, **profile: str | None) -> int:
+    """Create a tenant (an operator action: `workbench init` and the demo call it)."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("An organisation needs a name.")
+    if fetch_one(con, "SELECT 1 FROM organizations WHERE name = ?", [name]):
+        raise InvalidInput(f"An organisation named {name!r} already exists.")
+    allowed = {"business_description", "address", "phone_number", "website"}
+    extra = {k: v for k, v in profile.items() if k in allowed}
+    cols = ", ".join(["name", "slug", *extra])
+    marks = ", ".join("?" * (2 + len(extra)))
+    row = con.execute(f"INSERT INTO organizations ({cols}) VALUES ({marks}) RETURNING id",
+                      [name, slugify(name), *extra.values()]).fetchone()
+    return row[0]
+
+
+def _check_new_user(con, username: str, email: str, role: str) -> None:
+    if not _USERNAME.match(username):
+        raise InvalidInput(f"Username {username!r} must be 2-40 characters: lower-case letters, "
+                           "digits, '.', '_' or '-'.")
+    if not _EMAIL.match(email):
+        raise InvalidInput(f"{email!r} is not an email address.")
+    if role not in ROLES:
+        raise InvalidInput(f"Unknown role {role!r}. Roles: {', '.join(ROLES)}.")
+    if fetch_one(con, "SELECT 1 FROM users WHERE username = ?", [username]):
+        raise InvalidInput(f"The username {username!r} is taken.")
+    if fetch_one(con, "SELECT 1 FROM users WHERE lower(email) = lower(?)", [email]):
+        raise InvalidInput(f"The email {email!r} is already registered.")
+
+
+def insert_user(con: duckdb.DuckDBPyConnection, org_id: int, username: str, email: str,
+                password_hash: str, role: str, full_name: str | None = None,
+                plan: str = "free") -> int:
+    """Insert a user with one role; the caller has checked the permission."""
+    _check_new_user(con, username, email, role)
+    user_id = con.execute(
+        "INSERT INTO users (org_id, username, email, password_hash, full_name, plan)"
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        [org_id, username, email, password_hash, full_name, plan]).fetchone()[0]
+    con.execute("INSERT INTO user_roles SELECT ?, id FROM roles WHERE name = ?", [user_id, role])
+    return user_id
+
+
+def add_user(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, email: str,
+             password: str, role: str = "viewer", full_name: str | None = None) -> dict:
+    """Create a user in the acting admin's organisation."""
+    ctx.require("users:manage")
+    if role == "admin" and not ctx.can("admin:full"):
+        raise NotAllowed("Only an admin may create another admin.")
+    user_id = insert_user(con, ctx.org_id, username.strip(), email.strip(),
+                          auth.hash_password(password), role, full_name)
+    return get_user(ctx, con, user_id=user_id)
+
+
+def get_user(ctx: Context, con: duckdb.DuckDBPyConnection, *, user_id: int | None = None,
+             username: str | None = None) -> dict:
+    """One user of the acting user's organisation."""
+    ctx.require("users:manage")
+    row = fetch_one(con, _USER_SQL + " WHERE u.org_id = ? AND (u.id = ? OR u.username = ?)"
+                    " GROUP BY ALL", [ctx.org_id, user_id, username])
+    if row is None:
+        raise NotFound(f"No user {username or user_id!r} in {ctx.org_name}.")
+    return row
+
+
+_USER_SQL = (
+    "SELECT u.uuid::VARCHAR AS uuid, u.username, u.email, u.full_name, o.name AS organization,"
+    " list(r.name ORDER BY r.name) FILTER (WHERE r.name IS NOT NULL) AS roles, u.plan,"
+    " u.is_active, u.last_login, u.created_at"
+    " FROM users u JOIN organizations o ON o.id = u.org_id"
+    " LEFT JOIN user_roles ur ON ur.user_id = u.id LEFT JOIN roles r ON r.id = ur.role_id"
+)
+
+
+def list_users(ctx: Context, con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Users of the acting user's organisation with their roles."""
+    ctx.require("users:manage")
+    return fetch_dicts(con, _USER_SQL + " WHERE u.org_id = ? GROUP BY ALL ORDER BY u.username",
+                       [ctx.org_id])
+
+
+def _user_id_in_org(ctx: Context, con, username: str) -> int:
+    row = fetch_one(con, "SELECT id, org_id FROM users WHERE username = ?", [username])
+    if row is None or row["org_id"] != ctx.org_id:
+        raise NotFound(f"No user {username!r} in {ctx.org_name}.")
+    return row["id"]
+
+
+def set_role(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, role: str) -> dict:
+    """Replace a user's roles with one role."""
+    ctx.require("users:manage")
+    if role not in ROLES:
+        raise InvalidInput(f"Unknown role {role!r}. Roles: {', '.join(ROLES)}.")
+    if role == "admin" and not ctx.can("admin:full"):
+        raise NotAllowed("Only an admin may grant the admin role.")
+    user_id = _user_id_in_org(ctx, con, username)
+    if user_id == ctx.user_id and role != "admin" and "admin" in ctx.roles:
+        raise InvalidInput("You cannot remove your own admin role; ask another admin.")
+    con.execute("DELETE FROM user_roles WHERE user_id = ?", [user_id])
+    con.execute("INSERT INTO user_roles SELECT ?, id FROM roles WHERE name = ?", [user_id, role])
+    return get_user(ctx, con, user_id=user_id)
+
+
+def set_active(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, active: bool) -> None:
+    """Disable or re-enable a user (a reversible alternative to deleting)."""
+    ctx.require("users:manage")
+    user_id = _user_id_in_org(ctx, con, username)
+    if user_id == ctx.user_id and not active:
+        raise InvalidInput("You cannot disable yourself.")
+    con.execute("UPDATE users SET is_active = ?, updated_at = current_localtimestamp()"
+                " WHERE id = ?", [active, user_id])
+
+
+def reset_password(ctx: Context, con: duckdb.DuckDBPyConnection, username: str,
+                   password: str) -> None:
+    """Set a new password and lift any login lock."""
+    if username != ctx.username:
+        ctx.require("users:manage")
+    user_id = _user_id_in_org(ctx, con, username)
+    con.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL,"
+                " updated_at = current_localtimestamp() WHERE id = ?",
+                [auth.hash_password(password), user_id])
+
+
+def delete_user(ctx: Context, con: duckdb.DuckDBPyConnection, username: str) -> dict[str, int]:
+    """Delete a user and what seed 004 cascades (conversations, documents, roles), in one
+    transaction. Returns rows deleted per table."""
+    ctx.require("users:manage")
+    user_id = _user_id_in_org(ctx, con, username)
+    if user_id == ctx.user_id:
+        raise InvalidInput("You cannot delete yourself.")
+    return relations.delete_cascade(con, "users", "id = ?", [user_id])
+
+
+def list_projects(ctx: Context, con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Projects of the organisation."""
+    ctx.require("projects:read")
+    return fetch_dicts(con, "SELECT p.uuid::VARCHAR AS uuid, p.name, p.description,"
+                            " u.username AS owner, p.created_at FROM projects p"
+                            " JOIN users u ON u.id = p.owner_id WHERE p.org_id = ?"
+                            " ORDER BY p.name", [ctx.org_id])
+
+
+def create_project(ctx: Context, con: duckdb.DuckDBPyConnection, name: str,
+                   description: str | None = None) -> dict:
+    """A project owned by the acting user; names are unique per owner (seed 000)."""
+    ctx.require("projects:write")
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A project needs a name.")
+    if fetch_one(con, "SELECT 1 FROM projects WHERE owner_id = ? AND name = ?",
+                 [ctx.user_id, name]):
+        raise InvalidInput(f"You already have a project named {name!r}.")
+    return fetch_one(con, "INSERT INTO projects (org_id, owner_id, name, description)"
+                          " VALUES (?, ?, ?, ?) RETURNING uuid::VARCHAR AS uuid, name",
+                     [ctx.org_id, ctx.user_id, name, description])
