@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,8 @@ from workbench.errors import NotInitialised, StoreBusy, WorkbenchError
 SQL_DIR = Path(__file__).parent / "sql"
 _LOCK_PATTERN = re.compile(r"lock|Conflicting", re.IGNORECASE)
 _PID_PATTERN = re.compile(r"PID (\d+)")
+# Cursors inside a transaction opened by `atomic`, so nested units of work join it.
+_IN_TRANSACTION: weakref.WeakSet = weakref.WeakSet()
 
 
 class MigrationError(WorkbenchError):
@@ -108,30 +111,27 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor inside one transaction: committed on success, rolled back on any error."""
-        with self.connect() as cur:
-            cur.begin()
-            try:
-                yield cur
-            except BaseException:
-                cur.rollback()
-                raise
-            cur.commit()
+        with self.connect() as cur, atomic(cur):
+            yield cur
 
 
 @contextmanager
 def atomic(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """Join the caller's transaction, or run one of our own when there is none."""
-    try:
-        con.begin()
-    except duckdb.TransactionException:
-        yield con  # already inside a transaction: the caller commits or rolls back
+    if con in _IN_TRANSACTION:
+        yield con  # the caller's transaction commits or rolls back
         return
+    con.begin()
+    _IN_TRANSACTION.add(con)
     try:
         yield con
     except BaseException:
         con.rollback()
         raise
-    con.commit()
+    else:
+        con.commit()
+    finally:
+        _IN_TRANSACTION.discard(con)
 
 
 def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[str]:
