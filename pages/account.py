@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from workbench import users, ui
+from workbench import ui, users
 from workbench.errors import WorkbenchError
 
 ctx = ui.require()

@@ -26,7 +26,7 @@ def sparkline(series):
 
 
 for row_start in range(0, len(kpis), 3):
-    for col, kpi in zip(st.columns(3), kpis[row_start:row_start + 3]):
+    for col, kpi in zip(st.columns(3), kpis[row_start:row_start + 3], strict=False):
         with col, st.container(border=True):
             money = kpi["key"] == "cost"
             value = f"${kpi['value']:,.2f}" if money else f"{kpi['value']:,.0f}"

@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from workbench import users, ui
+from workbench import ui, users
 from workbench.errors import WorkbenchError
 
 ctx = ui.require("users:manage")

@@ -3,8 +3,8 @@
 import pytest
 
 from workbench import auth, home, users
-from workbench.settings import Settings
 from workbench.errors import NotAllowed
+from workbench.settings import Settings
 
 SEED_004 = {"chat:use", "documents:create", "documents:read", "documents:update",
             "documents:delete", "agents:execute", "agents:read", "explain:view", "metering:read",

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import click
 
-from workbench import auth, home, settings as settings_mod, users
+from workbench import auth, home, users
+from workbench import settings as settings_mod
 from workbench.errors import WorkbenchError
 
 

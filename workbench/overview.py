@@ -43,8 +43,9 @@ def kpis(ctx: Context, con: duckdb.DuckDBPyConnection, *, today: date | None = N
     start, prev = end - timedelta(days=days), end - timedelta(days=2 * days)
     out = []
     for key, label, permission, sql in KPIS:
-        frame = pl.from_arrow(con.execute(sql, [ctx.org_id, prev, end]).arrow())
-        frame = frame.with_columns(pl.col("value").cast(pl.Float64)).sort("day")
+        rows = con.execute(sql, [ctx.org_id, prev, end]).fetchall()
+        frame = pl.DataFrame(rows, schema={"day": pl.Date, "value": pl.Float64}, orient="row")
+        frame = frame.sort("day")
         current = frame.filter(pl.col("day") >= start)
         previous = frame.filter(pl.col("day") < start)
         if key == "active_users":

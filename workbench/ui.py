@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from workbench import auth, home, settings as settings_mod
+from workbench import auth, home
+from workbench import settings as settings_mod
 from workbench.auth import Context
 from workbench.errors import WorkbenchError
 

@@ -21,8 +21,14 @@ from workbench import auth, users
 from workbench.db import Store
 from workbench.demo import calls as demo_calls
 from workbench.demo import usage as demo_usage
-from workbench.demo.people import (DEMO_PASSWORD, FADING, LEGACY_USERS, ORGS, USERS,
-                                   legacy_pbkdf2_hash)
+from workbench.demo.people import (
+    DEMO_PASSWORD,
+    FADING,
+    LEGACY_USERS,
+    ORGS,
+    USERS,
+    legacy_pbkdf2_hash,
+)
 from workbench.errors import InvalidInput
 from workbench.settings import Settings
 
@@ -126,7 +132,7 @@ def _documents(con, settings: Settings, ids: dict) -> list[Path]:
 def _conversations(con, rnd: random.Random, script: dict, ids: dict, end: datetime) -> None:
     """Chats made of FAQ questions, each answer metered as an llm_calls row."""
     faqs = [qa for spec in script["intents"].values() for qa in spec["qa"]]
-    for slug, username, _name, role, _plan, fading in USERS:
+    for slug, username, _name, _role, _plan, fading in USERS:
         org_id, user_id = ids["orgs"][slug], ids["users"][username]
         for _ in range(rnd.randint(2, 5)):
             days_ago = rnd.uniform(30, 170) if fading else rnd.uniform(0, 170)

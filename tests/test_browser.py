@@ -1,0 +1,118 @@
+"""The app in Chromium: a manager and an analyst log in, each sees their own navigation and
+KPIs; the CLI works while the app is open and idle. Screenshots go to tests/artifacts/."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+WORKBENCH = str(Path(sys.executable).parent / "workbench")
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, demo_home):
+    import shutil
+    home_dir = tmp_path_factory.mktemp("browser") / "home"
+    shutil.copytree(demo_home.home, home_dir)
+    port = free_port()
+    env = {**os.environ, "WORKBENCH_HOME": str(home_dir), "WORKBENCH_LOCK_WAIT_S": "3"}
+    proc = subprocess.Popen([WORKBENCH, "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("the app did not start: " + proc.stdout.read().decode()[-2000:])
+    yield url, env
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make test` installs Debian's chromium package.")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def log_in(browser, url: str, username: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(url)
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill("workbench-demo")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_test_id("stMetric").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(800)  # let the sparklines draw
+    return page
+
+
+def nav_labels(page) -> list[str]:
+    # each link reads "<icon name>\n\n<title>"; keep the title
+    return [t.strip().splitlines()[-1] for t in
+            page.get_by_test_id("stSidebarNav").locator("a").all_inner_texts()]
+
+
+def metric_labels(page) -> list[str]:
+    return [t.strip() for t in page.get_by_test_id("stMetricLabel").all_inner_texts()]
+
+
+def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
+    url, _env = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    manager = log_in(browser, url, "mike")
+    manager.screenshot(path=str(ARTIFACTS / "home-manager.png"), full_page=True)
+    assert nav_labels(manager) == ["Home", "My account"]
+    assert {"Tokens", "Cost (USD)", "Active users", "Calls"} <= set(metric_labels(manager))
+    assert "Mike Chen" in manager.get_by_test_id("stSidebar").inner_text()
+    values = manager.get_by_test_id("stMetricValue").all_inner_texts()
+    assert values and all(v.strip() not in ("None", "0", "$0.00") for v in values)
+
+    analyst = log_in(browser, url, "anna")
+    analyst.screenshot(path=str(ARTIFACTS / "home-analyst.png"), full_page=True)
+    assert nav_labels(analyst) == ["Home", "My account"]
+    labels = set(metric_labels(analyst))
+    assert "Calls" in labels and not labels & {"Tokens", "Cost (USD)"}
+
+    admin = log_in(browser, url, "alice")
+    assert nav_labels(admin) == ["Home", "Users & roles", "My account"]
+    admin.get_by_role("link", name="Users & roles").click()
+    admin.get_by_text("Add a user").wait_for(timeout=20_000)
+    admin.screenshot(path=str(ARTIFACTS / "users-admin.png"), full_page=True)
+    for page in (manager, analyst, admin):
+        page.close()
+
+
+def test_cli_works_while_the_app_is_open_and_idle(server, browser):
+    url, env = server
+    page = log_in(browser, url, "mike")
+    result = subprocess.run([WORKBENCH, "user", "list", "--as", "alice", "--json"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    page.close()
+    assert result.returncode == 0, result.stderr
+    assert '"mike"' in result.stdout

@@ -1,0 +1,84 @@
+"""The real `workbench` command, run as a subprocess on copies of the demo."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WORKBENCH = str(Path(sys.executable).parent / "workbench")
+
+
+def run(env, *args, stdin=None):
+    return subprocess.run([WORKBENCH, *args], env=env, input=stdin, capture_output=True,
+                          text=True, timeout=120)
+
+
+COMMANDS = [[], ["init"], ["demo"], ["user"], ["user", "add"], ["user", "list"],
+            ["user", "set-role"], ["serve"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "main")
+def test_every_command_has_help(command):
+    result = run(os.environ, *command, "--help")
+    assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_user_list_json_lists_username_organisation_roles(cli_env):
+    result = run(cli_env, "user", "list", "--as", "alice", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert {r["organization"] for r in rows} == {"Northwind Mobile"}
+    assert {"username", "organization", "roles"} <= set(rows[0])
+    assert next(r for r in rows if r["username"] == "mike")["roles"] == ["manager"]
+
+
+def test_user_add_and_set_role(cli_env):
+    added = run(cli_env, "user", "add", "zoe", "--email", "zoe@northwind.example", "--role",
+                "analyst", "--password-stdin", "--as", "alice", "--json",
+                stdin="a-long-password\n")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["roles"] == ["analyst"]
+    changed = run(cli_env, "user", "set-role", "zoe", "manager", "--as", "alice")
+    assert changed.returncode == 0 and "manager" in changed.stdout
+    listed = json.loads(run(cli_env, "user", "list", "--as", "alice", "--json").stdout)
+    assert next(r for r in listed if r["username"] == "zoe")["roles"] == ["manager"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["user", "list", "--as", "nobody"], "No user named 'nobody'"),
+    (["user", "list", "--as", "anna"], "users:manage"),
+    (["user", "set-role", "anna", "wizard", "--as", "alice"], "Unknown role 'wizard'"),
+    (["user", "set-role", "amir", "viewer", "--as", "alice"], "No user 'amir' in Northwind"),
+])
+def test_bad_input_is_one_line_and_changes_nothing(cli_env, args, message):
+    before = run(cli_env, "user", "list", "--as", "hannah", "--json").stdout
+    result = run(cli_env, *args)
+    assert result.returncode == 1
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert run(cli_env, "user", "list", "--as", "hannah", "--json").stdout == before
+
+
+def test_missing_data_home_says_what_to_do(tmp_path):
+    env = {**os.environ, "WORKBENCH_HOME": str(tmp_path / "nowhere")}
+    result = run(env, "user", "list", "--as", "alice")
+    assert result.returncode == 1 and "workbench init" in result.stderr
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_init_then_first_admin_then_demo_refuses(tmp_path):
+    env = {**os.environ, "WORKBENCH_HOME": str(tmp_path / "home")}
+    first = run(env, "init", "--json")
+    assert first.returncode == 0 and json.loads(first.stdout)["migrations_applied"]
+    again = run(env, "init", "--json")
+    assert json.loads(again.stdout)["migrations_applied"] == []
+    org = run(env, "init", "--org", "Initech", "--admin", "peter", "--email", "p@initech.test",
+              "--password-stdin", stdin="tps-reports-2026\n")
+    assert org.returncode == 0, org.stderr
+    listed = json.loads(run(env, "user", "list", "--as", "peter", "--json").stdout)
+    assert [(r["username"], r["roles"]) for r in listed] == [("peter", ["admin"])]
+    demo = run(env, "demo")
+    assert demo.returncode == 1 and "empty" in demo.stderr

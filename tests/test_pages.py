@@ -1,0 +1,120 @@
+"""Every page runs headless through Streamlit's AppTest, as each role would see it."""
+
+import subprocess
+import sys
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, ctx_of
+from workbench import home
+
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture
+def app(demo_copy, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_HOME", str(demo_copy.home))
+    monkeypatch.setenv("WORKBENCH_LOCK_WAIT_S", "1")
+    st.cache_resource.clear()
+    yield home.open_store(demo_copy)
+    st.cache_resource.clear()
+
+
+def logged_in(store, username: str, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state["ctx"] = ctx_of(store, username)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_login_page_logs_in_and_shows_home(app):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    at.text_input[0].input("mike")
+    at.text_input[1].input("workbench-demo")
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert at.title[0].value == "Northwind Mobile"
+    assert "Mike Chen" in at.sidebar.markdown[0].value
+
+
+def test_wrong_password_shows_the_generic_message(app):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_input[0].input("mike")
+    at.text_input[1].input("not-the-password")
+    at.button[0].click().run()
+    assert at.error[0].value == "Wrong username or password."
+    assert "ctx" not in at.session_state
+
+
+def test_home_shows_the_kpis_a_manager_may_open(app):
+    at = logged_in(app, "mike")
+    labels = [m.label for m in at.metric]
+    assert labels == ["Calls", "Documents added", "Conversations", "Tokens", "Cost (USD)",
+                      "Active users"]
+    assert all(m.value not in ("None", "0", "$0.00") for m in at.metric)
+
+
+def test_home_of_an_analyst_has_no_spend(app):
+    at = logged_in(app, "anna")
+    labels = [m.label for m in at.metric]
+    assert "Calls" in labels and "Tokens" not in labels and "Cost (USD)" not in labels
+
+
+def test_users_page_lists_only_the_own_organisation(app):
+    at = logged_in(app, "alice", "pages/users.py")
+    assert at.title[0].value == "Users & roles"
+    frame = at.dataframe[0].value
+    assert set(frame["organization"]) == {"Northwind Mobile"} and "amir" not in set(frame["username"])
+
+
+def test_users_page_adds_a_user(app):
+    at = logged_in(app, "alice", "pages/users.py")
+    inputs = at.text_input
+    inputs[0].input("newcomer")
+    inputs[1].input("newcomer@northwind.example")
+    inputs[2].input("New Comer")
+    inputs[3].input("password-123")
+    at.button[0].click().run()
+    assert not at.exception and not at.error, at.error
+    assert "newcomer" in set(at.dataframe[0].value["username"])
+
+
+def test_users_page_is_absent_for_an_analyst_and_refuses_if_reached(app):
+    at = logged_in(app, "anna")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/users.py")
+    direct = AppTest.from_file(str(ROOT / "pages" / "users.py"), default_timeout=30)
+    direct.session_state["ctx"] = ctx_of(app, "anna")
+    direct.run()
+    assert direct.error and "users:manage" in direct.error[0].value
+    assert not direct.dataframe
+
+
+def test_account_page_shows_roles(app):
+    at = logged_in(app, "dan", "pages/account.py")
+    assert at.title[0].value == "My account"
+    assert any("data_scientist" in m.value for m in at.markdown)
+
+
+def test_a_held_database_gives_the_clear_message(app, demo_copy):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]);"
+         " print('holding', flush=True); time.sleep(30)", str(demo_copy.db_path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        at = AppTest.from_file(APP, default_timeout=30).run()
+        at.text_input[0].input("mike")
+        at.text_input[1].input("workbench-demo")
+        at.button[0].click().run()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not at.exception
+    assert "in use by" in at.error[0].value and str(holder.pid) in at.error[0].value

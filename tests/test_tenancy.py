@@ -1,0 +1,99 @@
+"""A user of one organisation reads and changes nothing of the other, through any function."""
+
+import pytest
+
+from tests.conftest import DEMO_TODAY, ctx_of
+from workbench import auth, conversations, documents, overview, users
+from workbench.errors import NotFound
+
+
+@pytest.fixture
+def pair(demo_store):
+    """(northwind admin, helio admin, northwind analyst, helio analyst)."""
+    return [ctx_of(demo_store, name) for name in ("alice", "hannah", "anna", "amir")]
+
+
+def test_user_lists_hold_only_the_own_organisation(demo_store, pair):
+    alice, hannah, *_ = pair
+    with demo_store.connect() as con:
+        for ctx in (alice, hannah):
+            rows = users.list_users(ctx, con)
+            assert rows and {r["organization"] for r in rows} == {ctx.org_name}
+
+
+def test_projects_documents_conversations_stay_in_their_tenant(demo_store, pair):
+    with demo_store.connect() as con:
+        uuids = {}
+        for ctx in pair:
+            found = (
+                {p["uuid"] for p in users.list_projects(ctx, con)}
+                | {d["uuid"] for d in documents.list_documents(ctx, con)}
+                | {c["uuid"] for c in conversations.list_conversations(ctx, con)})
+            assert found
+            uuids[ctx.username] = found
+        own = {"northwind": uuids["alice"] | uuids["anna"], "helio": uuids["hannah"] | uuids["amir"]}
+        assert not own["northwind"] & own["helio"]
+        org_of = dict(con.execute(
+            "SELECT uuid::VARCHAR, org_id FROM projects UNION ALL"
+            " SELECT uuid::VARCHAR, org_id FROM documents UNION ALL"
+            " SELECT uuid::VARCHAR, org_id FROM conversations").fetchall())
+        for ctx in pair:
+            assert {org_of[u] for u in uuids[ctx.username]} == {ctx.org_id}
+
+
+def test_private_documents_are_hidden_from_colleagues(demo_store):
+    anna, arthur = ctx_of(demo_store, "anna"), ctx_of(demo_store, "mike")
+    with demo_store.connect() as con:
+        private = con.execute("SELECT uuid::VARCHAR FROM documents WHERE scope = 'user'"
+                              " AND uploaded_by_id = ?", [anna.user_id]).fetchall()
+        assert private
+        seen = {d["uuid"] for d in documents.list_documents(arthur, con)}
+    assert not {p[0] for p in private} & seen
+
+
+def test_kpis_count_only_the_own_organisation(demo_store, pair):
+    alice, hannah, *_ = pair
+    with demo_store.connect() as con:
+        for ctx in (alice, hannah):
+            kpi = {k["key"]: k for k in overview.kpis(ctx, con, today=DEMO_TODAY.date())}
+            calls = con.execute(
+                "SELECT count(*) FROM calls c JOIN projects p ON p.id = c.project_id"
+                " WHERE p.org_id = ? AND c.started_at >= ?::DATE - INTERVAL 29 DAY",
+                [ctx.org_id, DEMO_TODAY.date()]).fetchone()[0]
+            tokens = con.execute(
+                "SELECT sum(total_tokens) FROM llm_calls WHERE org_id = ?"
+                " AND created_at >= ?::DATE - INTERVAL 29 DAY", [ctx.org_id, DEMO_TODAY.date()]
+            ).fetchone()[0]
+            assert kpi["calls"]["value"] == calls > 0
+            assert kpi["tokens"]["value"] == tokens > 0
+            assert kpi["calls"]["series"]["value"].sum() == calls
+
+
+def test_changes_across_tenants_are_refused_and_change_nothing(demo_copy):
+    from workbench import home
+    store = home.open_store(demo_copy)
+    with store.connect() as con:
+        alice = auth.context_for(con, "alice")
+        hannah = auth.context_for(con, "hannah")
+        amir = auth.context_for(con, "amir")
+        helio_doc = documents.list_documents(amir, con)[0]["uuid"]
+        helio_conv = conversations.list_conversations(amir, con)[0]["uuid"]
+        key = auth.create_api_key(hannah, con, "helio-bot")
+        before = con.execute("SELECT count(*), sum(hash(password_hash)) FROM users").fetchone()
+        attempts = [
+            lambda: users.set_role(alice, con, "amir", "admin"),
+            lambda: users.set_active(alice, con, "amir", False),
+            lambda: users.reset_password(alice, con, "amir", "hijacked-pass"),
+            lambda: users.delete_user(alice, con, "amir"),
+            lambda: users.get_user(alice, con, username="amir"),
+            lambda: documents.delete_document(alice, con, helio_doc),
+            lambda: conversations.delete_conversation(alice, con, helio_conv),
+            lambda: auth.revoke_api_key(alice, con, key["uuid"]),
+        ]
+        for attempt in attempts:
+            with pytest.raises(NotFound):
+                attempt()
+        assert con.execute("SELECT count(*), sum(hash(password_hash)) FROM users").fetchone() \
+            == before
+        assert auth.list_api_keys(alice, con) == []
+        assert auth.verify_api_key(con, key["key"])["org_name"] == "Helio Cloud"
