@@ -82,3 +82,10 @@ def test_init_then_first_admin_then_demo_refuses(tmp_path):
     assert [(r["username"], r["roles"]) for r in listed] == [("peter", ["admin"])]
     demo = run(env, "demo")
     assert demo.returncode == 1 and "empty" in demo.stderr
+
+
+def test_unreadable_database_is_named(tmp_path):
+    (tmp_path / "workbench.duckdb").write_text("not a database")
+    result = run({**os.environ, "WORKBENCH_HOME": str(tmp_path)}, "user", "list", "--as", "alice")
+    assert result.returncode == 1 and "not a valid DuckDB database" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -76,7 +76,8 @@ class Store:
                 return duckdb.connect(str(self.path))
             except duckdb.IOException as exc:
                 if not _LOCK_PATTERN.search(str(exc)):
-                    raise WorkbenchError(f"Cannot open the database {self.path}: {exc}") from exc
+                    raise WorkbenchError(f"Cannot open the database {self.path}: {exc} Restore it from "
+                                         "a backup or point WORKBENCH_HOME elsewhere.") from exc
                 match = _PID_PATTERN.search(str(exc))
                 holder = describe_holder(int(match.group(1)) if match else None)
                 if time.monotonic() >= deadline:
