@@ -103,6 +103,8 @@ def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
     assert nav_labels(admin) == ["Home", "Users & roles", "My account"]
     admin.get_by_role("link", name="Users & roles").click()
     admin.get_by_text("Add a user").wait_for(timeout=20_000)
+    admin.get_by_test_id("stDataFrame").wait_for(timeout=20_000)
+    admin.wait_for_timeout(1000)
     admin.screenshot(path=str(ARTIFACTS / "users-admin.png"), full_page=True)
     for page in (manager, analyst, admin):
         page.close()
