@@ -12,7 +12,11 @@ st.title("Users & roles")
 with ui.connection() as con:
     rows = users.list_users(ctx, con)
 
-table = pl.DataFrame(rows).with_columns(pl.col("roles").list.join(", "))
+table = pl.DataFrame(rows).with_columns(
+    pl.col("roles").list.join(", "),
+    pl.col("last_login").cast(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M").fill_null("never"),
+    pl.col("full_name").fill_null(""),
+)
 st.dataframe(table.drop("uuid"), hide_index=True, use_container_width=True)
 st.download_button("Download CSV", table.drop("uuid").write_csv(), "users.csv", "text/csv")
 
