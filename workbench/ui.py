@@ -109,6 +109,3 @@ def sidebar(ctx: Context) -> None:
             st.session_state.clear()
             st.rerun()
 
-
-def show_error(exc: Exception) -> None:
-    st.error(str(exc))

@@ -114,9 +114,9 @@ def _documents(con, settings: Settings, ids: dict) -> list[Path]:
         target = settings.uploads_dir / f"{uuid.uuid4().hex}{source.suffix}"
         shutil.copyfile(source, target)
         copied.append(target)
-        uploader = next(u[1] for u in USERS if u[0] == entry["org"] and u[3] in ("admin",)) \
-            if entry["scope"] == "global" else \
-            next(u[1] for u in USERS if u[0] == entry["org"] and u[3] == "analyst")
+        # global documents come from the organisation's admin, private ones from its analyst
+        role = "admin" if entry["scope"] == "global" else "analyst"
+        uploader = next(u[1] for u in USERS if u[0] == entry["org"] and u[3] == role)
         text = source.read_text()
         con.execute(
             "INSERT INTO documents (org_id, project_id, uploaded_by_id, filename, file_path,"

@@ -4,7 +4,7 @@ operations, and users whose activity fades (future churners). Also the bulk path
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import duckdb
 import numpy as np
@@ -118,6 +118,3 @@ def write_scale(con: duckdb.DuckDBPyConnection, n: int, *, seed: int, fading_use
             progress(written, n)
     return written
 
-
-def start_of_window(end: datetime, days: int = DAYS) -> datetime:
-    return datetime.combine(end.date(), datetime.min.time()) - timedelta(days=days - 1)
