@@ -17,7 +17,7 @@ table = pl.DataFrame(rows).with_columns(
     pl.col("last_login").cast(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M").fill_null("never"),
     pl.col("full_name").fill_null(""),
 )
-st.dataframe(table.drop("uuid"), hide_index=True, use_container_width=True)
+st.dataframe(table.drop("uuid"), hide_index=True, width="stretch")
 st.download_button("Download CSV", table.drop("uuid").write_csv(), "users.csv", "text/csv")
 
 left, right = st.columns(2)

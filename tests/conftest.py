@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import auth, demo, home
+from workbench import auth, demo, home, ingest
+from workbench.embed import HashEmbedder
 from workbench.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +20,7 @@ DEMO_TODAY = datetime(2026, 11, 20, 12, 0, 0)
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings(home=tmp_path / "home", lock_wait_s=1.0)
+    return Settings(home=tmp_path / "home", lock_wait_s=1.0, embedding_backend="hash")
 
 
 @pytest.fixture
@@ -31,9 +32,13 @@ def store(settings):
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory) -> Settings:
     """A data home with the demo loaded, built once; copy it before writing to it."""
-    cfg = Settings(home=tmp_path_factory.mktemp("demo") / "home", lock_wait_s=1.0)
+    cfg = Settings(home=tmp_path_factory.mktemp("demo") / "home", lock_wait_s=1.0, embedding_backend="hash")
     home.init(cfg)
-    demo.load(cfg, home.open_store(cfg), today=DEMO_TODAY)
+    store = home.open_store(cfg)
+    demo.load(cfg, store, today=DEMO_TODAY)
+    vectors, embedder = home.open_vectors(cfg), HashEmbedder()
+    for doc_uuid in ingest.pending(store):
+        assert ingest.process(cfg, store, vectors, embedder, doc_uuid).status == "completed"
     return cfg
 
 
@@ -42,7 +47,7 @@ def demo_copy(demo_home, tmp_path) -> Settings:
     """A private, writable copy of the demo data home."""
     target = tmp_path / "home"
     shutil.copytree(demo_home.home, target)
-    return Settings(home=target, lock_wait_s=1.0)
+    return Settings(home=target, lock_wait_s=1.0, embedding_backend="hash")
 
 
 @pytest.fixture
@@ -58,4 +63,5 @@ def ctx_of(store, username: str) -> auth.Context:
 @pytest.fixture
 def cli_env(demo_copy) -> dict[str, str]:
     """Environment for running the real `workbench` command on a copy of the demo."""
-    return {**os.environ, "WORKBENCH_HOME": str(demo_copy.home), "WORKBENCH_LOCK_WAIT_S": "1"}
+    return {**os.environ, "WORKBENCH_HOME": str(demo_copy.home), "WORKBENCH_LOCK_WAIT_S": "1",
+            "WORKBENCH_EMBEDDING_BACKEND": "hash"}

@@ -30,7 +30,8 @@ def server(tmp_path_factory, demo_home):
     home_dir = tmp_path_factory.mktemp("browser") / "home"
     shutil.copytree(demo_home.home, home_dir)
     port = free_port()
-    env = {**os.environ, "WORKBENCH_HOME": str(home_dir), "WORKBENCH_LOCK_WAIT_S": "3"}
+    env = {**os.environ, "WORKBENCH_HOME": str(home_dir), "WORKBENCH_LOCK_WAIT_S": "3",
+           "WORKBENCH_EMBEDDING_BACKEND": "hash"}
     proc = subprocess.Popen([WORKBENCH, "serve", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -87,7 +88,7 @@ def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     manager = log_in(browser, url, "mike")
     manager.screenshot(path=str(ARTIFACTS / "home-manager.png"), full_page=True)
-    assert nav_labels(manager) == ["Home", "My account"]
+    assert nav_labels(manager) == ["Home", "Documents", "My account"]
     assert {"Tokens", "Cost (USD)", "Active users", "Calls"} <= set(metric_labels(manager))
     assert "Mike Chen" in manager.get_by_test_id("stSidebar").inner_text()
     values = manager.get_by_test_id("stMetricValue").all_inner_texts()
@@ -95,12 +96,12 @@ def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
 
     analyst = log_in(browser, url, "anna")
     analyst.screenshot(path=str(ARTIFACTS / "home-analyst.png"), full_page=True)
-    assert nav_labels(analyst) == ["Home", "My account"]
+    assert nav_labels(analyst) == ["Home", "Documents", "My account"]
     labels = set(metric_labels(analyst))
     assert "Calls" in labels and not labels & {"Tokens", "Cost (USD)"}
 
     admin = log_in(browser, url, "alice")
-    assert nav_labels(admin) == ["Home", "Users & roles", "My account"]
+    assert nav_labels(admin) == ["Home", "Documents", "Users & roles", "My account"]
     admin.get_by_role("link", name="Users & roles").click()
     admin.get_by_text("Add a user").wait_for(timeout=20_000)
     admin.get_by_test_id("stDataFrame").wait_for(timeout=20_000)
@@ -118,3 +119,40 @@ def test_cli_works_while_the_app_is_open_and_idle(server, browser):
     page.close()
     assert result.returncode == 0, result.stderr
     assert '"mike"' in result.stdout
+
+
+def test_analyst_uploads_a_document_sees_it_processed_and_finds_it(server, browser, tmp_path):
+    url, env = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    note = tmp_path / "kettle-warranty.md"
+    note.write_text("# Kettle warranty\n\nEvery Zephyr kettle carries a two year warranty against faults."
+                    "\n\n## Exclusions\n\nLimescale damage is not covered by the Zephyr warranty.")
+    bad = tmp_path / "empty.txt"
+    bad.write_text("")
+    page = log_in(browser, url, "anna")
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Documents").click()
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("input[type=file]").set_input_files([str(note), str(bad)])
+    page.get_by_text("kettle-warranty.md").first.wait_for(timeout=20_000)
+    submit = page.get_by_role("button", name="Upload and process", exact=True)
+    deadline = time.monotonic() + 20              # enabled once the browser has sent both files
+    while time.monotonic() < deadline and not submit.is_enabled():
+        page.wait_for_timeout(200)
+    submit.click()
+    page.get_by_text("kettle-warranty.md: queued").wait_for(timeout=30_000)
+    assert page.get_by_text("empty.txt: the file is empty").is_visible()
+    deadline, listed = time.monotonic() + 90, ""   # the background worker embeds it meanwhile
+    while time.monotonic() < deadline and "Kettle warranty" not in listed:
+        page.wait_for_timeout(1000)
+        listed = subprocess.run([WORKBENCH, "documents", "list", "--as", "anna", "--status", "completed"],
+                                env=env, capture_output=True, text=True, timeout=60).stdout
+    assert "Kettle warranty" in listed
+    page.get_by_role("tab", name="Library").click()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "documents-library.png"), full_page=True)
+    page.get_by_role("tab", name="Search").click()
+    page.get_by_placeholder("e.g. how long does a refund take?").fill("Zephyr kettle warranty")
+    page.keyboard.press("Enter")
+    page.get_by_text("1. Kettle warranty").wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "documents-search.png"), full_page=True)
+    page.close()

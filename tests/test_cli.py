@@ -17,7 +17,8 @@ def run(env, *args, stdin=None):
 
 
 COMMANDS = [[], ["init"], ["demo"], ["user"], ["user", "add"], ["user", "list"],
-            ["user", "set-role"], ["serve"]]
+            ["user", "set-role"], ["serve"], ["ingest"], ["search"], ["index-repo"], ["doctor"],
+            ["documents", "list"], ["documents", "delete"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "main")

@@ -88,7 +88,7 @@ def test_cannot_delete_another_users_conversation(filled):
 def test_delete_document_takes_its_chunks(filled):
     with filled.connect() as con:
         ana = auth.context_for(con, "ana")
-        [doc] = [d for d in documents.list_documents(ana, con)]
+        [doc] = documents.list_documents(ana, con, include_chat=True)
         documents.delete_document(ana, con, doc["uuid"])
         assert count(con, "documents") == 1 and count(con, "document_chunks") == 1
         assert relations.orphans(con) == {}

@@ -17,6 +17,7 @@ APP = str(ROOT / "app.py")
 def app(demo_copy, monkeypatch):
     monkeypatch.setenv("WORKBENCH_HOME", str(demo_copy.home))
     monkeypatch.setenv("WORKBENCH_LOCK_WAIT_S", "1")
+    monkeypatch.setenv("WORKBENCH_EMBEDDING_BACKEND", "hash")
     st.cache_resource.clear()
     yield home.open_store(demo_copy)
     st.cache_resource.clear()
@@ -118,3 +119,21 @@ def test_a_held_database_gives_the_clear_message(app, demo_copy):
         holder.wait()
     assert not at.exception
     assert "in use by" in at.error[0].value and str(holder.pid) in at.error[0].value
+
+
+def test_documents_page_lists_the_library_and_searches(app):
+    at = logged_in(app, "anna", "pages/documents.py")
+    assert at.title[0].value == "Documents" and not at.error
+    frame = at.dataframe[0].value
+    assert len(frame) >= 10 and set(frame["processing_status"]) == {"completed"}
+    at.text_input(key="docs.query").input("refund for a faulty phone").run()
+    assert not at.exception
+    cards = [m.value for m in at.markdown if m.value.startswith("**1. ")]
+    assert len(cards) == 1 and len([m for m in at.markdown if m.value.startswith("**")]) >= 10
+    assert any("**refund" in m.value.lower() for m in at.markdown)      # query words are marked
+
+
+def test_documents_page_for_a_viewer_reads_but_offers_no_upload(app):
+    at = logged_in(app, "vera", "pages/documents.py")
+    assert any("cannot" in i.value or "not upload" in i.value for i in at.info)
+    assert len(at.dataframe[0].value) >= 10

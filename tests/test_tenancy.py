@@ -62,7 +62,8 @@ def test_kpis_count_only_the_own_organisation(demo_store, pair):
                 [ctx.org_id, DEMO_TODAY.date()]).fetchone()[0]
             tokens = con.execute(
                 "SELECT sum(total_tokens) FROM llm_calls WHERE org_id = ?"
-                " AND created_at >= ?::DATE - INTERVAL 29 DAY", [ctx.org_id, DEMO_TODAY.date()]
+                " AND created_at >= ?::DATE - INTERVAL 29 DAY AND created_at < ?::DATE + INTERVAL 1 DAY",
+                [ctx.org_id, DEMO_TODAY.date(), DEMO_TODAY.date()]
             ).fetchone()[0]
             assert kpi["calls"]["value"] == calls > 0
             assert kpi["tokens"]["value"] == tokens > 0

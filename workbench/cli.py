@@ -53,6 +53,12 @@ def acting(username: str, *, write: bool = False):
         yield auth.context_for(con, username), con
 
 
+def context_of(username: str) -> auth.Context:
+    """The acting user's context, read in a short unit of work (long commands hold no lock)."""
+    with _store().connect() as con:
+        return auth.context_for(con, username)
+
+
 def _emit(data, as_json: bool, text: str) -> None:
     if as_json:
         click.echo(json.dumps(data, default=_json_default, indent=2))
@@ -123,6 +129,14 @@ def demo(scale, if_empty, as_json) -> None:
         raise WorkbenchError("The database already holds data; the demo loads only into an "
                              "empty one. Point WORKBENCH_HOME at a new folder.")
     result["load_seconds"] = round(time.perf_counter() - started, 2)
+    from workbench import ingest
+
+    waiting = ingest.pending(store)
+    if waiting:
+        started = time.perf_counter()
+        outcomes = _ingest_pending(cfg, store, waiting, quiet=as_json)
+        result["documents_ingested"] = sum(o.status == "completed" for o in outcomes)
+        result["ingest_seconds"] = round(time.perf_counter() - started, 2)
     if scale:
         started = time.perf_counter()
         with store.transaction() as con:
@@ -140,11 +154,29 @@ def demo(scale, if_empty, as_json) -> None:
             f"{v:,} {k}" for k, v in result["loaded"].items()))
     else:
         lines.append("Demo data already present.")
+    if "ingest_seconds" in result:
+        lines.append(f"Embedded {result['documents_ingested']} sample documents"
+                     f" in {result['ingest_seconds']} s.")
     if scale:
         lines.append(f"Wrote {scale:,} llm_calls in {result['scale_seconds']} s.")
     lines.append(f"Demo logins (password: {people.DEMO_PASSWORD}):")
     lines += [f"  {x['username']:<8} {x['role']:<15} {x['organization']}" for x in result["logins"]]
     _emit(result, as_json, "\n".join(lines))
+
+
+def _ingest_pending(cfg, store, waiting: list[str], quiet: bool) -> list:
+    """Process pending documents (the demo's samples), one progress line each."""
+    from workbench import ingest
+
+    vectors, embedder = home.open_vectors(cfg), home.local_embedder(cfg)
+    outcomes = []
+    for i, doc_uuid in enumerate(waiting, 1):
+        outcome = ingest.process(cfg, store, vectors, embedder, doc_uuid)
+        if not quiet:
+            click.echo(f"  [{i}/{len(waiting)}] {outcome.filename}: {outcome.status} "
+                       f"{outcome.num_chunks} chunks {outcome.message}".rstrip(), err=True)
+        outcomes.append(outcome)
+    return outcomes
 
 
 @main.group()
@@ -211,3 +243,6 @@ def serve(port, address) -> None:
            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     click.echo(f"Workbench on http://{address}:{port} (data home {cfg.home})")
     sys.exit(subprocess.call(cmd, env={**os.environ, "WORKBENCH_HOME": str(cfg.home)}))
+
+
+from workbench import cli_documents  # noqa: E402,F401  registers the document commands

@@ -24,3 +24,19 @@ def is_empty(store: db.Store) -> bool:
     """True when no organisation exists yet."""
     with store.connect() as con:
         return con.execute("SELECT count(*) FROM organizations").fetchone()[0] == 0
+
+
+def open_vectors(settings: Settings):
+    """The LanceDB store of this data home."""
+    from workbench.vectors import VectorStore
+
+    return VectorStore(settings.lancedb_uri)
+
+
+def local_embedder(settings: Settings):
+    """The configured sentence-transformers embedder (loads on first use)."""
+    from workbench.embed import HashEmbedder, LocalEmbedder
+
+    if settings.embedding_backend == "hash":
+        return HashEmbedder()
+    return LocalEmbedder(settings.embedding_model, settings.cache_dir, settings.embedding_backend)

@@ -21,7 +21,16 @@ ENV = {
     "login_max_failures": ("WORKBENCH_LOGIN_MAX_FAILURES", "Failed logins before a lock."),
     "login_lock_minutes": ("WORKBENCH_LOGIN_LOCK_MINUTES", "Minutes an account stays locked."),
     "demo_seed": ("WORKBENCH_DEMO_SEED", "Random seed of the demo data."),
+    "chunk_size": ("WORKBENCH_CHUNK_SIZE", "Characters per document chunk."),
+    "chunk_overlap": ("WORKBENCH_CHUNK_OVERLAP", "Characters shared by neighbouring chunks."),
+    "embedding_model": ("WORKBENCH_EMBEDDING_MODEL",
+                        "Local sentence-transformers model folder. Default: the packaged all-MiniLM-L6-v2."),
+    "embedding_backend": ("WORKBENCH_EMBEDDING_BACKEND",
+                          "Embedding encoder: auto, fp32, bf16, onnx-int8, onnx-fp32, or hash (tests)."),
+    "ann_min_rows": ("WORKBENCH_ANN_MIN_ROWS", "Chunks before a vector (ANN) index is built."),
 }
+
+EMBEDDING_BACKENDS = ("auto", "fp32", "bf16", "onnx-int8", "onnx-fp32", "hash")
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,11 @@ class Settings:
     login_max_failures: int = 5
     login_lock_minutes: int = 15
     demo_seed: int = 42
+    chunk_size: int = 1000
+    chunk_overlap: int = 200
+    embedding_model: str = ""
+    embedding_backend: str = "auto"
+    ann_min_rows: int = 50_000
 
     def __post_init__(self) -> None:
         home = Path(self.home).expanduser().resolve()
@@ -57,6 +71,11 @@ class Settings:
             raise ValueError(
                 f"WORKBENCH_LLM_PROVIDER must be 'extractive' or 'openai', not {self.llm_provider!r}"
             )
+        if self.embedding_backend not in EMBEDDING_BACKENDS:
+            raise ValueError(f"WORKBENCH_EMBEDDING_BACKEND must be one of {', '.join(EMBEDDING_BACKENDS)}, "
+                             f"not {self.embedding_backend!r}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ValueError("WORKBENCH_CHUNK_OVERLAP must be at least 0 and below WORKBENCH_CHUNK_SIZE")
 
     @property
     def samples_dir(self) -> Path:
@@ -66,6 +85,11 @@ class Settings:
     @property
     def uploads_dir(self) -> Path:
         return self.home / "uploads"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Derived artefacts worth keeping (the exported embedding model)."""
+        return self.home / "cache"
 
 
 def from_env(environ: dict[str, str] | None = None) -> Settings:

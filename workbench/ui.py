@@ -26,6 +26,7 @@ class PageSpec:
 # The pages that exist. A page appears in the navigation only if the user holds its permission.
 PAGES = [
     PageSpec("pages/home.py", "Home", ":material/home:", None),
+    PageSpec("pages/documents.py", "Documents", ":material/description:", "documents:read"),
     PageSpec("pages/users.py", "Users & roles", ":material/group:", "users:manage"),
     PageSpec("pages/account.py", "My account", ":material/person:", None),
 ]
@@ -40,6 +41,25 @@ def settings() -> settings_mod.Settings:
 def store():
     """The process's store: the file is opened per page run and closed after it."""
     return home.open_store(settings())
+
+
+@st.cache_resource
+def vectors():
+    return home.open_vectors(settings())
+
+
+@st.cache_resource
+def embedder():
+    """The embedding model, loaded once per process on first use."""
+    return home.local_embedder(settings())
+
+
+@st.cache_resource
+def ingest_worker():
+    """The process's background ingest thread and its job states."""
+    from workbench.jobs import IngestWorker
+
+    return IngestWorker(settings(), store(), vectors(), embedder())
 
 
 @contextmanager
@@ -109,3 +129,77 @@ def sidebar(ctx: Context) -> None:
             st.session_state.clear()
             st.rerun()
 
+
+
+def confirm_delete(label: str, action, key: str) -> None:
+    """A delete behind a confirmation popover; `action(con)` runs in one write transaction."""
+    with st.popover("Delete", icon=":material/delete:"):
+        st.write(f"{label}. This cannot be undone.")
+        if st.button("Delete for good", type="primary", key=f"delete.{key}"):
+            try:
+                with connection(write=True) as con:
+                    action(con)
+            except WorkbenchError as exc:
+                st.error(str(exc))
+                return
+            st.toast("Deleted.")
+            st.rerun()
+
+
+def document_detail(ctx: Context, document_uuid: str) -> None:
+    """Summary, keywords, topics and chunks of one document, with its delete button."""
+    from workbench import documents
+
+    with connection() as con:
+        doc = documents.get_document(ctx, con, document_uuid)
+    st.subheader(doc["title"] or doc["filename"])
+    cols = st.columns(5)
+    for col, (label, value) in zip(cols, [("Status", doc["processing_status"]), ("Chunks", doc["num_chunks"]),
+                                          ("Tokens", f"{doc['num_tokens']:,}"), ("Version", doc["version"]),
+                                          ("Content", doc["content_type"] or "-")], strict=True):
+        col.metric(label, value)
+    if doc["error_message"]:
+        st.error(doc["error_message"])
+    if doc["auto_summary"]:
+        st.markdown(f"**Summary** ({doc['summarization_model']})")
+        st.write(doc["auto_summary"])
+    if doc["keywords"]:
+        st.markdown("**Keywords** " + " ".join(f"`{k}`" for k in doc["keywords"]))
+    if doc["topics"]:
+        st.markdown("**Topics** " + " · ".join(doc["topics"]))
+    with st.expander(f"{len(doc['chunks'])} chunks"):
+        st.dataframe(doc["chunks"], hide_index=True, width="stretch",
+                     column_config={"content": st.column_config.TextColumn("text", width="large")})
+    if ctx.can("documents:delete"):
+        confirm_delete(f"Delete {doc['filename']}: its file, {doc['num_chunks']} chunks and their vectors",
+                       lambda con: documents.delete_document(ctx, con, document_uuid, settings=settings(),
+                                                             vectors=vectors()),
+                       key=document_uuid)
+
+
+def hit_card(rank: int, hit, query: str) -> None:
+    """One search result: where it comes from, how it scored, the text with the query words marked."""
+    where = [hit.title]
+    if hit.page_number:
+        where.append(f"page {hit.page_number}")
+    if hit.start_line:
+        where.append(f"{hit.filename} lines {hit.start_line}-{hit.end_line}")
+    if hit.section and hit.section != hit.title:
+        where.append(hit.section)
+    with st.container(border=True):
+        st.markdown(f"**{rank}. {' · '.join(where)}**")
+        st.caption(f"fused score {hit.score:.4f} · similarity {hit.similarity:.2f} · vector rank "
+                   f"{hit.vector_rank or '-'} · text rank {hit.text_rank or '-'}")
+        st.markdown(_mark(hit.text, query))
+
+
+def _mark(text: str, query: str) -> str:
+    """Bold the query's words (of 3+ letters) in a result's text."""
+    import re
+
+    text = re.sub(r"^#{1,6}\s*", "", text, flags=re.MULTILINE)    # headings as plain lines, not titles
+    words = sorted({w for w in re.findall(r"\w{3,}", query.lower())}, key=len, reverse=True)
+    if not words:
+        return text
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\w*", re.IGNORECASE)
+    return pattern.sub(lambda m: f"**{m.group(0)}**", text.replace("*", "\\*"))

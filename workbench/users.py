@@ -8,7 +8,7 @@ import duckdb
 
 from workbench import auth, relations
 from workbench.auth import Context
-from workbench.db import fetch_dicts, fetch_one
+from workbench.db import atomic, fetch_dicts, fetch_one
 from workbench.errors import InvalidInput, NotAllowed, NotFound
 
 ROLES = ("admin", "data_scientist", "analyst", "manager", "viewer")
@@ -144,14 +144,22 @@ def reset_password(ctx: Context, con: duckdb.DuckDBPyConnection, username: str,
                 [auth.hash_password(password), user_id])
 
 
-def delete_user(ctx: Context, con: duckdb.DuckDBPyConnection, username: str) -> dict[str, int]:
+def delete_user(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, *, settings=None,
+                vectors=None) -> dict[str, int]:
     """Delete a user and what seed 004 cascades (conversations, documents, roles), in one
-    transaction. Returns rows deleted per table."""
+    transaction; with a vector store and settings, their documents' vectors and files go too."""
+    from workbench import documents
+
     ctx.require("users:manage")
     user_id = _user_id_in_org(ctx, con, username)
     if user_id == ctx.user_id:
         raise InvalidInput("You cannot delete yourself.")
-    return relations.delete_cascade(con, "users", "id = ?", [user_id])
+    with atomic(con):
+        purged = documents.purge_owned_by(con, settings, vectors, user_id)
+        deleted = relations.delete_cascade(con, "users", "id = ?", [user_id])
+    for table, n in purged.items():
+        deleted[table] = deleted.get(table, 0) + n
+    return deleted
 
 
 def list_projects(ctx: Context, con: duckdb.DuckDBPyConnection) -> list[dict]:

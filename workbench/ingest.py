@@ -1,0 +1,438 @@
+"""Document ingest (seed 004's lifecycle): check an upload, store it under a generated name,
+then process it pending -> processing -> completed or failed: parse, chunk, describe, embed,
+write vectors to LanceDB and chunks to DuckDB. Parsing and embedding hold no database lock;
+each write phase is one short transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import traceback
+import uuid as uuidlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from workbench import docmeta, documents, parsing
+from workbench.auth import Context
+from workbench.chunking import Chunk, chunk_pages
+from workbench.db import Store, atomic, fetch_one
+from workbench.embed import Batch, Embedder, content_hash, embed_texts
+from workbench.errors import InvalidInput, NotFound, WorkbenchError
+from workbench.settings import Settings
+from workbench.vectors import VectorStore
+
+log = logging.getLogger(__name__)
+
+SCOPES, DOC_TYPES = documents.SCOPES, documents.DOC_TYPES
+Progress = Callable[[str, float], None]  # (stage, fraction 0-1)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A checked file: its safe display name, bytes, hash and parsed text."""
+
+    filename: str
+    data: bytes
+    sha256: str
+    parsed: parsing.ParsedDocument
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one file of a batch."""
+
+    filename: str
+    status: str  # queued / duplicate / refused / completed / failed
+    document_uuid: str | None = None
+    message: str = ""
+    num_chunks: int = 0
+
+
+def display_name(filename: str) -> str:
+    """The name shown for an upload; names with path parts or control characters are refused."""
+    name = filename.strip()
+    if not name:
+        raise InvalidInput("A file needs a name.")
+    if "/" in name or "\\" in name or name in (".", "..") or ".." in name.split("."):
+        raise InvalidInput(f"{name}: file names may not contain path separators or '..'; rename it.")
+    if any(ord(c) < 32 for c in name) or len(name) > 255:
+        raise InvalidInput(f"{name[:60]!r}: the file name has control characters or is too long.")
+    return name
+
+
+def check_upload(settings: Settings, filename: str, data: bytes) -> Upload:
+    """Validate one file (name, type, size, content) before anything is stored."""
+    name = display_name(filename)
+    parsing.content_type_for(name)
+    limit = settings.upload_max_mb * 1024 * 1024
+    if len(data) > limit:
+        raise InvalidInput(
+            f"{name}: {len(data) / 1e6:.1f} MB is over the {settings.upload_max_mb} MB limit "
+            "(WORKBENCH_UPLOAD_MAX_MB)."
+        )
+    parsed = parsing.parse_document(data, name)
+    return Upload(name, data, hashlib.sha256(data).hexdigest(), parsed)
+
+
+def _project_id(ctx: Context, con: duckdb.DuckDBPyConnection, project: str | None) -> int | None:
+    if not project:
+        return None
+    rows = con.execute(
+        "SELECT id, owner_id FROM projects WHERE org_id = ? AND (name = ? OR uuid::VARCHAR = ?)"
+        " ORDER BY owner_id = ? DESC",
+        [ctx.org_id, project, project, ctx.user_id],
+    ).fetchall()
+    if not rows:
+        raise NotFound(f"No project {project!r} in your organisation.")
+    return rows[0][0]
+
+
+def register(
+    ctx: Context,
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    upload: Upload,
+    *,
+    scope: str = "user",
+    doc_type: str | None = None,
+    project: str | None = None,
+    conversation_id: int | None = None,
+) -> Outcome:
+    """Store the file and a pending document row, or recognise a duplicate of the same scope."""
+    ctx.require("documents:create")
+    if scope not in SCOPES:
+        raise InvalidInput(f"Scope must be one of {', '.join(SCOPES)}.")
+    if doc_type is not None and doc_type not in DOC_TYPES:
+        raise InvalidInput(f"Document type must be one of {', '.join(DOC_TYPES)}.")
+    if scope == "global":
+        ctx.require("admin:full")  # seed 004: global documents need an admin
+    project_id = _project_id(ctx, con, project)
+    if scope == "project" and project_id is None:
+        raise InvalidInput("A project-scoped document needs --project.")
+    same_place = (
+        "org_id = ? AND scope = ? AND coalesce(project_id, -1) = coalesce(?, -1)"
+        " AND coalesce(conversation_id, -1) = coalesce(?, -1)"
+        " AND (scope <> 'user' OR uploaded_by_id = ?)"
+    )
+    place = [ctx.org_id, scope, project_id, conversation_id, ctx.user_id]
+    with atomic(con):
+        dup = fetch_one(
+            con,
+            f"SELECT uuid::VARCHAR AS uuid, filename FROM documents WHERE {same_place}"
+            " AND sha256 = ? AND processing_status <> 'failed'",
+            place + [upload.sha256],
+        )
+        if dup:
+            return Outcome(
+                upload.filename,
+                "duplicate",
+                dup["uuid"],
+                f"same content as {dup['filename']}, already in this scope",
+            )
+        previous = con.execute(
+            f"SELECT max(version) FROM documents WHERE {same_place} AND filename = ?",
+            place + [upload.filename],
+        ).fetchone()[0]
+        doc_uuid = str(uuidlib.uuid4())
+        path = documents.stored_path(settings, ctx.org_id, doc_uuid, upload.parsed.content_type)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(upload.data)
+        try:
+            con.execute(
+                "INSERT INTO documents (uuid, org_id, project_id, conversation_id, uploaded_by_id, filename,"
+                " file_path, file_type, file_size, sha256, title, scope, doc_type, version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    doc_uuid,
+                    ctx.org_id,
+                    project_id,
+                    conversation_id,
+                    ctx.user_id,
+                    upload.filename,
+                    str(path.relative_to(settings.home)),
+                    upload.parsed.content_type,
+                    len(upload.data),
+                    upload.sha256,
+                    upload.parsed.title or Path(upload.filename).stem,
+                    scope,
+                    doc_type,
+                    (previous or 0) + 1,
+                ],
+            )
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    note = f"version {(previous or 0) + 1}, replaces the earlier one when done" if previous else ""
+    return Outcome(upload.filename, "queued", doc_uuid, note)
+
+
+def process(
+    settings: Settings,
+    store: Store,
+    vectors: VectorStore,
+    embedder: Embedder,
+    document_uuid: str,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Take one pending document to completed (or failed with the reason)."""
+    say = progress or (lambda _stage, _fraction: None)
+    with store.transaction() as con:
+        doc = fetch_one(con, "SELECT * FROM documents WHERE uuid::VARCHAR = ?", [document_uuid])
+        if doc is None:
+            raise NotFound(f"No document {document_uuid}.")
+        if doc["processing_status"] == "completed":
+            return Outcome(
+                doc["filename"], "completed", document_uuid, "already processed", doc["num_chunks"]
+            )
+        con.execute(
+            "UPDATE documents SET processing_status = 'processing', error_message = NULL,"
+            " updated_at = current_localtimestamp() WHERE id = ?",
+            [doc["id"]],
+        )
+    try:
+        say("parsing", 0.05)
+        parsed = parsing.parse_document((settings.home / doc["file_path"]).read_bytes(), doc["filename"])
+        chunks = chunk_pages(parsed.pages, settings.chunk_size, settings.chunk_overlap)
+        if not chunks:
+            raise InvalidInput(f"{doc['filename']}: no text to index.")
+        say("describing", 0.1)
+        meta = docmeta.describe(parsed.text, [c.text for c in chunks])
+        matrix, batches = embed_texts(
+            embedder,
+            [c.text for c in chunks],
+            vectors,
+            progress=lambda done, total: say(f"embedding {done}/{total} chunks", 0.15 + 0.75 * done / total),
+        )
+        tokens = embedder.count_tokens([c.text for c in chunks])
+        say("writing", 0.92)
+        rows, chunk_ids = _vector_rows(doc, chunks, matrix)
+        vectors.add_chunks(rows)
+        try:
+            with store.transaction() as con:
+                _write_chunks(con, doc, chunks, chunk_ids, tokens)
+                _complete(con, doc, parsed, meta, len(chunks), embedder.count_tokens([parsed.text])[0])
+                _meter(con, doc, embedder.model_name, batches)
+                replaced = _replace_older_versions(con, settings, vectors, doc)
+        except BaseException:
+            vectors.delete(f"document_id = {int(doc['id'])}")
+            raise
+    except Exception as exc:  # the document records why; the caller's batch goes on
+        message = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
+        log.warning("ingest of %s failed: %s\n%s", doc["filename"], message, traceback.format_exc())
+        mark_failed(store, doc["id"], message)
+        say("failed", 1.0)
+        return Outcome(doc["filename"], "failed", document_uuid, message)
+    say("completed", 1.0)
+    note = f"replaced version {replaced}" if replaced else ""
+    return Outcome(doc["filename"], "completed", document_uuid, note, len(chunks))
+
+
+def mark_failed(store: Store, document_id: int, message: str) -> None:
+    """Record a failure on the document row (its chunks and vectors were never committed)."""
+    with store.transaction() as con:
+        con.execute(
+            "UPDATE documents SET processing_status = 'failed', error_message = ?, is_processed = false,"
+            " updated_at = current_localtimestamp() WHERE id = ?",
+            [message[:2000], document_id],
+        )
+
+
+def _vector_rows(doc: dict, chunks: list[Chunk], matrix: np.ndarray) -> tuple[pa.Table, list[str]]:
+    ids = [str(uuidlib.uuid4()) for _ in chunks]
+    n, dim = matrix.shape
+    rows = pa.table(
+        {
+            "id": ids,
+            "org_id": pa.array([doc["org_id"]] * n, pa.int32()),
+            "owner_id": pa.array([doc["uploaded_by_id"]] * n, pa.int32()),
+            "scope": [doc["scope"]] * n,
+            "project_id": pa.array([doc["project_id"]] * n, pa.int32()),
+            "conversation_id": pa.array([doc["conversation_id"]] * n, pa.int32()),
+            "document_id": pa.array([doc["id"]] * n, pa.int32()),
+            "document_uuid": [str(doc["uuid"])] * n,
+            "code_file_id": pa.nulls(n, pa.int32()),
+            "repo_id": pa.nulls(n, pa.int32()),
+            "chunk_index": pa.array([c.index for c in chunks], pa.int32()),
+            "doc_type": pa.array([doc["doc_type"]] * n, pa.string()),
+            "page_number": pa.array([c.page_number for c in chunks], pa.int32()),
+            "section": pa.array([c.section for c in chunks], pa.string()),
+            "title": [doc["title"] or doc["filename"]] * n,
+            "filename": [doc["filename"]] * n,
+            "start_line": pa.nulls(n, pa.int32()),
+            "end_line": pa.nulls(n, pa.int32()),
+            "text": [c.text for c in chunks],
+            "content_hash": [content_hash(c.text) for c in chunks],
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(matrix.astype(np.float32).ravel()), dim),
+        }
+    )
+    return rows, ids
+
+
+def _write_chunks(
+    con: duckdb.DuckDBPyConnection, doc: dict, chunks: list[Chunk], ids: list[str], tokens: list[int]
+) -> None:
+    frame = pa.table(
+        {
+            "uuid": ids,
+            "document_id": pa.array([doc["id"]] * len(chunks), pa.int32()),
+            "content": [c.text for c in chunks],
+            "chunk_index": [c.index for c in chunks],
+            "num_tokens": tokens,
+            "page_number": pa.array([c.page_number for c in chunks], pa.int32()),
+            "section": pa.array([c.section for c in chunks], pa.string()),
+            "content_hash": [content_hash(c.text) for c in chunks],
+            "embedding_id": ids,
+        }
+    )
+    con.register("new_chunks", frame)
+    try:
+        con.execute(
+            "INSERT INTO document_chunks (uuid, document_id, content, chunk_index, num_tokens, page_number,"
+            " section, content_hash, embedding_id) SELECT uuid::UUID, document_id, content, chunk_index,"
+            " num_tokens, page_number, section, content_hash, embedding_id FROM new_chunks"
+        )
+    finally:
+        con.unregister("new_chunks")
+
+
+def _complete(
+    con: duckdb.DuckDBPyConnection,
+    doc: dict,
+    parsed: parsing.ParsedDocument,
+    meta: docmeta.Metadata,
+    num_chunks: int,
+    num_tokens: int,
+) -> None:
+    con.execute(
+        "UPDATE documents SET processing_status = 'completed', is_processed = true, error_message = NULL,"
+        " num_chunks = ?, num_tokens = ?, content = ?, auto_summary = ?, auto_keywords = ?, auto_topics = ?,"
+        " content_type = ?, summarization_model = ?, summarization_tokens = 0, summarized_at = ?,"
+        " vector_table = 'chunks', processed_at = ?, updated_at = ? WHERE id = ?",
+        [
+            num_chunks,
+            num_tokens,
+            parsed.text,
+            meta.summary,
+            json.dumps(meta.keywords),
+            json.dumps(meta.topics),
+            meta.content_type,
+            meta.method,
+            datetime.now(),
+            datetime.now(),
+            datetime.now(),
+            doc["id"],
+        ],
+    )
+
+
+def _meter(con: duckdb.DuckDBPyConnection, doc: dict, model: str, batches: list[Batch]) -> None:
+    """One llm_calls row per embedding batch actually computed (cache hits cost nothing)."""
+    for batch in batches:
+        con.execute(
+            "INSERT INTO llm_calls (org_id, user_id, project_id, conversation_id, provider, model,"
+            " operation_type, embedding_tokens, total_tokens, cost_usd, latency_ms)"
+            " VALUES (?, ?, ?, ?, 'local', ?, 'embedding', ?, ?, 0, ?)",
+            [
+                doc["org_id"],
+                doc["uploaded_by_id"],
+                doc["project_id"],
+                doc["conversation_id"],
+                model,
+                batch.tokens,
+                batch.tokens,
+                batch.latency_ms,
+            ],
+        )
+
+
+def _replace_older_versions(
+    con: duckdb.DuckDBPyConnection, settings: Settings, vectors: VectorStore, doc: dict
+) -> int | None:
+    """A new version of a file replaces the older ones: their rows, vectors and files go."""
+    if doc["version"] <= 1:
+        return None
+    older = con.execute(
+        "SELECT id, file_path, version FROM documents WHERE org_id = ? AND scope = ? AND filename = ?"
+        " AND coalesce(project_id, -1) = coalesce(?, -1) AND coalesce(conversation_id, -1) = coalesce(?, -1)"
+        " AND (scope <> 'user' OR uploaded_by_id = ?) AND version < ?",
+        [
+            doc["org_id"],
+            doc["scope"],
+            doc["filename"],
+            doc["project_id"],
+            doc["conversation_id"],
+            doc["uploaded_by_id"],
+            doc["version"],
+        ],
+    ).fetchall()
+    for old_id, _path, _version in older:
+        documents.purge(con, settings, vectors, old_id)
+    return max((v for _i, _p, v in older), default=None)
+
+
+def ingest_files(
+    ctx: Context,
+    settings: Settings,
+    store: Store,
+    vectors: VectorStore,
+    embedder: Embedder,
+    files: list[tuple[str, bytes]],
+    *,
+    scope: str = "user",
+    doc_type: str | None = None,
+    project: str | None = None,
+    progress: Callable[[str, str, float], None] | None = None,
+) -> list[Outcome]:
+    """Check, register and process a batch; each file succeeds or fails on its own."""
+    outcomes = queue_files(ctx, settings, store, files, scope=scope, doc_type=doc_type, project=project)
+    done = []
+    for outcome in outcomes:
+        if outcome.status != "queued":
+            done.append(outcome)
+            continue
+        report = (lambda stage, f, name=outcome.filename: progress(name, stage, f)) if progress else None
+        done.append(process(settings, store, vectors, embedder, outcome.document_uuid, report))
+    return done
+
+
+def queue_files(
+    ctx: Context,
+    settings: Settings,
+    store: Store,
+    files: list[tuple[str, bytes]],
+    *,
+    scope: str = "user",
+    doc_type: str | None = None,
+    project: str | None = None,
+) -> list[Outcome]:
+    """Check and register each file (pending); refused files say why and store nothing."""
+    ctx.require("documents:create")
+    outcomes = []
+    for name, data in files:
+        try:
+            upload = check_upload(settings, name, data)
+            with store.transaction() as con:
+                outcomes.append(
+                    register(ctx, con, settings, upload, scope=scope, doc_type=doc_type, project=project)
+                )
+        except InvalidInput as exc:
+            outcomes.append(Outcome(name, "refused", None, str(exc)))
+    return outcomes
+
+
+def pending(store: Store, org_id: int | None = None) -> list[str]:
+    """Documents waiting to be processed (all organisations unless one is given)."""
+    with store.connect() as con:
+        rows = con.execute(
+            "SELECT uuid::VARCHAR FROM documents WHERE processing_status = 'pending'"
+            " AND (? IS NULL OR org_id = ?) ORDER BY id",
+            [org_id, org_id],
+        ).fetchall()
+    return [r[0] for r in rows]

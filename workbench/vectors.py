@@ -1,0 +1,333 @@
+"""LanceDB: chunk vectors with the metadata that filters them safely, a full-text index on the
+text, the embedding cache, and the one search function of the product (hybrid: vector + full
+text fused by reciprocal rank, with tenant, scope and document prefilters applied inside LanceDB)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid as uuidlib
+from dataclasses import dataclass
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.index import FTS, IvfPq
+
+from workbench.auth import Context
+from workbench.documents import SEARCH_MODES
+from workbench.embed import Embedder
+from workbench.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+CHUNKS = "chunks"
+CACHE = "embedding_cache"
+RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al.)
+MODES = SEARCH_MODES
+ANN_NPROBES = 32
+ANN_REFINE = 10  # re-rank ANN candidates on full vectors: recall against flat search
+
+METADATA = [
+    ("id", pa.string()),  # document_chunks.uuid
+    ("org_id", pa.int32()),
+    ("owner_id", pa.int32()),
+    ("scope", pa.string()),  # user / project / global
+    ("project_id", pa.int32()),
+    ("conversation_id", pa.int32()),
+    ("document_id", pa.int32()),
+    ("document_uuid", pa.string()),
+    ("code_file_id", pa.int32()),
+    ("repo_id", pa.int32()),
+    ("chunk_index", pa.int32()),
+    ("doc_type", pa.string()),
+    ("page_number", pa.int32()),
+    ("section", pa.string()),
+    ("title", pa.string()),
+    ("filename", pa.string()),
+    ("start_line", pa.int32()),
+    ("end_line", pa.int32()),
+    ("text", pa.string()),
+    ("content_hash", pa.string()),
+]
+RESULT_COLUMNS = [name for name, _type in METADATA if name != "content_hash"]
+
+
+def chunk_schema(dim: int) -> pa.Schema:
+    """The LanceDB chunk table: metadata columns plus a fixed-size float32 vector."""
+    return pa.schema(METADATA + [("vector", pa.list_(pa.float32(), dim))])
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk: where it comes from and how it ranked."""
+
+    chunk_id: str
+    document_uuid: str | None
+    title: str
+    filename: str
+    page_number: int | None
+    section: str | None
+    text: str
+    score: float  # fused reciprocal-rank score (higher is better)
+    similarity: float  # cosine similarity of the chunk to the question, 0-1
+    vector_rank: int | None
+    text_rank: int | None
+    doc_type: str | None = None
+    start_line: int | None = None
+    end_line: int | None = None
+
+
+class VectorStore:
+    """The LanceDB database of one data home (a folder or an object-store URI)."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self._db = lancedb.connect(uri)
+        self._lock = threading.Lock()
+
+    def _table(self, name: str):
+        try:
+            return self._db.open_table(name)
+        except (ValueError, FileNotFoundError):
+            return None
+
+    def chunks(self):
+        """The chunk table, or None before the first ingest."""
+        return self._table(CHUNKS)
+
+    def add_chunks(self, rows: pa.Table) -> None:
+        """Append chunk rows; creates the table and its full-text index the first time."""
+        if rows.num_rows == 0:
+            return
+        with self._lock:
+            table = self.chunks()
+            if table is None:
+                dim = rows.schema.field("vector").type.list_size
+                schema = chunk_schema(dim)
+                table = self._db.create_table(CHUNKS, rows.select(schema.names).cast(schema))
+                table.create_index("text", config=FTS(with_position=False))
+            else:
+                table.add(rows.select(table.schema.names).cast(table.schema))
+
+    def delete(self, predicate: str) -> None:
+        """Delete chunk rows matching a LanceDB predicate built by this package."""
+        table = self.chunks()
+        if table is not None:
+            table.delete(predicate)
+
+    def count(self, predicate: str | None = None) -> int:
+        table = self.chunks()
+        return 0 if table is None else table.count_rows(predicate)
+
+    def chunk_ids(self, predicate: str | None = None) -> set[str]:
+        """Ids of the stored chunk rows (for the consistency check)."""
+        table = self.chunks()
+        if table is None:
+            return set()
+        query = table.search().select(["id"]).limit(None)
+        if predicate:
+            query = query.where(predicate)
+        return set(query.to_arrow().column("id").to_pylist())
+
+    # --- embedding cache -------------------------------------------------------------------
+    def cached_vectors(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        """Vectors already computed by `model` for these content hashes."""
+        table = self._table(CACHE)
+        if table is None or not hashes:
+            return {}
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            part = hashes[start : start + 500]
+            where = f"model = {_quote(model)} AND content_hash IN ({', '.join(map(_quote, part))})"
+            rows = table.search().where(where).select(["content_hash", "vector"]).limit(None).to_arrow()
+            vectors = _matrix(rows.column("vector")) if rows.num_rows else []
+            found.update(zip(rows.column("content_hash").to_pylist(), vectors, strict=True))
+        return found
+
+    def cache_vectors(self, model: str, hashes: list[str], vectors: np.ndarray) -> None:
+        """Remember vectors by content hash so an unchanged chunk is never embedded twice."""
+        if not hashes:
+            return
+        dim = vectors.shape[1]
+        rows = pa.table(
+            {
+                "model": pa.array([model] * len(hashes)),
+                "content_hash": pa.array(hashes),
+                "vector": pa.FixedSizeListArray.from_arrays(
+                    pa.array(vectors.astype(np.float32).ravel()), dim
+                ),
+            }
+        )
+        with self._lock:
+            table = self._table(CACHE)
+            if table is None:
+                self._db.create_table(CACHE, rows)
+            else:
+                (table.merge_insert(["model", "content_hash"]).when_not_matched_insert_all().execute(rows))
+
+    # --- indexes ---------------------------------------------------------------------------
+    def has_ann_index(self) -> bool:
+        table = self.chunks()
+        return table is not None and any(i.columns == ["vector"] for i in table.list_indices())
+
+    def build_ann_index(self, min_rows: int) -> str:
+        """Build (or refresh) the IVF-PQ vector index once the table has `min_rows` rows."""
+        table = self.chunks()
+        rows = 0 if table is None else table.count_rows()
+        if table is None or rows < min_rows:
+            return f"{rows} chunks: below {min_rows}, flat search is exact and fast enough"
+        began = time.perf_counter()
+        if self.has_ann_index():
+            table.optimize()
+            return f"index refreshed in {time.perf_counter() - began:.1f} s"
+        dim = table.schema.field("vector").type.list_size
+        partitions = max(16, min(1024, int(rows**0.5 / 2)))
+        table.create_index(
+            "vector",
+            config=IvfPq(
+                distance_type="cosine", num_partitions=partitions, num_sub_vectors=_sub_vectors(dim)
+            ),
+        )
+        table.optimize()
+        return f"IVF-PQ index on {rows} chunks built in {time.perf_counter() - began:.1f} s"
+
+    def optimize(self) -> None:
+        """Fold new rows into the full-text and vector indexes."""
+        table = self.chunks()
+        if table is not None:
+            table.optimize()
+
+    # --- queries ---------------------------------------------------------------------------
+    def vector_query(self, vector: np.ndarray, where: str, k: int) -> pa.Table:
+        table = self.chunks()
+        query = table.search(vector.astype(np.float32), vector_column_name="vector").distance_type("cosine")
+        if self.has_ann_index():
+            query = query.nprobes(ANN_NPROBES).refine_factor(ANN_REFINE)
+        return (
+            query.where(where, prefilter=True)
+            .select(RESULT_COLUMNS + ["vector", "_distance"])
+            .limit(k)
+            .to_arrow()
+        )
+
+    def text_query(self, text: str, where: str, k: int) -> pa.Table:
+        table = self.chunks()
+        query = table.search(text, query_type="fts", fts_columns="text")
+        return (
+            query.where(where, prefilter=True)
+            .select(RESULT_COLUMNS + ["vector", "_score"])
+            .limit(k)
+            .to_arrow()
+        )
+
+
+def _sub_vectors(dim: int) -> int:
+    for candidate in (48, 32, 24, 16, 8):
+        if dim % candidate == 0:
+            return candidate
+    return 1
+
+
+def _matrix(column: pa.ChunkedArray) -> np.ndarray:
+    flat = column.combine_chunks()
+    return flat.values.to_numpy(zero_copy_only=False).reshape(len(flat), flat.type.list_size)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def visible_filter(
+    ctx: Context, document_uuids: list[str] | None = None, conversation_id: int | None = None
+) -> str:
+    """The LanceDB prefilter for what `ctx` may read: own organisation; global, project or own
+    documents; optionally only some documents. Built from integers and parsed UUIDs only."""
+    parts = [
+        f"org_id = {int(ctx.org_id)}",
+        f"(scope IN ('global', 'project') OR owner_id = {int(ctx.user_id)})",
+    ]
+    if conversation_id is None:
+        parts.append("conversation_id IS NULL")
+    else:
+        parts.append(f"(conversation_id IS NULL OR conversation_id = {int(conversation_id)})")
+    if document_uuids is not None:
+        ids = [_parse_uuid(u) for u in document_uuids]
+        parts.append(f"document_uuid IN ({', '.join(map(_quote, ids))})" if ids else "false")
+    return " AND ".join(parts)
+
+
+def _parse_uuid(value: str) -> str:
+    try:
+        return str(uuidlib.UUID(str(value)))
+    except ValueError:
+        raise InvalidInput(f"Not a document id: {value!r}") from None
+
+
+def search(
+    ctx: Context,
+    store: VectorStore,
+    embedder: Embedder,
+    query: str,
+    k: int = 10,
+    document_uuids: list[str] | None = None,
+    mode: str = "hybrid",
+    conversation_id: int | None = None,
+) -> list[Hit]:
+    """The chunks `ctx` may read that best match `query`: hybrid by default."""
+    ctx.require("documents:read")
+    query = query.strip()
+    if not query:
+        raise InvalidInput("Type something to search for.")
+    if mode not in MODES:
+        raise InvalidInput(f"Search mode must be one of {', '.join(MODES)}.")
+    if not 1 <= k <= 100:
+        raise InvalidInput("k must be between 1 and 100.")
+    if store.chunks() is None:
+        return []
+    where = visible_filter(ctx, document_uuids, conversation_id)
+    qvec = embedder.encode([query])[0]
+    depth = max(k * 2, 20)
+    by_vector = store.vector_query(qvec, where, depth) if mode != "text" else pa.table({})
+    by_text = store.text_query(query, where, depth) if mode != "vector" else pa.table({})
+    return fuse(by_vector, by_text, qvec, k)
+
+
+def fuse(by_vector: pa.Table, by_text: pa.Table, qvec: np.ndarray, k: int) -> list[Hit]:
+    """Reciprocal-rank fusion of the two result lists; cosine similarity kept for confidence."""
+    rows: dict[str, dict] = {}
+    ranks: dict[str, dict[str, int]] = {}
+    for kind, table in (("vector", by_vector), ("text", by_text)):
+        if table.num_rows == 0:
+            continue
+        for rank, row in enumerate(table.to_pylist(), start=1):
+            rows.setdefault(row["id"], row)
+            ranks.setdefault(row["id"], {})[kind] = rank
+    scored = sorted(rows, key=lambda cid: -sum(1.0 / (RRF_K + r) for r in ranks[cid].values()))
+    hits = []
+    for cid in scored[:k]:
+        row, rank = rows[cid], ranks[cid]
+        vector = np.asarray(row["vector"], dtype=np.float32)
+        similarity = float(
+            np.clip(vector @ qvec / (np.linalg.norm(vector) * np.linalg.norm(qvec) or 1), 0, 1)
+        )
+        hits.append(
+            Hit(
+                cid,
+                row["document_uuid"],
+                row["title"] or row["filename"],
+                row["filename"],
+                row["page_number"],
+                row["section"],
+                row["text"],
+                sum(1.0 / (RRF_K + r) for r in rank.values()),
+                similarity,
+                rank.get("vector"),
+                rank.get("text"),
+                row["doc_type"],
+                row["start_line"],
+                row["end_line"],
+            )
+        )
+    return hits
