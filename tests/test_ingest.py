@@ -313,3 +313,19 @@ def test_embedding_matrix_is_normalised_and_deterministic():
     emb = HashEmbedder()
     a, b = emb.encode(["refund policy"]), emb.encode(["refund policy"])
     assert np.allclose(a, b) and np.isclose(np.linalg.norm(a), 1.0)
+
+
+def test_a_batch_embeds_together_yet_fails_document_by_document(env):
+    cfg, store, vecs, emb = env
+    anna = ctx_of(store, "anna")
+    queued = ingest.queue_files(
+        anna, cfg, store, [("a.md", POLICY.encode()), ("b.txt", b"Kettles boil water.")]
+    )
+    row = doc_row(store, queued[1].document_uuid)
+    (cfg.home / row["file_path"]).unlink()  # b's stored file vanished before processing
+    ingest._PARSED.clear()
+    done = ingest.process_many(cfg, store, vecs, emb, [o.document_uuid for o in queued])
+    assert [o.status for o in done] == ["completed", "failed"] and "No such file" in done[1].message
+    again = ingest.queue_files(anna, cfg, store, [("c.md", b"# C\n\nCeramic kettles stay warm.")])
+    failed = ingest.process_many(cfg, store, vecs, BrokenEmbedder(), [again[0].document_uuid])
+    assert failed[0].status == "failed" and doc_row(store, again[0].document_uuid)["error_message"]

@@ -13,7 +13,12 @@ pytestmark = pytest.mark.slow
 
 # (user, question in other words, title of the document that answers it, a phrase of the answer)
 PARAPHRASES = [
-    ("anna", "Is a handset that is dead on arrival swapped for free?", "Refund and Returns", "free replacement"),
+    (
+        "anna",
+        "Is a handset that is dead on arrival swapped for free?",
+        "Refund and Returns",
+        "free replacement",
+    ),
     ("anna", "What happens if I pay my phone bill late?", "Billing and Late Payment", "late fee"),
     (
         "anna",

@@ -169,14 +169,12 @@ def _ingest_pending(cfg, store, waiting: list[str], quiet: bool) -> list:
     from workbench import ingest
 
     vectors, embedder = home.open_vectors(cfg), home.local_embedder(cfg)
-    outcomes = []
-    for i, doc_uuid in enumerate(waiting, 1):
-        outcome = ingest.process(cfg, store, vectors, embedder, doc_uuid)
-        if not quiet:
-            click.echo(f"  [{i}/{len(waiting)}] {outcome.filename}: {outcome.status} "
-                       f"{outcome.num_chunks} chunks {outcome.message}".rstrip(), err=True)
-        outcomes.append(outcome)
-    return outcomes
+
+    def say(name: str, stage: str, fraction: float) -> None:
+        if not quiet and (fraction >= 1.0 or stage.endswith("chunks") and fraction == 0):
+            click.echo(f"  {name}: {stage}", err=True)
+
+    return ingest.process_many(cfg, store, vectors, embedder, waiting, say)
 
 
 @main.group()

@@ -173,16 +173,18 @@ def register(
     return Outcome(upload.filename, "queued", doc_uuid, note)
 
 
-def process(
-    settings: Settings,
-    store: Store,
-    vectors: VectorStore,
-    embedder: Embedder,
-    document_uuid: str,
-    progress: Progress | None = None,
-) -> Outcome:
-    """Take one pending document to completed (or failed with the reason)."""
-    say = progress or (lambda _stage, _fraction: None)
+@dataclass
+class _Work:
+    """One document between its stages: the row, its parse, chunks and metadata."""
+
+    doc: dict
+    parsed: parsing.ParsedDocument | None = None
+    chunks: list[Chunk] | None = None
+    meta: docmeta.Metadata | None = None
+
+
+def _start(store: Store, document_uuid: str) -> _Work | Outcome:
+    """Mark a document 'processing'; an Outcome instead when there is nothing to do."""
     with store.transaction() as con:
         doc = fetch_one(con, "SELECT * FROM documents WHERE uuid::VARCHAR = ?", [document_uuid])
         if doc is None:
@@ -196,42 +198,138 @@ def process(
             " updated_at = current_localtimestamp() WHERE id = ?",
             [doc["id"]],
         )
+    return _Work(doc)
+
+
+def _prepare(settings: Settings, work: _Work) -> None:
+    """Parse (or reuse the upload's parse), chunk and describe; no lock is held."""
+    doc = work.doc
+    work.parsed = _PARSED.pop(str(doc["uuid"]), None) or parsing.parse_document(
+        (settings.home / doc["file_path"]).read_bytes(), doc["filename"]
+    )
+    work.chunks = chunk_pages(work.parsed.pages, settings.chunk_size, settings.chunk_overlap)
+    if not work.chunks:
+        raise InvalidInput(f"{doc['filename']}: no text to index.")
+    work.meta = docmeta.describe(work.parsed.text, [c.text for c in work.chunks])
+
+
+def _finish(
+    settings: Settings,
+    store: Store,
+    vectors: VectorStore,
+    embedder: Embedder,
+    work: _Work,
+    matrix: np.ndarray,
+    batches: list[Batch],
+) -> Outcome:
+    """The write phase: vectors, then chunks, counts, metering and older versions in one transaction."""
+    doc, chunks = work.doc, work.chunks
+    tokens = embedder.count_tokens([c.text for c in chunks])
+    rows, chunk_ids = _vector_rows(doc, chunks, matrix)
+    vectors.add_chunks(rows)
+    try:
+        with store.transaction() as con:
+            _write_chunks(con, doc, chunks, chunk_ids, tokens)
+            _complete(
+                con, doc, work.parsed, work.meta, len(chunks), embedder.count_tokens([work.parsed.text])[0]
+            )
+            _meter(con, doc, embedder.model_name, batches)
+            replaced = _replace_older_versions(con, settings, vectors, doc)
+    except BaseException:
+        vectors.delete(f"document_id = {int(doc['id'])}")
+        raise
+    note = f"replaced version {replaced}" if replaced else ""
+    return Outcome(doc["filename"], "completed", str(doc["uuid"]), note, len(chunks))
+
+
+def _failed(store: Store, doc: dict, exc: Exception) -> Outcome:
+    """Record why a document failed; the caller's batch goes on."""
+    message = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
+    log.warning("ingest of %s failed: %s\n%s", doc["filename"], message, traceback.format_exc())
+    mark_failed(store, doc["id"], message)
+    return Outcome(doc["filename"], "failed", str(doc["uuid"]), message)
+
+
+def process(
+    settings: Settings,
+    store: Store,
+    vectors: VectorStore,
+    embedder: Embedder,
+    document_uuid: str,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Take one pending document to completed (or failed with the reason)."""
+    say = progress or (lambda _stage, _fraction: None)
+    work = _start(store, document_uuid)
+    if isinstance(work, Outcome):
+        return work
     try:
         say("parsing", 0.05)
-        parsed = parsing.parse_document((settings.home / doc["file_path"]).read_bytes(), doc["filename"])
-        chunks = chunk_pages(parsed.pages, settings.chunk_size, settings.chunk_overlap)
-        if not chunks:
-            raise InvalidInput(f"{doc['filename']}: no text to index.")
-        say("describing", 0.1)
-        meta = docmeta.describe(parsed.text, [c.text for c in chunks])
+        _prepare(settings, work)
+        texts = [c.text for c in work.chunks]
         matrix, batches = embed_texts(
             embedder,
-            [c.text for c in chunks],
+            texts,
             vectors,
             progress=lambda done, total: say(f"embedding {done}/{total} chunks", 0.15 + 0.75 * done / total),
         )
-        tokens = embedder.count_tokens([c.text for c in chunks])
         say("writing", 0.92)
-        rows, chunk_ids = _vector_rows(doc, chunks, matrix)
-        vectors.add_chunks(rows)
-        try:
-            with store.transaction() as con:
-                _write_chunks(con, doc, chunks, chunk_ids, tokens)
-                _complete(con, doc, parsed, meta, len(chunks), embedder.count_tokens([parsed.text])[0])
-                _meter(con, doc, embedder.model_name, batches)
-                replaced = _replace_older_versions(con, settings, vectors, doc)
-        except BaseException:
-            vectors.delete(f"document_id = {int(doc['id'])}")
-            raise
-    except Exception as exc:  # the document records why; the caller's batch goes on
-        message = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
-        log.warning("ingest of %s failed: %s\n%s", doc["filename"], message, traceback.format_exc())
-        mark_failed(store, doc["id"], message)
+        outcome = _finish(settings, store, vectors, embedder, work, matrix, batches)
+    except Exception as exc:
         say("failed", 1.0)
-        return Outcome(doc["filename"], "failed", document_uuid, message)
+        return _failed(store, work.doc, exc)
     say("completed", 1.0)
-    note = f"replaced version {replaced}" if replaced else ""
-    return Outcome(doc["filename"], "completed", document_uuid, note, len(chunks))
+    return outcome
+
+
+def process_many(
+    settings: Settings,
+    store: Store,
+    vectors: VectorStore,
+    embedder: Embedder,
+    document_uuids: list[str],
+    progress: Callable[[str, str, float], None] | None = None,
+) -> list[Outcome]:
+    """Process several documents with their chunks embedded together: full, length-sorted batches
+    instead of one small batch per document (the write phase stays per document)."""
+    say = progress or (lambda _name, _stage, _fraction: None)
+    outcomes: dict[str, Outcome] = {}
+    ready: list[_Work] = []
+    for document_uuid in document_uuids:
+        work = _start(store, document_uuid)
+        if isinstance(work, Outcome):
+            outcomes[document_uuid] = work
+            continue
+        try:
+            _prepare(settings, work)
+            ready.append(work)
+        except Exception as exc:
+            outcomes[document_uuid] = _failed(store, work.doc, exc)
+    texts = [c.text for w in ready for c in w.chunks]
+    try:
+        matrix, batches = embed_texts(
+            embedder,
+            texts,
+            vectors,
+            progress=lambda done, total: say(
+                f"{len(ready)} documents", f"embedding {done}/{total} chunks", done / max(total, 1)
+            ),
+        )
+    except Exception as exc:
+        for work in ready:
+            outcomes[str(work.doc["uuid"])] = _failed(store, work.doc, exc)
+        return [outcomes[u] for u in document_uuids]
+    offset = 0
+    for i, work in enumerate(ready):
+        part = matrix[offset : offset + len(work.chunks)]
+        offset += len(work.chunks)
+        try:  # the batches are metered once, with the first document written
+            outcome = _finish(settings, store, vectors, embedder, work, part, batches if i == 0 else [])
+        except Exception as exc:
+            outcome = _failed(store, work.doc, exc)
+        say(work.doc["filename"], outcome.status, 1.0)
+        outcomes[str(work.doc["uuid"])] = outcome
+    return [outcomes[u] for u in document_uuids]
 
 
 def mark_failed(store: Store, document_id: int, message: str) -> None:
@@ -392,14 +490,9 @@ def ingest_files(
 ) -> list[Outcome]:
     """Check, register and process a batch; each file succeeds or fails on its own."""
     outcomes = queue_files(ctx, settings, store, files, scope=scope, doc_type=doc_type, project=project)
-    done = []
-    for outcome in outcomes:
-        if outcome.status != "queued":
-            done.append(outcome)
-            continue
-        report = (lambda stage, f, name=outcome.filename: progress(name, stage, f)) if progress else None
-        done.append(process(settings, store, vectors, embedder, outcome.document_uuid, report))
-    return done
+    queued = [o.document_uuid for o in outcomes if o.status == "queued"]
+    processed = iter(process_many(settings, store, vectors, embedder, queued, progress))
+    return [next(processed) if o.status == "queued" else o for o in outcomes]
 
 
 def queue_files(
@@ -414,17 +507,33 @@ def queue_files(
 ) -> list[Outcome]:
     """Check and register each file (pending); refused files say why and store nothing."""
     ctx.require("documents:create")
-    outcomes = []
-    for name, data in files:
+    checked: list[Upload | Outcome] = []
+    for name, data in files:  # parse before touching the database
         try:
-            upload = check_upload(settings, name, data)
-            with store.transaction() as con:
-                outcomes.append(
-                    register(ctx, con, settings, upload, scope=scope, doc_type=doc_type, project=project)
-                )
+            checked.append(check_upload(settings, name, data))
         except InvalidInput as exc:
-            outcomes.append(Outcome(name, "refused", None, str(exc)))
+            checked.append(Outcome(name, "refused", None, str(exc)))
+    outcomes = []
+    with store.connect() as con:  # one open for the batch; each file is its own transaction
+        for item in checked:
+            if isinstance(item, Outcome):
+                outcomes.append(item)
+                continue
+            outcome = register(ctx, con, settings, item, scope=scope, doc_type=doc_type, project=project)
+            if outcome.status == "queued":
+                _remember_parsed(outcome.document_uuid, item.parsed)
+            outcomes.append(outcome)
     return outcomes
+
+
+_PARSED: dict[str, parsing.ParsedDocument] = {}
+
+
+def _remember_parsed(document_uuid: str, parsed: parsing.ParsedDocument) -> None:
+    """Keep the parse of a just-registered upload so processing in this process need not redo it."""
+    if len(_PARSED) >= 64:
+        _PARSED.pop(next(iter(_PARSED)))
+    _PARSED[document_uuid] = parsed
 
 
 def pending(store: Store, org_id: int | None = None) -> list[str]:
