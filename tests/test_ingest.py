@@ -11,7 +11,7 @@ from fpdf import FPDF
 from tests.conftest import ctx_of
 from workbench import doctor, documents, home, ingest, vectors
 from workbench.embed import HashEmbedder
-from workbench.errors import NotAllowed
+from workbench.errors import NotAllowed, NotFound
 from workbench.jobs import IngestWorker
 
 POLICY = "\n\n".join(
@@ -329,3 +329,20 @@ def test_a_batch_embeds_together_yet_fails_document_by_document(env):
     again = ingest.queue_files(anna, cfg, store, [("c.md", b"# C\n\nCeramic kettles stay warm.")])
     failed = ingest.process_many(cfg, store, vecs, BrokenEmbedder(), [again[0].document_uuid])
     assert failed[0].status == "failed" and doc_row(store, again[0].document_uuid)["error_message"]
+
+
+def test_the_detail_view_has_summary_keywords_topics_and_paged_chunks(env):
+    cfg, store, vecs, emb = env
+    pages = [
+        "Invoices are sent on the first day of each month. " * 12,
+        "Refunds reach the card in five days. " * 12,
+    ]
+    [done] = run(env, "anna", [("billing.pdf", pdf_bytes(pages))])
+    with store.connect() as con:
+        detail = documents.get_document(ctx_of(store, "anna"), con, done.document_uuid)
+        with pytest.raises(NotFound):
+            documents.get_document(ctx_of(store, "arthur"), con, done.document_uuid)  # private to anna
+    assert detail["processing_status"] == "completed" and detail["auto_summary"]
+    assert "invoices" in detail["keywords"] and detail["topics"] and detail["content_type"] == "financial"
+    assert {c["page_number"] for c in detail["chunks"]} == {1, 2}
+    assert [c["chunk_index"] for c in detail["chunks"]] == list(range(len(detail["chunks"])))

@@ -227,3 +227,15 @@ def test_empty_docx_has_no_text():
     out = io.BytesIO()
     docx.Document().save(out)
     assert_invalid(out.getvalue(), "blank.docx", "no text found")
+
+
+def test_aes_encrypted_pdfs_open_with_an_empty_password_and_are_refused_with_a_real_one():
+    def aes(user_password: str) -> bytes:
+        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(build_pdf(["AES protected text"]))))
+        writer.encrypt(user_password, "owner", algorithm="AES-256")
+        buffer = io.BytesIO()
+        writer.write(buffer)
+        return buffer.getvalue()
+
+    assert "AES protected text" in parse_document(aes(""), "open.pdf").text
+    assert_invalid(aes("secret"), "locked.pdf", "the PDF is encrypted; remove the password and upload again")

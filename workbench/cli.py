@@ -238,7 +238,8 @@ def serve(port, address) -> None:
     app = Path(__file__).resolve().parent.parent / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
            "--server.address", address, "--server.port", str(port),
-           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
+           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+           "--server.maxUploadSize", str(cfg.upload_max_mb)]
     click.echo(f"Workbench on http://{address}:{port} (data home {cfg.home})")
     sys.exit(subprocess.call(cmd, env={**os.environ, "WORKBENCH_HOME": str(cfg.home)}))
 

@@ -92,18 +92,22 @@ def keywords(passages: list[str], top: int = 10, ngrams: tuple[int, int] = (1, 1
 
 def classify(text: str) -> str:
     """seed 004's content classes by lexicon hits per 1000 words; 'general' below a floor."""
-    words = re.findall(r"[a-z]+", text.lower())
+    words = [_singular(w) for w in re.findall(r"[a-z]+", text.lower())]
     if not words:
         return "general"
     counts: dict[str, int] = {}
     for word in words:
         counts[word] = counts.get(word, 0) + 1
     scores = {
-        name: sum(counts.get(w, 0) for w in lexicon.split()) * 1000 / len(words)
+        name: sum(counts.get(_singular(w), 0) for w in lexicon.split()) * 1000 / len(words)
         for name, lexicon in CLASSES.items()
     }
     best = max(scores, key=scores.__getitem__)
     return best if scores[best] >= 8 else "general"
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 def describe(text: str, passages: list[str]) -> Metadata:
