@@ -32,8 +32,10 @@ def server(tmp_path_factory, demo_home):
     port = free_port()
     env = {**os.environ, "WORKBENCH_HOME": str(home_dir), "WORKBENCH_LOCK_WAIT_S": "3",
            "WORKBENCH_EMBEDDING_BACKEND": "hash"}
-    proc = subprocess.Popen([WORKBENCH, "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # the app logs to a file: a pipe nobody drains would block it once full
+    log = (tmp_path_factory.mktemp("browser-log") / "app.log").open("w")
+    proc = subprocess.Popen([WORKBENCH, "serve", "--port", str(port)], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -44,10 +46,13 @@ def server(tmp_path_factory, demo_home):
             time.sleep(0.3)
     else:
         proc.kill()
-        pytest.fail("the app did not start: " + proc.stdout.read().decode()[-2000:])
+        pytest.fail("the app did not start: " + Path(log.name).read_text()[-2000:])
     yield url, env
     proc.terminate()
     proc.wait(timeout=20)
+    log.close()
+    with pytest.raises(OSError):  # `workbench serve` is the app itself: stopping it leaves no server behind
+        urllib.request.urlopen(url + "/_stcore/health", timeout=2)
 
 
 @pytest.fixture(scope="module")

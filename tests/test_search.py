@@ -126,3 +126,20 @@ def test_search_needs_the_read_permission(world):
     stripped = type(ctx)(**{**vars(ctx), "permissions": frozenset()})
     with pytest.raises(NotAllowed):
         vectors.search(stripped, vecs, emb, "refund")
+
+
+def test_past_the_threshold_an_ann_index_answers_like_exact_search(demo_copy):
+    store, vecs, emb = home.open_store(demo_copy), home.open_vectors(demo_copy), HashEmbedder()
+    anna = ctx_of(store, "anna")
+    questions = ["refund for a faulty phone", "late payment fee", "travel pass abroad", "reset my password"]
+    exact = {
+        q: [h.chunk_id for h in vectors.search(anna, vecs, emb, q, k=10, mode="vector")] for q in questions
+    }
+    assert not vecs.has_ann_index()
+    assert "HNSW index" in vecs.build_ann_index(min_rows=100)
+    assert vecs.has_ann_index()
+    for question in questions:
+        found = [h.chunk_id for h in vectors.search(anna, vecs, emb, question, k=10, mode="vector")]
+        assert len(set(found) & set(exact[question])) >= 9
+        assert vectors.search(anna, vecs, emb, question, k=20)  # hybrid asks for more candidates
+    assert "refreshed" in vecs.build_ann_index(min_rows=100)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -241,7 +240,9 @@ def serve(port, address) -> None:
            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
            "--server.maxUploadSize", str(cfg.upload_max_mb)]
     click.echo(f"Workbench on http://{address}:{port} (data home {cfg.home})")
-    sys.exit(subprocess.call(cmd, env={**os.environ, "WORKBENCH_HOME": str(cfg.home)}))
+    sys.stdout.flush()
+    # become Streamlit (no child process): a stop signal to this pid then stops the app itself
+    os.execve(sys.executable, cmd, {**os.environ, "WORKBENCH_HOME": str(cfg.home)})
 
 
 from workbench import cli_documents  # noqa: E402,F401  registers the document commands

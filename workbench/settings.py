@@ -54,7 +54,7 @@ class Settings:
     chunk_overlap: int = 200
     embedding_model: str = ""
     embedding_backend: str = "auto"
-    ann_min_rows: int = 50_000
+    ann_min_rows: int = 10_000
 
     def __post_init__(self) -> None:
         home = Path(self.home).expanduser().resolve()
