@@ -36,13 +36,15 @@ def expand_paths(paths: tuple[str, ...]) -> tuple[list[Path], int]:
 
 
 def _progress(quiet: bool):
+    """One stderr line per finished document and one when embedding starts (none with --json)."""
     if quiet:
         return None
-    return lambda name, stage, fraction: (
-        click.echo(f"  {name}: {stage}", err=True)
-        if stage in ("parsing", "completed", "failed") or stage.startswith("embedding") and fraction >= 0.9
-        else None
-    )
+
+    def say(name: str, stage: str, fraction: float) -> None:
+        if fraction >= 1.0 or stage.startswith("embedding") and fraction == 0:
+            click.echo(f"  {name}: {stage}", err=True)
+
+    return say
 
 
 @main.command("ingest")

@@ -14,7 +14,7 @@ from workbench import relations
 from workbench.db import Store
 from workbench.embed import Embedder, embed_texts
 from workbench.settings import Settings
-from workbench.vectors import VectorStore
+from workbench.vectors import VectorStore, quote
 
 STUCK_AFTER = timedelta(minutes=10)
 
@@ -106,9 +106,7 @@ def repair(
     from workbench import ingest
 
     if report.orphan_vectors:
-        for start in range(0, len(report.orphan_vectors), 500):
-            part = report.orphan_vectors[start : start + 500]
-            vectors.delete(f"id IN ({', '.join(_quote(i) for i in part)})")
+        vectors.delete_ids(report.orphan_vectors)
         report.repaired.append(f"deleted {len(report.orphan_vectors)} orphan vectors")
     if report.missing_vectors:
         _reembed(store, vectors, embedder, report.missing_vectors)
@@ -124,7 +122,7 @@ def repair(
                 " is missing; upload the document again.' WHERE uuid::VARCHAR = ?",
                 [doc_uuid],
             )
-            vectors.delete(f"document_uuid = {_quote(doc_uuid)}")
+            vectors.delete(f"document_uuid = {quote(doc_uuid)}")
             con.execute(
                 "DELETE FROM document_chunks WHERE document_id = (SELECT id FROM documents"
                 " WHERE uuid::VARCHAR = ?)",
@@ -161,6 +159,3 @@ def _reembed(store: Store, vectors: VectorStore, embedder: Embedder, chunk_ids: 
     vector = pa.FixedSizeListArray.from_arrays(pa.array(matrix.astype(np.float32).ravel()), matrix.shape[1])
     vectors.add_chunks(rows.append_column("vector", vector))
 
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"

@@ -457,7 +457,7 @@ def _replace_older_versions(
     if doc["version"] <= 1:
         return None
     older = con.execute(
-        "SELECT id, file_path, version FROM documents WHERE org_id = ? AND scope = ? AND filename = ?"
+        "SELECT id, version FROM documents WHERE org_id = ? AND scope = ? AND filename = ?"
         " AND coalesce(project_id, -1) = coalesce(?, -1) AND coalesce(conversation_id, -1) = coalesce(?, -1)"
         " AND (scope <> 'user' OR uploaded_by_id = ?) AND version < ?",
         [
@@ -470,9 +470,9 @@ def _replace_older_versions(
             doc["version"],
         ],
     ).fetchall()
-    for old_id, _path, _version in older:
+    for old_id, _version in older:
         documents.purge(con, settings, vectors, old_id)
-    return max((v for _i, _p, v in older), default=None)
+    return max((v for _i, v in older), default=None)
 
 
 def ingest_files(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 
 from workbench import ingest
@@ -96,8 +97,6 @@ class IngestWorker:
 
 
 def _join(q: queue.Queue, timeout: float) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while q.unfinished_tasks and time.monotonic() < deadline:
         time.sleep(0.05)

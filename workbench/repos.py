@@ -184,7 +184,7 @@ def index_repository(
                     ],
                 )
     except BaseException:
-        vectors.delete(f"id IN ({', '.join(repr(i) for i in chunk_ids)})") if chunk_ids else None
+        vectors.delete_ids(chunk_ids)
         raise
     say("completed", 1.0)
     return {

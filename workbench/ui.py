@@ -3,6 +3,7 @@ keeps the acting user in the session, and builds the navigation from their permi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -195,8 +196,6 @@ def hit_card(rank: int, hit, query: str) -> None:
 
 def _mark(text: str, query: str) -> str:
     """Bold the query's words (of 3+ letters) in a result's text."""
-    import re
-
     text = re.sub(r"^#{1,6}\s*", "", text, flags=re.MULTILINE)  # headings as plain lines, not titles
     text = re.sub(r"\*\*|__", "", text)  # the source's own emphasis: bold is kept for the query's words
     words = sorted({w for w in re.findall(r"\w{3,}", query.lower())}, key=len, reverse=True)

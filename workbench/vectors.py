@@ -125,6 +125,11 @@ class VectorStore:
         if table is not None:
             table.delete(predicate)
 
+    def delete_ids(self, chunk_ids: list[str]) -> None:
+        """Delete chunk rows by id, in batches of 500 ids."""
+        for start in range(0, len(chunk_ids), 500):
+            self.delete(f"id IN ({', '.join(map(quote, chunk_ids[start:start + 500]))})")
+
     def count(self, predicate: str | None = None) -> int:
         table = self.chunks()
         return 0 if table is None else table.count_rows(predicate)
@@ -148,7 +153,7 @@ class VectorStore:
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(hashes), 500):
             part = hashes[start : start + 500]
-            where = f"model = {_quote(model)} AND content_hash IN ({', '.join(map(_quote, part))})"
+            where = f"model = {quote(model)} AND content_hash IN ({', '.join(map(quote, part))})"
             rows = table.search().where(where).select(["content_hash", "vector"]).limit(None).to_arrow()
             vectors = _matrix(rows.column("vector")) if rows.num_rows else []
             found.update(zip(rows.column("content_hash").to_pylist(), vectors, strict=True))
@@ -251,7 +256,8 @@ def _matrix(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(flat.to_pylist(), dtype=np.float32)
 
 
-def _quote(value: str) -> str:
+def quote(value: str) -> str:
+    """A string literal for a LanceDB predicate."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -270,7 +276,7 @@ def visible_filter(
         parts.append(f"(conversation_id IS NULL OR conversation_id = {int(conversation_id)})")
     if document_uuids is not None:
         ids = [_parse_uuid(u) for u in document_uuids]
-        parts.append(f"document_uuid IN ({', '.join(map(_quote, ids))})" if ids else "false")
+        parts.append(f"document_uuid IN ({', '.join(map(quote, ids))})" if ids else "false")
     return " AND ".join(parts)
 
 
