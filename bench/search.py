@@ -85,7 +85,7 @@ def make_rows(rng, n: int, start: int, words: list[str], centroids: np.ndarray) 
             "content_hash": ids,
             "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), DIM),
         },
-        schema=chunk_schema(DIM),
+        schema=pa.schema([f for f in chunk_schema(DIM) if f.name != "audience"]),  # add_chunks derives it
     )
 
 

@@ -6,7 +6,7 @@ import pytest
 from tests.conftest import ctx_of
 from workbench import documents, home, ingest, vectors
 from workbench.embed import HashEmbedder
-from workbench.errors import InvalidInput, NotAllowed
+from workbench.errors import InvalidInput, NotAllowed, NotFound
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +143,47 @@ def test_past_the_threshold_an_ann_index_answers_like_exact_search(demo_copy):
         assert len(set(found) & set(exact[question])) >= 9
         assert vectors.search(anna, vecs, emb, question, k=20)  # hybrid asks for more candidates
     assert "refreshed" in vecs.build_ann_index(min_rows=100)
+
+
+def test_a_chat_upload_is_found_only_inside_its_own_chat(demo_copy):
+    store, vecs, emb = home.open_store(demo_copy), home.open_vectors(demo_copy), HashEmbedder()
+    anna, arthur = ctx_of(store, "anna"), ctx_of(store, "arthur")  # same organisation
+    with store.connect() as con:
+        [chat, other_chat] = [
+            r[0] for r in con.execute(
+                "SELECT id FROM conversations WHERE user_id = ? ORDER BY id LIMIT 2", [anna.user_id]
+            ).fetchall()
+        ]
+    note = ("chat-notes.txt", b"Quokka plan: the pilot customer renews on the ninth of March.")
+    with pytest.raises(NotFound):  # nobody uploads into someone else's chat
+        ingest.ingest_files(arthur, demo_copy, store, vecs, emb, [note], conversation_id=chat)
+    [done] = ingest.ingest_files(anna, demo_copy, store, vecs, emb, [note], conversation_id=chat)
+    assert done.status == "completed"
+    found = lambda ctx, conversation: {  # noqa: E731
+        h.document_uuid for h in vectors.search(ctx, vecs, emb, "Quokka pilot renews", k=50,
+                                                conversation_id=conversation)
+    }
+    assert done.document_uuid in found(anna, chat)
+    assert done.document_uuid not in found(anna, None) | found(anna, other_chat)
+    assert done.document_uuid not in found(arthur, chat)  # knowing the chat id is not enough
+
+
+def test_a_chunk_table_written_before_the_audience_column_is_upgraded_on_open(demo_copy):
+    store, emb = home.open_store(demo_copy), HashEmbedder()
+    anna, amir = ctx_of(store, "anna"), ctx_of(store, "amir")
+    old = home.open_vectors(demo_copy)
+    ask = lambda vecs, mode: [  # noqa: E731
+        h.chunk_id for h in vectors.search(anna, vecs, emb, "refund for a faulty phone", k=10, mode=mode)
+    ]
+    before = ask(old, "vector")
+    rows = old.chunks().to_arrow().drop_columns(["audience"])
+    old._db.create_table(vectors.CHUNKS, rows, mode="overwrite")  # the schema of the first release
+    assert "audience" not in old._db.open_table(vectors.CHUNKS).schema.names
+
+    upgraded = home.open_vectors(demo_copy)
+    assert ask(upgraded, "vector") == before
+    assert ask(upgraded, "text") and ask(upgraded, "hybrid")  # the full-text index is rebuilt too
+    assert upgraded.count() == rows.num_rows
+    assert org_of_chunks(store, vectors.search(amir, upgraded, emb, "refund for a faulty phone", k=50)) <= {
+        amir.org_id
+    }

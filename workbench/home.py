@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench import db
+from workbench import db, prompts
 from workbench.settings import Settings
 
 
@@ -11,7 +11,10 @@ def init(settings: Settings) -> list[str]:
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.uploads_dir.mkdir(exist_ok=True)
     with open_store(settings, create=True).connect() as con:
-        return db.migrate(con)
+        applied = db.migrate(con)
+        for (org_id,) in con.execute("SELECT id FROM organizations").fetchall():
+            prompts.ensure_defaults(con, org_id)  # organisations made before the prompt defaults
+        return applied
 
 
 def open_store(settings: Settings, *, create: bool = False, on_wait=None) -> db.Store:

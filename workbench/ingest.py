@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from workbench import docmeta, documents, parsing
+from workbench import docmeta, documents, metering, parsing
 from workbench.auth import Context
 from workbench.chunking import Chunk, chunk_pages
 from workbench.db import Store, atomic, fetch_one
@@ -114,6 +114,10 @@ def register(
     if scope == "global":
         ctx.require("admin:full")  # seed 004: global documents need an admin
     project_id = _project_id(ctx, con, project)
+    if conversation_id is not None:
+        _own_conversation(ctx, con, conversation_id)
+        if scope != "user":
+            raise InvalidInput("A file uploaded in a chat belongs to that chat: its scope is user.")
     if scope == "project" and project_id is None:
         raise InvalidInput("A project-scoped document needs --project.")
     same_place = (
@@ -171,6 +175,13 @@ def register(
             raise
     note = f"version {(previous or 0) + 1}, replaces the earlier one when done" if previous else ""
     return Outcome(upload.filename, "queued", doc_uuid, note)
+
+
+def _own_conversation(ctx: Context, con: duckdb.DuckDBPyConnection, conversation_id: int) -> None:
+    """A chat upload goes only into one of the acting user's own conversations."""
+    owner = fetch_one(con, "SELECT org_id, user_id FROM conversations WHERE id = ?", [conversation_id])
+    if owner is None or (owner["org_id"], owner["user_id"]) != (ctx.org_id, ctx.user_id):
+        raise NotFound(f"No conversation {conversation_id} of yours.")
 
 
 @dataclass
@@ -433,21 +444,10 @@ def _complete(
 def _meter(con: duckdb.DuckDBPyConnection, doc: dict, model: str, batches: list[Batch]) -> None:
     """One llm_calls row per embedding batch actually computed (cache hits cost nothing)."""
     for batch in batches:
-        con.execute(
-            "INSERT INTO llm_calls (org_id, user_id, project_id, conversation_id, provider, model,"
-            " operation_type, embedding_tokens, total_tokens, cost_usd, latency_ms)"
-            " VALUES (?, ?, ?, ?, 'local', ?, 'embedding', ?, ?, 0, ?)",
-            [
-                doc["org_id"],
-                doc["uploaded_by_id"],
-                doc["project_id"],
-                doc["conversation_id"],
-                model,
-                batch.tokens,
-                batch.tokens,
-                batch.latency_ms,
-            ],
-        )
+        call = metering.Call("local", model, "embedding", embedding_tokens=batch.tokens,
+                             latency_ms=batch.latency_ms)
+        metering.record(con, call, org_id=doc["org_id"], user_id=doc["uploaded_by_id"],
+                        project_id=doc["project_id"], conversation_id=doc["conversation_id"])
 
 
 def _replace_older_versions(
@@ -486,10 +486,14 @@ def ingest_files(
     scope: str = "user",
     doc_type: str | None = None,
     project: str | None = None,
+    conversation_id: int | None = None,
     progress: Callable[[str, str, float], None] | None = None,
 ) -> list[Outcome]:
     """Check, register and process a batch; each file succeeds or fails on its own."""
-    outcomes = queue_files(ctx, settings, store, files, scope=scope, doc_type=doc_type, project=project)
+    outcomes = queue_files(
+        ctx, settings, store, files, scope=scope, doc_type=doc_type, project=project,
+        conversation_id=conversation_id,
+    )
     queued = [o.document_uuid for o in outcomes if o.status == "queued"]
     processed = iter(process_many(settings, store, vectors, embedder, queued, progress))
     return [next(processed) if o.status == "queued" else o for o in outcomes]
@@ -504,6 +508,7 @@ def queue_files(
     scope: str = "user",
     doc_type: str | None = None,
     project: str | None = None,
+    conversation_id: int | None = None,
 ) -> list[Outcome]:
     """Check and register each file (pending); refused files say why and store nothing."""
     ctx.require("documents:create")
@@ -519,7 +524,10 @@ def queue_files(
             if isinstance(item, Outcome):
                 outcomes.append(item)
                 continue
-            outcome = register(ctx, con, settings, item, scope=scope, doc_type=doc_type, project=project)
+            outcome = register(
+                ctx, con, settings, item, scope=scope, doc_type=doc_type, project=project,
+                conversation_id=conversation_id,
+            )
             if outcome.status == "queued":
                 _remember_parsed(outcome.document_uuid, item.parsed)
             outcomes.append(outcome)

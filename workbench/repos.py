@@ -14,7 +14,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from workbench import relations
+from workbench import metering, relations
 from workbench.auth import Context
 from workbench.chunking import Chunk, chunk_code, language_for
 from workbench.db import Store, fetch_dicts, fetch_one
@@ -170,19 +170,9 @@ def index_repository(
             _write_files(con, repo_id, changed, known, file_ids)
             _write_chunks(con, pieces, file_ids, chunk_ids, tokens)
             for batch in batches:
-                con.execute(
-                    "INSERT INTO llm_calls (org_id, user_id, provider, model, operation_type,"
-                    " embedding_tokens, total_tokens, cost_usd, latency_ms)"
-                    " VALUES (?, ?, 'local', ?, 'embedding', ?, ?, 0, ?)",
-                    [
-                        ctx.org_id,
-                        ctx.user_id,
-                        embedder.model_name,
-                        batch.tokens,
-                        batch.tokens,
-                        batch.latency_ms,
-                    ],
-                )
+                call = metering.Call("local", embedder.model_name, "embedding", embedding_tokens=batch.tokens,
+                                     latency_ms=batch.latency_ms)
+                metering.record(con, call, org_id=ctx.org_id, user_id=ctx.user_id)
     except BaseException:
         vectors.delete_ids(chunk_ids)
         raise

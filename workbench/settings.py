@@ -16,6 +16,7 @@ ENV = {
     "llm_base_url": ("WORKBENCH_LLM_BASE_URL", "Base URL of an OpenAI-compatible endpoint."),
     "llm_model": ("WORKBENCH_LLM_MODEL", "Model name sent to the endpoint."),
     "llm_api_key": ("WORKBENCH_LLM_API_KEY", "Key for the endpoint (never stored)."),
+    "llm_timeout_s": ("WORKBENCH_LLM_TIMEOUT_S", "Seconds to wait for the endpoint before giving up."),
     "upload_max_mb": ("WORKBENCH_UPLOAD_MAX_MB", "Largest accepted upload, in MB."),
     "lock_wait_s": ("WORKBENCH_LOCK_WAIT_S", "Seconds to wait for a held database."),
     "login_max_failures": ("WORKBENCH_LOGIN_MAX_FAILURES", "Failed logins before a lock."),
@@ -45,6 +46,7 @@ class Settings:
     llm_base_url: str = ""
     llm_model: str = ""
     llm_api_key: str = field(default="", repr=False)
+    llm_timeout_s: float = 60.0
     upload_max_mb: int = 50
     lock_wait_s: float = 5.0
     login_max_failures: int = 5

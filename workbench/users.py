@@ -6,7 +6,7 @@ import re
 
 import duckdb
 
-from workbench import auth, relations
+from workbench import auth, prompts, relations
 from workbench.auth import Context
 from workbench.db import atomic, fetch_dicts, fetch_one
 from workbench.errors import InvalidInput, NotAllowed, NotFound
@@ -33,6 +33,7 @@ def create_organization(con: duckdb.DuckDBPyConnection, name: str, **profile: st
     marks = ", ".join("?" * (2 + len(extra)))
     row = con.execute(f"INSERT INTO organizations ({cols}) VALUES ({marks}) RETURNING id",
                       [name, slugify(name), *extra.values()]).fetchone()
+    prompts.ensure_defaults(con, row[0])
     return row[0]
 
 

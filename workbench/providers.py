@@ -1,0 +1,216 @@
+"""Answer writers for the chat: the offline `extractive` provider, and OpenAI-compatible
+endpoints (OpenAI, DeepSeek, Ollama, vLLM, llama.cpp server) through the official client.
+
+Every provider takes a `Request` (the question, its numbered passages and the rendered prompts)
+and returns a `Completion` with the text and its token counts; `on_delta` receives the text as it
+streams. Failures raise `ProviderError` with a message a user can act on."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from workbench.errors import WorkbenchError
+from workbench.settings import Settings
+
+Delta = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One numbered source handed to the provider: cite it as [number]."""
+
+    number: int
+    title: str
+    text: str
+    page_number: int | None = None
+    location: str | None = None  # "path/to/file.py:10-42" for code
+
+
+@dataclass(frozen=True)
+class Request:
+    question: str
+    passages: list[Passage]
+    system: str  # rendered system prompt
+    prompt: str  # rendered user prompt: passages and question
+    max_tokens: int = 700
+    temperature: float = 0.1
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    provider: str  # as metered: extractive, openai, deepseek, ollama, ...
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    tokens_estimated: bool  # counted by a tokenizer here, not reported by the provider
+    latency_ms: int
+
+
+class ProviderError(WorkbenchError):
+    """The provider could not answer; `status` is metered (error or timeout)."""
+
+    def __init__(self, message: str, status: str = "error") -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Provider(Protocol):
+    name: str
+    model: str
+
+    def generate(self, request: Request, on_delta: Delta | None = None) -> Completion: ...
+
+
+# --- extractive -----------------------------------------------------------------------------
+STOPWORDS = frozenset(
+    "a an and are as at be by can could do does did for from has have how i if in is it its me my of on "
+    "or our should so than that the their them then there these they this to was we were what when where "
+    "which who why will with would you your yours not no any all about into may might must also more most "
+    "get got been being over under after before than per each other some such only own same too very just "
+    "tell please know want need".split()
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n{2,}|\n(?=[-*#] )")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-case words of `text` that carry meaning, with a light plural/verb stem."""
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ies", "es", "s", "ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of a passage, markdown markers and line breaks tidied."""
+    out = []
+    for part in _SENTENCE.split(text):
+        part = re.sub(r"^[#>*\-\s]+", "", part.strip())
+        part = re.sub(r"\s+", " ", part)
+        if len(part) >= 12 and re.search(r"[A-Za-z]", part):
+            out.append(part)
+    return out
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate used only when nothing better is at hand (about 4 chars/token)."""
+    return max(1, round(len(text) / 4)) if text else 0
+
+
+class Extractive:
+    """The offline default: the answer is the passages' sentences that best cover the question,
+    in source order, each cited. Deterministic; no weights, no network."""
+
+    name = "extractive"
+    model = "extractive-v1"
+    max_sentences = 4
+
+    def __init__(self, count_tokens: Callable[[list[str]], list[int]] | None = None) -> None:
+        self.count_tokens = count_tokens
+
+    def generate(self, request: Request, on_delta: Delta | None = None) -> Completion:
+        began = time.perf_counter()
+        text = self.compose(request.question, request.passages)
+        if on_delta:
+            for piece in re.split(r"(?<= )", text):
+                on_delta(piece)
+        prompt_tokens, completion_tokens = self._count([request.system + "\n" + request.prompt, text])
+        return Completion(
+            text,
+            self.name,
+            self.model,
+            prompt_tokens,
+            completion_tokens,
+            True,
+            round((time.perf_counter() - began) * 1000),
+        )
+
+    def _count(self, texts: list[str]) -> list[int]:
+        if self.count_tokens is not None:
+            return list(self.count_tokens(texts))
+        return [estimate_tokens(t) for t in texts]
+
+    def compose(self, question: str, passages: list[Passage]) -> str:
+        asked = content_words(question)
+        scored = []
+        for passage in passages:
+            for position, sentence in enumerate(sentences(passage.text)):
+                words = content_words(sentence)
+                overlap = len(asked & words)
+                if not overlap:
+                    continue
+                # coverage of the question, a little precision, and earlier (better) sources first
+                score = overlap / len(asked) + 0.1 * overlap / len(words) - 0.02 * passage.number
+                scored.append((score, passage.number, position, sentence))
+        if not scored:
+            return NOT_FOUND
+        best = sorted(scored, key=lambda s: (-s[0], s[1], s[2]))
+        chosen, seen = [], set()  # seen: content words of the sentences already chosen
+        for score, number, position, sentence in best:
+            words = content_words(sentence)
+            if len(chosen) == self.max_sentences:
+                break
+            if chosen and (words <= seen or score < 0.75 * best[0][0]):
+                continue  # repeats what is chosen, or much weaker than the best sentence
+            chosen.append((number, position, sentence))
+            seen |= words
+        chosen.sort(key=lambda c: (c[0], c[1]))
+        return " ".join(f"{_end(sentence)} [{number}]" for number, _pos, sentence in chosen)
+
+
+NOT_FOUND = "I could not find an answer to this in the documents you can read."
+
+
+def _end(sentence: str) -> str:
+    return sentence if sentence[-1:] in ".!?:" else sentence + "."
+
+
+class Unavailable:
+    """A provider that could not be set up (no key, no model): every call fails with the reason."""
+
+    def __init__(self, name: str, model: str, reason: str) -> None:
+        self.name, self.model, self.reason = name, model, reason
+
+    def generate(self, request: Request, on_delta: Delta | None = None) -> Completion:
+        raise ProviderError(self.reason)
+
+
+# --- registry -------------------------------------------------------------------------------
+PROVIDERS = ("extractive", "openai")
+
+
+def make(
+    settings: Settings,
+    name: str | None = None,
+    model: str | None = None,
+    secrets: Mapping[str, str] | None = None,
+    count_tokens: Callable[[list[str]], list[int]] | None = None,
+) -> Provider:
+    """The provider `name` (default: the settings'), configured from settings, the environment
+    and Streamlit secrets. Keys are never read from or written to the database."""
+    name = name or settings.llm_provider
+    if name == "extractive":
+        return Extractive(count_tokens)
+    if name == "openai":
+        from workbench.providers_openai import OpenAICompatible, endpoint
+
+        base_url, api_key, chosen = endpoint(settings, model, secrets)
+        # one retry: with the read timeout of 60 s a dead endpoint still answers within 2 minutes
+        return OpenAICompatible(
+            base_url,
+            api_key,
+            chosen,
+            timeout_s=settings.llm_timeout_s,
+            max_retries=1,
+            count_tokens=count_tokens,
+        )
+    raise ProviderError(f"Unknown provider {name!r}: choose one of {', '.join(PROVIDERS)}.")
