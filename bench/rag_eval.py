@@ -225,17 +225,23 @@ def evaluate(ctx, vecs, embedder, queries, qrels, by_uuid, mode: str) -> dict:
 
 
 def answer_latency(ctx, cfg, store, vecs, embedder, queries: dict[str, str]) -> None:
-    """TODO(chat): p50/p95 of a full chat answer per query, once `workbench.chat.ask(...)` exists
-    (another engineer is writing it). Its signature is not settled, so nothing is called yet: when
-    it lands, time `workbench.chat.ask` on each query here as `evaluate` times the search call."""
-    try:
-        import workbench.chat  # noqa: F401
-    except ModuleNotFoundError as exc:
-        if exc.name != "workbench.chat":
-            raise
-        print("answer latency: workbench.chat not available yet")
-        return
-    print("answer latency: workbench.chat exists but is not wired in yet (see answer_latency here)")
+    """p50/p95 of a whole chat answer per query (retrieval, extractive answer, grounding, the
+    reasoning chain and the write of the messages, logs and metering rows), each in a new
+    conversation; and how many answers came back grounded and confident."""
+    import numpy as np
+
+    from workbench import chat
+
+    samples, grounded, confident = [], 0, 0
+    for text in list(queries.values()):
+        began = time.perf_counter()
+        answer = chat.ask(ctx, cfg, store, vecs, embedder, text, provider_name="extractive")
+        samples.append((time.perf_counter() - began) * 1000)
+        grounded += bool(answer.grounding and answer.grounding["score"] >= 0.99)
+        confident += not answer.low_confidence
+    p50, p95 = np.percentile(samples, 50), np.percentile(samples, 95)
+    print(f"answer (extractive provider, {len(samples)} questions): p50 {p50:.1f} / p95 {p95:.1f} ms; "
+          f"fully grounded {grounded}/{len(samples)}, confidence >= 0.30 {confident}/{len(samples)}")
 
 
 # --- main -----------------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     manager = log_in(browser, url, "mike")
     manager.screenshot(path=str(ARTIFACTS / "home-manager.png"), full_page=True)
-    assert nav_labels(manager) == ["Home", "Documents", "My account"]
+    assert nav_labels(manager) == ["Home", "Chat", "Documents", "My account"]
     assert {"Tokens", "Cost (USD)", "Active users", "Calls"} <= set(metric_labels(manager))
     assert "Mike Chen" in manager.get_by_test_id("stSidebar").inner_text()
     values = manager.get_by_test_id("stMetricValue").all_inner_texts()
@@ -101,12 +101,12 @@ def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
 
     analyst = log_in(browser, url, "anna")
     analyst.screenshot(path=str(ARTIFACTS / "home-analyst.png"), full_page=True)
-    assert nav_labels(analyst) == ["Home", "Documents", "My account"]
+    assert nav_labels(analyst) == ["Home", "Chat", "Documents", "My account"]
     labels = set(metric_labels(analyst))
     assert "Calls" in labels and not labels & {"Tokens", "Cost (USD)"}
 
     admin = log_in(browser, url, "alice")
-    assert nav_labels(admin) == ["Home", "Documents", "Users & roles", "My account"]
+    assert nav_labels(admin) == ["Home", "Chat", "Documents", "Prompts", "Users & roles", "My account"]
     admin.get_by_role("link", name="Users & roles").click()
     admin.get_by_text("Add a user").wait_for(timeout=20_000)
     admin.get_by_test_id("stDataFrame").wait_for(timeout=20_000)
@@ -160,4 +160,25 @@ def test_analyst_uploads_a_document_sees_it_processed_and_finds_it(server, brows
     page.keyboard.press("Enter")
     page.get_by_text("1. Kettle warranty").wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "documents-search.png"), full_page=True)
+    page.close()
+
+
+def test_analyst_asks_about_a_policy_and_opens_a_source_card(server, browser):
+    url, _env = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = log_in(browser, url, "anna")
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Chat").click()
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.wait_for(timeout=20_000)
+    box.fill("Is a phone that arrives damaged replaced free of charge?")
+    box.press("Enter")
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    answer.get_by_text("replaced free of charge").first.wait_for(timeout=60_000)
+    assert "confidence" in answer.inner_text()
+    answer.get_by_text("Sources (").click()
+    card = answer.get_by_text("relevance").first
+    card.wait_for(timeout=10_000)
+    assert "Delivery Policy" in answer.inner_text() or "Refund" in answer.inner_text()
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ARTIFACTS / "chat-answer.png"), full_page=True)
     page.close()

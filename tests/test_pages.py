@@ -137,3 +137,51 @@ def test_documents_page_for_a_viewer_reads_but_offers_no_upload(app):
     at = logged_in(app, "vera", "pages/documents.py")
     assert any("cannot" in i.value or "not upload" in i.value for i in at.info)
     assert len(at.dataframe[0].value) >= 10
+
+
+def test_chat_page_answers_with_sources_confidence_and_grounding(app):
+    at = logged_in(app, "anna", "pages/chat.py")
+    assert at.title[0].value == "Chat" and not at.error
+    at.chat_input[0].set_value("Is a phone that arrives damaged replaced free of charge?").run()
+    assert not at.exception, at.exception
+    bubbles = [m for m in at.chat_message]
+    assert [b.name for b in bubbles] == ["user", "assistant"]
+    answer = bubbles[1]
+    assert "replaced free of charge" in answer.markdown[0].value and "[" in answer.markdown[0].value
+    labels = [e.label for e in answer.expander]
+    assert any(label.startswith("Sources (") for label in labels)
+    assert any(label.startswith("Grounding 1.00") for label in labels) and "Reasoning" in labels
+    assert "Is a phone that arrives damaged" in at.radio[0].options[0]  # auto-titled, listed
+    assert [b.label for b in at.get("download_button")] == ["Markdown", "JSON"]
+
+
+def test_chat_page_says_so_when_nothing_is_found_and_runs_analytics(app):
+    at = logged_in(app, "mike", "pages/chat.py")
+    at.chat_input[0].set_value("What is the capital of Mongolia?").run()
+    assert not at.exception
+    assert any("Low confidence" in w.value for w in at.warning)
+    at.button[0].click().run()  # New chat
+    at.selectbox[0].set_value("analytics").run()
+    at.chat_input[0].set_value("How many tokens did we use per day over the last 30 days?").run()
+    assert not at.exception, at.exception
+    assert any("org_id =" in c.value for c in at.code) and at.dataframe
+    assert "tokens in total" in at.chat_message[1].markdown[0].value
+
+
+def test_prompts_page_lets_an_admin_edit_a_template(app):
+    at = logged_in(app, "alice", "pages/prompts.py")
+    assert at.title[0].value == "Prompts" and not at.error
+    with app.connect() as con:
+        uuid = con.execute("SELECT t.uuid::VARCHAR FROM templates t JOIN users u ON u.org_id = t.org_id"
+                           " WHERE u.username = 'alice' AND t.name = 'answer-from-sources'").fetchone()[0]
+    area = at.text_area(key=f"template.{uuid}.content")
+    area.set_value(area.value + "\nBe brief.")
+    at.button(key=f"FormSubmitter:template.{uuid}-Save").click().run()
+    assert not at.exception and not at.error
+    with app.connect() as con:
+        saved = con.execute("SELECT content FROM templates WHERE uuid::VARCHAR = ?", [uuid]).fetchone()[0]
+    assert saved.endswith("Be brief.")
+    direct = AppTest.from_file(str(ROOT / "pages" / "prompts.py"), default_timeout=30)
+    direct.session_state["ctx"] = ctx_of(app, "anna")
+    direct.run()
+    assert direct.error and "prompts:manage" in direct.error[0].value

@@ -20,6 +20,7 @@ from workbench.embed import Embedder
 from workbench.providers import content_words
 
 MIN_MATCH = 0.25
+MAX_STORED_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,7 @@ def run(ctx: Context, con: duckdb.DuckDBPyConnection, embedder: Embedder, questi
         "cited": True,
         "cited_text": shown,
         "kind": "query",
+        "table": {**table, "rows": rows[:MAX_STORED_ROWS]},  # kept with the answer, so history can redraw it
     }
     return Result(
         text,

@@ -27,7 +27,9 @@ class PageSpec:
 # The pages that exist. A page appears in the navigation only if the user holds its permission.
 PAGES = [
     PageSpec("pages/home.py", "Home", ":material/home:", None),
+    PageSpec("pages/chat.py", "Chat", ":material/chat:", "chat:use"),
     PageSpec("pages/documents.py", "Documents", ":material/description:", "documents:read"),
+    PageSpec("pages/prompts.py", "Prompts", ":material/edit_note:", "prompts:manage"),
     PageSpec("pages/users.py", "Users & roles", ":material/group:", "users:manage"),
     PageSpec("pages/account.py", "My account", ":material/person:", None),
 ]
@@ -61,6 +63,14 @@ def ingest_worker():
     from workbench.jobs import IngestWorker
 
     return IngestWorker(settings(), store(), vectors(), embedder())
+
+
+def secrets() -> dict[str, str]:
+    """Streamlit secrets (for provider keys); empty when the app has no secrets file."""
+    try:
+        return {k: v for k, v in st.secrets.items() if isinstance(v, str)}
+    except (FileNotFoundError, KeyError, ValueError, st.errors.StreamlitSecretNotFoundError):
+        return {}
 
 
 @contextmanager
@@ -191,10 +201,10 @@ def hit_card(rank: int, hit, query: str) -> None:
         st.markdown(f"**{rank}. {' · '.join(where)}**")
         st.caption(f"fused score {hit.score:.4f} · similarity {hit.similarity:.2f} · vector rank "
                    f"{hit.vector_rank or '-'} · text rank {hit.text_rank or '-'}")
-        st.markdown(_mark(hit.text, query))
+        st.markdown(mark(hit.text, query))
 
 
-def _mark(text: str, query: str) -> str:
+def mark(text: str, query: str) -> str:
     """Bold the query's words (of 3+ letters) in a result's text."""
     text = re.sub(r"^#{1,6}\s*", "", text, flags=re.MULTILINE)  # headings as plain lines, not titles
     text = re.sub(r"\*\*|__", "", text)  # the source's own emphasis: bold is kept for the query's words
