@@ -154,7 +154,7 @@ if __name__ == "__main__":
     sizes = [int(a) for a in sys.argv[1:]] or [10_000, 200_000]
     print(
         f"hybrid search benchmark: {QUERIES} queries, k=10, tenant prefilter "
-        "(org_id AND (global/project OR own))"
+        "(own organisation: global/project or own chunks, one indexed `audience IN (...)`)"
     )
     for size in sizes:
         run(size)

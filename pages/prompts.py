@@ -10,7 +10,9 @@ ctx = ui.require("prompts:manage")
 st.title("Prompts")
 st.caption(
     "Variables in braces are filled in for each question: {sources}, {question}, {business_name}, "
-    "{history}, {extraction}. The extractive provider ignores prompts; OpenAI-compatible ones get them."
+    "{history}, {extraction}. The extractive provider ignores prompts; OpenAI-compatible ones get them. "
+    "The stage is chosen by the chat's agent (documents or code); the stage-selection template is kept "
+    "for a model-driven router and is not sent yet."
 )
 
 with ui.connection() as con:

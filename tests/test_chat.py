@@ -246,14 +246,17 @@ def test_the_analytics_agent_runs_a_tenant_scoped_catalogue_query(env):
     mike = ctx_of(store, "mike")  # manager: usage:read
     [(expected,)] = rows(
         store,
-        "SELECT sum(total_tokens) FROM llm_calls WHERE org_id = ? AND created_at >= current_date - 14",
+        "SELECT sum(total_tokens) FROM llm_calls WHERE org_id = ? AND created_at >= current_date - 13",
         [mike.org_id],
     )
     answer = ask(
         env, "mike", "How many tokens did we use per day over the last 14 days?", agent_type="analytics"
     )
     assert answer.table["name"] == "tokens_per_day" and answer.table["rows"]
-    assert f"org_id = {mike.org_id}" in answer.table["sql"] and "current_date - 14" in answer.table["sql"]
+    assert (
+        f"org_id = {mike.org_id}" in answer.table["sql"]
+        and "current_date - 14::INTEGER + 1" in answer.table["sql"]
+    )
     assert f"{expected:,} tokens in total" in answer.content
     assert answer.grounding["score"] == 1.0 and not answer.low_confidence
     refused = ask(env, "anna", "How many tokens did we use per day?", agent_type="analytics")  # analyst

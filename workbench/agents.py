@@ -198,7 +198,7 @@ def defuse(text: str) -> str:
     return " ".join(kept) or "(passage withheld: it contained instructions to the assistant)"
 
 
-def analyze(ctx, provider, question, passages, prompting, history, on_delta, count_tokens):
+def analyze(ctx, provider, question, passages, prompting, history, on_delta, embedder):
     step = Step(
         "AnalyzerAgent",
         "analyzer",
@@ -224,7 +224,7 @@ def analyze(ctx, provider, question, passages, prompting, history, on_delta, cou
     except providers.ProviderError as exc:
         step.status = "timeout" if exc.status == "timeout" else "failed"
         step.error = str(exc)
-        prompt_tokens = sum(count_tokens([request.system + "\n" + request.prompt]))
+        prompt_tokens = sum(embedder.count_tokens([request.system + "\n" + request.prompt]))
         step.calls.append(
             metering.Call(
                 provider.name,
@@ -236,7 +236,7 @@ def analyze(ctx, provider, question, passages, prompting, history, on_delta, cou
                 status="timeout" if exc.status == "timeout" else "error",
             )
         )
-        fallback = providers.Extractive(count_tokens)
+        fallback = providers.Extractive(embedder=embedder)
         completion = fallback.generate(request, on_delta)
         completion = providers.Completion(
             f"{completion.text}\n\n(The {provider.name} model failed: {exc} This answer was composed "
@@ -247,6 +247,7 @@ def analyze(ctx, provider, question, passages, prompting, history, on_delta, cou
             completion.completion_tokens,
             True,
             completion.latency_ms,
+            completion.embedding_tokens,
         )
     step.seconds = time.perf_counter() - began
     step.calls.append(
@@ -256,6 +257,7 @@ def analyze(ctx, provider, question, passages, prompting, history, on_delta, cou
             "chat",
             prompt_tokens=completion.prompt_tokens,
             completion_tokens=completion.completion_tokens,
+            embedding_tokens=completion.embedding_tokens,
             estimated=completion.tokens_estimated,
             latency_ms=completion.latency_ms,
         )

@@ -40,7 +40,7 @@ CATALOGUE = [
         "Tokens per day: how many tokens were used each day, token usage over time, daily trend",
         "usage:read",
         "SELECT created_at::DATE AS day, sum(total_tokens) AS tokens FROM llm_calls"
-        " WHERE org_id = ? AND created_at >= current_date - ?::INTEGER GROUP BY ALL ORDER BY day",
+        " WHERE org_id = ? AND created_at >= current_date - ?::INTEGER + 1 GROUP BY ALL ORDER BY day",
         "line",
     ),
     Query(
@@ -49,7 +49,7 @@ CATALOGUE = [
         "usage:read",
         "SELECT created_at::DATE AS day, round(sum(cost_usd), 4) AS cost_usd, count(*) FILTER"
         " (WHERE cost_usd IS NULL) AS unpriced_calls FROM llm_calls"
-        " WHERE org_id = ? AND created_at >= current_date - ?::INTEGER GROUP BY ALL ORDER BY day",
+        " WHERE org_id = ? AND created_at >= current_date - ?::INTEGER + 1 GROUP BY ALL ORDER BY day",
         "line",
         "$",
     ),
@@ -59,7 +59,7 @@ CATALOGUE = [
         "usage:read",
         "SELECT provider || ' ' || model AS model, round(sum(cost_usd), 4) AS cost_usd, count(*) AS calls,"
         " count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced_calls FROM llm_calls"
-        " WHERE org_id = ? AND created_at >= current_date - ?::INTEGER GROUP BY ALL"
+        " WHERE org_id = ? AND created_at >= current_date - ?::INTEGER + 1 GROUP BY ALL"
         " ORDER BY cost_usd DESC NULLS LAST LIMIT ?",
         "bar",
         "$",
@@ -70,7 +70,7 @@ CATALOGUE = [
         "usage:read",
         "SELECT provider || ' ' || model AS model, round(quantile_cont(latency_ms, 0.5)) AS p50_ms,"
         " round(quantile_cont(latency_ms, 0.95)) AS p95_ms, count(*) AS calls FROM llm_calls"
-        " WHERE org_id = ? AND created_at >= current_date - ?::INTEGER AND latency_ms IS NOT NULL"
+        " WHERE org_id = ? AND created_at >= current_date - ?::INTEGER + 1 AND latency_ms IS NOT NULL"
         " GROUP BY ALL ORDER BY p95_ms DESC LIMIT ?",
         "bar",
     ),
@@ -80,7 +80,7 @@ CATALOGUE = [
         "usage:read",
         "SELECT u.username AS user, sum(c.total_tokens) AS tokens, round(sum(c.cost_usd), 4) AS cost_usd"
         " FROM llm_calls c JOIN users u ON u.id = c.user_id"
-        " WHERE c.org_id = ? AND c.created_at >= current_date - ?::INTEGER GROUP BY ALL"
+        " WHERE c.org_id = ? AND c.created_at >= current_date - ?::INTEGER + 1 GROUP BY ALL"
         " ORDER BY tokens DESC LIMIT ?",
         "bar",
     ),
@@ -90,7 +90,7 @@ CATALOGUE = [
         "calls:read",
         "SELECT c.started_at::DATE AS day, count(*) AS calls FROM calls c"
         " JOIN projects p ON p.id = c.project_id WHERE p.org_id = ?"
-        " AND c.started_at >= current_date - ?::INTEGER GROUP BY ALL ORDER BY day",
+        " AND c.started_at >= current_date - ?::INTEGER + 1 GROUP BY ALL ORDER BY day",
         "line",
     ),
     Query(
@@ -108,7 +108,7 @@ CATALOGUE = [
         "Conversations per day: chat conversations started each day, how much the assistant is used",
         "usage:read",
         "SELECT created_at::DATE AS day, count(*) AS conversations FROM conversations"
-        " WHERE org_id = ? AND created_at >= current_date - ?::INTEGER GROUP BY ALL ORDER BY day",
+        " WHERE org_id = ? AND created_at >= current_date - ?::INTEGER + 1 GROUP BY ALL ORDER BY day",
         "line",
     ),
     Query(
@@ -119,7 +119,7 @@ CATALOGUE = [
         " round(avg(m.low_confidence_warning::INTEGER), 3) AS low_confidence_share,"
         " round(avg(m.confidence_score), 3) AS mean_confidence FROM messages m"
         " JOIN conversations c ON c.id = m.conversation_id WHERE c.org_id = ? AND m.role = 'assistant'"
-        " AND m.created_at >= current_date - ?::INTEGER GROUP BY ALL ORDER BY day",
+        " AND m.created_at >= current_date - ?::INTEGER + 1 GROUP BY ALL ORDER BY day",
         "line",
     ),
     Query(
@@ -285,8 +285,9 @@ def describe(query: Query, params: dict, columns: list[str], rows: list[dict]) -
         last = rows[-1]
         figures = [_fmt(total, unit), _fmt(peak[y], unit), str(peak[x]), _fmt(last[y], unit), str(last[x])]
         facts.update(figures)
+        label = "" if unit else " " + y.replace("_", " ")  # "$8.44 in total", "1,234 tokens in total"
         text = (
-            f"{title}{period}: {figures[0]} {y.replace('_', ' ')} in total over {len(rows)} days; the peak "
+            f"{title}{period}: {figures[0]}{label} in total over {len(rows)} days; the peak "
             f"was {figures[2]} with {figures[1]}, and the latest day ({figures[4]}) had {figures[3]}."
         )
     else:

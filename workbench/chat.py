@@ -125,7 +125,7 @@ def ask(
     if provider is None and agent_type != "analytics":
         name, chosen = provider_name or conv["llm_provider"], model or conv["llm_model"]
         try:
-            provider = providers.make(settings, name or None, chosen or None, secrets, count_tokens=count)
+            provider = providers.make(settings, name or None, chosen or None, secrets, count, embedder)
         except providers.ProviderError as exc:  # not configured: the analyzer logs it and falls back
             provider = providers.Unavailable(name or settings.llm_provider, chosen or "", str(exc))
     if agent_type == "analytics":
@@ -140,7 +140,7 @@ def ask(
         research.output["relevant"] = len(passages)
         say("Writing the answer")
         analyzer, completion = agents.analyze(
-            ctx, provider, question, passages, prompting, history, on_delta, count
+            ctx, provider, question, passages, prompting, history, on_delta, embedder
         )
         steps = [research, analyzer]
         content = completion.text if completion else analyzer.output.get("text", NOT_FOUND)

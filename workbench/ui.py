@@ -4,6 +4,7 @@ keeps the acting user in the session, and builds the navigation from their permi
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,6 +56,15 @@ def vectors():
 def embedder():
     """The embedding model, loaded once per process on first use."""
     return home.local_embedder(settings())
+
+
+@st.cache_resource
+def warm_up() -> threading.Thread:
+    """Load the embedding model in the background once per process, so that the first chat
+    question or search does not wait for it (about 5 s on 2 cores)."""
+    thread = threading.Thread(target=lambda: embedder().encode(["warm up"]), name="warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 @st.cache_resource

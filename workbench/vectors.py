@@ -260,7 +260,8 @@ class VectorStore:
         if ann:
             # HNSW needs ef >= the candidates it returns (k x refine)
             query = query.nprobes(ANN_NPROBES).ef(max(ANN_EF, k * ANN_REFINE)).refine_factor(ANN_REFINE)
-        query = query.where(where, prefilter=True).select(HIT_COLUMNS + ["vector", "_distance"])
+        # no vector column: similarity comes from the exact distance, and the slower side reads less
+        query = query.where(where, prefilter=True).select(HIT_COLUMNS + ["_distance"])
         return query.limit(k).to_arrow()
 
     def text_query(self, text: str, where: str, k: int, table=None) -> pa.Table:
@@ -391,7 +392,11 @@ def fuse(by_vector: pa.Table, by_text: pa.Table, qvec: np.ndarray, k: int) -> li
     for kind, table in (("vector", by_vector), ("text", by_text)):
         if table.num_rows == 0:
             continue
-        similarity = _matrix(table.column("vector")) @ qvec.astype(np.float32) / (np.linalg.norm(qvec) or 1)
+        if "vector" in table.column_names:
+            matrix = _matrix(table.column("vector"))
+            similarity = matrix @ qvec.astype(np.float32) / (np.linalg.norm(qvec) or 1)
+        else:  # cosine distance, exact (flat search, or HNSW with its refine step on full vectors)
+            similarity = 1.0 - table.column("_distance").to_numpy(zero_copy_only=False)
         plain = table.drop_columns([c for c in ("vector", "_distance", "_score") if c in table.column_names])
         for rank, (row, sim) in enumerate(zip(plain.to_pylist(), similarity, strict=True), start=1):
             rows.setdefault(row["id"], {**row, "similarity": float(sim)})
