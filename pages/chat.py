@@ -52,6 +52,7 @@ else:
 
 def settings_panel() -> dict:
     """Agent, provider, model and document scope for a new chat, or the current one's."""
+    current_provider = (conv or {}).get("llm_provider") or cfg.llm_provider
     with st.expander(
         "Chat settings" + (f": {AGENTS[conv['agent_type']]}" if conv else ""), expanded=not conv
     ):
@@ -65,7 +66,7 @@ def settings_panel() -> dict:
         provider = mid.selectbox(
             "Provider",
             PROVIDERS,
-            index=PROVIDERS.index((conv or {}).get("llm_provider") or cfg.llm_provider),
+            index=PROVIDERS.index(current_provider) if current_provider in PROVIDERS else 0,
             format_func={"extractive": "Extractive (offline)", "openai": "OpenAI-compatible"}.get,
         )
         model = right.text_input(

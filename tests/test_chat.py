@@ -346,3 +346,62 @@ def test_a_new_organisation_gets_the_default_templates_stages_and_agents(store):
         len(prompts.DEFAULT_STAGES),
         len(prompts.DEFAULT_AGENTS),
     )
+
+
+def test_review_edges_unpriced_cost_failed_first_question_and_stale_scope(env, monkeypatch):
+    cfg, store, vecs, emb = env
+    anna = ctx_of(store, "anna")
+    # a model the catalogue does not price makes the answer unpriced, not $0
+    answer = ask(env, "anna", REFUND_Q, provider=Scripted(name="openai-compatible", model="my-vllm-model"))
+    assert answer.cost_usd is None
+    # a first question that fails leaves no empty conversation behind
+    with store.connect() as con:
+        before = len(conversations.list_conversations(anna, con))
+    monkeypatch.setattr(chat.agents, "explain", lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        ask(env, "anna", REFUND_Q, provider=Scripted())
+    monkeypatch.undo()
+    with store.connect() as con:
+        assert len(conversations.list_conversations(anna, con)) == before
+    # a scope whose document was replaced by a new version keeps only what still exists
+    [first] = ingest.ingest_files(
+        anna, cfg, store, vecs, emb, [("kettle.txt", b"The Zephyr kettle boils in 90 seconds.")]
+    )
+    with store.connect() as con:
+        conv = conversations.create_conversation(anna, con, document_uuids=[first.document_uuid])
+    [second] = ingest.ingest_files(
+        anna, cfg, store, vecs, emb, [("kettle.txt", b"The Zephyr kettle boils in 75 seconds.")]
+    )
+    scoped = ask(env, "anna", "How fast does the Zephyr kettle boil?", conversation_uuid=conv["uuid"])
+    assert scoped.sources == [] and scoped.content == providers.NOT_FOUND  # the old version is gone
+    assert second.document_uuid != first.document_uuid
+
+
+def test_grounding_checks_numbers_however_they_are_written():
+    from workbench import grounding
+
+    source = [
+        providers.Passage(1, "Fees", "The setup fee is 1000 dollars. The limit is 5 devices per account.")
+    ]
+    assert grounding.ground("The setup fee is 1,000 dollars. [1]", source)["score"] == 1.0
+    invented = grounding.ground("The limit is 7. [1]", source)  # short, but a number: still a claim
+    assert invented["unverified_claims"] == ["The limit is 7."] and invented["score"] == 0.0
+
+
+def test_analytics_grounding_ignores_digits_inside_row_labels():
+    from workbench import analytics_agent
+
+    table = {
+        "name": "cost_by_model",
+        "rows": [
+            {"model": "openai gpt-4o-mini", "cost_usd": 12.5, "calls": 40},
+            {"model": "local all-MiniLM-L6-v2", "cost_usd": 0.0, "calls": 9},
+        ],
+    }
+    text, facts = analytics_agent.describe(
+        analytics_agent.CATALOGUE[2], {"days": 30, "limit": 10}, ["model", "cost_usd", "calls"], table["rows"]
+    )
+    assert analytics_agent.ground(text, table, facts)["score"] == 1.0
+    assert analytics_agent.ground("openai gpt-4o-mini cost $99.00 [1]", table, facts)[
+        "unverified_claims"
+    ] == ["$99.00"]

@@ -150,7 +150,8 @@ def test_a_chat_upload_is_found_only_inside_its_own_chat(demo_copy):
     anna, arthur = ctx_of(store, "anna"), ctx_of(store, "arthur")  # same organisation
     with store.connect() as con:
         [chat, other_chat] = [
-            r[0] for r in con.execute(
+            r[0]
+            for r in con.execute(
                 "SELECT id FROM conversations WHERE user_id = ? ORDER BY id LIMIT 2", [anna.user_id]
             ).fetchall()
         ]
@@ -160,8 +161,8 @@ def test_a_chat_upload_is_found_only_inside_its_own_chat(demo_copy):
     [done] = ingest.ingest_files(anna, demo_copy, store, vecs, emb, [note], conversation_id=chat)
     assert done.status == "completed"
     found = lambda ctx, conversation: {  # noqa: E731
-        h.document_uuid for h in vectors.search(ctx, vecs, emb, "Quokka pilot renews", k=50,
-                                                conversation_id=conversation)
+        h.document_uuid
+        for h in vectors.search(ctx, vecs, emb, "Quokka pilot renews", k=50, conversation_id=conversation)
     }
     assert done.document_uuid in found(anna, chat)
     assert done.document_uuid not in found(anna, None) | found(anna, other_chat)
@@ -187,3 +188,23 @@ def test_a_chunk_table_written_before_the_audience_column_is_upgraded_on_open(de
     assert org_of_chunks(store, vectors.search(amir, upgraded, emb, "refund for a faulty phone", k=50)) <= {
         amir.org_id
     }
+
+
+def test_the_audience_opens_a_row_to_the_organisation_only_for_global_and_project_scopes():
+    import pyarrow as pa
+
+    rows = pa.table(
+        {
+            "org_id": [1, 1, 1, 1, 2],
+            "owner_id": [17, 17, 17, 17, 9],
+            "scope": ["global", "project", "user", "private", None],
+            "conversation_id": pa.array([None, None, None, None, 5], pa.int32()),
+        }
+    )
+    assert vectors.with_audience(rows).column("audience").to_pylist() == [
+        "o1",
+        "o1",
+        "o1u17",
+        "o1u17",
+        "o2u9c5",
+    ]  # an unknown or missing scope stays the owner's

@@ -10,6 +10,7 @@ A failing step is marked failed and the answer degrades visibly instead of crash
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -98,8 +99,9 @@ def research(ctx, vectors, embedder, question, agent_type, scope, conversation_i
             + f": {len(hits)} candidate chunks."
         )
         step.confidence = max((h.similarity for h in hits), default=0.0)
-    except WorkbenchError as exc:
-        step.status, step.error = "failed", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a failed search degrades the answer, never the chat
+        step.status = "failed"
+        step.error = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
         step.reasoning = "Retrieval failed; the answer has no sources."
     step.seconds = time.perf_counter() - began
     if timed.tokens:
@@ -144,8 +146,11 @@ def analytics_steps(result: analytics_agent.Result) -> list[Step]:
         input={"params": result.params, "model": "catalogue-sql"},
         output={"sql": result.table["sql"] if result.table else None, "rows": rows},
         seconds=result.seconds,
-        reasoning=f"Ran the query for your organisation: {rows} rows.",
-        status="success",
+        reasoning=f"Ran the query for your organisation: {rows} rows."
+        if not result.error
+        else "The query failed; the answer says so.",
+        status="failed" if result.error else "success",
+        error=result.error,
     )
     run.calls.append(
         metering.Call("local", "catalogue-sql", "analysis", latency_ms=round(result.seconds * 1000))
@@ -238,9 +243,11 @@ def analyze(ctx, provider, question, passages, prompting, history, on_delta, emb
         )
         fallback = providers.Extractive(embedder=embedder)
         completion = fallback.generate(request, on_delta)
+        note = f"\n\n(The {provider.name} model failed: {exc} This answer was composed from the sources.)"
+        if on_delta:
+            on_delta(note)
         completion = providers.Completion(
-            f"{completion.text}\n\n(The {provider.name} model failed: {exc} This answer was composed "
-            "from the sources instead.)",
+            completion.text + note,
             completion.provider,
             completion.model,
             completion.prompt_tokens,
@@ -257,6 +264,7 @@ def analyze(ctx, provider, question, passages, prompting, history, on_delta, emb
             "chat",
             prompt_tokens=completion.prompt_tokens,
             completion_tokens=completion.completion_tokens,
+            cached_tokens=completion.cached_tokens,
             embedding_tokens=completion.embedding_tokens,
             estimated=completion.tokens_estimated,
             latency_ms=completion.latency_ms,
@@ -271,14 +279,18 @@ def analyze(ctx, provider, question, passages, prompting, history, on_delta, emb
     return step, completion
 
 
+def _attr(value: str) -> str:
+    """A title or location as a tag attribute: no quotes, brackets or line breaks."""
+    return re.sub(r'["<>\n\r]', " ", value or "")
+
+
 def request_for(question, passages, prompting, history, ctx) -> providers.Request:
     blocks = []
     for p in passages:
         where = p.location or (f"page {p.page_number}" if p.page_number else "")
-        blocks.append(
-            f'<source n="{p.number}" title="{p.title}"{f" at={where!r}" if where else ""}>\n'
-            f"{p.text}\n</source>"
-        )
+        attrs = f'n="{p.number}" title="{_attr(p.title)}"' + (f' at="{_attr(where)}"' if where else "")
+        # a passage cannot close its own tag and speak outside it
+        blocks.append(f"<source {attrs}>\n{p.text.replace('</source>', '')}\n</source>")
     values = {
         "sources": "\n\n".join(blocks),
         "question": question,

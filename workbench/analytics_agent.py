@@ -28,10 +28,11 @@ class Query:
     name: str
     description: str  # what it answers; matched against the question
     permission: str
-    sql: str  # ? placeholders: org_id, then days (when it has a period), then limit
+    sql: str  # ? placeholders: org_id, the user's id (when `own`), days (when `period`), then limit
     chart: str  # line / bar
     unit: str = ""  # "$" for money
     period: bool = True
+    own: bool = False  # also filtered to what the user may read (documents.VISIBLE)
 
 
 CATALOGUE = [
@@ -127,11 +128,13 @@ CATALOGUE = [
         "Documents by status: documents by processing status and type, how many are indexed",
         "documents:read",
         "SELECT processing_status AS status, coalesce(doc_type, 'unspecified') AS doc_type,"
-        " count(*) AS documents, sum(num_chunks) AS chunks FROM documents"
-        " WHERE org_id = ? AND conversation_id IS NULL"
+        " count(*) AS documents, sum(num_chunks) AS chunks FROM documents d"
+        " WHERE d.org_id = ? AND (d.scope IN ('global', 'project') OR d.uploaded_by_id = ?)"
+        " AND conversation_id IS NULL"
         " GROUP BY ALL ORDER BY documents DESC LIMIT ?",
         "bar",
         period=False,
+        own=True,
     ),
 ]
 
@@ -149,6 +152,12 @@ class Result:
     embedding_tokens: int = 0
     embedding_ms: int = 0
     facts: set[str] = field(default_factory=set)
+    error: str | None = None
+
+
+def failed(error: str) -> Result:
+    """The result of a query that could not run: the answer says so."""
+    return Result(f"The analytics query failed: {error}", None, {}, None, [], 0.0, [], 0.0, error=error)
 
 
 def run(ctx: Context, con: duckdb.DuckDBPyConnection, embedder: Embedder, question: str) -> Result:
@@ -196,6 +205,7 @@ def run(ctx: Context, con: duckdb.DuckDBPyConnection, embedder: Embedder, questi
     params = _params(question, query)
     args = (
         [ctx.org_id]
+        + ([ctx.user_id] if query.own else [])
         + ([params["days"]] if query.period else [])
         + ([params["limit"]] if query.sql.rstrip().endswith("LIMIT ?") else [])
     )
@@ -318,7 +328,11 @@ def ground(content: str, table: dict | None, facts: set[str] | None = None) -> d
         | {str(v) for r in table["rows"] for v in r.values()}
     )
     known = cells | (facts or set())
-    numbers = re.findall(r"\$?\d+(?:,\d{3})*(?:\.\d+)?(?:-\d{2}-\d{2})?", content.replace(" [1]", ""))
+    text = content.replace(" [1]", "")
+    labels = {str(v) for r in table["rows"] for v in r.values() if isinstance(v, str)}
+    for label in sorted(labels, key=len, reverse=True):  # "gpt-4o-mini" names a row; its 4 is no claim
+        text = text.replace(label, " ")
+    numbers = re.findall(r"\$?\d+(?:,\d{3})*(?:\.\d+)?(?:-\d{2}-\d{2})?", text)
     verified = [n for n in numbers if n in known]
     unverified = [n for n in numbers if n not in known]
     return {

@@ -17,7 +17,7 @@ from workbench.agents import LOW_CONFIDENCE, Step
 from workbench.auth import Context
 from workbench.db import Store, atomic, fetch_one
 from workbench.embed import Embedder
-from workbench.errors import InvalidInput
+from workbench.errors import InvalidInput, NotFound
 from workbench.providers import NOT_FOUND
 from workbench.settings import Settings
 from workbench.vectors import VectorStore
@@ -96,31 +96,78 @@ def ask(
     conversation's, else the settings'."""
     ctx.require("chat:use")
     question = check_question(question)
-    say = on_step or (lambda _text: None)
+    created = None
+    if conversation_uuid is None:
+        with store.connect() as con, atomic(con):
+            conv = conversations.create_conversation(
+                ctx,
+                con,
+                agent_type=agent_type or "rag",
+                document_uuids=document_uuids,
+                provider=provider_name,
+                model=model,
+            )
+        conversation_uuid = created = conv["uuid"]
+    try:
+        return _answer(
+            ctx,
+            settings,
+            store,
+            vectors,
+            embedder,
+            question,
+            conversation_uuid,
+            agent_type,
+            provider_name,
+            model,
+            provider,
+            document_uuids,
+            on_delta,
+            on_step or (lambda _text: None),
+            secrets,
+        )
+    except BaseException:
+        if created:  # a failed first question leaves no empty conversation behind
+            with store.connect() as con, atomic(con):
+                conversations.delete_conversation(ctx, con, created)
+        raise
+
+
+def _answer(
+    ctx,
+    settings,
+    store,
+    vectors,
+    embedder,
+    question,
+    conversation_uuid,
+    agent_type,
+    provider_name,
+    model,
+    provider,
+    document_uuids,
+    on_delta,
+    say,
+    secrets,
+) -> Answer:
     with store.connect() as con:
-        if conversation_uuid is None:
-            with atomic(con):
-                conv = conversations.create_conversation(
-                    ctx,
-                    con,
-                    agent_type=agent_type or "rag",
-                    document_uuids=document_uuids,
-                    provider=provider_name,
-                    model=model,
-                )
-        else:
-            conv = conversations.get_conversation(ctx, con, conversation_uuid)
+        conv = conversations.get_conversation(ctx, con, conversation_uuid)
         agent_type = agent_type or conv["agent_type"]
         if agent_type not in prompts.AGENT_TYPES:
             raise InvalidInput(f"Agent must be one of {', '.join(prompts.AGENT_TYPES)}.")
         scope = document_uuids if document_uuids is not None else conv["selected_document_ids"]
+        # only the documents agent is scoped; a scope keeps the documents that still exist
+        scope = conversations.still_readable(ctx, con, scope) if agent_type == "rag" and scope else None
         level = _level(con, ctx)
         stage = _stage(prompts.stages(ctx, con), agent_type)
         prompting = prompts.prompting_for(ctx, con, stage) if stage else None
         history = _history(con, conv["id"])
         if agent_type == "analytics":
             say("Choosing a query")
-            result = analytics_agent.run(ctx, con, embedder, question)
+            try:
+                result = analytics_agent.run(ctx, con, embedder, question)
+            except Exception as exc:  # noqa: BLE001 - a failed query degrades the answer, never the chat
+                result = analytics_agent.failed(f"{type(exc).__name__}: {exc}")
     count = embedder.count_tokens
     if provider is None and agent_type != "analytics":
         name, chosen = provider_name or conv["llm_provider"], model or conv["llm_model"]
@@ -176,7 +223,11 @@ def ask(
             count,
         )
         conversations.touch(con, conv["id"], question)
-        cost = con.execute("SELECT sum(cost_usd) FROM llm_calls WHERE message_id = ?", [ids[1]]).fetchone()[0]
+        cost = con.execute(  # one unpriced call makes the answer unpriced, never $0
+            "SELECT CASE WHEN count(*) FILTER (WHERE cost_usd IS NULL) > 0 THEN NULL ELSE sum(cost_usd) END"
+            " FROM llm_calls WHERE message_id = ?",
+            [ids[1]],
+        ).fetchone()[0]
     return Answer(
         conv["uuid"],
         ids[2],
@@ -223,6 +274,8 @@ def _history(con, conversation_id: int, turns: int = 6) -> str:
 
 def _save(con, ctx, conv, question, content, sources, confidence, evidence, chain, steps, count_tokens):
     """Question, answer, agent logs and metering rows: one transaction."""
+    if not con.execute("SELECT 1 FROM conversations WHERE id = ?", [conv["id"]]).fetchone():
+        raise NotFound("The conversation was deleted while the answer was being written; nothing was saved.")
     user_msg = con.execute(
         "INSERT INTO messages (conversation_id, user_id, role, content, token_count)"
         " VALUES (?, ?, 'user', ?, ?) RETURNING id",

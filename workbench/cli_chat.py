@@ -65,7 +65,12 @@ def ask_command(
         f"{answer.tokens} tokens, {cost}; conversation {answer.conversation_uuid}"
     )
     if answer.degraded:
-        click.echo("note: a step failed; see the answer's note and `workbench conversations show`.", err=True)
+        failed = ", ".join(f"{log.agent} ({log.status})" for log in answer.steps if log.status != "success")
+        click.echo(
+            f"note: a step failed: {failed}; the trace is in `workbench conversations export "
+            f"{answer.conversation_uuid} --format json`.",
+            err=True,
+        )
 
 
 @main.group("conversations")

@@ -13,6 +13,7 @@ from workbench.auth import Context
 from workbench.db import atomic, fetch_dicts, fetch_one
 from workbench.errors import InvalidInput, NotFound
 from workbench.prompts import AGENT_TYPES
+from workbench.providers import PROVIDERS
 
 TITLE_CHARS = 60
 MESSAGE_FIELDS = (
@@ -58,6 +59,7 @@ def create_conversation(
     documents (each must be readable by the user); None means everything they may read."""
     ctx.require("chat:use")
     _check_agent(agent_type)
+    _check_provider(provider)
     selected = _readable_documents(ctx, con, document_uuids) if document_uuids is not None else None
     row = con.execute(
         "INSERT INTO conversations (org_id, user_id, title, agent_type, llm_provider, llm_model,"
@@ -114,6 +116,7 @@ def update_conversation(
         _check_agent(agent_type)
         changes["agent_type"] = agent_type
     if provider is not None:
+        _check_provider(provider)
         changes["llm_provider"] = provider
     if model is not None:
         changes["llm_model"] = model or None
@@ -134,8 +137,6 @@ def delete_conversation(
 ) -> dict[str, int]:
     """Delete a conversation with its messages, agent logs and chat uploads (their vectors and
     files too, when given the store and settings); metering rows stay and lose their link."""
-    from workbench import documents
-
     ctx.require("chat:use")
     row = fetch_one(
         con, "SELECT id, org_id, user_id FROM conversations WHERE uuid::VARCHAR = ?", [conversation_uuid]
@@ -146,17 +147,14 @@ def delete_conversation(
         or (row["user_id"] != ctx.user_id and not ctx.can("admin:full"))
     ):
         raise NotFound(f"No conversation {conversation_uuid}.")
-    uploads = [
-        r[0]
-        for r in con.execute("SELECT id FROM documents WHERE conversation_id = ?", [row["id"]]).fetchall()
-    ]
-    deleted: dict[str, int] = {}
-    with atomic(con):
-        for document_id in uploads:
-            for table, n in documents.purge(con, settings, vectors, document_id).items():
-                deleted[table] = deleted.get(table, 0) + n
-        for table, n in relations.delete_cascade(con, "conversations", "id = ?", [row["id"]]).items():
-            deleted[table] = deleted.get(table, 0) + n
+    uploads = fetch_dicts(con, "SELECT id, file_path FROM documents WHERE conversation_id = ?", [row["id"]])
+    with atomic(con):  # rows first (the cascade takes chat uploads and their chunks) ...
+        deleted = relations.delete_cascade(con, "conversations", "id = ?", [row["id"]])
+    for upload in uploads:  # ... then what a rollback could not bring back: vectors and files
+        if vectors is not None:
+            vectors.delete(f"document_id = {int(upload['id'])}")
+        if settings is not None and upload["file_path"]:
+            (settings.home / upload["file_path"]).unlink(missing_ok=True)
     return deleted
 
 
@@ -236,6 +234,11 @@ def _check_agent(agent_type: str) -> None:
         raise InvalidInput(f"Agent must be one of {', '.join(AGENT_TYPES)}.")
 
 
+def _check_provider(provider: str | None) -> None:
+    if provider is not None and provider not in PROVIDERS:
+        raise InvalidInput(f"Provider must be one of {', '.join(PROVIDERS)}.")
+
+
 def _readable_documents(ctx: Context, con: duckdb.DuckDBPyConnection, document_uuids: list[str]) -> list[str]:
     from workbench.documents import VISIBLE
 
@@ -259,6 +262,17 @@ def _readable_documents(ctx: Context, con: duckdb.DuckDBPyConnection, document_u
     if missing:
         raise NotFound(f"No document {missing[0]} that you may read.")
     return wanted
+
+
+def still_readable(ctx: Context, con: duckdb.DuckDBPyConnection, document_uuids: list[str]) -> list[str]:
+    """The documents of a chat's scope the user may still read (a new version replaces an old one)."""
+    from workbench.documents import VISIBLE
+
+    rows = con.execute(
+        f"SELECT d.uuid::VARCHAR FROM documents d WHERE {VISIBLE} AND d.uuid::VARCHAR IN (SELECT unnest(?))",
+        [ctx.org_id, ctx.user_id, [str(u) for u in document_uuids]],
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def _uuid_of(con: duckdb.DuckDBPyConnection, conversation_id: int) -> str:

@@ -35,7 +35,7 @@ def claims(answer: str) -> list[Claim]:
     for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*-])|\n+", moved):
         cited = tuple(int(n) for n in _CITE.findall(sentence))
         text = _CITE.sub("", sentence).strip(" -*")
-        if len(content_words(text)) >= 2:
+        if len(content_words(text)) >= 2 or _NUMBER.search(text):  # "The limit is 5." is a claim
             out.append(Claim(text, cited))
     return out
 
@@ -49,10 +49,15 @@ def _support(claim: str, window: str) -> float:
     words = content_words(claim)
     if not words:
         return 0.0
-    numbers = set(_NUMBER.findall(claim))
-    if numbers - set(_NUMBER.findall(window)):
+    numbers = _numbers(claim)
+    if numbers - _numbers(window):
         return 0.0  # a number the source does not state is not supported, however similar the rest
     return len(words & content_words(window)) / len(words)
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers of a text, thousands separators dropped: "1,000" and "1000" are one number."""
+    return {re.sub(r",(?=\d{3}\b)", "", n) for n in _NUMBER.findall(text)}
 
 
 def ground(answer: str, passages: list[Passage]) -> dict:

@@ -52,6 +52,7 @@ class Completion:
     tokens_estimated: bool  # counted by a tokenizer here, not reported by the provider
     latency_ms: int
     embedding_tokens: int = 0  # the extractive provider's sentence embeddings
+    cached_tokens: int = 0  # of the prompt tokens, those the provider served from its cache
 
 
 class ProviderError(WorkbenchError):

@@ -93,8 +93,10 @@ class OpenAICompatible:
         else:
             prompt_tokens, completion_tokens = self._count([request.system + "\n" + request.prompt, text])
             estimated = True
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = int(getattr(details, "cached_tokens", 0) or 0)  # OpenAI's prompt caching, billed lower
         return Completion(text, self.name, self.model, prompt_tokens, completion_tokens, estimated,
-                          round((time.perf_counter() - began) * 1000))
+                          round((time.perf_counter() - began) * 1000), cached_tokens=cached)
 
     def _count(self, texts: list[str]) -> list[int]:
         if self.count_tokens is not None:

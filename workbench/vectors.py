@@ -130,20 +130,24 @@ class VectorStore:
     def _upgrade(self, table):
         """Rewrite a chunk table written before the `audience` column existed (once per home)."""
         with self._lock:
+            if self._current:  # another thread upgraded it while this one waited
+                return self._table(CHUNKS)
+            table = self._table(CHUNKS)  # a fresh handle: an older one does not see later writes
             if "audience" not in table.schema.names:
                 had_ann = self.has_ann_index(table)
                 rows = table.to_arrow()
                 log.info("adding the audience column to %d chunk rows", rows.num_rows)
-                table = self._create_chunks(with_audience(rows))
+                table = self._create_chunks(with_audience(rows), mode="overwrite")
                 if had_ann:
                     self.build_ann_index(min_rows=1)
             self._current = True
         return table
 
-    def _create_chunks(self, rows: pa.Table):
+    def _create_chunks(self, rows: pa.Table, mode: str = "create"):
+        """The chunk table with its indexes; "create" fails if another process made it meanwhile."""
         dim = rows.schema.field("vector").type.list_size
         schema = chunk_schema(dim)
-        table = self._db.create_table(CHUNKS, rows.select(schema.names).cast(schema), mode="overwrite")
+        table = self._db.create_table(CHUNKS, rows.select(schema.names).cast(schema), mode=mode)
         table.create_index("text", config=FTS(with_position=False))
         _ensure_scalar_indexes(table)
         return table
@@ -294,9 +298,9 @@ def with_audience(rows: pa.Table) -> pa.Table:
     """`rows` with the audience column derived from org, scope, owner and conversation."""
     text = lambda column: pc.cast(rows.column(column), pa.string())  # noqa: E731
     org = pc.binary_join_element_wise("o", text("org_id"), "")
-    owner = pc.if_else(
-        pc.equal(rows.column("scope"), "user"), pc.binary_join_element_wise("u", text("owner_id"), ""), ""
-    )
+    # organisation-wide only for the scopes documents.VISIBLE opens; anything else stays the owner's
+    shared = pc.fill_null(pc.is_in(rows.column("scope"), pa.array(["global", "project"])), False)
+    owner = pc.if_else(shared, "", pc.binary_join_element_wise("u", text("owner_id"), ""))
     chat = pc.fill_null(pc.binary_join_element_wise("c", text("conversation_id"), ""), "")
     audience = pc.binary_join_element_wise(org, owner, chat, "")
     if "audience" in rows.column_names:

@@ -26,6 +26,7 @@ INSERT INTO model_prices (provider, model, match_pattern, input_per_million, out
     ('openai', 'gpt-4o', 'gpt-4o*', 2.50, 10.00, 1.25, NULL, 'openai.com/api/pricing, 2026-11'),
     ('openai', 'gpt-4.1', 'gpt-4.1*', 2.00, 8.00, 0.50, NULL, 'openai.com/api/pricing, 2026-11'),
     ('openai', 'gpt-4.1-mini', 'gpt-4.1-mini*', 0.40, 1.60, 0.10, NULL, 'openai.com/api/pricing, 2026-11'),
+    ('openai', 'gpt-4.1-nano', 'gpt-4.1-nano*', 0.10, 0.40, 0.025, NULL, 'openai.com/api/pricing, 2026-11'),
     ('openai', 'text-embedding-3-small', 'text-embedding-3-small*', 0.02, 0, NULL, 0.02,
      'openai.com/api/pricing, 2026-11'),
     ('anthropic', 'claude-sonnet-4', 'claude-sonnet-4*', 3.00, 15.00, 0.30, NULL,
