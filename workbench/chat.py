@@ -108,24 +108,18 @@ def ask(
                 model=model,
             )
         conversation_uuid = created = conv["uuid"]
+    options = _Options(
+        agent_type,
+        provider_name,
+        model,
+        provider,
+        document_uuids,
+        on_delta,
+        on_step or (lambda _text: None),
+        secrets,
+    )
     try:
-        return _answer(
-            ctx,
-            settings,
-            store,
-            vectors,
-            embedder,
-            question,
-            conversation_uuid,
-            agent_type,
-            provider_name,
-            model,
-            provider,
-            document_uuids,
-            on_delta,
-            on_step or (lambda _text: None),
-            secrets,
-        )
+        return _answer(ctx, settings, store, vectors, embedder, question, conversation_uuid, options)
     except BaseException:
         if created:  # a failed first question leaves no empty conversation behind
             with store.connect() as con, atomic(con):
@@ -133,23 +127,35 @@ def ask(
         raise
 
 
+@dataclass(frozen=True)
+class _Options:
+    """How one question is to be answered (see `ask`)."""
+
+    agent_type: str | None
+    provider_name: str | None
+    model: str | None
+    provider: providers.Provider | None
+    document_uuids: list[str] | None
+    on_delta: providers.Delta | None
+    say: Callable[[str], None]
+    secrets: Mapping[str, str] | None
+
+
 def _answer(
-    ctx,
-    settings,
-    store,
-    vectors,
-    embedder,
-    question,
-    conversation_uuid,
-    agent_type,
-    provider_name,
-    model,
-    provider,
-    document_uuids,
-    on_delta,
-    say,
-    secrets,
+    ctx, settings, store, vectors, embedder, question, conversation_uuid, options: _Options
 ) -> Answer:
+    agent_type, provider_name, model, provider = (
+        options.agent_type,
+        options.provider_name,
+        options.model,
+        options.provider,
+    )
+    document_uuids, on_delta, say, secrets = (
+        options.document_uuids,
+        options.on_delta,
+        options.say,
+        options.secrets,
+    )
     with store.connect() as con:
         conv = conversations.get_conversation(ctx, con, conversation_uuid)
         agent_type = agent_type or conv["agent_type"]
