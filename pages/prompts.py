@@ -11,8 +11,8 @@ st.title("Prompts")
 st.caption(
     "Variables in braces are filled in for each question: {sources}, {question}, {business_name}, "
     "{history}, {extraction}. The extractive provider ignores prompts; OpenAI-compatible ones get them. "
-    "The stage is chosen by the chat's agent (documents or code); the stage-selection template is kept "
-    "for a model-driven router and is not sent yet."
+    "With a model configured, the stage-selection template ({stages}, {history}, {question}) first asks it "
+    "which stage fits; without one, the chat's agent picks the stage (documents or code)."
 )
 
 with ui.connection() as con:

@@ -34,6 +34,8 @@ class Scripted:
         self.requests.append(request)
         if self.error:
             raise self.error
+        if "route a conversation" in request.system:  # seed 003's stage selection
+            return providers.Completion("Answer from documents", self.name, self.model, 90, 4, False, 120)
         if on_delta:
             for word in self.reply.split(" "):
                 on_delta(word + " ")
@@ -60,8 +62,10 @@ def test_an_answer_carries_sources_citations_grounding_logs_and_metering(env):
     deltas = []
     answer = ask(env, "anna", REFUND_Q, provider=llm, on_delta=deltas.append)
     assert "".join(deltas).strip() == answer.content == llm.reply
-    # the provider saw numbered sources inside <source> tags, under the organisation's system prompt
-    [request] = llm.requests
+    # the model first picked the stage from the organisation's stages (seed 003) ...
+    [selection, request] = llm.requests
+    assert "- Answer about code:" in selection.prompt and REFUND_Q in selection.prompt
+    # ... then saw numbered sources inside <source> tags, under the organisation's system prompt
     assert '<source n="1"' in request.prompt and REFUND_Q in request.prompt
     assert "Northwind" in request.system and "never instructions" in request.system
     first = answer.sources[0]
@@ -107,13 +111,14 @@ def test_an_answer_carries_sources_citations_grounding_logs_and_metering(env):
             [msg_id],
         )
     }
-    assert set(calls) == {"embedding", "chat", "grounding", "explanation"}
+    assert set(calls) == {"embedding", "analysis", "chat", "grounding", "explanation"}
+    assert calls["analysis"][:4] == ("openai", "gpt-4o-mini", 90, 4)  # the stage selection call
     assert calls["chat"][:5] == ("openai", "gpt-4o-mini", 1200, 30, False)
     assert calls["chat"][5] == pytest.approx(
         (1200 * 0.15 + 30 * 0.60) / 1e6
     )  # the catalogue's gpt-4o-mini rate
     assert all(link for *_rest, link in calls.values())
-    assert answer.cost_usd == pytest.approx(calls["chat"][5])
+    assert answer.cost_usd == pytest.approx(calls["chat"][5] + calls["analysis"][5])
 
 
 def test_nothing_relevant_gives_low_confidence_and_no_invented_answer(env):
@@ -182,7 +187,7 @@ def test_a_prompt_injection_in_a_document_is_kept_out_of_the_answer(env):
     assert any(s["suspicious"] for s in answer.sources)
     llm = Scripted(reply="Members earn one loyalty point per euro. [1]")
     ask(env, "anna", "How many loyalty points do members earn per euro?", provider=llm)
-    assert "HACKED" not in llm.requests[0].prompt and "loyalty point per euro" in llm.requests[0].prompt
+    assert "HACKED" not in llm.requests[-1].prompt and "loyalty point per euro" in llm.requests[-1].prompt
 
 
 def test_a_failing_provider_degrades_the_answer_and_is_metered(env):
@@ -327,7 +332,7 @@ def test_admins_edit_the_templates_that_shape_the_prompt(env):
             prompts.update_template(anna, con, template["uuid"], content="{question}")
     llm = Scripted()
     ask(env, "anna", REFUND_Q, provider=llm)
-    assert llm.requests[0].prompt.startswith("Reply like a pirate.")
+    assert llm.requests[-1].prompt.startswith("Reply like a pirate.")
 
 
 def test_a_new_organisation_gets_the_default_templates_stages_and_agents(store):

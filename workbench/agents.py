@@ -158,6 +158,72 @@ def analytics_steps(result: analytics_agent.Result) -> list[Step]:
     return [choose, run]
 
 
+def model_sql(ctx, store, provider, question: str, schema: str):
+    """With a model configured, the analytics agent lets it write SQL and runs that in the sandbox.
+    Returns the steps and the result, or None for the result when either step failed."""
+    from workbench import sandbox
+
+    write = Step(
+        "ResearchAgent",
+        "research",
+        "write_sql",
+        input={"provider": provider.name, "model": provider.model, "schema": schema},
+    )
+    began = time.perf_counter()
+    try:
+        sql, completion = analytics_agent.write_sql(provider, question, schema)
+    except providers.ProviderError as exc:
+        write.status, write.error = ("timeout" if exc.status == "timeout" else "failed"), str(exc)
+        write.seconds = time.perf_counter() - began
+        write.reasoning = "The model could not write SQL; the query catalogue answers instead."
+        write.calls.append(
+            metering.Call(
+                provider.name,
+                provider.model,
+                "analysis",
+                estimated=True,
+                latency_ms=round(write.seconds * 1000),
+                status="timeout" if exc.status == "timeout" else "error",
+            )
+        )
+        return [write], None
+    write.seconds = time.perf_counter() - began
+    write.output = {"sql": sql}
+    write.reasoning = (
+        f"{completion.provider}/{completion.model} wrote the SQL from the tables your role may read."
+    )
+    write.calls.append(
+        metering.Call(
+            completion.provider,
+            completion.model,
+            "analysis",
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            cached_tokens=completion.cached_tokens,
+            estimated=completion.tokens_estimated,
+            latency_ms=completion.latency_ms,
+        )
+    )
+    run = Step("AnalyzerAgent", "analyzer", "run_query", input={"sql": sql, "model": "sql-sandbox"})
+    began = time.perf_counter()
+    try:
+        with store.connect() as con:
+            boxed = sandbox.run(ctx, con, sql)
+    except WorkbenchError as exc:
+        run.status, run.error = "failed", str(exc)
+        run.seconds = time.perf_counter() - began
+        run.reasoning = "The model's SQL did not run; the query catalogue answers instead."
+        return [write, run], None
+    run.seconds = time.perf_counter() - began
+    run.output = {"rows": len(boxed.rows), "tables": boxed.tables, "truncated": boxed.truncated}
+    run.reasoning = (
+        f"Ran the model's SQL read-only over your organisation's {', '.join(boxed.tables) or 'data'}:"
+        f" {len(boxed.rows)} rows."
+    )
+    run.calls.append(metering.Call("local", "sql-sandbox", "analysis", latency_ms=round(run.seconds * 1000)))
+    return [write, run], analytics_agent.from_sql(boxed)
+
+
 def passages_from(question: str, hits: list[Hit]) -> list[Passage]:
     """The relevant hits, numbered for citation. Relevance is the better of the cosine similarity
     and the share of the question's words the chunk contains; a chunk sharing no word with the
@@ -203,7 +269,60 @@ def defuse(text: str) -> str:
     return " ".join(kept) or "(passage withheld: it contained instructions to the assistant)"
 
 
-def analyze(ctx, provider, question, passages, prompting, history, on_delta, embedder):
+def select_stage(step: Step, provider, question: str, history: str, stages: dict, prompting):
+    """Seed 003's stage selection: the stage-selection template asks the model which stage fits;
+    its answer picks the stage whose templates write the answer. Any failure keeps `prompting`."""
+    listed = "\n".join(f"- {name}: {description}" for name, (description, _p) in stages.items())
+    values = {"history": history or "(none)", "stages": listed, "question": question}
+    request = providers.Request(
+        question,
+        [],
+        "You route a conversation to one stage. Reply with its name only.",
+        prompts.render(prompting.selection, values),
+        max_tokens=20,
+        temperature=0.0,
+    )
+    began = time.perf_counter()
+    try:
+        completion = provider.generate(request)
+    except providers.ProviderError as exc:
+        step.calls.append(
+            metering.Call(
+                provider.name,
+                provider.model,
+                "analysis",
+                estimated=True,
+                latency_ms=round((time.perf_counter() - began) * 1000),
+                status="timeout" if exc.status == "timeout" else "error",
+            )
+        )
+        step.input["stage_selection"] = f"failed ({exc}); kept {prompting.stage}"
+        return prompting
+    step.calls.append(
+        metering.Call(
+            completion.provider,
+            completion.model,
+            "analysis",
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            estimated=completion.tokens_estimated,
+            latency_ms=completion.latency_ms,
+        )
+    )
+    reply = completion.text.strip().lower()
+    chosen = next((name for name in sorted(stages, key=len, reverse=True) if name.lower() in reply), None)
+    step.input["stage_selection"] = (
+        f"model chose {chosen}" if chosen else f"no stage named; kept {prompting.stage}"
+    )
+    return stages[chosen][1] if chosen else prompting
+
+
+def is_model(provider) -> bool:
+    """A provider that runs a language model (not the extractive composer, not a broken config)."""
+    return not isinstance(provider, providers.Extractive | providers.Unavailable)
+
+
+def analyze(ctx, provider, question, passages, prompting, history, on_delta, embedder, stages=None):
     step = Step(
         "AnalyzerAgent",
         "analyzer",
@@ -219,6 +338,8 @@ def analyze(ctx, provider, question, passages, prompting, history, on_delta, emb
         if on_delta:
             on_delta(NOT_FOUND)
         return step, None
+    if stages and prompting and is_model(provider):
+        prompting = select_stage(step, provider, question, history, stages, prompting)
     request = request_for(question, passages, prompting, history, ctx)
     step.input.update(
         {"system": request.system, "prompt": request.prompt, "stage": prompting.stage if prompting else None}

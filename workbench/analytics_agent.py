@@ -2,9 +2,10 @@
 conversations, documents) by choosing one query from a catalogue of named, parameterised,
 tenant-scoped queries, matched to the question by meaning (embeddings) and words.
 
-Every query filters on the acting user's organisation and needs the permission it names. Free
-SQL written by a model is not run here: it needs the read-only, tenant-filtered SQL sandbox of
-the SQL console (issue 8)."""
+Every query filters on the acting user's organisation and needs the permission it names. With an
+OpenAI-compatible model configured, the model writes the SQL instead and it runs in
+`workbench.sandbox` (read-only, the tenant's rows only, no external access); if that fails, the
+catalogue answers and the answer says so."""
 
 from __future__ import annotations
 
@@ -342,3 +343,87 @@ def ground(content: str, table: dict | None, facts: set[str] | None = None) -> d
         "evidence": [f"{n} read from the result of {table['name']}" for n in verified],
         "method": "query-result-v1",
     }
+
+
+# --- SQL written by a model -----------------------------------------------------------------
+SQL_SYSTEM = (
+    "You write one DuckDB SELECT statement that answers the user's question from the tables listed. "
+    "Use only those tables and columns. Dates are TIMESTAMP columns; use current_date for today. "
+    "Aggregate rather than listing raw rows, and put a date or label first and a number second. "
+    "Reply with the SQL in a ```sql block and nothing else. Never write anything but a SELECT."
+)
+
+
+def write_sql(provider, question: str, schema: str):
+    """Ask the model for SQL over `schema`; returns (sql, completion). Raises ProviderError."""
+    from workbench.providers import ProviderError, Request
+
+    request = Request(
+        question,
+        [],
+        SQL_SYSTEM,
+        f"Tables:\n{schema}\n\nQuestion: {question}",
+        max_tokens=400,
+        temperature=0.0,
+    )
+    completion = provider.generate(request)
+    found = re.search(r"```(?:sql)?\s*(.+?)```", completion.text, re.DOTALL | re.IGNORECASE)
+    sql = (found.group(1) if found else completion.text).strip()
+    if not re.match(r"(?is)^\s*(with|select)\b", sql):
+        raise ProviderError("The model did not answer with a SELECT statement.")
+    return sql, completion
+
+
+def from_sql(result, match: float = 1.0) -> Result:
+    """A Result for the rows of a sandboxed query, described like a catalogue query's."""
+    columns, rows = result.columns, result.rows
+    numeric = [
+        c for c in columns[1:] if rows and all(isinstance(r[c], int | float) or r[c] is None for r in rows)
+    ]
+    y = numeric[0] if numeric else (columns[1] if len(columns) > 1 else columns[0])
+    dated = bool(rows) and hasattr(rows[0][columns[0]], "year")
+    query = Query(
+        "model_sql",
+        "Query written by the model: " + result.sql[:80],
+        "",
+        result.sql,
+        "line" if dated else "bar",
+        "$" if "cost" in y.lower() else "",
+        period=False,
+    )
+    table = {
+        "name": "model_sql",
+        "sql": result.sql,
+        "columns": columns,
+        "rows": rows,
+        "chart": {"kind": query.chart, "x": columns[0], "y": y},
+    }
+    if numeric:
+        text, facts = describe(query, {"days": 0, "limit": len(rows)}, [columns[0], y], rows)
+        text = text.replace("Query written by the model", "The model's query")
+    else:
+        text, facts = f"The model's query returned {len(rows)} rows. [1]", {_fmt(len(rows))}
+    source = {
+        "number": 1,
+        "id": "model_sql",
+        "title": "SQL written by the model",
+        "filename": None,
+        "page_number": None,
+        "location": None,
+        "relevance_score": 1.0,
+        "cited": True,
+        "cited_text": result.sql,
+        "kind": "query",
+        "table": {**table, "rows": rows[:MAX_STORED_ROWS]},
+    }
+    return Result(
+        text,
+        query,
+        {"tables": result.tables, "truncated": result.truncated},
+        table,
+        [source],
+        match,
+        [],
+        result.seconds,
+        facts=facts,
+    )

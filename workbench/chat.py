@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from workbench import agents, analytics_agent, conversations, metering, prompts, providers
+from workbench import agents, analytics_agent, conversations, metering, prompts, providers, sandbox
 from workbench.agents import LOW_CONFIDENCE, Step
 from workbench.auth import Context
 from workbench.db import Store, atomic, fetch_one
@@ -165,8 +165,11 @@ def _answer(
         # only the documents agent is scoped; a scope keeps the documents that still exist
         scope = conversations.still_readable(ctx, con, scope) if agent_type == "rag" and scope else None
         level = _level(con, ctx)
-        stage = _stage(prompts.stages(ctx, con), agent_type)
+        stage_rows = prompts.stages(ctx, con)
+        stage = _stage(stage_rows, agent_type)
         prompting = prompts.prompting_for(ctx, con, stage) if stage else None
+        # with several stages a model may pick one (seed 003); each with its description and templates
+        choices = {s["name"]: (s["description"], prompts.prompting_for(ctx, con, s)) for s in stage_rows}
         history = _history(con, conv["id"])
         if agent_type == "analytics":
             say("Choosing a query")
@@ -174,15 +177,30 @@ def _answer(
                 result = analytics_agent.run(ctx, con, embedder, question)
             except Exception as exc:  # noqa: BLE001 - a failed query degrades the answer, never the chat
                 result = analytics_agent.failed(f"{type(exc).__name__}: {exc}")
+            schema = sandbox.schema_text(ctx, con)
     count = embedder.count_tokens
-    if provider is None and agent_type != "analytics":
+    if provider is None:
         name, chosen = provider_name or conv["llm_provider"], model or conv["llm_model"]
         try:
             provider = providers.make(settings, name or None, chosen or None, secrets, count, embedder)
         except providers.ProviderError as exc:  # not configured: the analyzer logs it and falls back
             provider = providers.Unavailable(name or settings.llm_provider, chosen or "", str(exc))
     if agent_type == "analytics":
-        steps, passages, completion = agents.analytics_steps(result), [], None
+        steps, passages, completion, modelled = [], [], None, None
+        writer = provider if not isinstance(provider, providers.Extractive | providers.Unavailable) else None
+        if writer is not None and schema:
+            say("Writing SQL")
+            steps, modelled = agents.model_sql(ctx, store, writer, question, schema)
+        if modelled is not None:
+            result = modelled
+        else:
+            failure = next((s.error for s in steps if s.error), None)
+            steps += agents.analytics_steps(result)
+            if failure:
+                result.text += (
+                    f"\n\n(The model's SQL could not be used: {failure} "
+                    "This answer comes from the query catalogue.)"
+                )
         content, sources, table = result.text, result.sources, result.table
         if on_delta:
             on_delta(content)
@@ -193,7 +211,15 @@ def _answer(
         research.output["relevant"] = len(passages)
         say("Writing the answer")
         analyzer, completion = agents.analyze(
-            ctx, provider, question, passages, prompting, history, on_delta, embedder
+            ctx,
+            provider,
+            question,
+            passages,
+            prompting,
+            history,
+            on_delta,
+            embedder,
+            choices if len(choices) > 1 else None,
         )
         steps = [research, analyzer]
         content = completion.text if completion else analyzer.output.get("text", NOT_FOUND)
@@ -209,10 +235,13 @@ def _answer(
     degraded = any(s.status != "success" for s in steps)
     explain = agents.explain(steps, level, confidence)
     steps.append(explain)
-    provider_name = (
-        completion.provider if completion else ("local" if agent_type == "analytics" else "extractive")
-    )
-    model_name = completion.model if completion else steps[1].input.get("model", "")
+    if completion:
+        provider_name, model_name = completion.provider, completion.model
+    elif agent_type == "analytics" and modelled is not None:
+        provider_name, model_name = writer.name, writer.model
+    else:
+        provider_name = "local" if agent_type == "analytics" else "extractive"
+        model_name = "catalogue-sql" if agent_type == "analytics" else providers.Extractive.model
     say("Saving")
     with store.connect() as con, atomic(con):
         ids = _save(
@@ -287,7 +316,9 @@ def _save(con, ctx, conv, question, content, sources, confidence, evidence, chai
         " VALUES (?, ?, 'user', ?, ?) RETURNING id",
         [conv["id"], ctx.user_id, question, sum(count_tokens([question]))],
     ).fetchone()[0]
-    completion_tokens = sum(c.completion_tokens for s in steps for c in s.calls)
+    calls = [c for s in steps for c in s.calls]
+    answering = "chat" if any(c.operation == "chat" for c in calls) else "analysis"  # what wrote the text
+    completion_tokens = sum(c.completion_tokens for c in calls if c.operation == answering)
     retrieved = [
         {
             "document_id": s["id"],
