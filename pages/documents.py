@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from workbench import documents, ingest, parsing, repos, ui, users, vectors
+from workbench import agents, documents, ingest, parsing, repos, ui, users, vectors
 from workbench.errors import WorkbenchError
 
 ctx = ui.require("documents:read")
@@ -92,7 +92,8 @@ with library:
         st.info("No documents match. Upload some in the Upload tab, or `workbench ingest PATH --as you`.")
     else:
         table = pl.DataFrame(rows, infer_schema_length=None).with_columns(
-            pl.col("doc_type", "project", "error_message").fill_null(""))
+            pl.col("doc_type", "project", "error_message").fill_null("")
+        )
         shown = table.select(
             "title",
             "filename",
@@ -130,7 +131,9 @@ with search:
     k = right.number_input("Results", 1, 50, 10, key="docs.k")
     if query:
         try:
-            hits = vectors.search(ctx, ui.vectors(), ui.embedder(), query, k=int(k), mode=mode)
+            hits = agents.metered_search(
+                ctx, ui.store(), ui.vectors(), ui.embedder(), query, k=int(k), mode=mode
+            )
         except WorkbenchError as exc:
             st.error(str(exc))
             hits = []

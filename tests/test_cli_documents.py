@@ -27,10 +27,17 @@ def test_ingest_a_folder_reports_each_file_and_fails_only_the_bad_one(cli_env, t
 
 
 def test_search_json_matches_the_library_function(cli_env, demo_copy):
+    store = home.open_store(demo_copy)
+    with store.connect() as con:
+        before = con.execute("SELECT max(id) FROM llm_calls").fetchone()[0]
     result = run(cli_env, "search", "refund for a faulty phone", "--as", "anna", "--k", "4", "--json")
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)
-    store = home.open_store(demo_copy)
+    with store.connect() as con:  # the query's embedding is metered like any other
+        metered = con.execute(
+            "SELECT operation_type, provider, embedding_tokens > 0 FROM llm_calls WHERE id > ?", [before]
+        ).fetchall()
+    assert metered == [("embedding", "local", True)]
     expected = vectors.search(
         ctx_of(store, "anna"), home.open_vectors(demo_copy), HashEmbedder(), "refund for a faulty phone", k=4
     )

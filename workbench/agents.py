@@ -113,6 +113,19 @@ def research(ctx, vectors, embedder, question, agent_type, scope, conversation_i
     return step, hits
 
 
+def metered_search(ctx, store, vectors, embedder: Embedder, query: str, **options) -> list[Hit]:
+    """`vectors.search` for the Documents page and the CLI, with its query embedding metered."""
+    timed = Timed(embedder)
+    hits = search(ctx, vectors, timed, query, **options)
+    if timed.tokens:
+        call = metering.Call(
+            "local", embedder.model_name, "embedding", embedding_tokens=timed.tokens, latency_ms=timed.ms
+        )
+        with store.connect() as con:
+            metering.record(con, call, org_id=ctx.org_id, user_id=ctx.user_id)
+    return hits
+
+
 def analytics_steps(result: analytics_agent.Result) -> list[Step]:
     """The analytics agent's two steps: choosing the query (research) and running it (analyzer)."""
     choose = Step(
@@ -176,34 +189,14 @@ def model_sql(ctx, store, provider, question: str, schema: str):
         write.status, write.error = ("timeout" if exc.status == "timeout" else "failed"), str(exc)
         write.seconds = time.perf_counter() - began
         write.reasoning = "The model could not write SQL; the query catalogue answers instead."
-        write.calls.append(
-            metering.Call(
-                provider.name,
-                provider.model,
-                "analysis",
-                estimated=True,
-                latency_ms=round(write.seconds * 1000),
-                status="timeout" if exc.status == "timeout" else "error",
-            )
-        )
+        write.calls.append(_failed(provider, "analysis", began, exc))
         return [write], None
     write.seconds = time.perf_counter() - began
     write.output = {"sql": sql}
     write.reasoning = (
         f"{completion.provider}/{completion.model} wrote the SQL from the tables your role may read."
     )
-    write.calls.append(
-        metering.Call(
-            completion.provider,
-            completion.model,
-            "analysis",
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            cached_tokens=completion.cached_tokens,
-            estimated=completion.tokens_estimated,
-            latency_ms=completion.latency_ms,
-        )
-    )
+    write.calls.append(_completed(completion, "analysis"))
     run = Step("AnalyzerAgent", "analyzer", "run_query", input={"sql": sql, "model": "sql-sandbox"})
     began = time.perf_counter()
     try:
@@ -269,6 +262,34 @@ def defuse(text: str) -> str:
     return " ".join(kept) or "(passage withheld: it contained instructions to the assistant)"
 
 
+def _completed(completion: providers.Completion, operation: str) -> metering.Call:
+    """The metering record of a finished model call."""
+    return metering.Call(
+        completion.provider,
+        completion.model,
+        operation,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        cached_tokens=completion.cached_tokens,
+        embedding_tokens=completion.embedding_tokens,
+        estimated=completion.tokens_estimated,
+        latency_ms=completion.latency_ms,
+    )
+
+
+def _failed(provider, operation: str, began: float, exc: providers.ProviderError, prompt_tokens: int = 0):
+    """The metering record of a model call that failed: its status, time and estimated prompt."""
+    return metering.Call(
+        provider.name,
+        provider.model,
+        operation,
+        prompt_tokens=prompt_tokens,
+        estimated=True,
+        latency_ms=round((time.perf_counter() - began) * 1000),
+        status="timeout" if exc.status == "timeout" else "error",
+    )
+
+
 def select_stage(step: Step, provider, question: str, history: str, stages: dict, prompting):
     """Seed 003's stage selection: the stage-selection template asks the model which stage fits;
     its answer picks the stage whose templates write the answer. Any failure keeps `prompting`."""
@@ -286,29 +307,10 @@ def select_stage(step: Step, provider, question: str, history: str, stages: dict
     try:
         completion = provider.generate(request)
     except providers.ProviderError as exc:
-        step.calls.append(
-            metering.Call(
-                provider.name,
-                provider.model,
-                "analysis",
-                estimated=True,
-                latency_ms=round((time.perf_counter() - began) * 1000),
-                status="timeout" if exc.status == "timeout" else "error",
-            )
-        )
+        step.calls.append(_failed(provider, "analysis", began, exc))
         step.input["stage_selection"] = f"failed ({exc}); kept {prompting.stage}"
         return prompting
-    step.calls.append(
-        metering.Call(
-            completion.provider,
-            completion.model,
-            "analysis",
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            estimated=completion.tokens_estimated,
-            latency_ms=completion.latency_ms,
-        )
-    )
+    step.calls.append(_completed(completion, "analysis"))
     reply = completion.text.strip().lower()
     chosen = next((name for name in sorted(stages, key=len, reverse=True) if name.lower() in reply), None)
     step.input["stage_selection"] = (
@@ -351,17 +353,7 @@ def analyze(ctx, provider, question, passages, prompting, history, on_delta, emb
         step.status = "timeout" if exc.status == "timeout" else "failed"
         step.error = str(exc)
         prompt_tokens = sum(embedder.count_tokens([request.system + "\n" + request.prompt]))
-        step.calls.append(
-            metering.Call(
-                provider.name,
-                provider.model,
-                "chat",
-                prompt_tokens=prompt_tokens,
-                estimated=True,
-                latency_ms=round((time.perf_counter() - began) * 1000),
-                status="timeout" if exc.status == "timeout" else "error",
-            )
-        )
+        step.calls.append(_failed(provider, "chat", began, exc, prompt_tokens))
         fallback = providers.Extractive(embedder=embedder)
         completion = fallback.generate(request, on_delta)
         note = f"\n\n(The {provider.name} model failed: {exc} This answer was composed from the sources.)"
@@ -378,19 +370,7 @@ def analyze(ctx, provider, question, passages, prompting, history, on_delta, emb
             completion.embedding_tokens,
         )
     step.seconds = time.perf_counter() - began
-    step.calls.append(
-        metering.Call(
-            completion.provider,
-            completion.model,
-            "chat",
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            cached_tokens=completion.cached_tokens,
-            embedding_tokens=completion.embedding_tokens,
-            estimated=completion.tokens_estimated,
-            latency_ms=completion.latency_ms,
-        )
-    )
+    step.calls.append(_completed(completion, "chat"))
     step.output = {"text": completion.text, "provider": completion.provider, "model": completion.model}
     cited = sorted({int(n) for n in grounding._CITE.findall(completion.text)})
     step.reasoning = (

@@ -106,12 +106,13 @@ def ingest_command(paths, as_user, project, scope, doc_type, as_json) -> None:
 @json_option
 def search_command(query, as_user, k, mode, document_uuids, as_json) -> None:
     """Hybrid search over the documents and code you may read."""
-    from workbench import vectors
+    from workbench import agents
 
     cfg = _settings()
     ctx = context_of(as_user)
-    hits = vectors.search(
+    hits = agents.metered_search(
         ctx,
+        _store(),
         home.open_vectors(cfg),
         home.local_embedder(cfg),
         query,
