@@ -245,4 +245,4 @@ def serve(port, address) -> None:
     os.execve(sys.executable, cmd, {**os.environ, "WORKBENCH_HOME": str(cfg.home)})
 
 
-from workbench import cli_chat, cli_documents  # noqa: E402,F401  registers the chat and document commands
+from workbench import cli_calls, cli_chat, cli_documents  # noqa: E402,F401  registers the other commands

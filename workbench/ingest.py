@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from workbench import docmeta, documents, metering, parsing
+from workbench import docmeta, documents, metering, parsing, users
 from workbench.auth import Context
 from workbench.chunking import Chunk, chunk_pages
 from workbench.db import Store, atomic, fetch_one
@@ -81,19 +81,6 @@ def check_upload(settings: Settings, filename: str, data: bytes) -> Upload:
     return Upload(name, data, hashlib.sha256(data).hexdigest(), parsed)
 
 
-def _project_id(ctx: Context, con: duckdb.DuckDBPyConnection, project: str | None) -> int | None:
-    if not project:
-        return None
-    rows = con.execute(
-        "SELECT id, owner_id FROM projects WHERE org_id = ? AND (name = ? OR uuid::VARCHAR = ?)"
-        " ORDER BY owner_id = ? DESC",
-        [ctx.org_id, project, project, ctx.user_id],
-    ).fetchall()
-    if not rows:
-        raise NotFound(f"No project {project!r} in your organisation.")
-    return rows[0][0]
-
-
 def register(
     ctx: Context,
     con: duckdb.DuckDBPyConnection,
@@ -113,7 +100,7 @@ def register(
         raise InvalidInput(f"Document type must be one of {', '.join(DOC_TYPES)}.")
     if scope == "global":
         ctx.require("admin:full")  # seed 004: global documents need an admin
-    project_id = _project_id(ctx, con, project)
+    project_id = users.project_id_of(ctx, con, project)
     if conversation_id is not None:
         _own_conversation(ctx, con, conversation_id)
         if scope != "user":

@@ -163,6 +163,20 @@ def delete_user(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, *, 
     return deleted
 
 
+def project_id_of(ctx: Context, con: duckdb.DuckDBPyConnection, project: str | None) -> int | None:
+    """The id of a project of the user's organisation, by name or UUID (the user's own first)."""
+    if not project:
+        return None
+    rows = con.execute(
+        "SELECT id, owner_id FROM projects WHERE org_id = ? AND (name = ? OR uuid::VARCHAR = ?)"
+        " ORDER BY owner_id = ? DESC",
+        [ctx.org_id, project, project, ctx.user_id],
+    ).fetchall()
+    if not rows:
+        raise NotFound(f"No project {project!r} in your organisation.")
+    return rows[0][0]
+
+
 def list_projects(ctx: Context, con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Projects of the organisation."""
     ctx.require("projects:read")

@@ -1,0 +1,174 @@
+"""Importing calls (seed 000): every format, normalised roles, idempotent re-imports, call ids
+unique per project, and all-or-nothing files with a report naming the bad rows."""
+
+import json
+
+import pytest
+
+from tests.conftest import ctx_of
+from tests.test_cli import run
+from workbench import calls, home, transcripts
+from workbench.errors import NotAllowed, NotFound
+
+PER_CALL_CSV = (
+    "call_id,transcript,timestamp,metadata\n"
+    'A-1,"Agent: Thanks for calling.\nCustomer: My router keeps dropping.",2026-11-02T10:15:00,'
+    '"{""channel"": ""phone""}"\n'
+    'A-2,"Rep: Hello!\nCaller: I want a refund.",2026-11-03T09:00:00,\n'
+)
+PER_UTTERANCE_CSV = (
+    "call_id,role,content,index,start_seconds,end_seconds\n"
+    "B-1,agent,Good morning.,0,0,2.5\nB-1,Customer,My bill is wrong.,1,2.5,6\n"
+    "B-1,Speaker 2,Hold on.,2,6,7\n"
+)
+TEXT = (
+    "[00:00:01] Agent: Welcome to Northwind.\n[00:00:04] Customer: I lost my phone.\n"
+    "it was stolen yesterday\n"
+)
+VTT = (
+    "WEBVTT\n\n1\n00:00:00.000 --> 00:00:03.000\n<v Agent>How can I help?</v>\n\n"
+    "2\n00:00:03.000 --> 00:00:07.500\n<v Customer>My parcel is late.</v>\n"
+)
+
+
+@pytest.fixture
+def store(demo_copy):
+    return home.open_store(demo_copy)
+
+
+def load(store, username, name, data, project="Customer care line", **options):
+    return calls.import_calls(ctx_of(store, username), store, name, data, project, **options)
+
+
+def turns(store, external_id):
+    with store.connect() as con:
+        return con.execute(
+            "SELECT u.role, u.content, u.utterance_index, u.start_seconds, u.end_seconds"
+            " FROM utterances u JOIN calls c ON c.id = u.call_id WHERE c.external_id = ?"
+            " ORDER BY u.utterance_index",
+            [external_id],
+        ).fetchall()
+
+
+def test_each_format_becomes_calls_with_normalised_roles(store):
+    assert load(store, "anna", "calls.csv", PER_CALL_CSV.encode())["created"] == 2
+    assert [t[:2] for t in turns(store, "A-2")] == [("agent", "Hello!"), ("customer", "I want a refund.")]
+    assert load(store, "anna", "turns.csv", PER_UTTERANCE_CSV.encode())["utterances"] == 3
+    assert turns(store, "B-1") == [
+        ("agent", "Good morning.", 0, 0.0, 2.5),
+        ("customer", "My bill is wrong.", 1, 2.5, 6.0),
+        ("unknown", "Hold on.", 2, 6.0, 7.0),
+    ]
+    rows = [
+        {"call_id": "J-1", "transcript": "Agent: Hi.\nCustomer: Bye.", "timestamp": "2026-11-04T08:00:00Z"}
+    ]
+    load(store, "anna", "calls.json", json.dumps(rows).encode())
+    load(
+        store,
+        "anna",
+        "calls.jsonl",
+        b'{"call_id": "L-1", "role": "system", "content": "Recorded line.", "index": 0}\n',
+    )
+    assert turns(store, "J-1")[1][:2] == ("customer", "Bye.") and turns(store, "L-1")[0][0] == "system"
+    load(store, "anna", "lost-phone.txt", TEXT.encode())
+    assert turns(store, "lost-phone") == [
+        ("agent", "Welcome to Northwind.", 0, 1.0, 4.0),
+        ("customer", "I lost my phone. it was stolen yesterday", 1, 4.0, None),
+    ]
+    load(store, "anna", "late.vtt", VTT.encode())
+    assert turns(store, "late")[1] == ("customer", "My parcel is late.", 1, 3.0, 7.5)
+    with store.connect() as con:
+        meta = con.execute(
+            "SELECT metadata->>'channel', started_at FROM calls WHERE external_id = 'A-1'"
+        ).fetchone()
+    assert meta[0] == "phone" and meta[1].isoformat() == "2026-11-02T10:15:00"
+
+
+def test_reimporting_updates_instead_of_duplicating(store):
+    load(store, "anna", "calls.csv", PER_CALL_CSV.encode())
+    again = load(
+        store, "anna", "calls.csv", PER_CALL_CSV.replace("I want a refund.", "I want my money back.").encode()
+    )
+    assert (again["created"], again["updated"]) == (0, 2)
+    assert [t[1] for t in turns(store, "A-2")] == ["Hello!", "I want my money back."]
+    with store.connect() as con:
+        assert con.execute("SELECT count(*) FROM calls WHERE external_id = 'A-2'").fetchone()[0] == 1
+
+
+def test_call_ids_are_unique_per_project_so_tenants_never_collide(store):
+    load(store, "anna", "calls.csv", PER_CALL_CSV.encode())
+    load(store, "amir", "calls.csv", PER_CALL_CSV.encode(), project="Support desk")
+    with store.connect() as con:
+        orgs = con.execute(
+            "SELECT DISTINCT p.org_id FROM calls c JOIN projects p ON p.id = c.project_id"
+            " WHERE c.external_id = 'A-1'"
+        ).fetchall()
+    assert len(orgs) == 2
+    with pytest.raises(NotFound):  # another organisation's project does not exist for you
+        load(store, "anna", "calls.csv", PER_CALL_CSV.encode(), project="Support desk")
+    with pytest.raises(NotAllowed):
+        load(store, "vera", "calls.csv", PER_CALL_CSV.encode())  # a viewer imports nothing
+
+
+@pytest.mark.parametrize(
+    "name, data, problem",
+    [
+        ("calls.csv", b"call_id,transcript\n,Agent: hi\n", "row 1: missing call_id"),
+        ("turns.csv", b"call_id,role,content,index\nX,pilot,Hello,0\n", "row 1: unknown role 'pilot'"),
+        ("calls.csv", b"call_id,transcript\nX,\n", "row 1: call X: empty transcript"),
+        (
+            "turns.csv",
+            b"call_id,role,content,index\nX,agent,Hi,0\nX,customer,Yo,0\n",
+            "index 0 appears twice",
+        ),
+        ("calls.json", b"{not json", "not valid JSON"),
+        ("notes.txt", b"no speakers here at all", "no speaker turns"),
+        ("calls.xlsx", b"PK\x03\x04", "unsupported type .xlsx"),
+        ("calls.csv", b"", "the file is empty"),
+    ],
+)
+def test_a_bad_file_is_reported_by_row_and_writes_nothing(store, name, data, problem):
+    with store.connect() as con:
+        before = con.execute(
+            "SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM utterances)"
+        ).fetchone()
+    with pytest.raises(transcripts.ImportReport, match="nothing imported") as report:
+        load(store, "anna", name, PER_CALL_CSV.encode() if data is None else data)
+    assert problem in str(report.value)
+    with store.connect() as con:
+        after = con.execute(
+            "SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM utterances)"
+        ).fetchone()
+    assert after == before
+
+
+def test_encodings_and_size(store):
+    bom = '\ufeffcall_id,transcript\nE-1,"Agent: Grüß Gott.\nCustomer: Danke."\n'.encode()
+    load(store, "anna", "bom.csv", bom)
+    load(
+        store,
+        "anna",
+        "latin.txt",
+        "Agent: Señor, ¿en qué puedo ayudarle?\nCustomer: Gracias.".encode("latin-1"),
+    )
+    assert turns(store, "E-1")[0][1] == "Grüß Gott." and turns(store, "latin")[0][1].startswith("Señor")
+    with pytest.raises(transcripts.ImportReport, match="the limit is 1 MB"):
+        load(store, "anna", "big.csv", b"x" * (2 * 1024 * 1024), max_mb=1)
+
+
+def test_cli_import_prints_counts_or_the_report(cli_env, tmp_path):
+    good, bad = tmp_path / "calls.csv", tmp_path / "bad.csv"
+    good.write_text(PER_CALL_CSV)
+    bad.write_text("call_id,role,content,index\n,agent,Hi,0\nX,pilot,Hello,1\n")
+    result = run(
+        cli_env, "calls", "import", str(good), "--project", "Customer care line", "--as", "anna", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["created"] == 2
+    failed = run(
+        cli_env, "calls", "import", str(bad), "--project", "Customer care line", "--as", "anna", "--json"
+    )
+    assert failed.returncode == 1
+    assert [p["row"] for p in json.loads(failed.stdout)["problems"]] == [1, 2]
+    listed = run(cli_env, "calls", "list", "--as", "anna", "--project", "Customer care line")
+    assert "A-1" in listed.stdout and "A-2" in listed.stdout

@@ -1,0 +1,135 @@
+"""Calls and utterances (seed 000): import a file into a project, all or nothing, idempotently
+(a call id seen before in the project is updated, not duplicated), and list calls."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pyarrow as pa
+
+from workbench import transcripts, users
+from workbench.auth import Context
+from workbench.db import Store, atomic
+from workbench.errors import InvalidInput
+
+
+def import_calls(
+    ctx: Context, store: Store, filename: str, data: bytes, project: str, *, max_mb: int = 50
+) -> dict:
+    """Parse `data` (before touching the database), then write its calls and utterances in one
+    transaction. Returns counts; raises transcripts.ImportReport naming the bad rows."""
+    ctx.require("calls:import")
+    if not project:
+        raise InvalidInput("Name the project the calls belong to (--project).")
+    parsed = transcripts.read_calls(filename, data, max_mb)
+    with store.connect() as con, atomic(con):
+        project_id = users.project_id_of(ctx, con, project)
+        return _write(con, project_id, parsed) | {"file": filename, "project": project}
+
+
+def _write(con: duckdb.DuckDBPyConnection, project_id: int, parsed: list[transcripts.Call]) -> dict:
+    calls = pa.Table.from_pylist(
+        [
+            {
+                "external_id": c.external_id,
+                "transcript": c.transcript,
+                "started_at": c.started_at,
+                "metadata": json.dumps(c.metadata),
+            }
+            for c in parsed
+        ],
+        schema=pa.schema(
+            [
+                ("external_id", pa.string()),
+                ("transcript", pa.string()),
+                ("started_at", pa.timestamp("us")),
+                ("metadata", pa.string()),
+            ]
+        ),
+    )
+    turns = pa.Table.from_pylist(
+        [
+            {
+                "external_id": c.external_id,
+                "role": u.role,
+                "content": u.content,
+                "utterance_index": u.index,
+                "start_seconds": u.start_seconds,
+                "end_seconds": u.end_seconds,
+            }
+            for c in parsed
+            for u in c.utterances
+        ],
+        schema=pa.schema(
+            [
+                ("external_id", pa.string()),
+                ("role", pa.string()),
+                ("content", pa.string()),
+                ("utterance_index", pa.int32()),
+                ("start_seconds", pa.float64()),
+                ("end_seconds", pa.float64()),
+            ]
+        ),
+    )
+    con.register("incoming_calls", calls)
+    con.register("incoming_turns", turns)
+    try:
+        existing = con.execute(
+            "SELECT count(*) FROM calls c JOIN incoming_calls i ON i.external_id = c.external_id"
+            " WHERE c.project_id = ?",
+            [project_id],
+        ).fetchone()[0]
+        con.execute(
+            "DELETE FROM utterances WHERE call_id IN (SELECT c.id FROM calls c JOIN incoming_calls i"
+            " ON i.external_id = c.external_id WHERE c.project_id = ?)",
+            [project_id],
+        )
+        con.execute(
+            "UPDATE calls SET transcript = i.transcript,"
+            " started_at = coalesce(i.started_at, calls.started_at), metadata = i.metadata::JSON"
+            " FROM incoming_calls i"
+            " WHERE calls.project_id = ? AND calls.external_id = i.external_id",
+            [project_id],
+        )
+        con.execute(
+            "INSERT INTO calls (project_id, external_id, transcript, started_at, metadata)"
+            " SELECT ?, i.external_id, i.transcript, coalesce(i.started_at, current_localtimestamp()),"
+            " i.metadata::JSON FROM incoming_calls i WHERE NOT EXISTS (SELECT 1 FROM calls c"
+            " WHERE c.project_id = ? AND c.external_id = i.external_id)",
+            [project_id, project_id],
+        )
+        con.execute(
+            "INSERT INTO utterances (call_id, project_id, role, content, utterance_index, start_seconds,"
+            " end_seconds) SELECT c.id, c.project_id, t.role, t.content, t.utterance_index, t.start_seconds,"
+            " t.end_seconds FROM incoming_turns t JOIN calls c ON c.project_id = ?"
+            " AND c.external_id = t.external_id",
+            [project_id],
+        )
+    finally:
+        con.unregister("incoming_calls")
+        con.unregister("incoming_turns")
+    return {
+        "calls": calls.num_rows,
+        "created": calls.num_rows - existing,
+        "updated": existing,
+        "utterances": turns.num_rows,
+    }
+
+
+def list_calls(
+    ctx: Context, con: duckdb.DuckDBPyConnection, project: str | None = None, limit: int = 500
+) -> list[dict]:
+    """Calls of the organisation's projects (or one project), newest first, with their turn counts."""
+    from workbench.db import fetch_dicts
+
+    ctx.require("calls:read")
+    project_id = users.project_id_of(ctx, con, project)
+    return fetch_dicts(
+        con,
+        "SELECT c.uuid::VARCHAR AS uuid, p.name AS project, c.external_id, c.started_at,"
+        " (SELECT count(*) FROM utterances u WHERE u.call_id = c.id) AS turns FROM calls c"
+        " JOIN projects p ON p.id = c.project_id WHERE p.org_id = ? AND (? IS NULL OR p.id = ?)"
+        " ORDER BY c.started_at DESC, c.id DESC LIMIT ?",
+        [ctx.org_id, project_id, project_id, limit],
+    )

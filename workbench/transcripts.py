@@ -1,0 +1,287 @@
+"""Reading call files (seed 000): CSV, JSON and JSONL with a row per call or a row per utterance,
+plain-text transcripts with speaker labels, and WebVTT. Everything becomes `Call`s with ordered
+utterances and normalised roles, or an `ImportReport` naming every bad row; nothing is written
+here. Bytes are decoded as UTF-8 (a BOM is dropped) or, failing that, Latin-1."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import PurePath
+
+from workbench.errors import InvalidInput
+
+FORMATS = (".csv", ".json", ".jsonl", ".txt", ".vtt")
+ROLES = ("agent", "customer", "system", "unknown")
+ROLE_WORDS = {
+    "agent": "agent",
+    "rep": "agent",
+    "representative": "agent",
+    "support": "agent",
+    "operator": "agent",
+    "advisor": "agent",
+    "assistant": "agent",
+    "customer": "customer",
+    "caller": "customer",
+    "client": "customer",
+    "user": "customer",
+    "system": "system",
+    "ivr": "system",
+    "bot": "system",
+}
+MAX_ERRORS = 50
+_LABEL = re.compile(r"^\s*(?:\[(?P<ts>[\d:.]+)\]\s*)?(?P<who>[A-Za-z][\w .'-]{0,30}?)\s*:\s*(?P<text>.*)$")
+_VTT_TIME = re.compile(r"(?P<a>[\d:.]+)\s*-->\s*(?P<b>[\d:.]+)")
+
+
+@dataclass
+class Utterance:
+    role: str
+    content: str
+    index: int
+    start_seconds: float | None = None
+    end_seconds: float | None = None
+
+
+@dataclass
+class Call:
+    external_id: str
+    transcript: str
+    started_at: datetime | None = None
+    metadata: dict = field(default_factory=dict)
+    utterances: list[Utterance] = field(default_factory=list)
+
+
+class ImportReport(InvalidInput):
+    """A file that cannot be imported: every problem found, with its row number."""
+
+    def __init__(self, filename: str, problems: list[tuple[int | None, str]]) -> None:
+        self.filename, self.problems = filename, problems
+        shown = "; ".join(f"row {row}: {text}" if row else text for row, text in problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        super().__init__(f"{filename}: nothing imported. {shown}{more}")
+
+
+def role_of(label: str) -> str:
+    """agent, customer, system or unknown ("Speaker 1" and other names are unknown)."""
+    word = re.sub(r"[^a-z]", "", (label or "").lower())
+    return ROLE_WORDS.get(word, "unknown")
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else Latin-1 (every byte sequence is valid Latin-1)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def read_calls(filename: str, data: bytes, max_mb: int = 50) -> list[Call]:
+    """Parse one file into calls, or raise ImportReport listing what is wrong."""
+    name = PurePath(filename).name
+    suffix = PurePath(name).suffix.lower()
+    if suffix not in FORMATS:
+        raise ImportReport(
+            name, [(None, f"unsupported type {suffix or '(none)'}; use one of {', '.join(FORMATS)}")]
+        )
+    if len(data) > max_mb * 1024 * 1024:
+        raise ImportReport(
+            name, [(None, f"the file is {len(data) / 2**20:.0f} MB; the limit is {max_mb} MB")]
+        )
+    text = decode(data)
+    if not text.strip():
+        raise ImportReport(name, [(None, "the file is empty")])
+    if suffix in (".txt", ".vtt"):
+        stem = PurePath(name).stem
+        turns = _vtt(text) if suffix == ".vtt" or text.lstrip().startswith("WEBVTT") else _labelled(text)
+        if not turns:
+            raise ImportReport(name, [(None, "no speaker turns found (expected lines like 'Agent: ...')")])
+        return [Call(stem, _transcript(turns), utterances=turns)]
+    rows = _records(name, suffix, text)
+    return _from_rows(name, rows)
+
+
+def _records(name: str, suffix: str, text: str) -> list[dict]:
+    try:
+        if suffix == ".csv":
+            return list(csv.DictReader(io.StringIO(text)))
+        if suffix == ".jsonl":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        loaded = json.loads(text)
+    except (json.JSONDecodeError, csv.Error) as exc:
+        raise ImportReport(name, [(None, f"not valid {suffix[1:].upper()}: {exc}")]) from None
+    if isinstance(loaded, dict):
+        loaded = loaded.get("calls") or loaded.get("utterances") or [loaded]
+    if not isinstance(loaded, list) or not all(isinstance(r, dict) for r in loaded):
+        raise ImportReport(name, [(None, "expected a list of objects, one per call or per utterance")])
+    return loaded
+
+
+def _from_rows(name: str, rows: list[dict]) -> list[Call]:
+    if not rows:
+        raise ImportReport(name, [(None, "no rows")])
+    columns = {k.strip().lower() for r in rows for k in r}
+    per_utterance = {"role", "content"} <= columns
+    if not per_utterance and "transcript" not in columns:
+        raise ImportReport(
+            name,
+            [
+                (
+                    None,
+                    "needs either call_id and transcript (a row per call) or call_id, role,"
+                    " content and index (a row per utterance)",
+                )
+            ],
+        )
+    problems: list[tuple[int | None, str]] = []
+    calls: dict[str, Call] = {}
+    for number, raw in enumerate(rows, start=1):
+        row = {k.strip().lower(): v for k, v in raw.items() if k is not None}
+        call_id = str(row.get("call_id") or "").strip()
+        if not call_id:
+            problems.append((number, "missing call_id"))
+            continue
+        if per_utterance:
+            _utterance_row(number, row, calls.setdefault(call_id, Call(call_id, "")), problems)
+        else:
+            _call_row(number, row, call_id, calls, problems)
+        if len(problems) >= MAX_ERRORS:
+            break
+    for call in calls.values():
+        call.utterances.sort(key=lambda u: u.index)
+        if per_utterance:
+            call.transcript = _transcript(call.utterances)
+            seen: set[int] = set()
+            for u in call.utterances:
+                if u.index in seen:
+                    problems.append(
+                        (None, f"call {call.external_id}: utterance index {u.index} appears twice")
+                    )
+                seen.add(u.index)
+    if problems:
+        raise ImportReport(name, problems)
+    return list(calls.values())
+
+
+def _call_row(number: int, row: dict, call_id: str, calls: dict, problems: list) -> None:
+    transcript = str(row.get("transcript") or "").strip()
+    if not transcript:
+        problems.append((number, f"call {call_id}: empty transcript"))
+        return
+    if call_id in calls:
+        problems.append((number, f"call {call_id} appears twice in the file"))
+        return
+    turns = _labelled(transcript) or [Utterance("unknown", transcript, 0)]
+    calls[call_id] = Call(
+        call_id, transcript, _when(number, row, problems), _metadata(number, row, problems), turns
+    )
+
+
+def _utterance_row(number: int, row: dict, call: Call, problems: list) -> None:
+    content = str(row.get("content") or "").strip()
+    label = str(row.get("role") or "").strip()
+    role = label.lower() if label.lower() in ROLES else role_of(label)
+    if not content:
+        problems.append((number, "empty content"))
+    if role == "unknown" and label.lower() != "unknown" and not label.lower().startswith("speaker"):
+        problems.append((number, f"unknown role {label!r}: use agent, customer, system or unknown"))
+    try:
+        index = int(row.get("index", row.get("utterance_index", len(call.utterances))))
+        start = _seconds(row.get("start_seconds", row.get("start")))
+        end = _seconds(row.get("end_seconds", row.get("end")))
+    except ValueError:
+        problems.append((number, "index, start and end must be numbers"))
+        return
+    call.started_at = call.started_at or _when(number, row, problems)
+    call.utterances.append(Utterance(role, content, index, start, end))
+
+
+def _when(number: int, row: dict, problems: list) -> datetime | None:
+    value = row.get("timestamp") or row.get("started_at")
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).strip().replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        problems.append((number, f"timestamp {value!r} is not an ISO date and time"))
+        return None
+
+
+def _metadata(number: int, row: dict, problems: list) -> dict:
+    value = row.get("metadata")
+    if value in (None, ""):
+        return {}
+    if isinstance(value, dict):
+        return value
+    try:
+        loaded = json.loads(value)
+    except (TypeError, json.JSONDecodeError):
+        problems.append((number, "metadata must be a JSON object"))
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _seconds(value) -> float | None:
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    if ":" in text:
+        total = 0.0
+        for part in text.split(":"):
+            total = total * 60 + float(part)
+        return total
+    return float(text)
+
+
+def _labelled(text: str) -> list[Utterance]:
+    """'Agent: ...' / 'Customer: ...' / '[00:01:02] Speaker 1: ...' lines; unlabelled lines continue the
+    turn before them."""
+    turns: list[Utterance] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        match = _LABEL.match(line)
+        if match and match.group("text").strip():
+            start = _seconds(match.group("ts")) if match.group("ts") else None
+            turns.append(
+                Utterance(role_of(match.group("who")), match.group("text").strip(), len(turns), start)
+            )
+        elif turns:
+            turns[-1].content += " " + line.strip()
+    for turn, following in zip(turns, turns[1:], strict=False):  # a turn ends where the next starts
+        if turn.start_seconds is not None and following.start_seconds is not None:
+            turn.end_seconds = following.start_seconds
+    return turns
+
+
+def _vtt(text: str) -> list[Utterance]:
+    """WebVTT cues; the speaker comes from <v Name> or a 'Name:' prefix."""
+    turns: list[Utterance] = []
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
+        lines = [line for line in block.strip().splitlines() if line.strip()]
+        timing = next((i for i, line in enumerate(lines) if _VTT_TIME.search(line)), None)
+        if timing is None:
+            continue
+        match = _VTT_TIME.search(lines[timing])
+        body = " ".join(lines[timing + 1 :]).strip()
+        voice = re.match(r"<v(?:\.[\w.]+)?\s+([^>]+)>(.*)", body)
+        if voice:
+            who, body = voice.group(1), re.sub(r"</v>", "", voice.group(2)).strip()
+        else:
+            labelled = _LABEL.match(body)
+            who, body = (labelled.group("who"), labelled.group("text")) if labelled else ("", body)
+        if body:
+            turns.append(
+                Utterance(
+                    role_of(who), body, len(turns), _seconds(match.group("a")), _seconds(match.group("b"))
+                )
+            )
+    return turns
+
+
+def _transcript(turns: list[Utterance]) -> str:
+    return "\n".join(f"{u.role.capitalize()}: {u.content}" for u in turns)
