@@ -172,3 +172,43 @@ def test_cli_import_prints_counts_or_the_report(cli_env, tmp_path):
     assert [p["row"] for p in json.loads(failed.stdout)["problems"]] == [1, 2]
     listed = run(cli_env, "calls", "list", "--as", "anna", "--project", "Customer care line")
     assert "A-1" in listed.stdout and "A-2" in listed.stdout
+
+
+HAND_CHECKED = (
+    "[00:00:00] Agent: Thanks for calling Northwind, how can I help?\n"
+    "[00:00:05] Customer: My internet is terrible and keeps dropping, I am really annoyed.\n"
+    "[00:00:12] Agent: I am sorry. I reset your line now.\n"
+    "[00:00:20] Customer: Great, thanks, that fixed it!\n"
+)
+
+
+def test_call_analytics_are_computed_at_import_on_a_hand_checked_call(store):
+    from workbench import call_metrics
+
+    load(store, "anna", "checked.txt", HAND_CHECKED.encode())
+    with store.connect() as con:
+        row = con.execute(
+            "SELECT turns, agent_words, customer_words, talk_ratio, duration_seconds, sentiment,"
+            " resolved FROM calls WHERE external_id = 'checked'"
+        ).fetchone()
+        scores = [
+            r[0]
+            for r in con.execute(
+                "SELECT u.sentiment FROM utterances u JOIN calls c ON c.id = u.call_id"
+                " WHERE c.external_id = 'checked' ORDER BY u.utterance_index"
+            ).fetchall()
+        ]
+    # 8 + 8 agent words, 11 + 5 customer words; the last turn starts at 20 s and has no end
+    assert row[:5] == (4, 16, 16, 0.5, 20.0)
+    assert scores[1] < -0.3 and scores[3] > 0.5  # annoyed, then pleased
+    assert row[5] == pytest.approx((scores[1] + scores[3]) / 2, abs=1e-4) and row[6] is True
+    assert call_metrics.resolution(["I will escalate this and call you back.", "Thanks."]) is False
+    assert call_metrics.resolution(["Okay.", "Bye."]) is None
+
+
+def test_demo_calls_carry_their_analytics(demo_store):
+    with demo_store.connect() as con:
+        missing, total = con.execute(
+            "SELECT count(*) FILTER (WHERE turns IS NULL OR talk_ratio IS NULL), count(*) FROM calls"
+        ).fetchone()
+    assert total > 300 and missing == 0

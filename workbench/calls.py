@@ -8,7 +8,7 @@ import json
 import duckdb
 import pyarrow as pa
 
-from workbench import transcripts, users
+from workbench import call_metrics, transcripts, users
 from workbench.auth import Context
 from workbench.db import Store, atomic
 from workbench.errors import InvalidInput
@@ -106,9 +106,18 @@ def _write(con: duckdb.DuckDBPyConnection, project_id: int, parsed: list[transcr
             " AND c.external_id = t.external_id",
             [project_id],
         )
+        ids = [
+            r[0]
+            for r in con.execute(
+                "SELECT c.id FROM calls c JOIN incoming_calls i ON i.external_id = c.external_id"
+                " WHERE c.project_id = ?",
+                [project_id],
+            ).fetchall()
+        ]
     finally:
         con.unregister("incoming_calls")
         con.unregister("incoming_turns")
+    call_metrics.refresh(con, ids)
     return {
         "calls": calls.num_rows,
         "created": calls.num_rows - existing,

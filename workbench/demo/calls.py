@@ -12,6 +12,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from workbench import call_metrics
+
 WORDS_PER_SECOND = 2.6
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -94,6 +96,8 @@ def write_calls(con: duckdb.DuckDBPyConnection, rnd: random.Random, script: dict
     finally:
         con.unregister("demo_calls")
         con.unregister("demo_utterances")
+    ids = [r[0] for r in con.execute("SELECT id FROM calls WHERE project_id = ?", [project_id]).fetchall()]
+    call_metrics.refresh(con, ids)
     return n
 
 
