@@ -171,11 +171,13 @@ def analytics_steps(result: analytics_agent.Result) -> list[Step]:
     return [choose, run]
 
 
-def model_sql(ctx, store, provider, question: str, schema: str):
+def model_sql(ctx, store, provider, question: str):
     """With a model configured, the analytics agent lets it write SQL and runs that in the sandbox.
     Returns the steps and the result, or None for the result when either step failed."""
     from workbench import sandbox
 
+    with store.connect() as con:  # the views the role may read, as the model's schema
+        schema = sandbox.schema_text(ctx, con)
     write = Step(
         "ResearchAgent",
         "research",

@@ -161,18 +161,29 @@ def failed(error: str) -> Result:
     return Result(f"The analytics query failed: {error}", None, {}, None, [], 0.0, [], 0.0, error=error)
 
 
+_DESCRIBED: dict[str, np.ndarray] = {}
+
+
+def _catalogue_vectors(embedder: Embedder) -> tuple[list[str], np.ndarray]:
+    """The catalogue's texts and their vectors, embedded once per process and model."""
+    texts = [f"{q.name.replace('_', ' ')}: {q.description}" for q in CATALOGUE]
+    if embedder.model_name not in _DESCRIBED:
+        _DESCRIBED[embedder.model_name] = embedder.encode(texts)
+    return texts, _DESCRIBED[embedder.model_name]
+
+
 def run(ctx: Context, con: duckdb.DuckDBPyConnection, embedder: Embedder, question: str) -> Result:
     """Choose the best catalogue query the user may run, run it for their organisation, describe it."""
     began = time.perf_counter()
     t0 = time.perf_counter()
-    texts = [f"{q.name.replace('_', ' ')}: {q.description}" for q in CATALOGUE]
-    vectors = embedder.encode([question] + texts)
+    texts, described = _catalogue_vectors(embedder)
+    asked_vector = embedder.encode([question])[0]
     ms = round((time.perf_counter() - t0) * 1000)
     tokens = sum(embedder.count_tokens([question]))
     asked = content_words(question)
     scores = []
-    for query, text, vector in zip(CATALOGUE, texts, vectors[1:], strict=True):
-        meaning = float(np.dot(vectors[0], vector))
+    for query, text, vector in zip(CATALOGUE, texts, described, strict=True):
+        meaning = float(np.dot(asked_vector, vector))
         words = len(asked & content_words(text))
         scores.append((0.6 * meaning + 0.4 * min(1.0, words / max(1, min(len(asked), 3))), query))
     scores.sort(key=lambda s: -s[0])

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from workbench import agents, analytics_agent, conversations, metering, prompts, providers, sandbox
+from workbench import agents, analytics_agent, conversations, metering, prompts, providers
 from workbench.agents import LOW_CONFIDENCE, Step
 from workbench.auth import Context
 from workbench.db import Store, atomic, fetch_one
@@ -167,9 +167,9 @@ def _answer(
         level = _level(con, ctx)
         stage_rows = prompts.stages(ctx, con)
         stage = _stage(stage_rows, agent_type)
-        prompting = prompts.prompting_for(ctx, con, stage) if stage else None
         # with several stages a model may pick one (seed 003); each with its description and templates
         choices = {s["name"]: (s["description"], prompts.prompting_for(ctx, con, s)) for s in stage_rows}
+        prompting = choices[stage["name"]][1] if stage else None
         history = _history(con, conv["id"])
         if agent_type == "analytics":
             say("Choosing a query")
@@ -177,7 +177,6 @@ def _answer(
                 result = analytics_agent.run(ctx, con, embedder, question)
             except Exception as exc:  # noqa: BLE001 - a failed query degrades the answer, never the chat
                 result = analytics_agent.failed(f"{type(exc).__name__}: {exc}")
-            schema = sandbox.schema_text(ctx, con)
     count = embedder.count_tokens
     if provider is None:
         name, chosen = provider_name or conv["llm_provider"], model or conv["llm_model"]
@@ -188,9 +187,9 @@ def _answer(
     if agent_type == "analytics":
         steps, passages, completion, modelled = [], [], None, None
         writer = provider if not isinstance(provider, providers.Extractive | providers.Unavailable) else None
-        if writer is not None and schema:
+        if writer is not None:
             say("Writing SQL")
-            steps, modelled = agents.model_sql(ctx, store, writer, question, schema)
+            steps, modelled = agents.model_sql(ctx, store, writer, question)
         if modelled is not None:
             result = modelled
         else:

@@ -240,8 +240,7 @@ def _check_provider(provider: str | None) -> None:
 
 
 def _readable_documents(ctx: Context, con: duckdb.DuckDBPyConnection, document_uuids: list[str]) -> list[str]:
-    from workbench.documents import VISIBLE
-
+    """The ids as given, each checked to be a document the user may read."""
     wanted = []
     for value in document_uuids:
         try:
@@ -250,14 +249,7 @@ def _readable_documents(ctx: Context, con: duckdb.DuckDBPyConnection, document_u
             raise InvalidInput(f"Not a document id: {value!r}") from None
     if not wanted:
         return []
-    found = {
-        r[0]
-        for r in con.execute(
-            f"SELECT d.uuid::VARCHAR FROM documents d WHERE {VISIBLE}"
-            " AND d.uuid::VARCHAR IN (SELECT unnest(?))",
-            [ctx.org_id, ctx.user_id, wanted],
-        ).fetchall()
-    }
+    found = set(still_readable(ctx, con, wanted))
     missing = [u for u in wanted if u not in found]
     if missing:
         raise NotFound(f"No document {missing[0]} that you may read.")
