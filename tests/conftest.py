@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench import auth, demo, home, ingest
+from workbench import auth, call_search, calls, demo, home, ingest, qa
 from workbench.embed import HashEmbedder
 from workbench.settings import Settings
 
@@ -39,6 +39,10 @@ def demo_home(tmp_path_factory) -> Settings:
     vectors, embedder = home.open_vectors(cfg), HashEmbedder()
     for doc_uuid in ingest.pending(store):
         assert ingest.process(cfg, store, vectors, embedder, doc_uuid).status == "completed"
+    with store.connect() as con:  # what `workbench demo` does next: calls and QA pairs searchable
+        waiting = call_search.pending_calls(con)
+    calls.index_calls(store, vectors, embedder, waiting)
+    qa.embed_missing(store, vectors, embedder)
     return cfg
 
 

@@ -93,7 +93,7 @@ def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     manager = log_in(browser, url, "mike")
     manager.screenshot(path=str(ARTIFACTS / "home-manager.png"), full_page=True)
-    assert nav_labels(manager) == ["Home", "Chat", "Documents", "My account"]
+    assert nav_labels(manager) == ["Home", "Chat", "Documents", "Calls", "My account"]
     assert {"Tokens", "Cost (USD)", "Active users", "Calls"} <= set(metric_labels(manager))
     assert "Mike Chen" in manager.get_by_test_id("stSidebar").inner_text()
     values = manager.get_by_test_id("stMetricValue").all_inner_texts()
@@ -101,12 +101,12 @@ def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
 
     analyst = log_in(browser, url, "anna")
     analyst.screenshot(path=str(ARTIFACTS / "home-analyst.png"), full_page=True)
-    assert nav_labels(analyst) == ["Home", "Chat", "Documents", "My account"]
+    assert nav_labels(analyst) == ["Home", "Chat", "Documents", "Calls", "My account"]
     labels = set(metric_labels(analyst))
     assert "Calls" in labels and not labels & {"Tokens", "Cost (USD)"}
 
     admin = log_in(browser, url, "alice")
-    assert nav_labels(admin) == ["Home", "Chat", "Documents", "Prompts", "Users & roles", "My account"]
+    assert nav_labels(admin) == ["Home", "Chat", "Documents", "Calls", "Prompts", "Users & roles", "My account"]
     admin.get_by_role("link", name="Users & roles").click()
     admin.get_by_text("Add a user").wait_for(timeout=20_000)
     admin.get_by_test_id("stDataFrame").wait_for(timeout=20_000)
@@ -181,4 +181,47 @@ def test_analyst_asks_about_a_policy_and_opens_a_source_card(server, browser):
     assert "Delivery Policy" in answer.inner_text() or "Refund" in answer.inner_text()
     page.wait_for_timeout(800)
     page.screenshot(path=str(ARTIFACTS / "chat-answer.png"), full_page=True)
+    page.close()
+
+
+def test_analyst_imports_calls_searches_opens_a_transcript_and_exports_qa_pairs(server, browser):
+    url, _env = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    sample = Path(__file__).parent.parent / "data" / "samples" / "calls-esim.csv"
+    page = log_in(browser, url, "anna")
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Calls").click()
+    page.get_by_text("Calls per day").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "calls-overview.png"), full_page=True)
+
+    page.get_by_role("tab", name="Import").click()
+    page.locator("input[type=file]").last.set_input_files(str(sample))
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.get_by_text("3 calls (3 new, 0 updated), 15 utterances").wait_for(timeout=30_000)
+    page.get_by_text("utterances embedded").wait_for(timeout=60_000)
+
+    page.get_by_role("tab", name="Search").click()
+    page.get_by_placeholder("e.g. my parcel never arrived").fill("activate esim")
+    page.keyboard.press("Enter")
+    page.locator("mark").first.wait_for(timeout=30_000)
+    assert page.locator("mark").first.inner_text().lower() in ("activate", "esim")
+    page.get_by_test_id("stButton").get_by_role("button", name="Open", exact=True).first.click()
+    frame = page.frame_locator("iframe").last
+    focus = frame.locator("#focus")
+    focus.wait_for(timeout=30_000)
+    assert "esim" in focus.inner_text().lower() and focus.is_visible()
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ARTIFACTS / "calls-transcript.png"), full_page=True)
+
+    page.get_by_role("tab", name="QA pairs").click()
+    page.get_by_test_id("stPopoverButton").filter(has_text="Export").click()
+    page.get_by_role("button", name="Export and register a dataset").click()
+    page.get_by_text("Registered QA pairs").wait_for(timeout=30_000)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download qa-").click()
+    assert download.value.suggested_filename.endswith(".csv")
+    page.keyboard.press("Escape")
+    page.get_by_role("tab", name="Datasets").click()
+    page.get_by_text("newest: QA pairs · Customer care line").wait_for(timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "calls-datasets.png"), full_page=True)
     page.close()

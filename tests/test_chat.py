@@ -141,7 +141,8 @@ def test_sources_never_cross_organisations_or_private_documents(env):
         other = ask(env, user, "How big is the Zanzibar bonus pool?", provider=Scripted())
         assert done.document_uuid not in {s["id"] for s in other.sources}
     helio = ask(env, "amir", REFUND_Q, provider=Scripted())
-    org_of = dict(rows(store, "SELECT uuid::VARCHAR, org_id FROM documents"))
+    org_of = dict(rows(store, "SELECT uuid::VARCHAR, org_id FROM documents UNION ALL SELECT q.uuid::VARCHAR,"
+                              " p.org_id FROM qa_pairs q JOIN projects p ON p.id = q.project_id"))
     assert {org_of[s["id"]] for s in helio.sources} <= {ctx_of(store, "amir").org_id}
 
 

@@ -185,3 +185,38 @@ def test_prompts_page_lets_an_admin_edit_a_template(app):
     direct.session_state["ctx"] = ctx_of(app, "anna")
     direct.run()
     assert direct.error and "prompts:manage" in direct.error[0].value
+
+
+def test_calls_page_filters_charts_searches_and_opens_a_transcript(app):
+    at = logged_in(app, "anna", "pages/calls.py")
+    assert at.title[0].value == "Calls" and not at.error
+    table = at.dataframe[0].value
+    assert len(table) > 50 and {"external_id", "intent", "talk_ratio"} <= set(table.columns)
+    assert len(at.get("plotly_chart")) == 4 and at.get("download_button")
+    at.text_input(key="calls.text").input("refund").run()
+    assert 0 < len(at.dataframe[0].value) < len(table)
+    at.text_input(key="calls.query").input("refund").run()
+    hits = [m.value for m in at.markdown if "<mark>" in m.value]
+    assert hits and all("<mark>" in h.lower() for h in hits)
+    at.button(key="calls.open.0").click().run()
+    assert not at.exception and any(s.value.startswith("Call ") for s in at.subheader)
+    at.radio(key="calls.mode").set_value("semantic").run()
+    assert not at.exception and any("similarity" in m.value for m in at.markdown)
+
+
+def test_calls_page_qa_tab_exports_a_dataset(app):
+    at = logged_in(app, "anna", "pages/calls.py")
+    assert len(at.tabs) == 5  # Calls, Search, QA pairs, Datasets, Import
+    editor = [d.value for d in at.dataframe if "occurrences" in d.value.columns]
+    assert editor and len(editor[0]) > 20 and editor[0]["occurrences"].min() >= 1
+    at.button(key="qa.export").click().run()
+    assert not at.exception and any("Registered QA pairs" in s.value for s in at.success)
+    at.run()
+    datasets_table = [d.value for d in at.dataframe if "source_type" in d.value.columns]
+    assert datasets_table and datasets_table[0]["source_type"].to_list() == ["qa_export"]
+
+
+def test_calls_page_for_a_viewer_reads_but_cannot_import_or_edit(app):
+    at = logged_in(app, "vera", "pages/calls.py")
+    assert not at.error and len(at.tabs) == 3  # Calls, Search, QA pairs
+    assert not [b for b in at.button if b.key == "qa.export"]

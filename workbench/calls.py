@@ -8,14 +8,23 @@ import json
 import duckdb
 import pyarrow as pa
 
-from workbench import call_metrics, transcripts, users
+from workbench import call_metrics, call_search, intents, transcripts, users
 from workbench.auth import Context
 from workbench.db import Store, atomic
+from workbench.embed import Embedder
 from workbench.errors import InvalidInput
+from workbench.vectors import VectorStore
 
 
 def import_calls(
-    ctx: Context, store: Store, filename: str, data: bytes, project: str, *, max_mb: int = 50
+    ctx: Context,
+    store: Store,
+    filename: str,
+    data: bytes,
+    project: str,
+    *,
+    max_mb: int = 50,
+    vectors: VectorStore | None = None,
 ) -> dict:
     """Parse `data` (before touching the database), then write its calls and utterances in one
     transaction. Returns counts; raises transcripts.ImportReport naming the bad rows."""
@@ -25,7 +34,43 @@ def import_calls(
     parsed = transcripts.read_calls(filename, data, max_mb)
     with store.connect() as con, atomic(con):
         project_id = users.project_id_of(ctx, con, project)
-        return _write(con, project_id, parsed) | {"file": filename, "project": project}
+        result = _write(con, project_id, parsed) | {"file": filename, "project": project}
+    if vectors is not None:  # the updated calls' old utterance vectors are stale now
+        call_search.forget_calls(vectors, result["updated_ids"])
+    del result["updated_ids"]
+    return result
+
+
+def index_calls(
+    store: Store, vectors: VectorStore, embedder: Embedder, call_ids: list[int], progress=None
+) -> dict:
+    """Embed these calls' utterances, then re-cluster the intents of the projects they belong to."""
+    result = call_search.embed_calls(store, vectors, embedder, call_ids, progress)
+    assigned = {}
+    for project_id in result["projects"]:
+        with store.connect() as con, atomic(con):
+            assigned[project_id] = intents.assign(con, vectors, project_id)
+    return result | {"intents": assigned}
+
+
+def index_pending(
+    ctx: Context,
+    store: Store,
+    vectors: VectorStore,
+    embedder: Embedder,
+    project: str | None = None,
+    progress=None,
+) -> dict:
+    """Embed every call of the organisation (or one project) still waiting for its embeddings."""
+    ctx.require("calls:import")
+    with store.connect() as con:
+        project_id = users.project_id_of(ctx, con, project)
+        waiting = con.execute(
+            "SELECT c.id FROM calls c JOIN projects p ON p.id = c.project_id WHERE c.embedded_at IS NULL"
+            " AND p.org_id = ? AND (?::INTEGER IS NULL OR p.id = ?) ORDER BY c.id",
+            [ctx.org_id, project_id, project_id],
+        ).fetchall()
+    return index_calls(store, vectors, embedder, [r[0] for r in waiting], progress)
 
 
 def _write(con: duckdb.DuckDBPyConnection, project_id: int, parsed: list[transcripts.Call]) -> dict:
@@ -75,11 +120,14 @@ def _write(con: duckdb.DuckDBPyConnection, project_id: int, parsed: list[transcr
     con.register("incoming_calls", calls)
     con.register("incoming_turns", turns)
     try:
-        existing = con.execute(
-            "SELECT count(*) FROM calls c JOIN incoming_calls i ON i.external_id = c.external_id"
-            " WHERE c.project_id = ?",
-            [project_id],
-        ).fetchone()[0]
+        updated_ids = [
+            r[0]
+            for r in con.execute(
+                "SELECT c.id FROM calls c JOIN incoming_calls i ON i.external_id = c.external_id"
+                " WHERE c.project_id = ?",
+                [project_id],
+            ).fetchall()
+        ]
         con.execute(
             "DELETE FROM utterances WHERE call_id IN (SELECT c.id FROM calls c JOIN incoming_calls i"
             " ON i.external_id = c.external_id WHERE c.project_id = ?)",
@@ -87,15 +135,24 @@ def _write(con: duckdb.DuckDBPyConnection, project_id: int, parsed: list[transcr
         )
         con.execute(
             "UPDATE calls SET transcript = i.transcript,"
-            " started_at = coalesce(i.started_at, calls.started_at), metadata = i.metadata::JSON"
+            " started_at = coalesce(i.started_at, calls.started_at), metadata = i.metadata::JSON,"
+            " embedded_at = NULL,"  # the utterances changed: embed them again
+            # an imported intent wins; otherwise an analyst's label survives the re-import
+            " intent = coalesce(i.metadata::JSON->>'intent', CASE WHEN calls.intent_source = 'analyst'"
+            " THEN calls.intent END),"
+            " intent_source = CASE WHEN i.metadata::JSON->>'intent' IS NOT NULL THEN 'import'"
+            " WHEN calls.intent_source = 'analyst' THEN 'analyst' END"
             " FROM incoming_calls i"
             " WHERE calls.project_id = ? AND calls.external_id = i.external_id",
             [project_id],
         )
         con.execute(
-            "INSERT INTO calls (project_id, external_id, transcript, started_at, metadata)"
-            " SELECT ?, i.external_id, i.transcript, coalesce(i.started_at, current_localtimestamp()),"
-            " i.metadata::JSON FROM incoming_calls i WHERE NOT EXISTS (SELECT 1 FROM calls c"
+            "INSERT INTO calls (project_id, external_id, transcript, started_at, metadata, intent,"
+            " intent_source) SELECT ?, i.external_id, i.transcript,"
+            " coalesce(i.started_at, current_localtimestamp()), i.metadata::JSON,"
+            " i.metadata::JSON->>'intent',"
+            " CASE WHEN i.metadata::JSON->>'intent' IS NOT NULL THEN 'import' END"
+            " FROM incoming_calls i WHERE NOT EXISTS (SELECT 1 FROM calls c"
             " WHERE c.project_id = ? AND c.external_id = i.external_id)",
             [project_id, project_id],
         )
@@ -120,8 +177,9 @@ def _write(con: duckdb.DuckDBPyConnection, project_id: int, parsed: list[transcr
     call_metrics.refresh(con, ids)
     return {
         "calls": calls.num_rows,
-        "created": calls.num_rows - existing,
-        "updated": existing,
+        "created": calls.num_rows - len(updated_ids),
+        "updated": len(updated_ids),
+        "updated_ids": updated_ids,
         "utterances": turns.num_rows,
     }
 

@@ -136,6 +136,7 @@ def demo(scale, if_empty, as_json) -> None:
         outcomes = _ingest_pending(cfg, store, waiting, quiet=as_json)
         result["documents_ingested"] = sum(o.status == "completed" for o in outcomes)
         result["ingest_seconds"] = round(time.perf_counter() - started, 2)
+    result |= _index_demo_calls(cfg, store, quiet=as_json)
     if scale:
         started = time.perf_counter()
         with store.transaction() as con:
@@ -156,11 +157,35 @@ def demo(scale, if_empty, as_json) -> None:
     if "ingest_seconds" in result:
         lines.append(f"Embedded {result['documents_ingested']} sample documents"
                      f" in {result['ingest_seconds']} s.")
+    if result.get("calls_embedded"):
+        lines.append(f"Embedded {result['calls_embedded']:,} calls' utterances and"
+                     f" {result['qa_embedded']} QA pairs, clustered intents, in {result['calls_seconds']} s.")
     if scale:
         lines.append(f"Wrote {scale:,} llm_calls in {result['scale_seconds']} s.")
     lines.append(f"Demo logins (password: {people.DEMO_PASSWORD}):")
     lines += [f"  {x['username']:<8} {x['role']:<15} {x['organization']}" for x in result["logins"]]
     _emit(result, as_json, "\n".join(lines))
+
+
+def _index_demo_calls(cfg, store, quiet: bool) -> dict:
+    """Embed the calls and QA pairs still without vectors, and cluster the calls' intents."""
+    from workbench import call_search, calls, qa
+
+    with store.connect() as con:
+        waiting = call_search.pending_calls(con)
+    vectors, embedder = home.open_vectors(cfg), home.local_embedder(cfg)
+    started = time.perf_counter()
+    qa_done = qa.embed_missing(store, vectors, embedder)
+    if not waiting and not qa_done:
+        return {}
+
+    def say(done: int, total: int) -> None:
+        if not quiet:
+            click.echo(f"  calls embedded: {done:,}/{total:,}", err=True)
+
+    calls.index_calls(store, vectors, embedder, waiting, say)
+    return {"calls_embedded": len(waiting), "qa_embedded": qa_done,
+            "calls_seconds": round(time.perf_counter() - started, 2)}
 
 
 def _ingest_pending(cfg, store, waiting: list[str], quiet: bool) -> list:
@@ -245,4 +270,4 @@ def serve(port, address) -> None:
     os.execve(sys.executable, cmd, {**os.environ, "WORKBENCH_HOME": str(cfg.home)})
 
 
-from workbench import cli_calls, cli_chat, cli_documents  # noqa: E402,F401  registers the other commands
+from workbench import cli_calls, cli_chat, cli_documents, cli_legacy  # noqa: E402,F401  registers the other commands

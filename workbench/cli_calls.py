@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from workbench import calls, transcripts
+from workbench import transcripts
 from workbench.cli import _emit, _settings, _store, acting, as_option, context_of, json_option, main
 
 
@@ -19,19 +19,20 @@ def calls_group() -> None:
 @calls_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--project", required=True, help="Project name or id the calls belong to.")
+@click.option("--no-embed", is_flag=True, help="Skip embedding the utterances (semantic search, intents).")
 @as_option
 @json_option
-def import_command(file, project, as_user, as_json) -> None:
-    """Import CSV, JSON, JSONL, a plain-text transcript or WebVTT: all or nothing, idempotent."""
+def import_command(file, project, no_embed, as_user, as_json) -> None:
+    """Import CSV, JSON, JSONL, a plain-text transcript or WebVTT: all or nothing, idempotent.
+    Then embed the new utterances and re-cluster the project's intents."""
+    from workbench import calls, home
+
     path = Path(file)
+    ctx, cfg, store = context_of(as_user), _settings(), _store()
+    vectors = home.open_vectors(cfg)
     try:
         result = calls.import_calls(
-            context_of(as_user),
-            _store(),
-            path.name,
-            path.read_bytes(),
-            project,
-            max_mb=_settings().upload_max_mb,
+            ctx, store, path.name, path.read_bytes(), project, max_mb=cfg.upload_max_mb, vectors=vectors
         )
     except transcripts.ImportReport as report:
         if as_json:
@@ -49,12 +50,18 @@ def import_command(file, project, as_user, as_json) -> None:
             for row, text in report.problems:
                 click.echo(f"  {'row ' + str(row) if row else 'file'}: {text}", err=True)
         sys.exit(1)
-    _emit(
-        result,
-        as_json,
+    text = (
         f"{result['file']}: {result['calls']} calls ({result['created']} new, "
-        f"{result['updated']} updated), {result['utterances']} utterances into {project}.",
+        f"{result['updated']} updated), {result['utterances']} utterances into {project}."
     )
+    if not no_embed:
+        say = (
+            None if as_json else lambda done, total: click.echo(f"  embedded {done}/{total} calls", err=True)
+        )
+        indexed = calls.index_pending(ctx, store, vectors, home.local_embedder(cfg), project, say)
+        result["embedded_utterances"], result["embed_seconds"] = indexed["utterances"], indexed["seconds"]
+        text += f" Embedded {indexed['utterances']} utterances in {indexed['seconds']} s."
+    _emit(result, as_json, text)
 
 
 @calls_group.command("list")
@@ -62,6 +69,8 @@ def import_command(file, project, as_user, as_json) -> None:
 @click.option("--project", help="Only this project.")
 @json_option
 def list_command(as_user, project, as_json) -> None:
+    from workbench import calls
+
     with acting(as_user) as (ctx, con):
         rows = calls.list_calls(ctx, con, project)
     lines = [
@@ -69,3 +78,33 @@ def list_command(as_user, project, as_json) -> None:
         for r in rows
     ]
     _emit(rows, as_json, "\n".join(lines) or "No calls.")
+
+
+@calls_group.command("search")
+@click.argument("query")
+@as_option
+@click.option("--mode", type=click.Choice(["keyword", "semantic"]), default="keyword", show_default=True)
+@click.option("--project", help="Only this project.")
+@click.option("-k", default=20, show_default=True, help="How many utterances.")
+@json_option
+def search_command(query, as_user, mode, project, k, as_json) -> None:
+    """Search the utterances of your organisation's calls by keyword or by meaning."""
+    from workbench import call_search, home
+
+    cfg = _settings()
+    hits = call_search.search_utterances(
+        context_of(as_user),
+        _store(),
+        home.open_vectors(cfg),
+        home.local_embedder(cfg),
+        query,
+        mode=mode,
+        project=project,
+        k=k,
+    )
+    lines = [
+        f"{h['external_id']:<14} #{h['utterance_index']:<3} {h['role']:<8} {h['content'][:90]}"
+        + (f"  ({h['score']:.2f})" if h["score"] is not None else "")
+        for h in hits
+    ]
+    _emit(hits, as_json, "\n".join(lines) or "No utterance matches.")

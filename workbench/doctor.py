@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
-from workbench import relations
+from workbench import qa, relations
 from workbench.db import Store
 from workbench.embed import Embedder, embed_texts
 from workbench.settings import Settings
@@ -79,6 +79,8 @@ def check(settings: Settings, store: Store, vectors: VectorStore, now: datetime 
     report = Report()
     with store.connect() as con:
         chunk_ids = {r[0] for r in con.execute("SELECT embedding_id FROM document_chunks").fetchall()}
+        # QA pairs are chunk rows too (doc_type 'qa'), keyed by the pair's uuid
+        chunk_ids |= {r[0] for r in con.execute("SELECT uuid::VARCHAR FROM qa_pairs").fetchall()}
         docs = con.execute(
             "SELECT uuid::VARCHAR, file_path, processing_status, updated_at FROM documents"
         ).fetchall()
@@ -110,6 +112,7 @@ def repair(
         report.repaired.append(f"deleted {len(report.orphan_vectors)} orphan vectors")
     if report.missing_vectors:
         _reembed(store, vectors, embedder, report.missing_vectors)
+        qa.embed_missing(store, vectors, embedder)
         report.repaired.append(f"re-embedded {len(report.missing_vectors)} missing vectors")
     for path in report.orphan_files:
         (settings.home / path).unlink(missing_ok=True)

@@ -89,6 +89,11 @@ class Settings:
         return self.home / "uploads"
 
     @property
+    def exports_dir(self) -> Path:
+        """Files written by exports that register a dataset (QA pairs)."""
+        return self.home / "exports"
+
+    @property
     def cache_dir(self) -> Path:
         """Derived artefacts worth keeping (the exported embedding model)."""
         return self.home / "cache"

@@ -30,6 +30,7 @@ PAGES = [
     PageSpec("pages/home.py", "Home", ":material/home:", None),
     PageSpec("pages/chat.py", "Chat", ":material/chat:", "chat:use"),
     PageSpec("pages/documents.py", "Documents", ":material/description:", "documents:read"),
+    PageSpec("pages/calls.py", "Calls", ":material/call:", "calls:read"),
     PageSpec("pages/prompts.py", "Prompts", ":material/edit_note:", "prompts:manage"),
     PageSpec("pages/users.py", "Users & roles", ":material/group:", "users:manage"),
     PageSpec("pages/account.py", "My account", ":material/person:", None),

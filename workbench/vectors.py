@@ -189,6 +189,24 @@ class VectorStore:
             query = query.where(predicate)
         return set(query.to_arrow().column("id").to_pylist())
 
+    # --- other tables (call utterances) ------------------------------------------------------
+    def table(self, name: str):
+        """Another table of this database (e.g. utterance vectors), or None before its first rows."""
+        return self._table(name)
+
+    def append(self, name: str, rows: pa.Table, indexes: dict | None = None) -> None:
+        """Append rows to table `name`, creating it (with these scalar indexes) the first time."""
+        if rows.num_rows == 0:
+            return
+        with self._lock:
+            table = self._table(name)
+            if table is None:
+                table = self._db.create_table(name, rows)
+                for column, kind in (indexes or {}).items():
+                    table.create_index(column, config=kind())
+            else:
+                table.add(rows.select(table.schema.names).cast(table.schema))
+
     # --- embedding cache -------------------------------------------------------------------
     def cached_vectors(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
         """Vectors already computed by `model` for these content hashes."""

@@ -107,7 +107,7 @@ def write_qa_pairs(con: duckdb.DuckDBPyConnection, script: dict, *, project_id: 
     """FAQ pairs per intent, plus pairs mined from calls: a customer question and the agent's
     next turn, linked to the call."""
     rows = [(None, _fill(qa["question"], {"company": company}),
-             _fill(qa["answer"], {"company": company}))
+             _fill(qa["answer"], {"company": company}), "manual")
             for spec in script["intents"].values() for qa in spec["qa"]] if include_faq else []
     mined = con.execute(
         "WITH q AS (SELECT u.call_id, u.content AS question,"
@@ -115,12 +115,12 @@ def write_qa_pairs(con: duckdb.DuckDBPyConnection, script: dict, *, project_id: 
         "  lead(u.role) OVER (PARTITION BY u.call_id ORDER BY u.utterance_index) AS next_role,"
         "  u.role, c.metadata->>'intent' AS intent FROM utterances u"
         "  JOIN calls c ON c.id = u.call_id WHERE u.project_id = ?)"
-        " SELECT call_id, question, answer FROM q"
+        " SELECT call_id, question, answer, 'extracted' FROM q"
         " WHERE role = 'customer' AND next_role = 'agent' AND question LIKE '%?'"
         " QUALIFY row_number() OVER (PARTITION BY intent ORDER BY call_id) <= ?",
         [project_id, per_intent_calls]).fetchall()
     rows += mined
-    con.executemany("INSERT INTO qa_pairs (project_id, call_id, question, answer, created_by)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [(project_id, call_id, q, a, created_by) for call_id, q, a in rows])
+    con.executemany("INSERT INTO qa_pairs (project_id, call_id, question, answer, created_by, source)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [(project_id, call_id, q, a, created_by, source) for call_id, q, a, source in rows])
     return len(rows)

@@ -1,0 +1,11 @@
+-- Intents, call embeddings and QA pair provenance (issue 5).
+-- calls.intent is the call's topic: from the imported metadata ('import'), from clustering the
+-- calls' embeddings ('auto'), or set by an analyst ('analyst'); clustering never overwrites an
+-- analyst's label. calls.embedded_at is NULL until the call's utterances are in LanceDB.
+ALTER TABLE calls ADD COLUMN intent VARCHAR;
+ALTER TABLE calls ADD COLUMN intent_source VARCHAR;
+ALTER TABLE calls ADD COLUMN embedded_at TIMESTAMP;
+-- qa_pairs.source: manual / import / extracted / legacy; occurrences counts the near-duplicates
+-- merged into the pair (how often the question was asked).
+ALTER TABLE qa_pairs ADD COLUMN source VARCHAR NOT NULL DEFAULT 'manual';
+ALTER TABLE qa_pairs ADD COLUMN occurrences INTEGER NOT NULL DEFAULT 1;
