@@ -170,7 +170,8 @@ with sections["Calls"]:
             st.rerun()
 
     def chart(fig, key: str, to_filter) -> None:
-        fig.update_layout(height=280, margin=dict(l=0, r=0, t=30, b=0))
+        fig.update_layout(margin=dict(l=0, r=0, t=30, b=0))
+        fig.layout.height = fig.layout.height or 280
         event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points")
         points = event.selection.points if event and event.selection else []
         if points:
@@ -192,7 +193,9 @@ with sections["Calls"]:
             )
         with two:
             chart(
-                px.bar(charts["by_intent"], x="calls", y="intent", orientation="h", title="Intents"),
+                px.bar(charts["by_intent"], x="calls", y="intent", orientation="h", title="Intents")
+                .update_yaxes(title=None, autorange="reversed", tickmode="linear")
+                .update_layout(height=max(280, 22 * len(charts["by_intent"]))),
                 "calls.c.intent",
                 lambda p: {"intents": (p["y"],)},
             )
@@ -210,7 +213,9 @@ with sections["Calls"]:
             )
         with two:
             chart(
-                px.bar(charts["talk_ratio"], x="low", y="calls", title="Agent share of the words"),
+                px.bar(
+                    charts["talk_ratio"], x="low", y="calls", title="Agent share of the words"
+                ).update_xaxes(tickformat=".0%", title="agent's share of the words spoken"),
                 "calls.c.talk",
                 lambda p: {"talk_ratio": (float(p["x"]), float(p["x"]) + 0.1)},
             )
@@ -261,10 +266,17 @@ with sections["Search"]:
             for i, hit in enumerate(hits[:20]):
                 score = f" · similarity {hit['score']:.2f}" if hit["score"] is not None else ""
                 text, button = st.columns([5, 1])
-                text.markdown(f"**{hit['external_id']}** · {hit['role']} #{hit['utterance_index']}{score}<br>"
-                              + call_search.highlight(hit["content"], hit["terms"]), unsafe_allow_html=True)
-                button.button("Open", key=f"calls.open.{i}", on_click=state.__setitem__,
-                              args=("calls.focus", (hit["call_uuid"], hit["id"], hit["terms"])))
+                text.markdown(
+                    f"**{hit['external_id']}** · {hit['role']} #{hit['utterance_index']}{score}<br>"
+                    + call_search.highlight(hit["content"], hit["terms"]),
+                    unsafe_allow_html=True,
+                )
+                button.button(
+                    "Open",
+                    key=f"calls.open.{i}",
+                    on_click=state.__setitem__,
+                    args=("calls.focus", (hit["call_uuid"], hit["id"], hit["terms"])),
+                )
             st.caption(f"{len(hits)} utterances" + (", the first 20 shown" if len(hits) > 20 else ""))
             csv_button(hits, "utterance-search", "calls.search.csv")
         with opened:
@@ -286,6 +298,7 @@ if "Import" in sections:
             target = st.selectbox("Into project", projects)
             go = st.form_submit_button("Import", type="primary")
         if go and files and target:
+            outcomes = []  # kept in the session: the report stays until the next import
             for f in files:
                 try:
                     done = calls.import_calls(
@@ -297,15 +310,18 @@ if "Import" in sections:
                         vectors=ui.vectors(),
                         max_mb=ui.settings().upload_max_mb,
                     )
-                    st.success(
-                        f"{f.name}: {done['calls']} calls ({done['created']} new, {done['updated']} "
-                        f"updated), {done['utterances']} utterances."
+                    outcomes.append(
+                        (
+                            "ok",
+                            f"{f.name}: {done['calls']} calls ({done['created']} new, "
+                            f"{done['updated']} updated), {done['utterances']} utterances.",
+                            [],
+                        )
                     )
                 except transcripts.ImportReport as report:
-                    st.error(str(report).split(". ")[0] + ".")
-                    st.dataframe([{"row": r, "problem": t} for r, t in report.problems], hide_index=True)
+                    outcomes.append(("error", str(report).split(". ")[0] + ".", report.problems))
                 except WorkbenchError as exc:
-                    st.error(str(exc))
+                    outcomes.append(("error", str(exc), []))
             bar = st.progress(0.0, text="Embedding utterances for semantic search")
             indexed = calls.index_pending(
                 ctx,
@@ -315,11 +331,20 @@ if "Import" in sections:
                 target,
                 lambda d, n: bar.progress(d / max(n, 1), text=f"Embedded {d}/{n} calls"),
             )
-            bar.progress(
-                1.0,
-                text=f"{indexed['utterances']} utterances embedded in {indexed['seconds']} s; "
-                "intents re-clustered.",
+            bar.empty()
+            outcomes.append(
+                (
+                    "ok",
+                    f"{indexed['utterances']} utterances embedded in {indexed['seconds']} s; "
+                    "intents re-clustered.",
+                    [],
+                )
             )
+            state["calls.imported"] = outcomes
+        for kind, message, problems in state.get("calls.imported", []):
+            (st.success if kind == "ok" else st.error)(message)
+            if problems:
+                st.dataframe([{"row": r, "problem": t} for r, t in problems], hide_index=True)
 
 if "QA pairs" in sections:
     with sections["QA pairs"]:
@@ -338,7 +363,7 @@ if "QA pairs" in sections:
                 pairs,
                 hide_index=True,
                 key="qa.editor",
-                disabled=not writable,
+                disabled=["occurrences", "source", "call_external_id"] if writable else True,
                 column_order=["question", "answer", "occurrences", "source", "call_external_id"],
                 column_config={
                     "question": st.column_config.TextColumn(width="large"),

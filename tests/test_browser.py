@@ -195,7 +195,8 @@ def test_analyst_imports_calls_searches_opens_a_transcript_and_exports_qa_pairs(
     page.screenshot(path=str(ARTIFACTS / "calls-overview.png"), full_page=True)
 
     page.get_by_role("tab", name="Import").click()
-    page.locator("input[type=file]").last.set_input_files(str(sample))
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text="Call files")
+    uploader.locator("input[type=file]").set_input_files(str(sample))
     page.get_by_role("button", name="Import", exact=True).click()
     page.get_by_text("3 calls (3 new, 0 updated), 15 utterances").wait_for(timeout=30_000)
     page.get_by_text("utterances embedded").wait_for(timeout=60_000)

@@ -212,3 +212,10 @@ def test_demo_calls_carry_their_analytics(demo_store):
             "SELECT count(*) FILTER (WHERE turns IS NULL OR talk_ratio IS NULL), count(*) FROM calls"
         ).fetchone()
     assert total > 300 and missing == 0
+
+
+def test_a_200_mb_file_is_refused_before_it_is_read(store):
+    with pytest.raises(transcripts.ImportReport, match="the file is 200 MB; the limit is 50 MB"):
+        load(store, "anna", "huge.csv", b"x" * (200 * 1024 * 1024))
+    with store.connect() as con:
+        assert con.execute("SELECT count(*) FROM calls WHERE external_id LIKE 'x%'").fetchone()[0] == 0

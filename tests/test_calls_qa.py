@@ -151,7 +151,10 @@ def test_demo_calls_get_clustered_intents_and_an_analyst_rename_survives_reclust
 
 def test_an_imported_intent_is_kept_and_one_call_can_be_relabelled(env):
     _cfg, store, vecs, emb = env
-    data = 'call_id,transcript,metadata\nM-1,"Customer: my bill doubled?\nAgent: I will check.","{""intent"": ""billing""}"\n'
+    data = (
+        'call_id,transcript,metadata\nM-1,"Customer: my bill doubled?\nAgent: I will check.",'
+        '"{""intent"": ""billing""}"\n'
+    )
     ctx, _ = load(env, data, name="meta.csv")
     with store.connect() as con:
         row = con.execute(
@@ -230,7 +233,8 @@ def test_extraction_pairs_questions_with_the_agents_answer_and_merges_repeats(en
     result = qa.extract_from_calls(ctx, store, vecs, emb, "Retention desk")
     with store.connect() as con:
         mine = con.execute(
-            "SELECT q.question, q.answer, q.occurrences, c.external_id FROM qa_pairs q JOIN calls c ON c.id = q.call_id"
+            "SELECT q.question, q.answer, q.occurrences, c.external_id FROM qa_pairs q"
+            " JOIN calls c ON c.id = q.call_id"
             " WHERE c.external_id LIKE 'Q-%' ORDER BY q.id"
         ).fetchall()
     assert mine == [

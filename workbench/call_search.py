@@ -123,8 +123,10 @@ def customer_vectors(vectors: VectorStore, project_id: int) -> tuple[np.ndarray,
 
 
 def terms_of(query: str) -> list[str]:
-    """The words of a query, lower-cased, each once."""
-    return list(dict.fromkeys(t.lower() for t in _TERM.findall(query) if len(t) > 1 or t.isdigit()))
+    """The words of a query, lower-cased, each once; words of one or two letters only when the
+    query has nothing longer ("my", "to" would match almost every utterance)."""
+    words = list(dict.fromkeys(t.lower() for t in _TERM.findall(query) if len(t) > 1 or t.isdigit()))
+    return [w for w in words if len(w) > 2 or w.isdigit()] or words
 
 
 def search_utterances(
