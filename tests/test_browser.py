@@ -106,7 +106,8 @@ def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
     assert "Calls" in labels and not labels & {"Tokens", "Cost (USD)"}
 
     admin = log_in(browser, url, "alice")
-    assert nav_labels(admin) == ["Home", "Chat", "Documents", "Calls", "Prompts", "Users & roles", "My account"]
+    assert nav_labels(admin) == [
+        "Home", "Chat", "Documents", "Calls", "Prompts", "Users & roles", "My account"]
     admin.get_by_role("link", name="Users & roles").click()
     admin.get_by_text("Add a user").wait_for(timeout=20_000)
     admin.get_by_test_id("stDataFrame").wait_for(timeout=20_000)

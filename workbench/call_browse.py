@@ -114,6 +114,16 @@ def call_charts(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters) -> dic
     return {name: fetch_dicts(con, sql, params) for name, sql in queries.items()}
 
 
+def call_id_of(ctx: Context, con: duckdb.DuckDBPyConnection, call_uuid: str) -> int:
+    """The id of a call of the user's organisation, by UUID."""
+    row = fetch_one(
+        con, "SELECT c.id" + _FROM + "c.uuid::VARCHAR = ? AND p.org_id = ?", [str(call_uuid), ctx.org_id]
+    )
+    if row is None:
+        raise NotFound(f"No call {call_uuid}.")
+    return row["id"]
+
+
 def get_call(ctx: Context, con: duckdb.DuckDBPyConnection, call_uuid: str) -> dict:
     """One call of the organisation with its utterances in order."""
     ctx.require("calls:read")

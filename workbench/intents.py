@@ -13,9 +13,8 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-from workbench import call_search, users
+from workbench import call_browse, call_search, users
 from workbench.auth import Context
-from workbench.db import fetch_one
 from workbench.errors import InvalidInput, NotFound
 from workbench.vectors import VectorStore
 
@@ -165,14 +164,7 @@ def rename_intent(ctx: Context, con: duckdb.DuckDBPyConnection, project: str, ol
 def set_call_intent(ctx: Context, con: duckdb.DuckDBPyConnection, call_uuid: str, intent: str) -> None:
     """Set one call's intent by hand."""
     ctx.require("calls:import")
-    row = fetch_one(
-        con,
-        "SELECT c.id FROM calls c JOIN projects p ON p.id = c.project_id"
-        " WHERE c.uuid::VARCHAR = ? AND p.org_id = ?",
-        [str(call_uuid), ctx.org_id],
-    )
-    if row is None:
-        raise NotFound(f"No call {call_uuid}.")
+    call_id = call_browse.call_id_of(ctx, con, call_uuid)
     con.execute(
-        "UPDATE calls SET intent = ?, intent_source = 'analyst' WHERE id = ?", [_label(intent), row["id"]]
+        "UPDATE calls SET intent = ?, intent_source = 'analyst' WHERE id = ?", [_label(intent), call_id]
     )

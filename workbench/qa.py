@@ -14,7 +14,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from workbench import users
+from workbench import call_browse, users
 from workbench.auth import Context
 from workbench.db import Store, atomic, fetch_dicts, fetch_one
 from workbench.embed import Embedder, content_hash, embed_texts
@@ -99,7 +99,7 @@ def create_pair(
     question, answer = _clean(question, answer)
     with store.connect() as con:
         project_id = _project(ctx, con, project)
-        call_id = _call_id(ctx, con, call_uuid) if call_uuid else None
+        call_id = call_browse.call_id_of(ctx, con, call_uuid) if call_uuid else None
     rows = [{"question": question, "answer": answer, "call_id": call_id, "source": "manual"}]
     return _insert(ctx, store, vectors, embedder, project_id, rows)[0]
 
@@ -148,18 +148,6 @@ def _project(ctx: Context, con: duckdb.DuckDBPyConnection, project: str) -> int:
     if project_id is None:
         raise InvalidInput("Choose the project the QA pairs belong to.")
     return project_id
-
-
-def _call_id(ctx: Context, con: duckdb.DuckDBPyConnection, call_uuid: str) -> int:
-    row = fetch_one(
-        con,
-        "SELECT c.id FROM calls c JOIN projects p ON p.id = c.project_id"
-        " WHERE c.uuid::VARCHAR = ? AND p.org_id = ?",
-        [str(call_uuid), ctx.org_id],
-    )
-    if row is None:
-        raise NotFound(f"No call {call_uuid}.")
-    return row["id"]
 
 
 # --- import and extraction -------------------------------------------------------------------
