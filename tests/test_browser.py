@@ -140,13 +140,14 @@ def test_analyst_uploads_a_document_sees_it_processed_and_finds_it(server, brows
     page.get_by_role("tab", name="Upload").click()
     page.locator("input[type=file]").set_input_files([str(note), str(bad)])
     page.get_by_text("kettle-warranty.md").first.wait_for(timeout=20_000)
+    page.get_by_text("empty.txt").first.wait_for(timeout=20_000)
     submit = page.get_by_role("button", name="Upload and process", exact=True)
     deadline = time.monotonic() + 20              # enabled once the browser has sent both files
     while time.monotonic() < deadline and not submit.is_enabled():
         page.wait_for_timeout(200)
     submit.click()
     page.get_by_text("kettle-warranty.md: queued").wait_for(timeout=30_000)
-    assert page.get_by_text("empty.txt: the file is empty").is_visible()
+    page.get_by_text("empty.txt: the file is empty").wait_for(timeout=10_000)   # rendered just after
     deadline, listed = time.monotonic() + 90, ""   # the background worker embeds it meanwhile
     while time.monotonic() < deadline and "Kettle warranty" not in listed:
         page.wait_for_timeout(1000)
