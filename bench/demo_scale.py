@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/demo_scale.py [N]      # default 10,000,000
 
-Prints: the demo load time; N rows through the bulk path (numpy -> Arrow -> INSERT ... SELECT,
+Prints: the demo load time; N rows through the bulk path (numpy -> Arrow -> INSERT ... SELECT
+priced from the catalogue, then added to the daily rollups,
 into llm_calls with its primary key and seed 004's six indexes); and the baseline, the same
 Arrow batches inserted into a copy of the table without indexes.
 """
@@ -35,14 +36,13 @@ def main(n: int) -> None:
         print(f"bulk path: {n:,} llm_calls in {bulk:.1f} s ({n / bulk:,.0f} rows/s)")
         with store.transaction() as con:
             con.execute("CREATE TABLE llm_calls_bare AS SELECT * FROM llm_calls LIMIT 0")
-            ids, orgs, fading = usage.users_for_usage(con, people.FADING)
+            population = usage.population(con, people.FADING)
             rng = np.random.default_rng(7)
             started = time.perf_counter()
             done = 0
             while done < n:
                 size = min(1_000_000, n - done)
-                batch = usage.generate(rng, size, end=datetime.now(), user_ids=ids,
-                                       org_of_user=orgs, fading=fading)
+                batch = usage.generate(rng, size, end=datetime.now(), people=population)
                 con.register("b", batch)
                 con.execute("INSERT INTO llm_calls_bare BY NAME SELECT * FROM b")
                 con.unregister("b")

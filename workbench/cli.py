@@ -270,4 +270,4 @@ def serve(port, address) -> None:
     os.execve(sys.executable, cmd, {**os.environ, "WORKBENCH_HOME": str(cfg.home)})
 
 
-from workbench import cli_calls, cli_chat, cli_documents, cli_legacy  # noqa: E402,F401  registers the other commands
+from workbench import cli_calls, cli_chat, cli_documents, cli_legacy, cli_prices, cli_usage  # noqa: E402,F401,I001

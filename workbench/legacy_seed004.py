@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from workbench import users
+from workbench import rollup, users
 from workbench.legacy_writer import (
     Writer,
     as_json,
@@ -407,6 +407,7 @@ def _token_usage(w: Writer, rows: list[dict]) -> None:
                 "embedding_tokens": t["embedding_tokens"] or 0,
                 "total_tokens": t["total_tokens"] or 0,
                 "cost_usd": t["estimated_cost"],
+                "cost_source": "reported",  # the legacy system's cost, not repriced
                 "currency": t["currency"] or "USD",
                 "created_at": t["created_at"] or w.now,
             }
@@ -415,5 +416,7 @@ def _token_usage(w: Writer, rows: list[dict]) -> None:
     )
     w.fresh_uuids("llm_calls", new)
     w.insert("llm_calls", new)
+    if new:
+        rollup.add(w.con, "uuid IN (SELECT unnest(?::UUID[]))", [[r["uuid"] for r in new]])
     if rows:
         w.note("token_usage rows became llm_calls, the workbench's metering table.")

@@ -8,7 +8,8 @@ from datetime import datetime
 
 import duckdb
 
-from workbench import prices
+from workbench import prices, rollup
+from workbench.db import atomic
 
 
 @dataclass(frozen=True)
@@ -39,38 +40,20 @@ def record(
     agent_log_id: int | None = None,
     at: datetime | None = None,
 ) -> int:
-    """Insert the llm_calls row of `call` and return its id; cost is NULL when the model is unpriced."""
+    """Insert the llm_calls row of `call`, priced from the catalogue (NULL cost when the model is
+    unpriced), add it to the rollups, and return its id."""
     at = at or datetime.now()
-    rate = prices.rate_for(con, call.provider, call.model, at)
-    cost = prices.cost(
-        rate, call.prompt_tokens, call.completion_tokens, call.cached_tokens, call.embedding_tokens
-    )
     total = call.prompt_tokens + call.completion_tokens + call.embedding_tokens
-    return con.execute(
-        "INSERT INTO llm_calls (org_id, user_id, project_id, conversation_id, message_id, agent_log_id,"
-        " provider, model, operation_type, prompt_tokens, completion_tokens, cached_tokens, embedding_tokens,"
-        " total_tokens, tokens_estimated, cost_usd, currency, latency_ms, status, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        [
-            org_id,
-            user_id,
-            project_id,
-            conversation_id,
-            message_id,
-            agent_log_id,
-            call.provider,
-            call.model,
-            call.operation,
-            call.prompt_tokens,
-            call.completion_tokens,
-            call.cached_tokens,
-            call.embedding_tokens,
-            total,
-            call.estimated,
-            cost,
-            (rate or {}).get("currency", "USD"),
-            call.latency_ms,
-            call.status,
-            at,
-        ],
-    ).fetchone()[0]
+    with atomic(con):
+        call_id = con.execute(
+            "INSERT INTO llm_calls (org_id, user_id, project_id, conversation_id, message_id, agent_log_id,"
+            " provider, model, operation_type, prompt_tokens, completion_tokens, cached_tokens,"
+            " embedding_tokens, total_tokens, tokens_estimated, latency_ms, status, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            [org_id, user_id, project_id, conversation_id, message_id, agent_log_id, call.provider,
+             call.model, call.operation, call.prompt_tokens, call.completion_tokens, call.cached_tokens,
+             call.embedding_tokens, total, call.estimated, call.latency_ms, call.status, at],
+        ).fetchone()[0]
+        prices.reprice(con, "id = ?", [call_id])
+        rollup.add(con, "id = ?", [call_id])
+    return call_id

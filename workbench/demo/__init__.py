@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench import auth, users
+from workbench import auth, prices, rollup, users
 from workbench.db import Store
 from workbench.demo import calls as demo_calls
 from workbench.demo import usage as demo_usage
@@ -35,6 +35,9 @@ from workbench.settings import Settings
 
 CALLS_PER_PROJECT = (100, 80)
 LLM_CALLS_PER_DAY = 320
+# Nine days ago a data scientist ran an evaluation batch on Claude: the day the anomaly detector
+# should flag, with that model and that user as its drivers.
+SPIKE_USER, SPIKE_CALLS, SPIKE_DAYS_AGO = "dan", 900, 9
 
 
 def load(settings: Settings, store: Store, *, today: datetime | None = None) -> dict[str, int]:
@@ -61,10 +64,15 @@ def load(settings: Settings, store: Store, *, today: datetime | None = None) -> 
                                               include_faq=k == 0)
             copied = _documents(con, settings, ids)
             _conversations(con, rnd, script, ids, end)
-            ids_arr, orgs_arr, fading = demo_usage.users_for_usage(con, FADING)
+            people = demo_usage.population(con, FADING)
             demo_usage.insert(con, demo_usage.generate(
-                rng, LLM_CALLS_PER_DAY * demo_usage.DAYS, end=end, user_ids=ids_arr,
-                org_of_user=orgs_arr, fading=fading))
+                rng, LLM_CALLS_PER_DAY * demo_usage.DAYS, end=end, people=people))
+            org_id, user_id = con.execute("SELECT org_id, id FROM users WHERE username = ?",
+                                          [SPIKE_USER]).fetchone()
+            demo_usage.insert(con, demo_usage.spike(rng, SPIKE_CALLS, at=end - timedelta(days=SPIKE_DAYS_AGO),
+                                                    user_id=user_id, org_id=org_id))
+            prices.reprice(con)  # the conversations' calls too: every demo cost from the catalogue
+            rollup.rebuild(con)
             return counts(con)
     except BaseException:
         for path in copied:
@@ -165,8 +173,7 @@ def _conversations(con, rnd: random.Random, script: dict, ids: dict, end: dateti
                 con.execute(
                     "INSERT INTO llm_calls (org_id, user_id, conversation_id, message_id,"
                     " provider, model, operation_type, prompt_tokens, completion_tokens,"
-                    " total_tokens, cost_usd, latency_ms, created_at)"
-                    " VALUES (?, ?, ?, ?, 'openai', 'gpt-4o-mini', 'chat', ?, ?, ?, ?, ?, ?)",
+                    " total_tokens, latency_ms, created_at)"
+                    " VALUES (?, ?, ?, ?, 'openai', 'gpt-4o-mini', 'chat', ?, ?, ?, ?, ?)",
                     [org_id, user_id, conv, msg, prompt, completion, prompt + completion,
-                     (prompt * 0.15 + completion * 0.60) / 1e6, rnd.randint(600, 2500),
-                     asked + timedelta(seconds=2)])
+                     rnd.randint(600, 2500), asked + timedelta(seconds=2)])

@@ -1,0 +1,173 @@
+"""Daily rollups of `llm_calls`: what every Usage query reads instead of ten million raw rows.
+
+The rollups are append-only. Whoever writes llm_calls rows calls `add` with a filter naming those
+rows, in the same transaction, so the rollups are never behind the facts and two writers never
+update the same row. Readers SUM over their groups, so duplicate keys are harmless; `compact`
+merges them now and then. `rebuild` recomputes days from the raw rows (after a price correction).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+import duckdb
+
+from workbench.db import atomic
+
+LATENCY_BASE = 1.05  # histogram buckets 5% wide: a percentile is within 2.5% of the exact one
+KEYS = ("day", "org_id", "project_id", "user_id", "provider", "model", "operation_type")
+
+# table -> (extra key columns, measures as (column, SQL over llm_calls), extra filter)
+TABLES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...], str]] = {
+    "usage_daily": ((), (
+        ("calls", "count(*)"),
+        ("error_calls", "count(*) FILTER (WHERE status <> 'ok')"),
+        ("estimated_calls", "count(*) FILTER (WHERE tokens_estimated)"),
+        ("prompt_tokens", "sum(prompt_tokens)"),
+        ("completion_tokens", "sum(completion_tokens)"),
+        ("cached_tokens", "sum(cached_tokens)"),
+        ("embedding_tokens", "sum(embedding_tokens)"),
+        ("total_tokens", "sum(total_tokens)"),
+        ("cost_usd", "coalesce(sum(cost_usd), 0)"),
+        ("unpriced_calls", "count(*) FILTER (WHERE cost_usd IS NULL)"),
+        ("unpriced_tokens", "coalesce(sum(total_tokens) FILTER (WHERE cost_usd IS NULL), 0)"),
+        ("latency_ms_sum", "coalesce(sum(latency_ms), 0)"),
+        ("latency_calls", "count(latency_ms)"),
+    ), ""),
+    "usage_latency_daily": (
+        ("bucket",),
+        (("calls", "count(*)"),),
+        " AND latency_ms IS NOT NULL",
+    ),
+    "usage_conversation_daily": (
+        ("conversation_id",),
+        (
+            ("calls", "count(*)"),
+            ("total_tokens", "sum(total_tokens)"),
+            ("cost_usd", "coalesce(sum(cost_usd), 0)"),
+            ("unpriced_calls", "count(*) FILTER (WHERE cost_usd IS NULL)"),
+        ),
+        " AND conversation_id IS NOT NULL",
+    ),
+}
+_SOURCE = {
+    "day": "created_at::DATE",
+    "bucket": f"round(ln(greatest(latency_ms, 1)) / ln({LATENCY_BASE}))::SMALLINT",
+}
+COMPACT_AFTER = 20_000  # rows added since the last compaction
+_compacting = threading.Lock()
+
+
+def bucket_ms(bucket_sql: str) -> str:
+    """SQL for the latency a histogram bucket stands for (its geometric centre)."""
+    return f"round(pow({LATENCY_BASE}, {bucket_sql}))"
+
+
+def _aggregate(table: str, where: str) -> str:
+    extra_keys, measures, extra_filter = TABLES[table]
+    keys = KEYS + extra_keys
+    cols = [f"{_SOURCE.get(k, k)} AS {k}" for k in keys] + [f"{sql} AS {name}" for name, sql in measures]
+    return f"SELECT {', '.join(cols)} FROM llm_calls WHERE ({where}){extra_filter} GROUP BY ALL"
+
+
+def _columns(table: str) -> list[str]:
+    extra_keys, measures, _ = TABLES[table]
+    return [*KEYS, *extra_keys, *(name for name, _sql in measures)]
+
+
+def add(con: duckdb.DuckDBPyConnection, where: str, params: list | None = None) -> None:
+    """Add the llm_calls rows matching `where` (ones just written) to every rollup."""
+    for table in TABLES:
+        con.execute(f"INSERT INTO {table} ({', '.join(_columns(table))}) {_aggregate(table, where)}",
+                    list(params or []))
+
+
+def rebuild(con: duckdb.DuckDBPyConnection, org_id: int | None = None, since: date | None = None,
+            providers: list[str] | None = None) -> None:
+    """Recompute the rollups from the raw rows, for this organisation, the days from `since` and
+    these providers (everything when all are None), in one transaction."""
+    rollup_where, raw_where, params = ["true"], ["true"], []
+    if org_id is not None:
+        rollup_where.append("org_id = ?")
+        raw_where.append("org_id = ?")
+        params.append(org_id)
+    if since is not None:
+        rollup_where.append("day >= ?")
+        raw_where.append("created_at >= ?")
+        params.append(since)
+    if providers:
+        marks = ", ".join("?" * len(providers))
+        rollup_where.append(f"provider IN ({marks})")
+        raw_where.append(f"provider IN ({marks})")
+        params.extend(providers)
+    with atomic(con):
+        for table in TABLES:
+            con.execute(f"DELETE FROM {table} WHERE {' AND '.join(rollup_where)}", params)
+        add(con, " AND ".join(raw_where), params)
+
+
+def compact(con: duckdb.DuckDBPyConnection, force: bool = False) -> int:
+    """Merge the rollups' duplicate keys once enough rows have been added since the last time.
+    Returns the number of tables compacted; skips quietly when another thread is at it."""
+    if not _compacting.acquire(blocking=False):
+        return 0
+    try:
+        done = 0
+        for table in TABLES:
+            rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            before = con.execute("SELECT compacted_rows FROM usage_rollup_state WHERE table_name = ?",
+                                 [table]).fetchall()
+            before = before[0] if before else None
+            if not force and before is not None and rows - before[0] < COMPACT_AFTER:
+                continue
+            _compact_table(con, table)
+            done += 1
+        return done
+    finally:
+        _compacting.release()
+
+
+def _compact_table(con, table: str) -> None:
+    extra_keys, measures, _ = TABLES[table]
+    keys = [*KEYS, *extra_keys]
+    sums = [f"sum({name})::{'DOUBLE' if name == 'cost_usd' else 'BIGINT'} AS {name}" for name, _ in measures]
+    try:
+        with atomic(con):
+            merged = con.sql(f"SELECT {', '.join(keys)}, {', '.join(sums)} FROM {table} GROUP BY ALL"
+                             f" ORDER BY day, org_id").to_arrow_table()
+            con.execute(f"DELETE FROM {table}")
+            con.register("rollup_merged", merged)
+            try:
+                con.execute(f"INSERT INTO {table} ({', '.join(_columns(table))})"
+                            f" SELECT {', '.join(_columns(table))} FROM rollup_merged")
+            finally:
+                con.unregister("rollup_merged")
+            con.execute("INSERT OR REPLACE INTO usage_rollup_state (table_name, compacted_rows,"
+                        " compacted_at) VALUES (?, ?, current_localtimestamp())",
+                        [table, merged.num_rows])
+    except duckdb.TransactionException:
+        pass  # a concurrent writer touched the same rows: the next reader compacts instead
+
+
+def differences(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Keys whose rollup totals differ from the raw rows' (day, org, provider, model level);
+    empty when the rollups are right. For `doctor` and the tests."""
+    query = """
+    WITH raw AS (SELECT created_at::DATE AS day, org_id, provider, model, count(*) AS calls,
+                        sum(total_tokens) AS tokens, coalesce(sum(cost_usd), 0) AS cost,
+                        count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced
+                 FROM llm_calls GROUP BY ALL),
+         agg AS (SELECT day, org_id, provider, model, sum(calls) AS calls, sum(total_tokens) AS tokens,
+                        sum(cost_usd) AS cost, sum(unpriced_calls) AS unpriced
+                 FROM usage_daily GROUP BY ALL)
+    SELECT coalesce(raw.day, agg.day), coalesce(raw.org_id, agg.org_id),
+           coalesce(raw.provider, agg.provider), coalesce(raw.model, agg.model),
+           raw.calls, agg.calls, raw.cost, agg.cost
+    FROM raw FULL JOIN agg USING (day, org_id, provider, model)
+    WHERE raw.calls IS DISTINCT FROM agg.calls OR raw.tokens IS DISTINCT FROM agg.tokens
+       OR raw.unpriced IS DISTINCT FROM agg.unpriced OR abs(raw.cost - agg.cost) > 1e-6
+       OR raw.cost IS NULL OR agg.cost IS NULL
+    ORDER BY 1, 2, 3, 4
+    """
+    return con.execute(query).fetchall()
