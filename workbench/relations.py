@@ -77,6 +77,7 @@ LINKS = (
     Link("usage_latency_daily", "org_id", "organizations", "cascade"),
     Link("usage_latency_daily", "user_id", "users", "cascade"),
     Link("usage_latency_daily", "project_id", "projects", "set_null"),
+    Link("usage_latency_model_daily", "org_id", "organizations", "cascade"),
     Link("usage_conversation_daily", "org_id", "organizations", "cascade"),
     Link("usage_conversation_daily", "user_id", "users", "cascade"),
     Link("usage_conversation_daily", "project_id", "projects", "set_null"),
@@ -106,6 +107,10 @@ def delete_cascade(con: duckdb.DuckDBPyConnection, table: str, where: str,
     counts: dict[str, int] = {}
     with atomic(con):
         _delete(con, table, where, list(params or []), counts)
+        if counts.get("llm_calls") and table != "organizations":
+            from workbench import rollup  # the one rollup without user_id follows by a rebuild
+
+            rollup.rebuild(con, tables=("usage_latency_model_daily",))
     return counts
 
 

@@ -31,6 +31,8 @@ PAGES = [
     PageSpec("pages/chat.py", "Chat", ":material/chat:", "chat:use"),
     PageSpec("pages/documents.py", "Documents", ":material/description:", "documents:read"),
     PageSpec("pages/calls.py", "Calls", ":material/call:", "calls:read"),
+    PageSpec("pages/usage.py", "Usage", ":material/monitoring:", "usage:read"),
+    PageSpec("pages/prices.py", "Prices & budgets", ":material/payments:", "prices:manage"),
     PageSpec("pages/prompts.py", "Prompts", ":material/edit_note:", "prompts:manage"),
     PageSpec("pages/users.py", "Users & roles", ":material/group:", "users:manage"),
     PageSpec("pages/account.py", "My account", ":material/person:", None),
@@ -151,6 +153,19 @@ def sidebar(ctx: Context) -> None:
             st.session_state.clear()
             st.rerun()
 
+
+
+def exports(frame, name: str, key: str) -> None:
+    """A chart's or table's data as CSV and Parquet downloads (a polars DataFrame)."""
+    import io
+
+    with st.popover("Export", icon=":material/download:", disabled=frame.is_empty()):
+        st.download_button("CSV", frame.write_csv().encode(), f"{name}.csv", "text/csv", key=f"{key}.csv",
+                           icon=":material/table:")
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer)
+        st.download_button("Parquet", buffer.getvalue(), f"{name}.parquet", "application/vnd.apache.parquet",
+                           key=f"{key}.parquet", icon=":material/database:")
 
 
 def confirm_delete(label: str, action, key: str) -> None:

@@ -54,6 +54,17 @@ CREATE TABLE usage_latency_daily (
     calls BIGINT NOT NULL
 );
 
+-- The same histogram without project and user: what the page reads unless filtered by them.
+CREATE TABLE usage_latency_model_daily (
+    day DATE NOT NULL,
+    org_id INTEGER NOT NULL,
+    provider VARCHAR NOT NULL,
+    model VARCHAR NOT NULL,
+    operation_type VARCHAR NOT NULL,
+    bucket SMALLINT NOT NULL,
+    calls BIGINT NOT NULL
+);
+
 -- Cost per conversation and per day, for cost per conversation and the top conversations.
 CREATE TABLE usage_conversation_daily (
     day DATE NOT NULL,
@@ -107,4 +118,5 @@ CREATE TABLE usage_rollup_state (
     compacted_at TIMESTAMP NOT NULL DEFAULT current_localtimestamp()
 );
 INSERT INTO usage_rollup_state (table_name, compacted_rows) VALUES
-    ('usage_daily', 0), ('usage_latency_daily', 0), ('usage_conversation_daily', 0);
+    ('usage_daily', 0), ('usage_latency_daily', 0), ('usage_latency_model_daily', 0),
+    ('usage_conversation_daily', 0);

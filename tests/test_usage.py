@@ -1,0 +1,191 @@
+"""The Usage page's numbers: rollups equal the raw facts, every query stays in its organisation,
+percentiles are close, unpriced calls are counted and never $0, drill-downs match."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import DEMO_TODAY
+from workbench import auth, home, metering, relations, rollup, usage, users
+from workbench.errors import InvalidInput, NotAllowed
+
+TODAY = DEMO_TODAY.date()
+LAST_30 = usage.Filters(*usage.period("Last 30 days", TODAY))
+
+call_rows = st.lists(
+    st.tuples(
+        st.integers(0, 2),  # which user
+        st.sampled_from([("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4"), ("acme", "secret-model")]),
+        st.sampled_from(["chat", "embedding", "analysis"]),
+        st.integers(0, 5000), st.integers(0, 2000), st.integers(0, 100),
+        st.one_of(st.none(), st.integers(1, 60_000)),
+        st.integers(0, 20),  # days ago
+        st.booleans(),  # in a conversation
+    ),
+    min_size=1, max_size=40,
+)
+
+
+@pytest.fixture(scope="module")
+def blank(tmp_path_factory):
+    """An empty data home with two organisations of three users each and a conversation each."""
+    from workbench.settings import Settings
+
+    cfg = Settings(home=tmp_path_factory.mktemp("usage") / "home", embedding_backend="hash")
+    home.init(cfg)
+    store = home.open_store(cfg)
+    with store.transaction() as con:
+        for org in ("Org A", "Org B"):
+            org_id = users.create_organization(con, org)
+            for i in range(3):
+                users.insert_user(con, org_id, f"{org[-1].lower()}{i}", f"{org[-1]}{i}@x.test", "x", "manager")
+            con.execute("INSERT INTO conversations (org_id, user_id, title) SELECT ?, min(id), 'chat' FROM users"
+                        " WHERE org_id = ?", [org_id, org_id])
+    return store
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=call_rows)
+def test_rollups_equal_the_raw_aggregation_for_random_calls(blank, rows):
+    with blank.transaction() as con:
+        for table in ("llm_calls", *rollup.TABLES):  # each example starts from no calls
+            con.execute(f"DELETE FROM {table}")
+        people = con.execute("SELECT id, org_id FROM users ORDER BY id").fetchall()
+        convs = dict(con.execute("SELECT org_id, id FROM conversations").fetchall())
+        for who, (provider, model), op, prompt, completion, cached, latency, ago, in_conv in rows:
+            user_id, org_id = people[who * 2 % len(people)]
+            metering.record(con, metering.Call(provider, model, op, prompt, completion, min(cached, prompt),
+                                               latency_ms=latency),
+                            org_id=org_id, user_id=user_id, at=datetime(2026, 11, 20, 10) - timedelta(days=ago),
+                            conversation_id=convs[org_id] if in_conv else None)
+        assert rollup.differences(con) == []
+        for org_id in convs:
+            ctx = _ctx(con, org_id)
+            f = usage.Filters(date(2026, 10, 1), date(2026, 11, 21))
+            raw = con.execute("SELECT count(*), sum(total_tokens), coalesce(sum(cost_usd), 0),"
+                              " count(*) FILTER (WHERE cost_usd IS NULL), count(DISTINCT conversation_id),"
+                              " quantile_disc(latency_ms, 0.95) FROM llm_calls WHERE org_id = ?"
+                              " AND created_at >= ? AND created_at < ?", [org_id, f.start, f.end]).fetchall()[0]
+            got = usage.totals(ctx, con, f)["current"]
+            assert (got["calls"], got["tokens"], got["unpriced_calls"], got["conversations"]) == \
+                (raw[0], raw[1] or 0, raw[3], raw[4])
+            assert got["cost"] == pytest.approx(raw[2])
+            if raw[5] is not None:  # the histogram's p95 is within 2.5% (half a 5% bucket) of the exact one
+                assert got["p95_latency_ms"] == pytest.approx(raw[5], rel=0.026)
+        rollup.compact(con, force=True)  # merging duplicate keys changes no number
+        assert rollup.differences(con) == []
+
+
+def _ctx(con, org_id: int):
+    name = con.execute("SELECT min(username) FROM users WHERE org_id = ?", [org_id]).fetchall()[0][0]
+    return auth.context_for(con, name)
+
+
+def test_every_usage_query_stays_in_the_organisation(demo_store):
+    with demo_store.connect() as con:
+        mike = auth.context_for(con, "mike")
+        theirs = {r[0] for r in con.execute("SELECT username FROM users WHERE org_id <> ?",
+                                            [mike.org_id]).fetchall()}
+        their_projects = {r[0] for r in con.execute("SELECT name FROM projects WHERE org_id <> ?",
+                                                    [mike.org_id]).fetchall()}
+        raw = con.execute("SELECT count(*), sum(total_tokens) FROM llm_calls WHERE org_id = ? AND"
+                          " created_at >= ? AND created_at < ?", [mike.org_id, LAST_30.start, LAST_30.end]).fetchall()[0]
+        totals = usage.totals(mike, con, LAST_30)["current"]
+        assert (totals["calls"], totals["tokens"]) == raw
+        seen = set()
+        for by in usage.DIMENSIONS:
+            seen |= set(usage.breakdown(mike, con, LAST_30, by=by)[by].to_list())
+            seen |= set(usage.over_time(mike, con, LAST_30, by=by)[by].to_list())
+        seen |= set(usage.latency_percentiles(mike, con, LAST_30, by="user")["user"].to_list())
+        seen |= set(usage.top_users(mike, con, LAST_30)["user"].to_list())
+        seen |= set(usage.top_conversations(mike, con, usage.Filters(date(2026, 1, 1), LAST_30.end))["user"])
+        seen |= set(usage.calls(mike, con, LAST_30)["user"].to_list())
+        opts = usage.options(mike, con)
+        assert not seen & (theirs | their_projects)
+        assert not set(opts["users"]) & theirs and not set(opts["projects"]) & their_projects
+        # naming another organisation's user or project as a filter finds nothing, not their rows
+        other = usage.Filters(LAST_30.start, LAST_30.end, users=tuple(theirs), projects=tuple(their_projects))
+        assert usage.totals(mike, con, other)["current"]["calls"] == 0
+        assert usage.calls(mike, con, other).is_empty()
+
+
+def test_unpriced_calls_are_counted_apart_and_never_cost_zero(demo_store):
+    with demo_store.connect() as con:
+        mike = auth.context_for(con, "mike")
+        missing = usage.unpriced(mike, con, LAST_30)
+        exact = con.execute("SELECT provider, model, count(*) FROM llm_calls WHERE org_id = ? AND cost_usd IS NULL"
+                            " AND created_at >= ? AND created_at < ? GROUP BY ALL",
+                            [mike.org_id, LAST_30.start, LAST_30.end]).fetchall()
+    assert {(r["provider"], r["model"], r["calls"]) for r in missing.iter_rows(named=True)} == set(exact)
+    assert ("openai", "ft:gpt-4o-mini:northwind:support-v2") in {(p, m) for p, m, _n in exact}
+    with demo_store.connect() as con:
+        by_model = usage.breakdown(mike, con, LAST_30, by="model")
+    tuned = by_model.filter(by_model["model"] == "ft:gpt-4o-mini:northwind:support-v2").row(0, named=True)
+    assert tuned["unpriced_calls"] == tuned["calls"] > 0 and tuned["cost_usd"] == 0  # no priced calls in it
+
+
+def test_a_drill_down_returns_exactly_the_calls_behind_the_bar(demo_store):
+    day = TODAY - timedelta(days=3)
+    with demo_store.connect() as con:
+        mike = auth.context_for(con, "mike")
+        f = usage.Filters(LAST_30.start, LAST_30.end, extra={"day": day, "model": "gpt-4.1"})
+        rows = usage.calls(mike, con, f, limit=10_000)
+        bar = usage.over_time(mike, con, LAST_30, by="model", measure="calls")
+        expected = bar.filter((bar["day"] == day) & (bar["model"] == "gpt-4.1"))["calls"].sum()
+        project = usage.calls(mike, con, usage.Filters(LAST_30.start, LAST_30.end,
+                                                       extra={"project": "(no project)"}), limit=50)
+    assert len(rows) == expected > 0
+    assert set(rows["model"]) == {"gpt-4.1"} and {d.date() for d in rows["created_at"]} == {day}
+    assert set(project["project"]) == {""}
+
+
+def test_latency_percentiles_are_within_the_histograms_precision(demo_store):
+    with demo_store.connect() as con:
+        mike = auth.context_for(con, "mike")
+        got = {r["model"]: r for r in usage.latency_percentiles(mike, con, LAST_30).iter_rows(named=True)}
+        exact = con.execute("SELECT model, quantile_disc(latency_ms, 0.5), quantile_disc(latency_ms, 0.95),"
+                            " quantile_disc(latency_ms, 0.99) FROM llm_calls WHERE org_id = ? AND created_at >= ?"
+                            " AND created_at < ? GROUP BY model", [mike.org_id, LAST_30.start, LAST_30.end]).fetchall()
+    for model, p50, p95, p99 in exact:
+        assert got[model]["p50"] == pytest.approx(p50, rel=0.026)
+        assert got[model]["p95"] == pytest.approx(p95, rel=0.026)
+        assert got[model]["p99"] == pytest.approx(p99, rel=0.026)
+
+
+def test_rollups_follow_deletes_of_users_and_projects(demo_copy):
+    store = home.open_store(demo_copy)
+    with store.transaction() as con:
+        relations.delete_cascade(con, "users", "username = ?", ["anna"])
+        relations.delete_cascade(con, "projects", "name = ?", ["Retention desk"])
+        assert rollup.differences(con) == []
+        assert relations.orphans(con) == {}
+        mike = auth.context_for(con, "mike")
+        model_only = usage.latency_percentiles(mike, con, LAST_30, by=None)["calls"][0]
+        assert model_only == con.execute("SELECT count(latency_ms) FROM llm_calls WHERE org_id = ? AND"
+                                         " created_at >= ? AND created_at < ?",
+                                         [mike.org_id, LAST_30.start, LAST_30.end]).fetchall()[0][0]
+
+
+def test_periods_and_bad_choices():
+    assert usage.period("Last 7 days", date(2026, 11, 20)) == (date(2026, 11, 14), date(2026, 11, 21))
+    assert usage.period("Month to date", date(2026, 11, 20)) == (date(2026, 11, 1), date(2026, 11, 21))
+    assert usage.period("Previous month", date(2026, 3, 5)) == (date(2026, 2, 1), date(2026, 3, 1))
+    assert usage.period("Custom", custom=(date(2026, 1, 1), date(2026, 1, 31))) == (date(2026, 1, 1),
+                                                                                    date(2026, 2, 1))
+    with pytest.raises(InvalidInput, match="ends before"):
+        usage.period("Custom", custom=(date(2026, 2, 1), date(2026, 1, 1)))
+    with pytest.raises(InvalidInput, match="Unknown period"):
+        usage.period("Last fortnight")
+
+
+def test_usage_needs_its_permission_and_known_dimensions(demo_store):
+    with demo_store.connect() as con:
+        vera, mike = auth.context_for(con, "vera"), auth.context_for(con, "mike")
+        with pytest.raises(NotAllowed):
+            usage.totals(vera, con, LAST_30)
+        with pytest.raises(InvalidInput, match="Unknown dimension"):
+            usage.breakdown(mike, con, LAST_30, by="org_id; DROP TABLE users")
