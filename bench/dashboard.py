@@ -30,7 +30,10 @@ def queries(ctx, f):
     return [
         ("KPI totals, this and previous period", lambda con: usage.totals(ctx, con, f)),
         ("cost over time by model", lambda con: usage.over_time(ctx, con, f, by="model")),
-        ("tokens over time by provider", lambda con: usage.over_time(ctx, con, f, by="provider", measure="tokens")),
+        (
+            "tokens over time by provider",
+            lambda con: usage.over_time(ctx, con, f, by="provider", measure="tokens"),
+        ),
         ("breakdown by provider", lambda con: usage.breakdown(ctx, con, f, by="provider")),
         ("breakdown by model", lambda con: usage.breakdown(ctx, con, f, by="model")),
         ("breakdown by operation", lambda con: usage.breakdown(ctx, con, f, by="operation")),
@@ -67,9 +70,10 @@ def raw_views(con) -> None:
 
 
 def render_page(cfg: Settings) -> float:
+    import os
+
     from streamlit.testing.v1 import AppTest
 
-    import os
     os.environ["WORKBENCH_HOME"] = str(cfg.home)
     with home.open_store(cfg).connect() as con:
         ctx = auth.context_for(con, "mike")
@@ -112,7 +116,10 @@ def main() -> None:
             raw_views(con)
             slow = [timed(fn, con) for _name, fn in queries(ctx, f)]
             con.execute("SET search_path = 'main'")
-        print(f"{'query (last 30 days, as mike)':<44} {'rollup p50':>10} {'p95':>8} {'raw p50':>10} {'p95':>8}  ms")
+        print(
+            f"{'query (last 30 days, as mike)':<44} {'rollup p50':>10} {'p95':>8}"
+            f" {'raw p50':>10} {'p95':>8}  ms"
+        )
         for (name, p50, p95), (r50, r95) in zip(fast, slow, strict=True):
             print(f"{name:<44} {p50:>10.1f} {p95:>8.1f} {r50:>10.1f} {r95:>8.1f}")
         print(f"slowest rollup p95: {max(x[2] for x in fast):.1f} ms")

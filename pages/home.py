@@ -3,7 +3,7 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from workbench import overview, ui
+from workbench import budgets, overview, ui
 
 ctx = ui.require()
 st.title(f"{ctx.org_name}")
@@ -11,6 +11,13 @@ st.caption("Last 30 days, compared with the 30 days before.")
 
 with ui.connection() as con:
     kpis = [k for k in overview.kpis(ctx, con) if ctx.can(k["permission"])]
+    alerts = budgets.home_alerts(ctx, con)
+
+for alert in alerts:  # budgets, month-end projections, unusual days, plan limits (usage:read only)
+    (st.error if alert["level"] == "error" else st.warning)(alert["text"], icon=":material/savings:")
+usage_page = ui.page_for(ctx, "usage:read")
+if alerts and usage_page:
+    st.page_link(usage_page.path, label="Open Usage for budgets and anomalies", icon=usage_page.icon)
 
 if not kpis:
     st.info("Your role has no dashboards yet. Ask an admin for a role with more access.")

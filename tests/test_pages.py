@@ -39,7 +39,9 @@ def test_login_page_logs_in_and_shows_home(app):
     at.text_input[0].input("mike")
     at.text_input[1].input("workbench-demo")
     at.button[0].click().run()
-    assert not at.exception and not at.error
+    assert not at.exception
+    # the only errors are budget alerts (this month the demo's data scientist overran his budget)
+    assert all(e.value.startswith("Budget exceeded") for e in at.error)
     assert at.title[0].value == "Northwind Mobile"
     assert "Mike Chen" in at.sidebar.markdown[0].value
 
@@ -220,3 +222,48 @@ def test_calls_page_for_a_viewer_reads_but_cannot_import_or_edit(app):
     at = logged_in(app, "vera", "pages/calls.py")
     assert not at.error and len(at.tabs) == 3  # Calls, Search, QA pairs
     assert not [b for b in at.button if b.key == "qa.export"]
+
+
+def test_usage_page_shows_kpis_charts_and_drills_into_calls(app):
+    at = logged_in(app, "mike", "pages/usage.py")
+    assert at.title[0].value == "Usage" and all(e.value.startswith("Budget ") for e in at.error)
+    labels = [m.label for m in at.metric]
+    assert labels == ["Tokens", "Cost", "Calls", "Mean latency", "p95 latency", "Cost per conversation",
+                      "Active users"]
+    assert all(m.value not in ("None", "", "$0.00") for m in at.metric if m.label != "Cost per conversation")
+    assert any("have no price" in w.value for w in at.warning)  # unpriced, with a count, never $0
+    assert len(at.tabs) == 6 and len(at.get("plotly_chart")) >= 6
+    calls_table = at.dataframe[-1].value
+    assert len(calls_table) == 500 and {"model", "cost_usd", "latency_ms"} <= set(calls_table.columns)
+    at.session_state["usage.drill"] = {"model": "gpt-4.1"}
+    at.run()
+    drilled = at.dataframe[-1].value
+    assert set(drilled["model"]) == {"gpt-4.1"} and any("Drill-down" in i.value for i in at.info)
+    at.selectbox(key="usage.period").set_value("Last 7 days").run()
+    assert not at.exception and "compared with the 7 days before" in at.caption[0].value
+
+
+def test_usage_page_is_for_usage_readers_and_prices_for_admins(app):
+    for username, page, allowed in (("anna", "usage.py", False), ("mike", "prices.py", False),
+                                    ("alice", "prices.py", True)):
+        direct = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=30)
+        direct.session_state["ctx"] = ctx_of(app, username)
+        direct.run()
+        assert not direct.exception
+        assert bool(direct.error) != allowed, (username, page)
+
+
+def test_prices_page_adds_a_price_for_the_unpriced_model(app):
+    at = logged_in(app, "alice", "pages/prices.py")
+    assert not at.error and any("have no price" in w.value for w in at.warning)
+    at.selectbox(key="prices.suggest").set_value("openai ft:gpt-4o-mini:northwind:support-v2").run()
+    at.number_input(key="prices.add.input_per_million").set_value(0.30)
+    at.number_input(key="prices.add.output_per_million").set_value(1.20)
+    at.button[[b.label for b in at.button].index("Save price")].click().run()
+    assert not at.exception and not at.error
+    assert any("calls repriced" in s.value for s in at.success)
+    with app.connect() as con:
+        left = dict(con.execute("SELECT o.name, count(*) FILTER (WHERE c.cost_usd IS NULL) FROM llm_calls c"
+                                " JOIN organizations o ON o.id = c.org_id WHERE model LIKE 'ft:%' GROUP BY 1"
+                                ).fetchall())
+    assert left["Northwind Mobile"] == 0 and left["Helio Cloud"] > 0  # Helio keeps its own (missing) price

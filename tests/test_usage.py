@@ -19,14 +19,19 @@ LAST_30 = usage.Filters(*usage.period("Last 30 days", TODAY))
 call_rows = st.lists(
     st.tuples(
         st.integers(0, 2),  # which user
-        st.sampled_from([("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4"), ("acme", "secret-model")]),
+        st.sampled_from(
+            [("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4"), ("acme", "secret-model")]
+        ),
         st.sampled_from(["chat", "embedding", "analysis"]),
-        st.integers(0, 5000), st.integers(0, 2000), st.integers(0, 100),
+        st.integers(0, 5000),
+        st.integers(0, 2000),
+        st.integers(0, 100),
         st.one_of(st.none(), st.integers(1, 60_000)),
         st.integers(0, 20),  # days ago
         st.booleans(),  # in a conversation
     ),
-    min_size=1, max_size=40,
+    min_size=1,
+    max_size=40,
 )
 
 
@@ -42,9 +47,14 @@ def blank(tmp_path_factory):
         for org in ("Org A", "Org B"):
             org_id = users.create_organization(con, org)
             for i in range(3):
-                users.insert_user(con, org_id, f"{org[-1].lower()}{i}", f"{org[-1]}{i}@x.test", "x", "manager")
-            con.execute("INSERT INTO conversations (org_id, user_id, title) SELECT ?, min(id), 'chat' FROM users"
-                        " WHERE org_id = ?", [org_id, org_id])
+                users.insert_user(
+                    con, org_id, f"{org[-1].lower()}{i}", f"{org[-1]}{i}@x.test", "x", "manager"
+                )
+            con.execute(
+                "INSERT INTO conversations (org_id, user_id, title) SELECT ?, min(id), 'chat' FROM users"
+                " WHERE org_id = ?",
+                [org_id, org_id],
+            )
     return store
 
 
@@ -58,21 +68,34 @@ def test_rollups_equal_the_raw_aggregation_for_random_calls(blank, rows):
         convs = dict(con.execute("SELECT org_id, id FROM conversations").fetchall())
         for who, (provider, model), op, prompt, completion, cached, latency, ago, in_conv in rows:
             user_id, org_id = people[who * 2 % len(people)]
-            metering.record(con, metering.Call(provider, model, op, prompt, completion, min(cached, prompt),
-                                               latency_ms=latency),
-                            org_id=org_id, user_id=user_id, at=datetime(2026, 11, 20, 10) - timedelta(days=ago),
-                            conversation_id=convs[org_id] if in_conv else None)
+            metering.record(
+                con,
+                metering.Call(
+                    provider, model, op, prompt, completion, min(cached, prompt), latency_ms=latency
+                ),
+                org_id=org_id,
+                user_id=user_id,
+                at=datetime(2026, 11, 20, 10) - timedelta(days=ago),
+                conversation_id=convs[org_id] if in_conv else None,
+            )
         assert rollup.differences(con) == []
         for org_id in convs:
             ctx = _ctx(con, org_id)
             f = usage.Filters(date(2026, 10, 1), date(2026, 11, 21))
-            raw = con.execute("SELECT count(*), sum(total_tokens), coalesce(sum(cost_usd), 0),"
-                              " count(*) FILTER (WHERE cost_usd IS NULL), count(DISTINCT conversation_id),"
-                              " quantile_disc(latency_ms, 0.95) FROM llm_calls WHERE org_id = ?"
-                              " AND created_at >= ? AND created_at < ?", [org_id, f.start, f.end]).fetchall()[0]
+            raw = con.execute(
+                "SELECT count(*), sum(total_tokens), coalesce(sum(cost_usd), 0),"
+                " count(*) FILTER (WHERE cost_usd IS NULL), count(DISTINCT conversation_id),"
+                " quantile_disc(latency_ms, 0.95) FROM llm_calls WHERE org_id = ?"
+                " AND created_at >= ? AND created_at < ?",
+                [org_id, f.start, f.end],
+            ).fetchall()[0]
             got = usage.totals(ctx, con, f)["current"]
-            assert (got["calls"], got["tokens"], got["unpriced_calls"], got["conversations"]) == \
-                (raw[0], raw[1] or 0, raw[3], raw[4])
+            assert (got["calls"], got["tokens"], got["unpriced_calls"], got["conversations"]) == (
+                raw[0],
+                raw[1] or 0,
+                raw[3],
+                raw[4],
+            )
             assert got["cost"] == pytest.approx(raw[2])
             if raw[5] is not None:  # the histogram's p95 is within 2.5% (half a 5% bucket) of the exact one
                 assert got["p95_latency_ms"] == pytest.approx(raw[5], rel=0.026)
@@ -88,12 +111,18 @@ def _ctx(con, org_id: int):
 def test_every_usage_query_stays_in_the_organisation(demo_store):
     with demo_store.connect() as con:
         mike = auth.context_for(con, "mike")
-        theirs = {r[0] for r in con.execute("SELECT username FROM users WHERE org_id <> ?",
-                                            [mike.org_id]).fetchall()}
-        their_projects = {r[0] for r in con.execute("SELECT name FROM projects WHERE org_id <> ?",
-                                                    [mike.org_id]).fetchall()}
-        raw = con.execute("SELECT count(*), sum(total_tokens) FROM llm_calls WHERE org_id = ? AND"
-                          " created_at >= ? AND created_at < ?", [mike.org_id, LAST_30.start, LAST_30.end]).fetchall()[0]
+        theirs = {
+            r[0]
+            for r in con.execute("SELECT username FROM users WHERE org_id <> ?", [mike.org_id]).fetchall()
+        }
+        their_projects = {
+            r[0] for r in con.execute("SELECT name FROM projects WHERE org_id <> ?", [mike.org_id]).fetchall()
+        }
+        raw = con.execute(
+            "SELECT count(*), sum(total_tokens) FROM llm_calls WHERE org_id = ? AND"
+            " created_at >= ? AND created_at < ?",
+            [mike.org_id, LAST_30.start, LAST_30.end],
+        ).fetchall()[0]
         totals = usage.totals(mike, con, LAST_30)["current"]
         assert (totals["calls"], totals["tokens"]) == raw
         seen = set()
@@ -117,9 +146,11 @@ def test_unpriced_calls_are_counted_apart_and_never_cost_zero(demo_store):
     with demo_store.connect() as con:
         mike = auth.context_for(con, "mike")
         missing = usage.unpriced(mike, con, LAST_30)
-        exact = con.execute("SELECT provider, model, count(*) FROM llm_calls WHERE org_id = ? AND cost_usd IS NULL"
-                            " AND created_at >= ? AND created_at < ? GROUP BY ALL",
-                            [mike.org_id, LAST_30.start, LAST_30.end]).fetchall()
+        exact = con.execute(
+            "SELECT provider, model, count(*) FROM llm_calls WHERE org_id = ? AND cost_usd IS NULL"
+            " AND created_at >= ? AND created_at < ? GROUP BY ALL",
+            [mike.org_id, LAST_30.start, LAST_30.end],
+        ).fetchall()
     assert {(r["provider"], r["model"], r["calls"]) for r in missing.iter_rows(named=True)} == set(exact)
     assert ("openai", "ft:gpt-4o-mini:northwind:support-v2") in {(p, m) for p, m, _n in exact}
     with demo_store.connect() as con:
@@ -136,8 +167,9 @@ def test_a_drill_down_returns_exactly_the_calls_behind_the_bar(demo_store):
         rows = usage.calls(mike, con, f, limit=10_000)
         bar = usage.over_time(mike, con, LAST_30, by="model", measure="calls")
         expected = bar.filter((bar["day"] == day) & (bar["model"] == "gpt-4.1"))["calls"].sum()
-        project = usage.calls(mike, con, usage.Filters(LAST_30.start, LAST_30.end,
-                                                       extra={"project": "(no project)"}), limit=50)
+        project = usage.calls(
+            mike, con, usage.Filters(LAST_30.start, LAST_30.end, extra={"project": "(no project)"}), limit=50
+        )
     assert len(rows) == expected > 0
     assert set(rows["model"]) == {"gpt-4.1"} and {d.date() for d in rows["created_at"]} == {day}
     assert set(project["project"]) == {""}
@@ -147,9 +179,12 @@ def test_latency_percentiles_are_within_the_histograms_precision(demo_store):
     with demo_store.connect() as con:
         mike = auth.context_for(con, "mike")
         got = {r["model"]: r for r in usage.latency_percentiles(mike, con, LAST_30).iter_rows(named=True)}
-        exact = con.execute("SELECT model, quantile_disc(latency_ms, 0.5), quantile_disc(latency_ms, 0.95),"
-                            " quantile_disc(latency_ms, 0.99) FROM llm_calls WHERE org_id = ? AND created_at >= ?"
-                            " AND created_at < ? GROUP BY model", [mike.org_id, LAST_30.start, LAST_30.end]).fetchall()
+        exact = con.execute(
+            "SELECT model, quantile_disc(latency_ms, 0.5), quantile_disc(latency_ms, 0.95),"
+            " quantile_disc(latency_ms, 0.99) FROM llm_calls WHERE org_id = ? AND created_at >= ?"
+            " AND created_at < ? GROUP BY model",
+            [mike.org_id, LAST_30.start, LAST_30.end],
+        ).fetchall()
     for model, p50, p95, p99 in exact:
         assert got[model]["p50"] == pytest.approx(p50, rel=0.026)
         assert got[model]["p95"] == pytest.approx(p95, rel=0.026)
@@ -165,17 +200,24 @@ def test_rollups_follow_deletes_of_users_and_projects(demo_copy):
         assert relations.orphans(con) == {}
         mike = auth.context_for(con, "mike")
         model_only = usage.latency_percentiles(mike, con, LAST_30, by=None)["calls"][0]
-        assert model_only == con.execute("SELECT count(latency_ms) FROM llm_calls WHERE org_id = ? AND"
-                                         " created_at >= ? AND created_at < ?",
-                                         [mike.org_id, LAST_30.start, LAST_30.end]).fetchall()[0][0]
+        assert (
+            model_only
+            == con.execute(
+                "SELECT count(latency_ms) FROM llm_calls WHERE org_id = ? AND"
+                " created_at >= ? AND created_at < ?",
+                [mike.org_id, LAST_30.start, LAST_30.end],
+            ).fetchall()[0][0]
+        )
 
 
 def test_periods_and_bad_choices():
     assert usage.period("Last 7 days", date(2026, 11, 20)) == (date(2026, 11, 14), date(2026, 11, 21))
     assert usage.period("Month to date", date(2026, 11, 20)) == (date(2026, 11, 1), date(2026, 11, 21))
     assert usage.period("Previous month", date(2026, 3, 5)) == (date(2026, 2, 1), date(2026, 3, 1))
-    assert usage.period("Custom", custom=(date(2026, 1, 1), date(2026, 1, 31))) == (date(2026, 1, 1),
-                                                                                    date(2026, 2, 1))
+    assert usage.period("Custom", custom=(date(2026, 1, 1), date(2026, 1, 31))) == (
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+    )
     with pytest.raises(InvalidInput, match="ends before"):
         usage.period("Custom", custom=(date(2026, 2, 1), date(2026, 1, 1)))
     with pytest.raises(InvalidInput, match="Unknown period"):

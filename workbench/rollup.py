@@ -21,21 +21,25 @@ KEYS = ("day", "org_id", "project_id", "user_id", "provider", "model", "operatio
 MODEL_KEYS = ("day", "org_id", "provider", "model", "operation_type")
 # table -> (key columns, measures as (column, SQL over llm_calls), extra filter)
 TABLES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...], str]] = {
-    "usage_daily": (KEYS, (
-        ("calls", "count(*)"),
-        ("error_calls", "count(*) FILTER (WHERE status <> 'ok')"),
-        ("estimated_calls", "count(*) FILTER (WHERE tokens_estimated)"),
-        ("prompt_tokens", "sum(prompt_tokens)"),
-        ("completion_tokens", "sum(completion_tokens)"),
-        ("cached_tokens", "sum(cached_tokens)"),
-        ("embedding_tokens", "sum(embedding_tokens)"),
-        ("total_tokens", "sum(total_tokens)"),
-        ("cost_usd", "coalesce(sum(cost_usd), 0)"),
-        ("unpriced_calls", "count(*) FILTER (WHERE cost_usd IS NULL)"),
-        ("unpriced_tokens", "coalesce(sum(total_tokens) FILTER (WHERE cost_usd IS NULL), 0)"),
-        ("latency_ms_sum", "coalesce(sum(latency_ms), 0)"),
-        ("latency_calls", "count(latency_ms)"),
-    ), ""),
+    "usage_daily": (
+        KEYS,
+        (
+            ("calls", "count(*)"),
+            ("error_calls", "count(*) FILTER (WHERE status <> 'ok')"),
+            ("estimated_calls", "count(*) FILTER (WHERE tokens_estimated)"),
+            ("prompt_tokens", "sum(prompt_tokens)"),
+            ("completion_tokens", "sum(completion_tokens)"),
+            ("cached_tokens", "sum(cached_tokens)"),
+            ("embedding_tokens", "sum(embedding_tokens)"),
+            ("total_tokens", "sum(total_tokens)"),
+            ("cost_usd", "coalesce(sum(cost_usd), 0)"),
+            ("unpriced_calls", "count(*) FILTER (WHERE cost_usd IS NULL)"),
+            ("unpriced_tokens", "coalesce(sum(total_tokens) FILTER (WHERE cost_usd IS NULL), 0)"),
+            ("latency_ms_sum", "coalesce(sum(latency_ms), 0)"),
+            ("latency_calls", "count(latency_ms)"),
+        ),
+        "",
+    ),
     "usage_latency_daily": (
         (*KEYS, "bucket"),
         (("calls", "count(*)"),),
@@ -82,16 +86,27 @@ def _columns(table: str) -> list[str]:
     return [*keys, *(name for name, _sql in measures)]
 
 
-def add(con: duckdb.DuckDBPyConnection, where: str, params: list | None = None,
-        tables: tuple[str, ...] = tuple(TABLES)) -> None:
+def add(
+    con: duckdb.DuckDBPyConnection,
+    where: str,
+    params: list | None = None,
+    tables: tuple[str, ...] = tuple(TABLES),
+) -> None:
     """Add the llm_calls rows matching `where` (ones just written) to every rollup."""
     for table in tables:
-        con.execute(f"INSERT INTO {table} ({', '.join(_columns(table))}) {_aggregate(table, where)}",
-                    list(params or []))
+        con.execute(
+            f"INSERT INTO {table} ({', '.join(_columns(table))}) {_aggregate(table, where)}",
+            list(params or []),
+        )
 
 
-def rebuild(con: duckdb.DuckDBPyConnection, org_id: int | None = None, since: date | None = None,
-            providers: list[str] | None = None, tables: tuple[str, ...] = tuple(TABLES)) -> None:
+def rebuild(
+    con: duckdb.DuckDBPyConnection,
+    org_id: int | None = None,
+    since: date | None = None,
+    providers: list[str] | None = None,
+    tables: tuple[str, ...] = tuple(TABLES),
+) -> None:
     """Recompute the rollups (these tables) from the raw rows, for this organisation, the days
     from `since` and these providers (everything when all are None), in one transaction."""
     rollup_where, raw_where, params = ["true"], ["true"], []
@@ -123,8 +138,9 @@ def compact(con: duckdb.DuckDBPyConnection, force: bool = False) -> int:
         done = 0
         for table in TABLES:
             rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-            before = con.execute("SELECT compacted_rows FROM usage_rollup_state WHERE table_name = ?",
-                                 [table]).fetchall()
+            before = con.execute(
+                "SELECT compacted_rows FROM usage_rollup_state WHERE table_name = ?", [table]
+            ).fetchall()
             before = before[0] if before else None
             if not force and before is not None and rows - before[0] < COMPACT_AFTER:
                 continue
@@ -140,18 +156,23 @@ def _compact_table(con, table: str) -> None:
     sums = [f"sum({name})::{'DOUBLE' if name == 'cost_usd' else 'BIGINT'} AS {name}" for name, _ in measures]
     try:
         with atomic(con):
-            merged = con.sql(f"SELECT {', '.join(keys)}, {', '.join(sums)} FROM {table} GROUP BY ALL"
-                             f" ORDER BY day, org_id").to_arrow_table()
+            merged = con.sql(
+                f"SELECT {', '.join(keys)}, {', '.join(sums)} FROM {table} GROUP BY ALL ORDER BY day, org_id"
+            ).to_arrow_table()
             con.execute(f"DELETE FROM {table}")
             con.register("rollup_merged", merged)
             try:
-                con.execute(f"INSERT INTO {table} ({', '.join(_columns(table))})"
-                            f" SELECT {', '.join(_columns(table))} FROM rollup_merged")
+                con.execute(
+                    f"INSERT INTO {table} ({', '.join(_columns(table))})"
+                    f" SELECT {', '.join(_columns(table))} FROM rollup_merged"
+                )
             finally:
                 con.unregister("rollup_merged")
-            con.execute("INSERT OR REPLACE INTO usage_rollup_state (table_name, compacted_rows,"
-                        " compacted_at) VALUES (?, ?, current_localtimestamp())",
-                        [table, merged.num_rows])
+            con.execute(
+                "INSERT OR REPLACE INTO usage_rollup_state (table_name, compacted_rows,"
+                " compacted_at) VALUES (?, ?, current_localtimestamp())",
+                [table, merged.num_rows],
+            )
     except duckdb.TransactionException:
         pass  # a concurrent writer touched the same rows: the next reader compacts instead
 

@@ -73,11 +73,30 @@ def load(settings: Settings, store: Store, *, today: datetime | None = None) -> 
                                                     user_id=user_id, org_id=org_id))
             prices.reprice(con)  # the conversations' calls too: every demo cost from the catalogue
             rollup.rebuild(con)
+            _budgets(con, ids)
             return counts(con)
     except BaseException:
         for path in copied:
             path.unlink(missing_ok=True)
         raise
+
+
+# Monthly budgets (USD): Northwind's whole organisation, one project and its data scientist (whose
+# evaluation batch overran his), and Helio's organisation.
+BUDGETS = [("northwind", "organization", None, 40.0), ("northwind", "project", "Customer care line", 10.0),
+           ("northwind", "user", "dan", 12.0), ("helio", "organization", None, 25.0)]
+
+
+def _budgets(con, ids: dict) -> None:
+    for slug, scope, target, amount in BUDGETS:
+        org_id = ids["orgs"][slug]
+        admin = next(u[1] for u in USERS if u[0] == slug and u[3] == "admin")
+        project_id = (con.execute("SELECT id FROM projects WHERE org_id = ? AND name = ?", [org_id, target])
+                      .fetchall()[0][0] if scope == "project" else None)
+        con.execute("INSERT INTO budgets (org_id, scope, project_id, user_id, monthly_usd, created_by)"
+                    " VALUES (?, ?, ?, ?, ?, ?)", [org_id, scope, project_id,
+                                                   ids["users"][target] if scope == "user" else None, amount,
+                                                   ids["users"][admin]])
 
 
 def counts(con) -> dict[str, int]:

@@ -45,8 +45,15 @@ def day_weights(end: datetime, days: int = DAYS) -> np.ndarray:
     return weights / weights.sum()
 
 
-def generate(rng: np.random.Generator, n: int, *, end: datetime, people: Population,
-             days: int = DAYS, day: np.ndarray | None = None) -> pa.Table:
+def generate(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    end: datetime,
+    people: Population,
+    days: int = DAYS,
+    day: np.ndarray | None = None,
+) -> pa.Table:
     """`n` llm_calls rows as an Arrow table, spread over `days` days before `end` (or on the
     given day offsets, in that order)."""
     if day is None:
@@ -74,22 +81,31 @@ def generate(rng: np.random.Generator, n: int, *, end: datetime, people: Populat
     start = np.datetime64(end.date()) - np.timedelta64(days - 1, "D")
     created = (start + day.astype("timedelta64[D]")).astype("datetime64[s]") + seconds
     status = np.where(rng.random(n) < 0.01, "error", "ok")
-    return pa.table({
-        "org_id": org_of_user[user_idx].astype(np.int32),
-        "user_id": user_ids[user_idx].astype(np.int32),
-        "project_id": pa.array(project.astype(np.int32), mask=no_project),
-        "provider": provider, "model": model, "operation_type": operation,
-        "prompt_tokens": prompt.astype(np.int32), "completion_tokens": completion.astype(np.int32),
-        "cached_tokens": cached.astype(np.int32), "embedding_tokens": emb_tokens.astype(np.int32),
-        "total_tokens": (prompt + completion + emb_tokens).astype(np.int32),
-        "latency_ms": latency.astype(np.int32), "status": status,
-        "created_at": created,
-    })
+    return pa.table(
+        {
+            "org_id": org_of_user[user_idx].astype(np.int32),
+            "user_id": user_ids[user_idx].astype(np.int32),
+            "project_id": pa.array(project.astype(np.int32), mask=no_project),
+            "provider": provider,
+            "model": model,
+            "operation_type": operation,
+            "prompt_tokens": prompt.astype(np.int32),
+            "completion_tokens": completion.astype(np.int32),
+            "cached_tokens": cached.astype(np.int32),
+            "embedding_tokens": emb_tokens.astype(np.int32),
+            "total_tokens": (prompt + completion + emb_tokens).astype(np.int32),
+            "latency_ms": latency.astype(np.int32),
+            "status": status,
+            "created_at": created,
+        }
+    )
 
 
-COLUMNS = ("org_id, user_id, project_id, provider, model, operation_type, prompt_tokens,"
-           " completion_tokens, cached_tokens, embedding_tokens, total_tokens, latency_ms, status,"
-           " created_at")
+COLUMNS = (
+    "org_id, user_id, project_id, provider, model, operation_type, prompt_tokens,"
+    " completion_tokens, cached_tokens, embedding_tokens, total_tokens, latency_ms, status,"
+    " created_at"
+)
 
 
 def insert(con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
@@ -97,8 +113,10 @@ def insert(con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
     last = con.execute("SELECT coalesce(max(id), 0) FROM llm_calls").fetchall()[0][0]
     con.register("llm_calls_batch", table)
     try:
-        con.execute(f"INSERT INTO llm_calls ({COLUMNS}, cost_usd, currency)"
-                    f" SELECT {COLUMNS}, cost_usd, currency FROM ({prices.priced('llm_calls_batch')})")
+        con.execute(
+            f"INSERT INTO llm_calls ({COLUMNS}, cost_usd, currency)"
+            f" SELECT {COLUMNS}, cost_usd, currency FROM ({prices.priced('llm_calls_batch')})"
+        )
     finally:
         con.unregister("llm_calls_batch")
     rollup.add(con, "id > ?", [last])
@@ -129,8 +147,12 @@ def population(con: duckdb.DuckDBPyConnection, fading_usernames: set[str]) -> Po
         projects[i, : len(mine)] = mine
         if mine:  # repeat to fill the row, so every project is equally likely
             projects[i] = [mine[k % len(mine)] for k in range(width)]
-    return Population(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
-                      np.array([r[2] in fading_usernames for r in rows], dtype=bool), projects)
+    return Population(
+        np.array([r[0] for r in rows]),
+        np.array([r[1] for r in rows]),
+        np.array([r[2] in fading_usernames for r in rows], dtype=bool),
+        projects,
+    )
 
 
 def spike(rng: np.random.Generator, n: int, *, at: datetime, user_id: int, org_id: int) -> pa.Table:
@@ -139,21 +161,36 @@ def spike(rng: np.random.Generator, n: int, *, at: datetime, user_id: int, org_i
     prompt = rng.lognormal(8.3, 0.3, n).astype(np.int64)
     completion = rng.lognormal(6.0, 0.4, n).astype(np.int64)
     seconds = np.sort(rng.integers(13 * 3600, 17 * 3600, size=n))
-    return pa.table({
-        "org_id": np.full(n, org_id, dtype=np.int32), "user_id": np.full(n, user_id, dtype=np.int32),
-        "project_id": pa.nulls(n, pa.int32()),
-        "provider": ["anthropic"] * n, "model": ["claude-sonnet-4"] * n, "operation_type": ["analysis"] * n,
-        "prompt_tokens": prompt.astype(np.int32), "completion_tokens": completion.astype(np.int32),
-        "cached_tokens": np.zeros(n, dtype=np.int32), "embedding_tokens": np.zeros(n, dtype=np.int32),
-        "total_tokens": (prompt + completion).astype(np.int32),
-        "latency_ms": (2600 * rng.lognormal(0.3, 0.3, n)).astype(np.int32),
-        "status": ["ok"] * n,
-        "created_at": np.datetime64(at.date()).astype("datetime64[s]") + seconds,
-    })
+    return pa.table(
+        {
+            "org_id": np.full(n, org_id, dtype=np.int32),
+            "user_id": np.full(n, user_id, dtype=np.int32),
+            "project_id": pa.nulls(n, pa.int32()),
+            "provider": ["anthropic"] * n,
+            "model": ["claude-sonnet-4"] * n,
+            "operation_type": ["analysis"] * n,
+            "prompt_tokens": prompt.astype(np.int32),
+            "completion_tokens": completion.astype(np.int32),
+            "cached_tokens": np.zeros(n, dtype=np.int32),
+            "embedding_tokens": np.zeros(n, dtype=np.int32),
+            "total_tokens": (prompt + completion).astype(np.int32),
+            "latency_ms": (2600 * rng.lognormal(0.3, 0.3, n)).astype(np.int32),
+            "status": ["ok"] * n,
+            "created_at": np.datetime64(at.date()).astype("datetime64[s]") + seconds,
+        }
+    )
 
 
-def write_scale(con: duckdb.DuckDBPyConnection, n: int, *, seed: int, fading_usernames: set[str],
-                end: datetime | None = None, chunk: int = 1_000_000, progress=None) -> int:
+def write_scale(
+    con: duckdb.DuckDBPyConnection,
+    n: int,
+    *,
+    seed: int,
+    fading_usernames: set[str],
+    end: datetime | None = None,
+    chunk: int = 1_000_000,
+    progress=None,
+) -> int:
     """Write `n` llm_calls through the bulk path, in time order (as real traffic arrives), in
     chunks of `chunk` rows."""
     end = end or datetime.now()
@@ -165,7 +202,7 @@ def write_scale(con: duckdb.DuckDBPyConnection, n: int, *, seed: int, fading_use
     written = 0
     while written < n:
         size = min(chunk, n - written)
-        batch = generate(rng, size, end=end, people=people, day=days[written:written + size])
+        batch = generate(rng, size, end=end, people=people, day=days[written : written + size])
         written += insert(con, batch.sort_by("created_at"))
         if progress:
             progress(written, n)
