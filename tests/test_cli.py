@@ -18,7 +18,9 @@ def run(env, *args, stdin=None):
 
 COMMANDS = [[], ["init"], ["demo"], ["user"], ["user", "add"], ["user", "list"],
             ["user", "set-role"], ["serve"], ["ingest"], ["search"], ["index-repo"], ["doctor"],
-            ["documents", "list"], ["documents", "delete"]]
+            ["documents", "list"], ["documents", "delete"], ["usage", "import"], ["usage", "report"],
+            ["prices", "list"], ["prices", "import"], ["prices", "set"], ["prices", "recompute"],
+            ["prices", "unpriced"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "main")

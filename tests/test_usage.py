@@ -231,3 +231,41 @@ def test_usage_needs_its_permission_and_known_dimensions(demo_store):
             usage.totals(vera, con, LAST_30)
         with pytest.raises(InvalidInput, match="Unknown dimension"):
             usage.breakdown(mike, con, LAST_30, by="org_id; DROP TABLE users")
+
+
+def test_usage_report_cli_gives_the_pages_numbers(cli_env, demo_copy):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run([str(Path(sys.executable).parent / "workbench"), "usage", "report", "--period", "30d",
+                             "--by", "model", "--as", "mike", "--json"], env=cli_env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    with home.open_store(demo_copy).connect() as con:
+        mike = auth.context_for(con, "mike")
+        f = usage.Filters(*usage.period("Last 30 days"))
+        page_rows = usage.breakdown(mike, con, f, by="model").to_dicts()
+        page_totals = usage.totals(mike, con, f)["current"]
+    assert [(r["model"], r["calls"], r["total_tokens"]) for r in printed["rows"]] == \
+        [(r["model"], r["calls"], r["total_tokens"]) for r in page_rows]
+    assert [r["cost_usd"] for r in printed["rows"]] == pytest.approx([r["cost_usd"] for r in page_rows])
+    assert printed["totals"]["calls"] == page_totals["calls"] and printed["organization"] == "Northwind Mobile"
+    assert printed["totals"]["unpriced_calls"] > 0  # the fine-tuned model, reported apart
+
+
+def test_doctor_finds_and_rebuilds_a_stale_rollup(demo_copy):
+    from workbench import doctor
+
+    store, vecs = home.open_store(demo_copy), home.open_vectors(demo_copy)
+    with store.transaction() as con:  # a write that bypassed the rollups (e.g. a hand-made SQL insert)
+        con.execute("INSERT INTO llm_calls (org_id, user_id, provider, model, operation_type, total_tokens,"
+                    " created_at) SELECT org_id, id, 'openai', 'gpt-4o', 'chat', 1000, TIMESTAMP '2026-11-19 10:00'"
+                    " FROM users WHERE username = 'mike'")
+    found = doctor.check(demo_copy, store, vecs)
+    assert found.stale_rollup_days == ["2026-11-19"] and not found.healthy
+    doctor.repair(demo_copy, store, vecs, None, found)
+    with store.connect() as con:
+        assert rollup.differences(con) == []

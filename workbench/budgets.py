@@ -219,10 +219,25 @@ def budget_status(
     interval and the status it would reach."""
     ctx.require("usage:read")
     day = _day(today)
-    return [
-        _budget_row(b, _forecast(con, *_where(ctx, b["project_id"], b["user_id"]), day))
-        for b in list_budgets(ctx, con)
-    ]
+    chosen = list_budgets(ctx, con)
+    if not chosen:
+        return []
+    # one pass over the rollup for every budget: daily cost per project and user, summed per budget
+    rows = con.execute(
+        "SELECT day, project_id, user_id, sum(cost_usd), sum(unpriced_calls) FROM usage_daily"
+        " WHERE org_id = ? AND day BETWEEN ? AND ? GROUP BY ALL",
+        [ctx.org_id, _history_from(day), day],
+    ).fetchall()
+    out = []
+    for b in chosen:
+        costs: dict = {}
+        unpriced: dict = {}
+        for d, project_id, user_id, cost, n in rows:
+            if b["project_id"] in (None, project_id) and b["user_id"] in (None, user_id):
+                costs[d] = costs.get(d, 0.0) + cost
+                unpriced[d] = unpriced.get(d, 0) + n
+        out.append(_budget_row(b, _forecast_from(costs, unpriced, day)))
+    return out
 
 
 # --- anomalies ---------------------------------------------------------------------------------
@@ -372,11 +387,17 @@ def _series(costs: dict, model: dict, today: date, actual: float) -> list[dict]:
     return rows
 
 
+def _history_from(today: date) -> date:
+    """The first day a forecast reads: the history, and the 8 weeks before it to tell its anomalous days."""
+    return min(_month(today)[0], today - timedelta(days=HISTORY_DAYS, weeks=2 * WEEKS_BACK))
+
+
 def _forecast(con, where: str, params: list, today: date) -> dict:
+    return _forecast_from(*_daily(con, where, params, _history_from(today), today), today)
+
+
+def _forecast_from(costs: dict, unpriced: dict, today: date) -> dict:
     start, end = _month(today)
-    # the history, and the 8 weeks before it to tell its anomalous days
-    history_from = today - timedelta(days=HISTORY_DAYS, weeks=2 * WEEKS_BACK)
-    costs, unpriced = _daily(con, where, params, min(start, history_from), today)
     model = _weekday_model(costs, today)
     actual = sum(c for d, c in costs.items() if d >= start)
     series = _series(costs, model, today, actual)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
-from workbench import qa, relations
+from workbench import qa, relations, rollup
 from workbench.db import Store
 from workbench.embed import Embedder, embed_texts
 from workbench.settings import Settings
@@ -45,6 +45,7 @@ class Report:
     stuck_documents: list[str] = field(default_factory=list)
     pending_documents: list[str] = field(default_factory=list)
     dangling_links: dict[str, int] = field(default_factory=dict)
+    stale_rollup_days: list[str] = field(default_factory=list)  # usage rollups that differ from llm_calls
     repaired: list[str] = field(default_factory=list)
 
     @property
@@ -57,6 +58,7 @@ class Report:
             or self.stuck_documents
             or self.pending_documents
             or self.dangling_links
+            or self.stale_rollup_days
         )
 
     def summary(self) -> dict:
@@ -69,6 +71,7 @@ class Report:
             "stuck_documents": self.stuck_documents,
             "pending_documents": len(self.pending_documents),
             "dangling_links": self.dangling_links,
+            "stale_rollup_days": self.stale_rollup_days,
             "repaired": self.repaired,
         }
 
@@ -85,6 +88,7 @@ def check(settings: Settings, store: Store, vectors: VectorStore, now: datetime 
             "SELECT uuid::VARCHAR, file_path, processing_status, updated_at FROM documents"
         ).fetchall()
         report.dangling_links = relations.orphans(con)
+        report.stale_rollup_days = sorted({str(row[0]) for row in rollup.differences(con)})
     stored = vectors.chunk_ids()
     report.orphan_vectors = sorted(stored - chunk_ids)
     report.missing_vectors = sorted(chunk_ids - stored)
@@ -146,6 +150,10 @@ def repair(
         report.repaired.append(f"marked {len(report.missing_files)} documents with missing files as failed")
     if report.dangling_links:
         report.repaired.append(f"deleted rows with dangling links: {report.dangling_links}")
+    if report.stale_rollup_days:
+        with store.transaction() as con:
+            rollup.rebuild(con)
+        report.repaired.append(f"rebuilt the usage rollups ({len(report.stale_rollup_days)} days differed)")
     todo = [u for u in report.stuck_documents + report.pending_documents if u not in report.missing_files]
     for doc_uuid in todo:
         outcome = ingest.process(settings, store, vectors, embedder, doc_uuid)
