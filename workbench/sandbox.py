@@ -5,8 +5,8 @@ the views below (each filtered on the user's organisation and guarded by a permi
 as Arrow into a private in-memory DuckDB with external access off and its configuration locked:
 no file, URL, extension or other database can be read, nothing can be written that outlives the
 query, and another organisation's rows are simply not there. One SELECT only, a row limit and a
-time limit. The copy costs time proportional to the tenant's rows of the tables used (fine at
-demo scale; the SQL console of issue 8 adds rollups for ten million calls)."""
+time limit. The copy costs time proportional to the tenant's rows of the tables used: at ten
+million calls, `usage_daily` (the daily rollup) is the table to read, not `llm_calls`."""
 
 from __future__ import annotations
 
@@ -29,6 +29,13 @@ VIEWS = {
         "SELECT created_at, user_id, project_id, conversation_id, provider, model,"
         " operation_type, prompt_tokens, completion_tokens, cached_tokens, embedding_tokens,"
         " total_tokens, tokens_estimated, cost_usd, latency_ms, status FROM llm_calls WHERE org_id = ?",
+    ),
+    # the daily rollup: what a model should read at scale instead of millions of llm_calls rows
+    "usage_daily": (
+        "usage:read",
+        "SELECT day, project_id, user_id, provider, model, operation_type, calls, error_calls, prompt_tokens,"
+        " completion_tokens, cached_tokens, embedding_tokens, total_tokens, cost_usd, unpriced_calls,"
+        " latency_ms_sum, latency_calls FROM usage_daily WHERE org_id = ?",
     ),
     "users": ("usage:read", "SELECT id, username, plan, is_active, created_at FROM users WHERE org_id = ?"),
     "conversations": (
