@@ -38,33 +38,55 @@ reported as notes.
 
 from __future__ import annotations
 
-import io
-import json
-import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from fnmatch import fnmatchcase
 from pathlib import PurePath
-from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 
-from workbench import prices, rollup, transcripts
+from workbench import prices, rollup
 from workbench.auth import Context
 from workbench.db import atomic
-from workbench.errors import InvalidInput
-from workbench.transcripts import MAX_ERRORS, ImportReport
+from workbench.transcripts import ImportReport
+from workbench.usage_log import (
+    ALIASES,
+    FORMATS,
+    FUTURE_SLACK,
+    TOKENS,
+    USAGE_KEYS,
+    Problems,
+    as_utc,
+    check_zone,
+    clean_text,
+    parse_counts,
+    parse_timestamps,
+    plain_text,
+    read_log,
+    token_columns,
+)
+
+__all__ = [  # read_log and the column constants live in usage_log and stay importable from here
+    "ALIASES",
+    "COLUMNS",
+    "FORMATS",
+    "FUTURE_SLACK",
+    "MAX_MB",
+    "OPERATIONS",
+    "STATUSES",
+    "TOKENS",
+    "USAGE_KEYS",
+    "check_size",
+    "import_usage",
+    "read_log",
+]
 
 MAX_MB = 500
-FORMATS = (".csv", ".jsonl", ".ndjson", ".json", ".parquet")
 OPERATIONS = ("chat", "embedding", "analysis", "grounding", "explanation")
 STATUSES = ("ok", "error")
-FUTURE_SLACK = timedelta(minutes=5)
-TOKENS = ("prompt_tokens", "completion_tokens", "cached_tokens", "embedding_tokens")
-ALIASES = {"created_at": "timestamp", "operation_type": "operation", "cost_usd": "cost"}
 COLUMNS = (
     "id",
     "timestamp",
@@ -81,21 +103,6 @@ COLUMNS = (
     "currency",
     "cost",
 )
-USAGE_KEYS = (
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "prompt_tokens_details.cached_tokens",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_input_tokens",
-    "cache_creation_input_tokens",
-)
-_INT_MAX = 2**31 - 1  # llm_calls' token columns are INTEGER
-_ZONED = "%Y-%m-%dT%H:%M:%S%.f%:z"
-_NAIVE = "%Y-%m-%dT%H:%M:%S%.f"
-_ISO = r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2})(:\d{2})?(\.\d+)?\s*([Zz]|UTC|[+-]\d{2}(?::?\d{2})?)?$"
-_EPOCH = r"^[+-]?\d+(?:\.\d+)?$"
 _INSERTED = (
     "org_id, user_id, project_id, provider, model, operation_type, prompt_tokens, completion_tokens,"
     " cached_tokens, embedding_tokens, total_tokens, latency_ms, status, created_at, external_id"
@@ -120,10 +127,10 @@ def import_usage(
     name = PurePath(filename).name
     check_size(name, len(data), max_mb)
     if timezone:
-        _check_zone(timezone)
+        check_zone(timezone)
     raw = read_log(name, data)
     with atomic(con):
-        batch, notes = _validate(name, raw, _lookups(ctx, con), timezone, _utc(now))
+        batch, notes = _validate(name, raw, _lookups(ctx, con), timezone, as_utc(now))
         result = _insert(con, ctx.org_id, batch)
     if result["unpriced"]:
         notes.append(
@@ -146,130 +153,6 @@ def check_size(filename: str, size: int, max_mb: int = MAX_MB) -> None:
                 )
             ],
         )
-
-
-def read_log(filename: str, data: bytes) -> pl.DataFrame:
-    """The rows of a usage log as read (column names lower-cased, aliases resolved), nothing
-    checked beyond the format. Raises ImportReport."""
-    name = PurePath(filename).name
-    suffix = ".parquet" if data[:4] == b"PAR1" else PurePath(name).suffix.lower()
-    if suffix not in FORMATS:
-        raise ImportReport(
-            name, [(None, f"unsupported type {suffix or '(none)'}; use one of {', '.join(FORMATS)}")]
-        )
-    if not data or data.isspace():
-        raise ImportReport(name, [(None, "the file is empty")])
-    try:
-        if suffix == ".parquet":
-            frame = pl.read_parquet(io.BytesIO(data))
-        elif suffix == ".csv":
-            frame = pl.read_csv(io.BytesIO(_utf8(data)), infer_schema=False)
-        else:
-            frame = _json_frame(name, data)
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ImportReport(name, [(None, f"not valid {suffix[1:].upper()}: {reason}")]) from None
-    if frame.height == 0:
-        raise ImportReport(name, [(None, "the file has no rows")])
-    names = [ALIASES.get(c.strip().lower(), c.strip().lower()) for c in frame.columns]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise ImportReport(name, [(None, f"column {n!r} appears twice (aliases count)") for n in twice])
-    return frame.rename(dict(zip(frame.columns, names, strict=True)))
-
-
-def _utf8(data: bytes) -> bytes:
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    try:
-        data.decode("utf-8")
-        return data
-    except UnicodeDecodeError:
-        return data.decode("latin-1").encode()
-
-
-def _json_frame(name: str, data: bytes) -> pl.DataFrame:
-    text = transcripts.decode(data)
-    if text.lstrip().startswith("["):
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ImportReport(name, [(None, f"not valid JSON: {exc}")]) from None
-    else:
-        try:
-            return pl.read_ndjson(io.BytesIO(_utf8(data)), infer_schema_length=None)
-        except pl.exceptions.PolarsError:
-            pass  # a bad line, or types polars cannot reconcile: read line by line below
-        records, problems = [], []
-        for number, line in enumerate((x for x in text.splitlines() if x.strip()), start=1):
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                problems.append((number, f"not valid JSON: {exc.msg} at character {exc.pos}"))
-        if problems:
-            raise ImportReport(name, problems[:MAX_ERRORS])
-    bad = [i for i, r in enumerate(records, start=1) if not isinstance(r, dict)]
-    if bad:
-        raise ImportReport(name, [(i, "expected an object, one per call") for i in bad[:MAX_ERRORS]])
-    keys = list(dict.fromkeys(k for r in records for k in r))
-    return pl.DataFrame(
-        {k: [_scalar(r.get(k)) for r in records] for k in keys}, schema={k: pl.Utf8 for k in keys}
-    )
-
-
-def _scalar(value) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
-
-
-class _Problems:
-    """The rows found wrong so far: up to MAX_ERRORS per check, and how many in all."""
-
-    def __init__(self) -> None:
-        self.found: list[tuple[int | None, str]] = []
-        self.total = 0
-
-    def rows(
-        self,
-        mask: pl.Series,
-        column: str,
-        text: str,
-        values: pl.Series | None = None,
-        *,
-        formatted: bool = False,
-    ) -> None:
-        """Record the rows where `mask` holds; `{}` in `text` shows the row's value (as it is when
-        `formatted`)."""
-        index = mask.fill_null(False).arg_true()
-        if index.is_empty():
-            return
-        self.total += len(index)
-        head = index.head(MAX_ERRORS)
-        shown = values.gather(head).to_list() if values is not None else [None] * len(head)
-        for i, value in zip(head.to_list(), shown, strict=True):
-            self.found.append((i + 1, f"{column}: {text.format(value if formatted else _show(value))}"))
-
-    def raise_any(self, filename: str) -> None:
-        if not self.found:
-            return
-        found = sorted(self.found, key=lambda p: p[0] or 0)[:MAX_ERRORS]
-        if self.total > len(found):
-            found.append((None, f"{self.total - len(found):,} more problems not listed"))
-        raise ImportReport(filename, found)
-
-
-def _show(value) -> str:
-    if isinstance(value, str) and re.fullmatch(r"\s*-?[\d.]+\s*", value):
-        return value.strip()  # a number as text: shown as a number
-    if isinstance(value, str):
-        return repr(value if len(value) <= 40 else value[:37] + "...")
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -308,19 +191,6 @@ def _lookups(ctx: Context, con: duckdb.DuckDBPyConnection) -> _Lookups:
     return _Lookups(ctx.org_id, ctx.org_name, users, projects, patterns, zone)
 
 
-def _utc(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    return (now if now.tzinfo else now.astimezone()).astimezone(UTC)
-
-
-def _check_zone(timezone: str) -> None:
-    try:
-        ZoneInfo(timezone)
-    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
-        raise InvalidInput(f"Unknown time zone {timezone!r}: use a name like Europe/Berlin or UTC.") from None
-
-
 def _validate(
     name: str, raw: pl.DataFrame, look: _Lookups, timezone: str | None, now: datetime
 ) -> tuple[pa.Table, list[str]]:
@@ -336,11 +206,11 @@ def _validate(
         notes.append(f"Ignored columns: {', '.join(ignored)}.")
     if "cost" in raw.columns:
         notes.append("The cost column was ignored: costs are derived from the price catalogue.")
-    problems = _Problems()
-    created = _timestamps(raw["timestamp"], timezone, look.local_zone, now, problems, notes)
+    problems = Problems()
+    created = parse_timestamps(raw["timestamp"], timezone, look.local_zone, now, problems, notes)
     provider, model = _models(raw, look, problems, notes)
     operation = _choice(raw, "operation", OPERATIONS, problems)
-    tokens = _tokens(raw, operation, problems, notes)
+    tokens = token_columns(raw, operation, problems, notes)
     columns = {
         "org_id": pl.repeat(look.org_id, raw.height, dtype=pl.Int32, eager=True),
         "user_id": _lookup(
@@ -351,7 +221,7 @@ def _validate(
         "model": model,
         "operation_type": operation,
         **tokens,
-        "latency_ms": _counts(raw["latency_ms"], "latency_ms", problems, whole=False)
+        "latency_ms": parse_counts(raw["latency_ms"], "latency_ms", problems, whole=False)
         if "latency_ms" in raw.columns
         else pl.repeat(None, raw.height, dtype=pl.Int64, eager=True),
         "status": _choice(raw, "status", STATUSES, problems),
@@ -366,267 +236,21 @@ def _validate(
     return batch.to_arrow(), notes
 
 
-def _text(values: pl.Series) -> pl.Series:
-    """Trimmed text, null where empty."""
-    text = _plain(values).str.strip_chars()
-    return pl.select(pl.when(text != "").then(text)).to_series()
-
-
-def _given(values: pl.Series) -> pl.Series:
-    """Where a value is given (not null, not blank text)."""
-    if values.dtype == pl.Utf8:
-        return (values.str.strip_chars() != "").fill_null(False)
-    return values.is_not_null()
-
-
-def _counts(values: pl.Series, column: str, problems: _Problems, *, whole: bool = True) -> pl.Series:
-    """Non-negative numbers as Int64 (rounded unless `whole`); null where missing or refused."""
-    if values.dtype.is_numeric():
-        given, number = values.is_not_null(), values.cast(pl.Float64)
-    else:
-        text = _text(values)
-        given, number = text.is_not_null(), text.cast(pl.Float64, strict=False)
-    not_number = given & number.is_null()
-    odd = ~not_number & given & (~number.is_finite() | (number != number.round() if whole else False))
-    negative = ~not_number & ~odd & given & (number < 0)
-    huge = ~not_number & ~odd & given & (number > _INT_MAX)
-    problems.rows(not_number, column, "{} is not a number", values)
-    problems.rows(odd, column, "{} is not a whole number", values)
-    problems.rows(negative, column, "{} is negative", values)
-    problems.rows(huge, column, "{} is too large", values)
-    ok = given & ~not_number & ~odd & ~negative & ~huge
-    return pl.select(pl.when(ok).then(number.round())).to_series().cast(pl.Int64)
-
-
-def _usage(values: pl.Series, problems: _Problems) -> dict[str, pl.Series]:
-    """The token counts in the `usage` objects, by key ('prompt_tokens_details.cached_tokens')."""
-    found = {}
-    if isinstance(values.dtype, pl.Struct):
-        for key in USAGE_KEYS:
-            field = values
-            for part in key.split("."):
-                if not isinstance(field.dtype, pl.Struct) or part not in {f.name for f in field.dtype.fields}:
-                    break
-                field = field.struct.field(part)
-            else:
-                found[key] = field
-        return found
-    text = _text(values)
-    parsed = text.str.json_path_match("$")
-    problems.rows(
-        text.is_not_null() & (parsed.is_null() | ~parsed.str.starts_with("{")),
-        "usage",
-        "{} is not a JSON object",
-        values,
-    )
-    for key in USAGE_KEYS:
-        field = text.str.json_path_match(f"$.{key}")
-        if field.null_count() < len(field):
-            found[key] = field
-    return found
-
-
-def _tokens(raw: pl.DataFrame, operation: pl.Series, problems: _Problems, notes: list[str]) -> dict:
-    """The token columns from the token columns or the usage objects (columns win), checked."""
-    counts = {c: _counts(raw[c], c, problems) for c in (*TOKENS, "total_tokens") if c in raw.columns}
-    usage = {}
-    if "usage" in raw.columns:
-        usage = {
-            f"u.{k}": _counts(v, f"usage.{k}", problems) for k, v in _usage(raw["usage"], problems).items()
-        }
-    t = pl.DataFrame({**counts, **usage, "operation": operation})
-
-    def col(name: str) -> pl.Expr:
-        return pl.col(name) if name in t.columns else pl.lit(None, dtype=pl.Int64)
-
-    anthropic_prompt = (
-        col("u.input_tokens")
-        + col("u.cache_read_input_tokens").fill_null(0)
-        + col("u.cache_creation_input_tokens").fill_null(0)
-    )
-    t = t.select(
-        pl.coalesce(col("prompt_tokens"), col("u.prompt_tokens"), anthropic_prompt).alias("prompt"),
-        pl.coalesce(col("completion_tokens"), col("u.completion_tokens"), col("u.output_tokens")).alias(
-            "completion"
-        ),
-        pl.coalesce(
-            col("cached_tokens"),
-            col("u.prompt_tokens_details.cached_tokens"),
-            col("u.cache_read_input_tokens"),
-        ).alias("cached"),
-        col("embedding_tokens").alias("embedding"),
-        pl.coalesce(col("total_tokens"), col("u.total_tokens")).alias("total_given"),
-        pl.col("operation"),
-        col("u.input_tokens").is_not_null().alias("anthropic"),
-    )
-    given = [_given(raw[c]) for c in (*TOKENS, "total_tokens", "usage") if c in raw.columns]
-    given = pl.select(pl.any_horizontal(given)).to_series()
-    problems.rows(~given, "prompt_tokens", "no token counts (give the token columns or a usage object)")
-    t = t.with_columns(pl.col("prompt", "completion", "cached", "embedding").fill_null(0))
-    # an embeddings API reports its input as prompt tokens: they are embedding tokens here
-    moved = (
-        (t["operation"] == "embedding")
-        & (t["embedding"] == 0)
-        & (t["completion"] == 0)
-        & (t["prompt"] > 0)
-        & (t["cached"] == 0)
-    )
-    t = t.with_columns(
-        pl.when(moved).then(pl.col("prompt")).otherwise(pl.col("embedding")).alias("embedding"),
-        pl.when(moved).then(0).otherwise(pl.col("prompt")).alias("prompt"),
-    ).with_columns((pl.col("prompt") + pl.col("completion") + pl.col("embedding")).alias("total"))
-    problems.rows(
-        t["cached"] > t["prompt"], "cached_tokens", "{} is more than the prompt tokens", t["cached"]
-    )
-    wrong = t["total_given"].is_not_null() & (t["total_given"] != t["total"])
-    shown = t.select(
-        pl.format("{} is not prompt + completion + embedding tokens ({})", "total_given", "total")
-    )
-    problems.rows(wrong, "total_tokens", "{}", shown.to_series(), formatted=True)
-    problems.rows(t["total"] > _INT_MAX, "total_tokens", "{} is too large", t["total"])
-    if t["anthropic"].any():
-        notes.append(
-            f"{t['anthropic'].sum():,} Anthropic usage objects: cache reads and writes counted"
-            " as prompt tokens, cache reads as cached tokens (cache writes at the input rate)."
-        )
-    if moved.any():
-        notes.append(f"{moved.sum():,} embedding calls: their prompt tokens counted as embedding tokens.")
-    return {
-        "prompt_tokens": t["prompt"],
-        "completion_tokens": t["completion"],
-        "cached_tokens": t["cached"],
-        "embedding_tokens": t["embedding"],
-        "total_tokens": t["total"],
-    }
-
-
-def _timestamps(
-    values: pl.Series,
-    timezone: str | None,
-    local_zone: str,
-    now: datetime,
-    problems: _Problems,
-    notes: list[str],
-) -> pl.Series:
-    """Naive server-local times of the timestamp column; null where refused."""
-    n = len(values)
-    zoned = pl.repeat(None, n, dtype=pl.Datetime("us", "UTC"), eager=True)
-    naive = pl.repeat(None, n, dtype=pl.Datetime("us"), eager=True)
-    epoch = pl.repeat(None, n, dtype=pl.Float64, eager=True)
-    dtype = values.dtype
-    if isinstance(dtype, pl.Datetime) and dtype.time_zone:
-        given, zoned = values.is_not_null(), values.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
-    elif isinstance(dtype, (pl.Datetime, pl.Date)):
-        given, naive = values.is_not_null(), values.cast(pl.Datetime("us"))
-    elif dtype.is_numeric():
-        given, epoch = values.is_not_null(), values.cast(pl.Float64)
-    else:
-        text = _text(values)
-        given = text.is_not_null()
-        epoch = pl.select(pl.when(text.str.contains(_EPOCH)).then(text)).to_series().cast(pl.Float64)
-        zoned = text.str.to_datetime(_ZONED, strict=False, time_unit="us").dt.convert_time_zone("UTC")
-        rest = (given & epoch.is_null() & zoned.is_null()).arg_true()
-        if len(rest):
-            z, nv = _parse_iso(text.gather(rest))
-            zoned, naive = zoned.scatter(rest, z), naive.scatter(rest, nv)
-    from_epoch = (
-        (epoch * 1e6).round().cast(pl.Int64, strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    )
-    zoned = zoned.fill_null(from_epoch)
-    problems.rows(~given, "timestamp", "missing")
-    problems.rows(
-        given & zoned.is_null() & naive.is_null(),
-        "timestamp",
-        "{} is not an ISO 8601 time or epoch seconds",
-        values,
-    )
-    if timezone and naive.is_not_null().any():
-        try:
-            placed = naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
-        except pl.exceptions.PolarsError:
-            raise InvalidInput(
-                f"Unknown time zone {timezone!r}: use a name like Europe/Berlin or UTC."
-            ) from None
-        problems.rows(
-            naive.is_not_null() & placed.is_null(),
-            "timestamp",
-            f"{{}} does not exist in {timezone} (the clocks went forward)",
-            values,
-        )
-        notes.append(f"{naive.is_not_null().sum():,} timestamps without a zone read as {timezone}.")
-        zoned = zoned.fill_null(placed.dt.convert_time_zone("UTC"))
-    else:
-        problems.rows(
-            naive.is_not_null(),
-            "timestamp",
-            "{} has no time zone: write it with one (...Z or ...+01:00) or name the file's zone (--timezone)",
-            values,
-        )
-    future = zoned.dt.replace_time_zone(None) > (now + FUTURE_SLACK).replace(tzinfo=None)
-    millis = epoch.is_not_null() & (epoch > 1e11)
-    problems.rows(future & millis, "timestamp", "{} looks like epoch milliseconds: give seconds", values)
-    problems.rows(future & ~millis, "timestamp", "{} is more than 5 minutes in the future", values)
-    converted = (given & naive.is_null() & zoned.is_not_null()).sum()
-    if converted:
-        notes.append(
-            f"{converted:,} timestamps converted from their zone to the server's local time ({local_zone})."
-        )
-    try:
-        return zoned.dt.convert_time_zone(local_zone).dt.replace_time_zone(None)
-    except pl.exceptions.PolarsError:  # a zone polars does not know: the server's current offset
-        return zoned.dt.replace_time_zone(None) + datetime.now().astimezone().utcoffset()
-
-
-def _parse_iso(text: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """(UTC instant, naive time) of ISO 8601 strings in the less common spellings: 'Z', +0100,
-    a space for the T, no seconds; anything else through Python's parser."""
-    parts = text.str.extract_groups(_ISO).struct.unnest()
-    d, hm, sec, frac, zone = (pl.col(c) for c in parts.columns)
-    zone = (
-        zone.str.replace(r"^(?:[Zz]|UTC)$", "+00:00")
-        .str.replace(r"^([+-]\d{2})(\d{2})$", "${1}:${2}")
-        .str.replace(r"^([+-]\d{2})$", "${1}:00")
-    )
-    base = pl.concat_str([d, pl.lit("T"), hm, sec.fill_null(":00"), frac.fill_null("")])
-    parsed = parts.select(
-        pl.concat_str([base, zone])
-        .str.to_datetime(_ZONED, strict=False, time_unit="us")
-        .dt.convert_time_zone("UTC")
-        .alias("zoned"),
-        pl.when(zone.is_null())
-        .then(base)
-        .str.to_datetime(_NAIVE, strict=False, time_unit="us")
-        .alias("naive"),
-    )
-    zoned, naive = parsed["zoned"], parsed["naive"]
-    left = (text.is_not_null() & zoned.is_null() & naive.is_null()).arg_true()
-    if len(left):
-        more_zoned, more_naive = [], []
-        for value in text.gather(left).to_list():
-            try:
-                when = datetime.fromisoformat(value)
-            except ValueError:
-                when = None
-            aware = when is not None and when.tzinfo is not None
-            more_zoned.append(when.astimezone(UTC) if aware else None)
-            more_naive.append(when if when is not None and not aware else None)
-        zoned = zoned.scatter(left, pl.Series(more_zoned, dtype=pl.Datetime("us", "UTC")))
-        naive = naive.scatter(left, pl.Series(more_naive, dtype=pl.Datetime("us")))
-    return zoned, naive
-
-
 def _models(
-    raw: pl.DataFrame, look: _Lookups, problems: _Problems, notes: list[str]
+    raw: pl.DataFrame, look: _Lookups, problems: Problems, notes: list[str]
 ) -> tuple[pl.Series, pl.Series]:
     """(provider, model): lower-cased, a provider prefix split off, a missing provider looked up;
     worked out once per distinct pair in the file."""
     none = pl.repeat(None, raw.height, dtype=pl.Utf8, eager=True)
     rows = pl.DataFrame(
-        {"m": _plain(raw["model"]), "p": _plain(raw["provider"]) if "provider" in raw.columns else none}
+        {
+            "m": plain_text(raw["model"]),
+            "p": plain_text(raw["provider"]) if "provider" in raw.columns else none,
+        }
     )
     pairs = rows.unique()
-    original, given = pairs["m"], _text(pairs["p"])
-    model, provider = _text(original).str.to_lowercase(), given.str.to_lowercase()
+    original, given = pairs["m"], clean_text(pairs["p"])
+    model, provider = clean_text(original).str.to_lowercase(), given.str.to_lowercase()
     prefix = model.str.extract(r"^([a-z0-9_.-]+)/(.+)$", 1)
     split = prefix.is_not_null() & (provider.is_null() | (provider == prefix)).fill_null(False)
     provider = provider.fill_null(pl.select(pl.when(split).then(prefix)).to_series())
@@ -662,13 +286,6 @@ def _models(
     return found["provider"], found["model"]
 
 
-def _plain(values: pl.Series) -> pl.Series:
-    """Text as given (nested values as JSON)."""
-    if values.dtype.is_nested():
-        return pl.Series([None if v is None else json.dumps(v) for v in values.to_list()], dtype=pl.Utf8)
-    return values.cast(pl.Utf8)
-
-
 def _infer_providers(models: list[str], patterns: list[tuple[str, str]]) -> dict[str, str]:
     """Model -> the one provider whose catalogue rows match it (none when several do)."""
     found = {}
@@ -679,11 +296,11 @@ def _infer_providers(models: list[str], patterns: list[tuple[str, str]]) -> dict
     return found
 
 
-def _choice(raw: pl.DataFrame, column: str, allowed: tuple[str, ...], problems: _Problems) -> pl.Series:
+def _choice(raw: pl.DataFrame, column: str, allowed: tuple[str, ...], problems: Problems) -> pl.Series:
     """A lower-cased choice among `allowed`; missing means the first."""
     if column not in raw.columns:
         return pl.repeat(allowed[0], raw.height, dtype=pl.Utf8, eager=True)
-    value = _text(raw[column]).str.to_lowercase()
+    value = clean_text(raw[column]).str.to_lowercase()
     problems.rows(
         value.is_not_null() & ~value.is_in(allowed),
         column,
@@ -698,14 +315,14 @@ def _lookup(
     column: str,
     ids: dict[str, int],
     unknown: str,
-    problems: _Problems,
+    problems: Problems,
     *,
     required: bool = False,
 ) -> pl.Series:
     """The id each row names (case-insensitively) in `ids`; null where none is given."""
     if column not in raw.columns:
         return pl.repeat(None, raw.height, dtype=pl.Int64, eager=True)
-    key = _text(raw[column]).str.to_lowercase()
+    key = clean_text(raw[column]).str.to_lowercase()
     found = key.replace_strict(ids, default=None, return_dtype=pl.Int64)
     if required:
         problems.rows(key.is_null(), column, "missing")
@@ -713,11 +330,11 @@ def _lookup(
     return found
 
 
-def _ids(raw: pl.DataFrame, problems: _Problems) -> pl.Series:
+def _ids(raw: pl.DataFrame, problems: Problems) -> pl.Series:
     """The external call ids; a repeat within the file is a problem naming the first row."""
     if "id" not in raw.columns:
         return pl.repeat(None, raw.height, dtype=pl.Utf8, eager=True)
-    ids = _text(raw["id"])
+    ids = clean_text(raw["id"])
     repeated = ids.is_not_null() & ~ids.is_first_distinct()
     if repeated.any():
         first = (
@@ -733,9 +350,9 @@ def _ids(raw: pl.DataFrame, problems: _Problems) -> pl.Series:
     return ids
 
 
-def _currency(raw: pl.DataFrame, problems: _Problems) -> None:
+def _currency(raw: pl.DataFrame, problems: Problems) -> None:
     if "currency" in raw.columns:
-        value = _text(raw["currency"]).str.to_uppercase()
+        value = clean_text(raw["currency"]).str.to_uppercase()
         problems.rows(
             value.is_not_null() & (value != "USD"),
             "currency",
