@@ -41,6 +41,8 @@ for row_start in range(0, len(kpis), 3):
             st.metric(kpi["label"], value,
                       delta=(f"{delta:+,.2f}" if money else f"{delta:+,.0f}") if kpi["previous"]
                       else None)
+            if kpi.get("unpriced_calls"):
+                st.caption(f"+ {kpi['unpriced_calls']:,} calls with no price (cost unknown)")
             st.plotly_chart(sparkline(kpi["series"]), key=f"spark-{kpi['key']}",
                             config={"displayModeBar": False})
             target = ui.page_for(ctx, kpi["permission"])

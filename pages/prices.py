@@ -21,7 +21,7 @@ st.caption(
 def run(action, done: str) -> None:
     """Run one write in a transaction and report it; errors leave everything as it was."""
     try:
-        with ui.connection(write=True) as con:
+        with ui.connection(write=True, reraise=True) as con:
             result = action(con)
     except WorkbenchError as exc:
         st.error(str(exc))
@@ -50,15 +50,15 @@ def rates_inputs(key: str, defaults: dict | None = None) -> dict:
     cols = st.columns(4)
     out = {}
     for col, (label, name) in zip(cols, RATE_FIELDS, strict=True):
-        value = (defaults or {}).get(name)
+        value = (defaults or {}).get(name)  # empty until typed: a price is never $0 by default
         optional = name in ("cached_input_per_million", "embedding_per_million")
         out[name] = col.number_input(
             label,
             min_value=0.0,
-            value=value if value is not None else (None if optional else 0.0),
+            value=value,
             format="%.4f",
             key=f"{key}.{name}",
-            placeholder="= input rate" if optional else None,
+            placeholder="= input rate" if optional else "required",
         )
     return out
 

@@ -109,20 +109,29 @@ for col, (label, key, fmt) in zip(st.columns(len(CARDS)), CARDS, strict=True):
         border=True,
     )
 
-drill = state.setdefault("usage.drill", {})
+# A drill-down belongs to the filters it was made under: changing them clears it.
+if state.get("usage.drill.for") != f:
+    state["usage.drill"], state["usage.drill.for"] = {}, f
+drill = state["usage.drill"]
+
+
+def drill_from(key: str, to_drill) -> None:
+    """on_select callback (runs before the page): a chart selection becomes the drill-down and
+    the Calls tab opens."""
+    sel = state[key].selection
+    if sel.points or sel.box:
+        state["usage.drill"], state["usage.tab"] = to_drill(sel), "Calls"
 
 
 def chart(fig, data: pl.DataFrame, key: str, to_drill, box: bool = False) -> None:
     fig.update_layout(margin=dict(l=0, r=0, t=30, b=0), height=fig.layout.height or 300, legend_title=None)
-    event = st.plotly_chart(
-        fig, key=key, on_select="rerun", selection_mode=("points", "box") if box else "points"
+    st.plotly_chart(
+        fig,
+        key=key,
+        on_select=lambda: drill_from(key, to_drill),
+        selection_mode=("points", "box") if box else "points",
     )
     ui.exports(data, key.replace(".", "-"), key=f"{key}.x")
-    sel = event.selection if event else None
-    if sel and (sel.points or sel.box):
-        state["usage.drill"] = to_drill(sel)
-        state["usage.tab"] = "Calls"
-        st.rerun()
 
 
 def on_day(sel) -> dict:
@@ -291,16 +300,17 @@ with ui.connection() as con:
                 icon=":material/trending_up:",
             )
     with detail:
-        drilled = (
-            f
-            if not drill
-            else usage.Filters(start, end, **{k: tuple(v) for k, v in chosen.items()}, extra=drill)
-        )
-        rows = usage.calls(ctx, con, drilled)
+        drilled = usage.Filters(start, end, **{k: tuple(v) for k, v in chosen.items()}, extra=drill)
+        try:
+            rows = usage.calls(ctx, con, drilled)
+        except WorkbenchError as exc:
+            st.error(str(exc))
+            rows = pl.DataFrame()
 
 with detail:
     if drill:
-        st.info("Drill-down: " + ", ".join(f"{k} {v}" for k, v in drill.items()))
+        shown = {k: (f"{v[0]} to {v[1]}" if k == "range" else v) for k, v in drill.items()}
+        st.info("Drill-down: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
         if st.button("Clear drill-down", icon=":material/filter_alt_off:"):
             state["usage.drill"] = {}
             st.rerun()

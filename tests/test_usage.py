@@ -83,7 +83,8 @@ def test_rollups_equal_the_raw_aggregation_for_random_calls(blank, rows):
             ctx = _ctx(con, org_id)
             f = usage.Filters(date(2026, 10, 1), date(2026, 11, 21))
             raw = con.execute(
-                "SELECT count(*), sum(total_tokens), coalesce(sum(cost_usd), 0),"
+                "SELECT count(*), sum(total_tokens), CASE WHEN count(*) > 0 AND count(cost_usd) = 0 THEN NULL"
+                " ELSE coalesce(sum(cost_usd), 0) END,"
                 " count(*) FILTER (WHERE cost_usd IS NULL), count(DISTINCT conversation_id),"
                 " quantile_disc(latency_ms, 0.95) FROM llm_calls WHERE org_id = ?"
                 " AND created_at >= ? AND created_at < ?",
@@ -96,7 +97,7 @@ def test_rollups_equal_the_raw_aggregation_for_random_calls(blank, rows):
                 raw[3],
                 raw[4],
             )
-            assert got["cost"] == pytest.approx(raw[2])
+            assert got["cost"] == (None if raw[2] is None else pytest.approx(raw[2]))  # never $0 for unpriced
             if raw[5] is not None:  # the histogram's p95 is within 2.5% (half a 5% bucket) of the exact one
                 assert got["p95_latency_ms"] == pytest.approx(raw[5], rel=0.026)
         rollup.compact(con, force=True)  # merging duplicate keys changes no number
@@ -156,7 +157,7 @@ def test_unpriced_calls_are_counted_apart_and_never_cost_zero(demo_store):
     with demo_store.connect() as con:
         by_model = usage.breakdown(mike, con, LAST_30, by="model")
     tuned = by_model.filter(by_model["model"] == "ft:gpt-4o-mini:northwind:support-v2").row(0, named=True)
-    assert tuned["unpriced_calls"] == tuned["calls"] > 0 and tuned["cost_usd"] == 0  # no priced calls in it
+    assert tuned["unpriced_calls"] == tuned["calls"] > 0 and tuned["cost_usd"] is None  # unknown, not $0
 
 
 def test_a_drill_down_returns_exactly_the_calls_behind_the_bar(demo_store):
@@ -239,9 +240,9 @@ def test_usage_report_cli_gives_the_pages_numbers(cli_env, demo_copy):
     import sys
     from pathlib import Path
 
-    result = subprocess.run([str(Path(sys.executable).parent / "workbench"), "usage", "report", "--period", "30d",
-                             "--by", "model", "--as", "mike", "--json"], env=cli_env, capture_output=True,
-                            text=True, timeout=120)
+    command = [str(Path(sys.executable).parent / "workbench"), "usage", "report", "--period", "30d",
+               "--by", "model", "--as", "mike"]
+    result = subprocess.run([*command, "--json"], env=cli_env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
     with home.open_store(demo_copy).connect() as con:
@@ -251,9 +252,15 @@ def test_usage_report_cli_gives_the_pages_numbers(cli_env, demo_copy):
         page_totals = usage.totals(mike, con, f)["current"]
     assert [(r["model"], r["calls"], r["total_tokens"]) for r in printed["rows"]] == \
         [(r["model"], r["calls"], r["total_tokens"]) for r in page_rows]
-    assert [r["cost_usd"] for r in printed["rows"]] == pytest.approx([r["cost_usd"] for r in page_rows])
-    assert printed["totals"]["calls"] == page_totals["calls"] and printed["organization"] == "Northwind Mobile"
+    printed_cost = [r["cost_usd"] or 0 for r in printed["rows"]]
+    assert printed_cost == pytest.approx([r["cost_usd"] or 0 for r in page_rows])
+    assert printed["totals"]["calls"] == page_totals["calls"]
+    assert printed["organization"] == "Northwind Mobile"
     assert printed["totals"]["unpriced_calls"] > 0  # the fine-tuned model, reported apart
+    tuned = next(r for r in printed["rows"] if r["model"].startswith("ft:"))
+    assert tuned["cost_usd"] is None  # every call of it unpriced: unknown, not $0
+    text = subprocess.run(command, env=cli_env, capture_output=True, text=True, timeout=120).stdout
+    assert "unpriced" in next(line for line in text.splitlines() if line.startswith("ft:"))
 
 
 def test_doctor_finds_and_rebuilds_a_stale_rollup(demo_copy):
@@ -262,10 +269,37 @@ def test_doctor_finds_and_rebuilds_a_stale_rollup(demo_copy):
     store, vecs = home.open_store(demo_copy), home.open_vectors(demo_copy)
     with store.transaction() as con:  # a write that bypassed the rollups (e.g. a hand-made SQL insert)
         con.execute("INSERT INTO llm_calls (org_id, user_id, provider, model, operation_type, total_tokens,"
-                    " created_at) SELECT org_id, id, 'openai', 'gpt-4o', 'chat', 1000, TIMESTAMP '2026-11-19 10:00'"
-                    " FROM users WHERE username = 'mike'")
+                    " created_at) SELECT org_id, id, 'openai', 'gpt-4o', 'chat', 1000,"
+                    " TIMESTAMP '2026-11-19 10:00' FROM users WHERE username = 'mike'")
     found = doctor.check(demo_copy, store, vecs)
     assert found.stale_rollup_days == ["2026-11-19"] and not found.healthy
     doctor.repair(demo_copy, store, vecs, None, found)
     with store.connect() as con:
         assert rollup.differences(con) == []
+
+
+def test_an_upgraded_database_gets_its_history_priced_and_rolled_up(tmp_path):
+    import shutil
+
+    import duckdb
+
+    from workbench import db
+
+    before = tmp_path / "sql"
+    before.mkdir()
+    for path in sorted(db.SQL_DIR.glob("00[1-7]_*.sql")):  # the schema before issue 6
+        shutil.copy(path, before)
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    db.migrate(con, before)
+    org_id = users.create_organization(con, "Old Co")
+    user_id = users.insert_user(con, org_id, "old", "old@x.test", "x", "manager")
+    con.execute("INSERT INTO llm_calls (org_id, user_id, provider, model, operation_type, prompt_tokens,"
+                " completion_tokens, total_tokens, cost_usd, latency_ms, created_at) VALUES"
+                " (?, ?, 'openai', 'gpt-4o-mini', 'chat', 1000, 100, 1100, 99.0, 800,"
+                " TIMESTAMP '2026-11-19 10:00'),"
+                " (?, ?, 'acme', 'secret', 'chat', 10, 10, 20, NULL, 900, TIMESTAMP '2026-11-19 11:00')",
+                [org_id, user_id, org_id, user_id])
+    assert "010_usage_backfill.sql" in db.migrate(con)
+    assert rollup.differences(con) == []
+    cost, unpriced = con.execute("SELECT sum(cost_usd), sum(unpriced_calls) FROM usage_daily").fetchall()[0]
+    assert cost == pytest.approx((1000 * 0.15 + 100 * 0.60) / 1e6) and unpriced == 1  # repriced, not $99

@@ -73,14 +73,20 @@ def report_command(period, by, as_user, as_json) -> None:
     t = result["totals"]
     lines = [
         f"{result['organization']}, {result['from']} to {result['to']}: {t['calls']:,} calls,"
-        f" {t['tokens']:,} tokens, ${t['cost']:,.2f}"
+        f" {t['tokens']:,} tokens, {_usd(t['cost'])}"
         + (f" (+ {t['unpriced_calls']:,} unpriced calls)" if t["unpriced_calls"] else "")
         + f", p95 latency {t['p95_latency_ms'] or '-'} ms, {t['active_users']} active users.",
         f"{by:<40} {'calls':>9} {'tokens':>13} {'cost USD':>11} {'unpriced':>9}",
     ]
     lines += [
-        f"{str(r[by]):<40} {r['calls']:>9,} {r['total_tokens']:>13,} {r['cost_usd']:>11,.2f}"
+        f"{str(r[by]):<40} {r['calls']:>9,} {r['total_tokens']:>13,} {_usd(r['cost_usd'], 11)}"
         f" {r['unpriced_calls']:>9,}"
         for r in result["rows"]
     ]
     _emit(result, as_json, "\n".join(lines))
+
+
+def _usd(value, width: int = 0) -> str:
+    """Dollars, or 'unpriced' when no call of the group has a price (never $0)."""
+    text = "unpriced" if value is None else f"${value:,.2f}"
+    return f"{text:>{width}}"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from workbench.errors import NotInitialised, StoreBusy, WorkbenchError
+from workbench.errors import Conflict, NotInitialised, StoreBusy, WorkbenchError
 
 SQL_DIR = Path(__file__).parent / "sql"
 _LOCK_PATTERN = re.compile(r"lock|Conflicting", re.IGNORECASE)
@@ -126,13 +126,23 @@ def atomic(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection
     _IN_TRANSACTION.add(con)
     try:
         yield con
-    except BaseException:
-        con.rollback()
-        raise
-    else:
         con.commit()
+    except duckdb.TransactionException as exc:
+        _rollback(con)
+        raise Conflict("Another change touched the same rows at the same moment, so nothing was saved."
+                       " Try again.") from exc
+    except BaseException:
+        _rollback(con)
+        raise
     finally:
         _IN_TRANSACTION.discard(con)
+
+
+def _rollback(con) -> None:
+    try:
+        con.rollback()
+    except duckdb.Error:
+        pass  # a failed commit has already ended the transaction
 
 
 def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[str]:

@@ -27,3 +27,7 @@ class StoreBusy(WorkbenchError):
 
 class NotInitialised(WorkbenchError):
     """The data home or the database does not exist yet."""
+
+
+class Conflict(WorkbenchError):
+    """A concurrent write changed the same rows; the transaction was rolled back."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from workbench import rollup, users
+from workbench import prices, rollup, users
 from workbench.legacy_writer import (
     Writer,
     as_json,
@@ -384,6 +384,10 @@ def _agent_logs(w: Writer, rows: list[dict]) -> None:
         w.note(f"Agent logs without a message were skipped ({len(rows) - len(linked)}).")
 
 
+def _reported(t: dict) -> bool:
+    return t["estimated_cost"] is not None and (t["currency"] or "USD").upper() == "USD"
+
+
 def _token_usage(w: Writer, rows: list[dict]) -> None:
     """token_usage rows become llm_calls with their links; the legacy cost is kept as it was."""
     ids = w.ids
@@ -406,9 +410,11 @@ def _token_usage(w: Writer, rows: list[dict]) -> None:
                 "completion_tokens": t["completion_tokens"] or 0,
                 "embedding_tokens": t["embedding_tokens"] or 0,
                 "total_tokens": t["total_tokens"] or 0,
-                "cost_usd": t["estimated_cost"],
-                "cost_source": "reported",  # the legacy system's cost, not repriced
-                "currency": t["currency"] or "USD",
+                # the legacy system's cost in USD is kept as reported; without one (or in another
+                # currency) the call is priced from the catalogue like any other
+                "cost_usd": t["estimated_cost"] if _reported(t) else None,
+                "cost_source": "reported" if _reported(t) else "catalogue",
+                "currency": "USD",
                 "created_at": t["created_at"] or w.now,
             }
             for t in rows
@@ -417,6 +423,8 @@ def _token_usage(w: Writer, rows: list[dict]) -> None:
     w.fresh_uuids("llm_calls", new)
     w.insert("llm_calls", new)
     if new:
-        rollup.add(w.con, "uuid IN (SELECT unnest(?::UUID[]))", [[r["uuid"] for r in new]])
+        mine = "uuid IN (SELECT unnest(?::UUID[]))"
+        prices.reprice(w.con, mine, [[r["uuid"] for r in new]])
+        rollup.add(w.con, mine, [[r["uuid"] for r in new]])
     if rows:
         w.note("token_usage rows became llm_calls, the workbench's metering table.")

@@ -57,6 +57,10 @@ def kpis(ctx: Context, con: duckdb.DuckDBPyConnection, *, today: date | None = N
         out.append({"key": key, "label": label, "permission": permission,
                     "value": total, "previous": before,
                     "series": _daily(current, start, days)})
+        if key == "cost":  # priced calls only: the unpriced ones are counted, never added as $0
+            out[-1]["unpriced_calls"] = con.execute(
+                "SELECT coalesce(sum(unpriced_calls), 0)::BIGINT FROM usage_daily WHERE org_id = ?"
+                " AND day >= ? AND day < ?", [ctx.org_id, start, end]).fetchone()[0]
     return out
 
 

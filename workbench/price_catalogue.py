@@ -237,7 +237,8 @@ def change_price_from(
     ctx: Context, con: duckdb.DuckDBPyConnection, price_id: int, effective_from, **new_rates
 ) -> dict:
     """A price change: the row's rate ends on `effective_from` and the new rates apply from that day
-    (for a shared row, on the organisation's own copies). Returns `closed_id`, `id`, `repriced_calls`."""
+    (for a shared row: it keeps pricing the days before, the organisation's new row wins from the day).
+    Returns `closed_id` (the row that prices the days before), `id` and `repriced_calls`."""
     ctx.require("prices:manage")
     old = _visible(ctx, con, price_id)
     day = _change_day(old, effective_from, new_rates)
@@ -247,9 +248,9 @@ def change_price_from(
     )
     with atomic(con):
         if old["org_id"] is None:
-            closed = _validated({**base, "effective_to": day})
-            _check_no_overlap(con, ctx.org_id, {**closed, "effective_to": old["effective_to"]})
-            closed_id = _insert(con, ctx.org_id, closed)
+            # the shared row keeps pricing the days before; the organisation's row wins from `day`
+            _check_no_overlap(con, ctx.org_id, {**new, "effective_to": old["effective_to"]})
+            closed_id = price_id
         else:
             con.execute(
                 "UPDATE model_prices SET effective_to = ?, updated_at = current_localtimestamp()"

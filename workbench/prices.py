@@ -2,8 +2,9 @@
 per million tokens). A model no row matches is unpriced (NULL), never $0.
 
 Costs are derived in SQL, in one place (`reprice`): every call's cost is its tokens times the
-catalogue row in effect on the call's day whose pattern matches its model (longest pattern, then
-latest start, wins). Correcting the catalogue and calling `reprice` corrects historical costs.
+catalogue row in effect on the call's day whose pattern matches its model (the longest pattern,
+then the organisation's own row, then the latest start wins). Correcting the catalogue and
+calling `reprice` corrects historical costs.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from workbench import rollup
 from workbench.db import atomic, fetch_one
 
 # The catalogue row for each (org_id, provider, model, day) in `keys`; NULL columns when none
-# matches. The organisation's own rows win over the shared ones, then the longest pattern, then
-# the latest start.
+# matches. The longest (most specific) pattern wins, then the organisation's own row over a shared
+# one with the same pattern, then the latest start.
 _RATES = """
 SELECT k.org_id AS k_org, k.provider AS k_provider, k.model AS k_model, k.day AS k_day, p.id AS price_id,
        p.input_per_million AS in_rate, p.output_per_million AS out_rate,
@@ -26,8 +27,8 @@ SELECT k.org_id AS k_org, k.provider AS k_provider, k.model AS k_model, k.day AS
 FROM keys k
 LEFT JOIN (
     SELECT k.org_id, k.provider, k.model, k.day,
-           arg_max(p.id, (p.org_id IS NOT NULL)::INTEGER * 10000000000
-                         + length(p.match_pattern) * 100000 + epoch(p.effective_from) // 86400) AS id
+           arg_max(p.id, length(p.match_pattern) * 10000000000
+                         + (p.org_id IS NOT NULL)::INTEGER * 1000000 + epoch(p.effective_from) // 86400) AS id
     FROM keys k JOIN model_prices p
       ON p.provider = k.provider AND lower(k.model) GLOB lower(p.match_pattern)
      AND (p.org_id IS NULL OR p.org_id = k.org_id)

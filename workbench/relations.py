@@ -83,6 +83,7 @@ LINKS = (
     Link("usage_conversation_daily", "project_id", "projects", "set_null"),
     Link("usage_conversation_daily", "conversation_id", "conversations", "cascade"),
     Link("budgets", "org_id", "organizations", "cascade"),
+    Link("model_prices", "org_id", "organizations", "cascade"),
     Link("budgets", "user_id", "users", "cascade"),
     Link("budgets", "project_id", "projects", "cascade"),
     Link("budgets", "created_by", "users", "set_null"),
@@ -100,18 +101,28 @@ LINKS = (
 )
 
 
-def delete_cascade(con: duckdb.DuckDBPyConnection, table: str, where: str,
-                   params: list | None = None) -> dict[str, int]:
+def delete_cascade(
+    con: duckdb.DuckDBPyConnection, table: str, where: str, params: list | None = None
+) -> dict[str, int]:
     """Delete rows of `table` matching `where` and everything that hangs off them, children
     first, all in one transaction. Returns the number of rows deleted per table."""
     counts: dict[str, int] = {}
     with atomic(con):
+        orgs = _orgs_with_calls(con, table, where, list(params or []))
         _delete(con, table, where, list(params or []), counts)
         if counts.get("llm_calls") and table != "organizations":
             from workbench import rollup  # the one rollup without user_id follows by a rebuild
 
-            rollup.rebuild(con, tables=("usage_latency_model_daily",))
+            for org_id in orgs:
+                rollup.rebuild(con, org_id, tables=("usage_latency_model_daily",))
     return counts
+
+
+def _orgs_with_calls(con, table: str, where: str, params: list) -> list[int]:
+    """The organisations whose llm_calls a delete of users may remove (others need no rebuild)."""
+    if table != "users":
+        return []
+    return [r[0] for r in con.execute(f"SELECT DISTINCT org_id FROM users WHERE {where}", params).fetchall()]
 
 
 def _delete(con, table: str, where: str, params: list, counts: dict[str, int]) -> None:

@@ -13,7 +13,8 @@ from datetime import date
 
 import duckdb
 
-from workbench.db import atomic
+from workbench.db import _IN_TRANSACTION, atomic
+from workbench.errors import WorkbenchError
 
 LATENCY_BASE = 1.05  # histogram buckets 5% wide: a percentile is within 2.5% of the exact one
 KEYS = ("day", "org_id", "project_id", "user_id", "provider", "model", "operation_type")
@@ -132,8 +133,8 @@ def rebuild(
 def compact(con: duckdb.DuckDBPyConnection, force: bool = False) -> int:
     """Merge the rollups' duplicate keys once enough rows have been added since the last time.
     Returns the number of tables compacted; skips quietly when another thread is at it."""
-    if not _compacting.acquire(blocking=False):
-        return 0
+    if con in _IN_TRANSACTION or not _compacting.acquire(blocking=False):
+        return 0  # never inside a caller's transaction, never twice at once
     try:
         done = 0
         for table in TABLES:
@@ -173,28 +174,26 @@ def _compact_table(con, table: str) -> None:
                 " compacted_at) VALUES (?, ?, current_localtimestamp())",
                 [table, merged.num_rows],
             )
-    except duckdb.TransactionException:
+    except WorkbenchError:
         pass  # a concurrent writer touched the same rows: the next reader compacts instead
 
 
 def differences(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    """Keys whose rollup totals differ from the raw rows' (day, org, provider, model level);
-    empty when the rollups are right. For `doctor` and the tests."""
-    query = """
-    WITH raw AS (SELECT created_at::DATE AS day, org_id, provider, model, count(*) AS calls,
-                        sum(total_tokens) AS tokens, coalesce(sum(cost_usd), 0) AS cost,
-                        count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced
-                 FROM llm_calls GROUP BY ALL),
-         agg AS (SELECT day, org_id, provider, model, sum(calls) AS calls, sum(total_tokens) AS tokens,
-                        sum(cost_usd) AS cost, sum(unpriced_calls) AS unpriced
-                 FROM usage_daily GROUP BY ALL)
-    SELECT coalesce(raw.day, agg.day), coalesce(raw.org_id, agg.org_id),
-           coalesce(raw.provider, agg.provider), coalesce(raw.model, agg.model),
-           raw.calls, agg.calls, raw.cost, agg.cost
-    FROM raw FULL JOIN agg USING (day, org_id, provider, model)
-    WHERE raw.calls IS DISTINCT FROM agg.calls OR raw.tokens IS DISTINCT FROM agg.tokens
-       OR raw.unpriced IS DISTINCT FROM agg.unpriced OR abs(raw.cost - agg.cost) > 1e-6
-       OR raw.cost IS NULL OR agg.cost IS NULL
-    ORDER BY 1, 2, 3, 4
-    """
-    return con.execute(query).fetchall()
+    """(day, table) of every rollup day whose rows differ from the raw rows' aggregate, at the
+    rollup's full key and every measure; empty when the rollups are right. For doctor and tests."""
+    found = set()
+    for table in TABLES:
+        keys, measures, _ = TABLES[table]
+        sums = ", ".join(f"sum({m}) AS {m}" for m, _sql in measures)
+        same_key = " AND ".join(f"r.{k} IS NOT DISTINCT FROM a.{k}" for k in keys)
+        differ = " OR ".join(
+            f"abs(coalesce(r.{m}, 0) - coalesce(a.{m}, 0)) > 1e-9 * (1 + abs(coalesce(r.{m}, 0)))"
+            for m, _sql in measures
+        )
+        rows = con.execute(
+            f"SELECT DISTINCT coalesce(r.day, a.day) FROM ({_aggregate(table, 'true')}) r"
+            f" FULL JOIN (SELECT {', '.join(keys)}, {sums} FROM {table} GROUP BY ALL) a ON {same_key}"
+            f" WHERE r.day IS NULL OR a.day IS NULL OR {differ}"
+        ).fetchall()
+        found |= {(day, table) for (day,) in rows}
+    return sorted(found)

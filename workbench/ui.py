@@ -87,14 +87,17 @@ def secrets() -> dict[str, str]:
 
 
 @contextmanager
-def connection(write: bool = False) -> Iterator:
-    """A connection for one unit of work; a held database stops the page with a clear error."""
+def connection(write: bool = False, reraise: bool = False) -> Iterator:
+    """A connection for one unit of work; a held database (or any WorkbenchError) stops the page
+    with a clear error, unless `reraise`: then the caller shows it and the page goes on."""
     try:
         with st.spinner("Waiting for the database..."):
             opener = store().transaction if write else store().connect
             with opener() as con:
                 yield con
     except WorkbenchError as exc:
+        if reraise:
+            raise
         st.error(str(exc))
         st.stop()
 

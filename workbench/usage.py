@@ -27,8 +27,10 @@ DIMENSIONS = {
     "project": ("project_id", "coalesce(p.name, '(no project)')", " LEFT JOIN projects p ON p.id = a.k"),
     "user": ("user_id", "coalesce(u.username, '(deleted user)')", " LEFT JOIN users u ON u.id = a.k"),
 }
+# The cost of a group: NULL (unknown) when every call in it is unpriced, never $0.
+PRICED_COST = "CASE WHEN sum(calls) = sum(unpriced_calls) THEN NULL ELSE sum(cost_usd) END"
 MEASURES = {
-    "cost": "sum(r.cost_usd)",
+    "cost": PRICED_COST,
     "tokens": "sum(r.total_tokens)::BIGINT",
     "calls": "sum(r.calls)::BIGINT",
 }
@@ -103,6 +105,9 @@ def _where(ctx: Context, f: Filters, alias: str = "r", raw: bool = False) -> tup
         if dim == "day":
             sql.append(f"{day} >= ? AND {day} < ?")
             params += [value, value + timedelta(days=1)]
+        elif dim == "range":  # days first to last, both included
+            sql.append(f"{day} >= ? AND {day} < ?")
+            params += [value[0], value[1] + timedelta(days=1)]
         elif dim == "project":
             sql.append(
                 f"{alias}.project_id IS NULL"
@@ -141,10 +146,10 @@ def totals(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters) -> dict:
     ctx.require("usage:read")
     both = replace(f, start=f.previous().start)
     where, params = _where(ctx, both)
-    now = f"(r.day >= DATE '{f.start.isoformat()}')"  # a date, never user text
+    now, params = "(r.day >= ?::DATE)", [f.start, *params]
     rows = con.execute(
         f"SELECT {now} AS current, coalesce(sum(calls), 0)::BIGINT, coalesce(sum(total_tokens), 0)::BIGINT,"
-        " coalesce(sum(cost_usd), 0), coalesce(sum(unpriced_calls), 0)::BIGINT,"
+        f" {PRICED_COST}, coalesce(sum(unpriced_calls), 0)::BIGINT,"
         " coalesce(sum(error_calls), 0)::BIGINT,"
         " round(sum(latency_ms_sum) / nullif(sum(latency_calls), 0))::BIGINT, count(DISTINCT user_id)"
         f" FROM usage_daily r WHERE {where} GROUP BY ALL",
@@ -215,7 +220,7 @@ def breakdown(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters, *, by: s
         )
     )
     inner = (
-        f"SELECT r.{_dimension(by)[0]} AS k, {sums}, sum(r.cost_usd) AS cost_usd,"
+        f"SELECT r.{_dimension(by)[0]} AS k, {sums}, {PRICED_COST} AS cost_usd,"
         " sum(r.unpriced_calls)::BIGINT AS unpriced_calls, sum(r.error_calls)::BIGINT AS errors,"
         " round(sum(r.latency_ms_sum) / nullif(sum(r.latency_calls), 0))::BIGINT AS mean_latency_ms"
         f" FROM usage_daily r WHERE {where} GROUP BY ALL"
@@ -255,11 +260,12 @@ def latency_percentiles(
     where, params = _where(ctx, f)
     if split is not None:
         key, label, join, name = (
-            f"CASE WHEN r.day >= DATE '{split.isoformat()}' THEN 'current' ELSE 'previous' END",
+            "CASE WHEN r.day >= ?::DATE THEN 'current' ELSE 'previous' END",
             "a.k",
             "",
             "period",
         )
+        params = [split, *params]
     elif by is None:
         key, label, join, name = "'all'", "a.k", "", "scope"
     else:
@@ -319,7 +325,8 @@ def top_users(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters, *, limit
         con,
         "SELECT coalesce(u.username, '(deleted user)') AS user, u.plan, a.* EXCLUDE (k)"
         " FROM (SELECT r.user_id AS k, sum(r.calls)::BIGINT AS calls,"
-        " sum(r.total_tokens)::BIGINT AS tokens, sum(r.cost_usd) AS cost_usd,"
+        " sum(r.total_tokens)::BIGINT AS tokens, "
+        f"{PRICED_COST} AS cost_usd,"
         " sum(r.unpriced_calls)::BIGINT AS unpriced_calls"
         f" FROM usage_daily r WHERE {where} GROUP BY ALL ORDER BY cost_usd DESC, tokens DESC"
         " LIMIT ?) a LEFT JOIN users u ON u.id = a.k ORDER BY a.cost_usd DESC, a.tokens DESC",
@@ -339,7 +346,8 @@ def top_conversations(
         " coalesce(u.username, '(deleted user)') AS user, a.* EXCLUDE (k)"
         " FROM (SELECT r.conversation_id AS k, min(r.day) AS first_day,"
         " sum(r.calls)::BIGINT AS calls, sum(r.total_tokens)::BIGINT AS tokens,"
-        " sum(r.cost_usd) AS cost_usd, sum(r.unpriced_calls)::BIGINT AS unpriced_calls"
+        " "
+        f"{PRICED_COST} AS cost_usd, sum(r.unpriced_calls)::BIGINT AS unpriced_calls"
         f" FROM usage_conversation_daily r WHERE {where} GROUP BY ALL"
         " ORDER BY cost_usd DESC, tokens DESC LIMIT ?) a"
         " JOIN conversations v ON v.id = a.k LEFT JOIN users u ON u.id = v.user_id"
@@ -386,8 +394,10 @@ def options(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, list[str]
 
 
 def calls(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters, *, limit: int = 500) -> pl.DataFrame:
-    """The single calls behind a chart selection (the newest first): the one raw-row query."""
+    """The single calls behind a chart selection (the newest first): the one raw-row query. Single
+    calls need `metering:read` besides `usage:read`."""
     ctx.require("usage:read")
+    ctx.require("metering:read")
     where, params = _where(ctx, f, raw=True)
     return _frame(
         con,
