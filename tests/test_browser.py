@@ -1,5 +1,6 @@
 """The app in Chromium: a manager and an analyst log in, each sees their own navigation and
-KPIs; the CLI works while the app is open and idle. Screenshots go to tests/artifacts/."""
+KPIs; the CLI works while the app is open and idle; a manager drills from a usage chart into the calls
+behind a bar and downloads them. Screenshots go to tests/artifacts/."""
 
 import os
 import socket
@@ -88,12 +89,24 @@ def metric_labels(page) -> list[str]:
     return [t.strip() for t in page.get_by_test_id("stMetricLabel").all_inner_texts()]
 
 
+def settle(page, timeout_s: float = 30) -> None:
+    """Wait until a rerun is over: during one the old elements linger (stale) beside the new ones,
+    so a chart can briefly be there twice. Calm = no stale element, no running icon, for a second."""
+    deadline, calm = time.monotonic() + timeout_s, 0
+    while calm < 4:
+        assert time.monotonic() < deadline, "the app kept running"
+        busy = (page.locator('[data-stale="true"]').count()
+                or page.get_by_test_id("stStatusWidgetRunningIcon").count())
+        calm = 0 if busy else calm + 1
+        page.wait_for_timeout(250)
+
+
 def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
     url, _env = server
     ARTIFACTS.mkdir(exist_ok=True)
     manager = log_in(browser, url, "mike")
     manager.screenshot(path=str(ARTIFACTS / "home-manager.png"), full_page=True)
-    assert nav_labels(manager) == ["Home", "Chat", "Documents", "Calls", "My account"]
+    assert nav_labels(manager) == ["Home", "Chat", "Documents", "Calls", "Usage", "My account"]
     assert {"Tokens", "Cost (USD)", "Active users", "Calls"} <= set(metric_labels(manager))
     assert "Mike Chen" in manager.get_by_test_id("stSidebar").inner_text()
     values = manager.get_by_test_id("stMetricValue").all_inner_texts()
@@ -106,8 +119,8 @@ def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
     assert "Calls" in labels and not labels & {"Tokens", "Cost (USD)"}
 
     admin = log_in(browser, url, "alice")
-    assert nav_labels(admin) == [
-        "Home", "Chat", "Documents", "Calls", "Prompts", "Users & roles", "My account"]
+    assert nav_labels(admin) == ["Home", "Chat", "Documents", "Calls", "Usage", "Prices & budgets", "Prompts",
+                                 "Users & roles", "My account"]
     admin.get_by_role("link", name="Users & roles").click()
     admin.get_by_text("Add a user").wait_for(timeout=20_000)
     admin.get_by_test_id("stDataFrame").wait_for(timeout=20_000)
@@ -199,8 +212,9 @@ def test_analyst_imports_calls_searches_opens_a_transcript_and_exports_qa_pairs(
     page.get_by_role("tab", name="Import").click()
     uploader = page.get_by_test_id("stFileUploader").filter(has_text="Call files")
     uploader.locator("input[type=file]").set_input_files(str(sample))
+    uploader.get_by_text("calls-esim.csv").wait_for(timeout=30_000)
     page.get_by_role("button", name="Import", exact=True).click()
-    page.get_by_text("3 calls (3 new, 0 updated), 15 utterances").wait_for(timeout=30_000)
+    page.get_by_text("3 calls (3 new, 0 updated), 15 utterances").wait_for(timeout=60_000)
     page.get_by_text("utterances embedded").wait_for(timeout=60_000)
 
     page.get_by_role("tab", name="Search").click()
@@ -227,4 +241,57 @@ def test_analyst_imports_calls_searches_opens_a_transcript_and_exports_qa_pairs(
     page.get_by_role("tab", name="Datasets").click()
     page.get_by_text("newest: QA pairs · Customer care line").wait_for(timeout=20_000)
     page.screenshot(path=str(ARTIFACTS / "calls-datasets.png"), full_page=True)
+    page.close()
+
+
+def test_manager_changes_the_period_drills_from_a_chart_into_calls_and_downloads_a_csv(server, browser):
+    url, _env = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = log_in(browser, url, "mike")
+    page.set_viewport_size({"width": 1400, "height": 1600})  # the main area scrolls: show the first chart
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Usage").click()
+    page.get_by_text("p95 latency").first.wait_for(timeout=30_000)
+    settle(page)
+    chart = page.get_by_test_id("stPlotlyChart").filter(has_text="click a bar or draw a box over days")
+    bars = chart.locator("g.point path")
+    bars.first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "usage-overview.png"), full_page=True)
+    month_bars = bars.count()
+
+    page.get_by_test_id("stSelectbox").filter(has_text="Period").click()
+    page.get_by_role("option", name="Last 90 days").click()
+    page.get_by_text("compared with the 90 days before").wait_for(timeout=30_000)
+    settle(page)
+    deadline = time.monotonic() + 30          # the rerun redraws the chart with 90 days of bars
+    while time.monotonic() < deadline and bars.count() <= month_bars:
+        page.wait_for_timeout(300)
+    assert bars.count() > month_bars
+    page.wait_for_timeout(1000)
+    chart.scroll_into_view_if_needed()        # the main area scrolls: a click needs the bar on screen
+    page.wait_for_timeout(500)
+    boxes = [b for b in (bars.nth(i).bounding_box() for i in range(bars.count())) if b]
+    bar = max(boxes, key=lambda b: b["width"] * b["height"])  # the tallest bar is the easiest to hit
+    x, y = bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2
+    page.mouse.move(x, y)                     # Plotly selects the point it hovers: hover first
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+    drill = page.get_by_text("Drill-down:")
+    drill.wait_for(timeout=30_000)
+    assert page.get_by_role("tab", name="Calls", exact=True).get_attribute("aria-selected") == "true"
+    assert "day 20" in drill.inner_text() and "provider " in drill.inner_text()
+    panel = page.get_by_role("tabpanel").filter(has=drill)
+    panel.get_by_test_id("stDataFrame").wait_for(timeout=30_000)
+    settle(page)
+    drill.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "usage-drilldown.png"), full_page=True)
+
+    panel.get_by_test_id("stPopoverButton").filter(has_text="Export").filter(visible=True).last.click()
+    csv_button = page.get_by_test_id("stDownloadButton").filter(has_text="CSV").filter(visible=True)
+    csv_button.wait_for(timeout=30_000)
+    with page.expect_download(timeout=30_000) as dl:
+        csv_button.get_by_role("button").click()
+    lines = Path(dl.value.path()).read_text().splitlines()
+    assert "created_at" in lines[0] and "model" in lines[0] and len(lines) >= 2
     page.close()
