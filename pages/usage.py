@@ -96,7 +96,9 @@ CARDS = [
     ("Active users", "active_users", "{:,.0f}"),
 ]
 now, before = kpi["current"], kpi["previous"]
-for col, (label, key, fmt) in zip(st.columns(len(CARDS)), CARDS, strict=True):
+# Two rows of four so that large figures ($12,345.67, 1,234,567,890) are not cut off.
+cells = [col for _ in range(2) for col in st.columns(4)]
+for col, (label, key, fmt) in zip(cells, CARDS, strict=False):
     value, prior = now.get(key), before.get(key)
     shown = money(value) if fmt is None else ("-" if value is None else fmt.format(value))
     delta = None if value is None or not prior else f"{(value - prior) / prior:+.0%}"
