@@ -70,7 +70,8 @@ for b in alerts:
 if not missing.is_empty():
     with st.container(border=True):
         st.warning(
-            f"{missing['calls'].sum():,} calls of {len(missing)} model(s) have no price: their cost is"
+            f"{missing['calls'].sum():,} calls of {len(missing)} model{'s' if len(missing) > 1 else ''}"
+            " have no price: their cost is"
             " unknown and not counted below, never shown as $0: "
             + ", ".join(f"{r['provider']} {r['model']}" for r in missing.iter_rows(named=True))
             + "."
