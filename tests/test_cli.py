@@ -20,7 +20,9 @@ COMMANDS = [[], ["init"], ["demo"], ["user"], ["user", "add"], ["user", "list"],
             ["user", "set-role"], ["serve"], ["ingest"], ["search"], ["index-repo"], ["doctor"],
             ["documents", "list"], ["documents", "delete"], ["usage", "import"], ["usage", "report"],
             ["prices", "list"], ["prices", "import"], ["prices", "set"], ["prices", "recompute"],
-            ["prices", "unpriced"]]
+            ["prices", "unpriced"], ["datasets", "add"], ["datasets", "list"], ["datasets", "profile"],
+            ["churn", "train"], ["churn", "score"], ["models", "list"], ["models", "promote"],
+            ["models", "archive"], ["models", "rollback"], ["models", "history"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "main")

@@ -98,6 +98,7 @@ LINKS = (
     Link("stages", "data_extraction_template_id", "templates", "cascade"),
     Link("stages", "response_generation_template_id", "templates", "cascade"),
     Link("model_stage_transitions", "model_artifact_id", "model_artifacts", "cascade"),
+    Link("analytics_results", "model_artifact_id", "model_artifacts", "set_null"),
 )
 
 

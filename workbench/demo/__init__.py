@@ -20,6 +20,7 @@ import numpy as np
 from workbench import auth, prices, rollup, users
 from workbench.db import Store
 from workbench.demo import calls as demo_calls
+from workbench.demo import members as demo_members
 from workbench.demo import usage as demo_usage
 from workbench.demo.people import (
     DEMO_PASSWORD,
@@ -71,6 +72,7 @@ def load(settings: Settings, store: Store, *, today: datetime | None = None) -> 
                                           [SPIKE_USER]).fetchone()
             demo_usage.insert(con, demo_usage.spike(rng, SPIKE_CALLS, at=end - timedelta(days=SPIKE_DAYS_AGO),
                                                     user_id=user_id, org_id=org_id))
+            _members(con, rng, ids, end)
             prices.reprice(con)  # the conversations' calls too: every demo cost from the catalogue
             rollup.rebuild(con)
             _budgets(con, ids)
@@ -99,6 +101,15 @@ def _budgets(con, ids: dict) -> None:
                                                    ids["users"][admin]])
 
 
+def _members(con, rng, ids: dict, end: datetime) -> None:
+    """The people using Northwind's assistant, and their calls (the churn model's population)."""
+    for slug, n in demo_members.MEMBERS.items():
+        org_id = ids["orgs"][slug]
+        member_ids, plans, joined = demo_members.add(con, rng, org_id=org_id, slug=slug, n=n,
+                                                     password_hash=ids["password_hash"], end=end)
+        demo_usage.insert(con, demo_members.activity(rng, member_ids, plans, joined, org_id=org_id, end=end))
+
+
 def counts(con) -> dict[str, int]:
     tables = ["organizations", "users", "projects", "calls", "utterances", "qa_pairs",
               "documents", "conversations", "messages", "llm_calls"]
@@ -108,6 +119,7 @@ def counts(con) -> dict[str, int]:
 def _tenants(con, rnd: random.Random) -> dict:
     ids: dict = {"orgs": {}, "users": {}, "projects": {}}
     argon = auth.hash_password(DEMO_PASSWORD)  # one hash for all demo users keeps the load fast
+    ids["password_hash"] = argon
     for slug, org in ORGS.items():
         profile = {k: v for k, v in org.items() if k not in ("name", "projects")}
         ids["orgs"][slug] = users.create_organization(con, org["name"], **profile)

@@ -1,0 +1,119 @@
+"""Churn from the workbench's own data: no feature reads anything after the cutoff, and scoring with
+the production model writes each user's risk and reasons to analytics_results."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from tests.conftest import DEMO_TODAY, ctx_of
+from workbench import churn, churn_features, home, registry
+from workbench.errors import InvalidInput
+
+CUTOFF = DEMO_TODAY - timedelta(days=45)
+
+
+def features_at(store, ctx, cutoff=CUTOFF) -> pl.DataFrame:
+    with store.connect() as con:
+        return churn_features.build(ctx, con, cutoff, horizon_days=30)
+
+
+def test_no_feature_reads_data_after_the_cutoff(demo_copy):
+    """The features are the same whether the future is erased, as it was, or full of new activity;
+    only the label may change."""
+    store = home.open_store(demo_copy)
+    dan = ctx_of(store, "dan")
+    original = features_at(store, dan)
+    assert original.height >= 5 and set(churn_features.FEATURES) <= set(original.columns)
+    with store.connect() as con:
+        con.execute("DELETE FROM llm_calls WHERE created_at >= ?", [CUTOFF])
+        con.execute("DELETE FROM messages WHERE created_at >= ?", [CUTOFF])
+    erased = features_at(store, dan)
+    with store.connect() as con:  # a burst of activity by everybody just after the cutoff
+        con.execute(
+            "INSERT INTO llm_calls (org_id, user_id, provider, model, operation_type, prompt_tokens,"
+            " completion_tokens, total_tokens, cost_usd, latency_ms, created_at)"
+            " SELECT org_id, id, 'openai', 'gpt-4o', 'chat', 90000, 9000, 99000, 5.0, 100,"
+            " ? + INTERVAL 1 SECOND"
+            " FROM users",
+            [CUTOFF],
+        )
+        con.execute("UPDATE messages SET confidence_score = 0.01, low_confidence_warning = true"
+                    " WHERE created_at >= ?", [CUTOFF])
+    busy = features_at(store, dan)
+    features = ["user_id", *churn_features.FEATURES]
+    assert busy.select(features).equals(
+        original.select(features).with_columns(
+            mean_confidence=busy["mean_confidence"], low_confidence_rate=busy["low_confidence_rate"]
+        )
+    )
+    assert erased.select(features).equals(original.select(features))
+    assert busy["churned"].sum() == 0 and erased["churned"].sum() >= original["churned"].sum()
+
+
+def test_messages_before_the_cutoff_count_and_after_do_not(demo_copy):
+    store = home.open_store(demo_copy)
+    dan = ctx_of(store, "dan")
+    before = features_at(store, dan).filter(pl.col("username") == "dan")
+    with store.connect() as con:
+        con.execute("UPDATE messages SET confidence_score = 0.0 WHERE created_at >= ?", [CUTOFF])
+    after = features_at(store, dan).filter(pl.col("username") == "dan")
+    assert before["mean_confidence"].to_list() == after["mean_confidence"].to_list()
+
+
+def populate(con, org_id: int, n: int = 240, seed: int = 3) -> None:
+    """n members of an organisation whose LLM calls fade out before they leave (a third leave)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        user_id = con.execute(
+            "INSERT INTO users (org_id, username, email, password_hash, plan) VALUES (?, ?, ?, 'x', ?)"
+            " RETURNING id",
+            [org_id, f"member{i}", f"member{i}@example.test", rng.choice(["free", "pro"])],
+        ).fetchall()[0][0]
+        leaves = CUTOFF + timedelta(days=int(rng.integers(-10, 25))) if rng.random() < 0.35 else None
+        rate = rng.uniform(0.4, 1.5)
+        for day in range(90):
+            at = CUTOFF - timedelta(days=60) + timedelta(days=day, hours=10)
+            fading = leaves is not None and (leaves - at).days < 21
+            if (leaves is None or at < leaves) and rng.random() < rate * (0.3 if fading else 1.0) / 1.5:
+                rows.append((org_id, user_id, at, int(rng.integers(100, 3000))))
+    calls = pa.Table.from_pylist(
+        [dict(zip(("org_id", "user_id", "ts", "tokens"), r, strict=True)) for r in rows]
+    )
+    con.register("member_calls", calls)
+    con.execute(
+        "INSERT INTO llm_calls (org_id, user_id, provider, model, operation_type, prompt_tokens,"
+        " completion_tokens, total_tokens, latency_ms, created_at) SELECT org_id, user_id, 'openai',"
+        " 'gpt-4o-mini', 'chat', tokens, 0, tokens, 500, ts FROM member_calls"
+    )
+    con.unregister("member_calls")
+
+
+def test_scoring_writes_each_users_risk_and_reasons(demo_copy):
+    store = home.open_store(demo_copy)
+    dan, alice, hannah = ctx_of(store, "dan"), ctx_of(store, "alice"), ctx_of(store, "hannah")
+    with store.connect() as con:
+        populate(con, dan.org_id)
+        with pytest.raises(InvalidInput, match="no production version"):
+            churn.score(dan, con, demo_copy, cutoff=CUTOFF)
+        trained = churn.train_from_workbench(dan, con, demo_copy, cutoff=CUTOFF)
+        assert trained["metrics"]["roc_auc"] > 0.8, trained["metrics"]
+        registry.promote(alice, con, demo_copy, "churn", trained["version"])
+        result = churn.score(dan, con, demo_copy, cutoff=CUTOFF)
+        rows = con.execute(
+            "SELECT org_id, result_type, meta, model_artifact_id FROM analytics_results WHERE batch_id = ?",
+            [result["batch_id"]],
+        ).fetchall()
+        with pytest.raises(InvalidInput, match="no production version"):  # another tenant's model
+            churn.score(hannah, con, demo_copy, cutoff=CUTOFF)
+    assert result["scored"] == len(rows) > 200 and {r[0] for r in rows} == {dan.org_id}
+    metas = [json.loads(r[2]) for r in rows]
+    assert {r[1] for r in rows} == {"churn_pred"} and all(0 <= m["risk"] <= 1 for m in metas)
+    risky = max(metas, key=lambda m: m["risk"])
+    assert risky["reasons"] and "typical" in risky["reasons"][0] and risky["version"] == trained["version"]
