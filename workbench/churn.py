@@ -112,8 +112,21 @@ def train(
     settings: Settings,
     frame: pl.DataFrame,
     *,
-    target: str = churn_features.TARGET,
     name: str = "churn",
+    progress: Progress | None = None,
+    **options,
+) -> dict:
+    """Fit and log every algorithm (`fit`), then register the best as a new staging version."""
+    fitted = fit(ctx, settings, frame, progress=progress, **options)
+    return register_best(ctx, con, settings, fitted, name=name, progress=progress)
+
+
+def fit(
+    ctx: Context,
+    settings: Settings,
+    frame: pl.DataFrame,
+    *,
+    target: str = churn_features.TARGET,
     source: str = "workbench",
     features: list[str] | None = None,
     algorithms: tuple[str, ...] = ALGORITHMS,
@@ -123,8 +136,9 @@ def train(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> dict:
-    """Train every algorithm, log each as an MLflow run (metrics, plots, model), register the best
-    by cross-validated ROC AUC as a new staging version. Returns runs, metrics and the version."""
+    """Train every algorithm on the same split and log each as an MLflow run (metrics, plots, the
+    model); the best is the one with the highest cross-validated ROC AUC. Needs no database, so a
+    page or the CLI holds the file only to read the data and, after, to register."""
     ctx.require("models:train")
     step = progress or (lambda fraction, message: None)
     x, y, numeric, categorical, notes = prepare(frame, target, features)
@@ -141,45 +155,37 @@ def train(
         metrics = churn_report.metrics(y_hold, model.predict_proba(x_hold[columns])[:, 1], threshold)
         metrics |= {"cv_roc_auc_mean": float(cv_auc.mean()), "cv_roc_auc_std": float(cv_auc.std())}
         params = {
-            "algorithm": algorithm,
-            "target": target,
-            "source": source,
-            "threshold": threshold,
-            "holdout": holdout,
-            "folds": folds,
-            "rows": len(y),
-            "churn_rate": round(float(y.mean()), 4),
-            "numeric": numeric,
-            "categorical": categorical,
+            "algorithm": algorithm, "target": target, "source": source, "threshold": threshold,
+            "holdout": holdout, "folds": folds, "rows": len(y), "churn_rate": round(float(y.mean()), 4),
+            "numeric": numeric, "categorical": categorical,
         } | notes
         run_id, uri = _log_run(settings, experiment, model, params, metrics, x_hold, y_hold, threshold)
-        runs.append(
-            {"algorithm": algorithm, "run_id": run_id, "model_uri": uri, "metrics": metrics, "params": params}
-        )
+        runs.append({"algorithm": algorithm, "run_id": run_id, "model_uri": uri, "metrics": metrics,
+                     "params": params})
     best = max(runs, key=lambda r: r["metrics"]["cv_roc_auc_mean"])
-    step(len(algorithms) / (len(algorithms) + 1), "Registering the best model")
-    version = registry.register(
-        ctx,
-        con,
-        settings,
-        kind="churn",
-        name=name,
-        run_id=best["run_id"],
-        metrics=best["metrics"],
-        params=best["params"],
-        source=source,
-        model_uri=best["model_uri"],
-    )
+    return {"runs": runs, "best": best, "source": source, "steps": len(algorithms) + 1}
+
+
+def register_best(
+    ctx: Context,
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    fitted: dict,
+    *,
+    name: str = "churn",
+    progress: Progress | None = None,
+) -> dict:
+    """Register the best fitted run as a new staging version of `name`."""
+    step = progress or (lambda fraction, message: None)
+    best = fitted["best"]
+    step((fitted["steps"] - 1) / fitted["steps"], "Registering the best model")
+    version = registry.register(ctx, con, settings, kind="churn", name=name, run_id=best["run_id"],
+                                metrics=best["metrics"], params=best["params"], source=fitted["source"],
+                                model_uri=best["model_uri"])
     step(1.0, f"Registered {name} version {version['version']} in staging")
-    return {
-        "name": name,
-        "version": version["version"],
-        "stage": version["stage"],
-        "run_id": best["run_id"],
-        "algorithm": best["algorithm"],
-        "metrics": best["metrics"],
-        "runs": runs,
-    }
+    return {"name": name, "version": version["version"], "stage": version["stage"], "run_id": best["run_id"],
+            "algorithm": best["algorithm"], "metrics": best["metrics"], "params": best["params"],
+            "runs": fitted["runs"]}
 
 
 def train_from_workbench(
@@ -189,9 +195,21 @@ def train_from_workbench(
     *,
     cutoff: datetime | None = None,
     horizon_days: int = 30,
+    name: str = "churn",
+    progress: Progress | None = None,
     **options,
 ) -> dict:
     """Train on the organisation's own users: features before the cutoff, churn after it."""
+    frame, source = workbench_frame(ctx, con, cutoff=cutoff, horizon_days=horizon_days)
+    fitted = fit(ctx, settings, frame, source=source, progress=progress, **options)
+    return register_best(ctx, con, settings, fitted, name=name, progress=progress)
+
+
+def workbench_frame(
+    ctx: Context, con: duckdb.DuckDBPyConnection, *, cutoff: datetime | None = None, horizon_days: int = 30
+) -> tuple[pl.DataFrame, str]:
+    """The organisation's users as a training table (ids dropped) and its description; a clear
+    error when there is too little history to learn from."""
     ctx.require("models:train")
     cutoff = cutoff or churn_features.default_cutoff(con, ctx, horizon_days)
     frame = churn_features.build(ctx, con, cutoff, horizon_days=horizon_days)
@@ -201,10 +219,10 @@ def train_from_workbench(
             f"Too little history to learn churn: {frame.height} users were active in the 90 days before "
             f"{cutoff:%Y-%m-%d} and {left} of them had no activity in the {horizon_days} days after it; "
             f"training needs at least {MIN_ROWS} users and {MIN_PER_CLASS} who left and stayed. Pick an "
-            "earlier --cutoff, or train on a registered dataset (--dataset)."
+            "earlier cutoff, or train on a registered dataset."
         )
     source = f"workbench users, cutoff {cutoff:%Y-%m-%d}, churn = no activity in {horizon_days} days"
-    return train(ctx, con, settings, frame.drop("user_id", "username"), source=source, **options)
+    return frame.drop("user_id", "username"), source
 
 
 def _log_run(settings, experiment, model, params, metrics, x_hold, y_hold, threshold) -> tuple[str, str]:

@@ -273,3 +273,4 @@ def serve(port, address) -> None:
 from workbench import cli_calls, cli_chat, cli_documents, cli_legacy, cli_prices, cli_usage  # noqa: E402,F401,I001
 from workbench import cli_datasets  # noqa: E402,F401
 from workbench import cli_models  # noqa: E402,F401
+from workbench import cli_forecast  # noqa: E402,F401

@@ -39,31 +39,15 @@ def train_command(dataset, target, name, cutoff, horizon, threshold, as_user, as
             click.echo(f"[{fraction:4.0%}] {message}", err=True)
 
     settings = _settings()
-    with acting(as_user, write=True) as (ctx, con):
+    with acting(as_user) as (ctx, con):  # the file is held to read the data, not while training
         if dataset:
-            frame = tabular.load_frame(ctx, con, dataset)
-            result = churn.train(
-                ctx,
-                con,
-                settings,
-                frame,
-                target=target,
-                name=name,
-                source=f"dataset {dataset}",
-                threshold=threshold,
-                progress=progress,
-            )
+            frame, source = tabular.load_frame(ctx, con, dataset), f"dataset {dataset}"
         else:
-            result = churn.train_from_workbench(
-                ctx,
-                con,
-                settings,
-                cutoff=cutoff,
-                horizon_days=horizon,
-                name=name,
-                threshold=threshold,
-                progress=progress,
-            )
+            frame, source = churn.workbench_frame(ctx, con, cutoff=cutoff, horizon_days=horizon)
+    fitted = churn.fit(ctx, settings, frame, target=target if dataset else "churned", source=source,
+                       threshold=threshold, progress=progress)
+    with acting(as_user, write=True) as (ctx, con):
+        result = churn.register_best(ctx, con, settings, fitted, name=name, progress=progress)
     m = result["metrics"]
     text = (
         f"{result['name']} version {result['version']} ({result['algorithm'].replace('_', ' ')}) is in "

@@ -34,7 +34,8 @@ def add(con: duckdb.DuckDBPyConnection, rng: np.random.Generator, *, org_id: int
     con.register("members_batch", table)
     try:
         ids = con.execute(
-            "INSERT INTO users (org_id, username, email, full_name, plan, password_hash, created_at, updated_at)"
+            "INSERT INTO users (org_id, username, email, full_name, plan, password_hash, created_at,"
+            " updated_at)"
             " SELECT org_id, username, email, full_name, plan, ?, created_at, created_at FROM members_batch"
             " RETURNING id", [password_hash]).fetchall()
     finally:

@@ -1,0 +1,345 @@
+"""Forecasts of daily series: the workbench's own usage (tokens, cost, calls, conversations of the
+acting user's organisation, in total or per provider or model) or a registered dataset. Training
+backtests the method against the seasonal-naive baseline (rolling origin), fits on all history,
+logs one MLflow run with its artifacts and a pyfunc model, and registers a staging version;
+scoring forecasts with the production version and writes `analytics_results`. The methods live in
+`forecast_methods`."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from workbench import forecast_methods as fm
+from workbench import registry, tabular
+from workbench.auth import Context
+from workbench.db import atomic
+from workbench.errors import InvalidInput
+from workbench.settings import Settings
+
+# What can be forecast from the rollup: metric -> its column in usage_daily (conversations are
+# counted from the conversations table, by their provider and model when split).
+METRICS = {"tokens": "total_tokens", "cost": "cost_usd", "calls": "calls", "conversations": None}
+BY = ("provider", "model")
+CHOICES = ("auto", *fm.METHODS)
+MAX_WINDOWS = 3
+# AutoETS fits about 0.14 s per series of a year on these cores, and a backtest fits it 4 times:
+# `auto` compares it with gradient boosting up to this many series and uses gradient boosting above.
+AUTO_ETS_MAX_SERIES = 20
+Progress = Callable[[float, str], None]
+
+
+def workbench_series(
+    ctx: Context,
+    con: duckdb.DuckDBPyConnection,
+    metric: str,
+    by: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> pl.DataFrame:
+    """Daily `metric` (tokens, cost of priced calls, calls, conversations) of the organisation,
+    one series in total or one per provider or model, from `start` to `end` (both included; by
+    default from the first to the last day with usage before today, which is not over), days
+    without usage as 0."""
+    ctx.require("usage:read")
+    if metric not in METRICS:
+        raise InvalidInput(f"Unknown metric {metric!r}: choose one of {', '.join(METRICS)}.")
+    if by not in (None, *BY):
+        raise InvalidInput(f"A forecast can be split by {' or '.join(BY)}, not {by!r}.")
+    if metric == "conversations":
+        keys = {b: f"coalesce(llm_{b}, '(unknown)')" for b in BY}
+        day, value, table = "created_at::DATE", "count(*)", "conversations"
+    else:
+        keys, day, value, table = {b: b for b in BY}, "day", f"sum({METRICS[metric]})", "usage_daily"
+    open_ended, end = end is None, end or date.today() - timedelta(days=1)
+    sql = (f"SELECT {keys.get(by, repr('total'))} AS series, {day} AS day, {value}::DOUBLE AS value"
+           f" FROM {table} WHERE org_id = ? AND (?::DATE IS NULL OR {day} >= ?)"
+           f" AND (?::DATE IS NULL OR {day} <= ?) GROUP BY ALL")
+    frame = pl.from_arrow(con.sql(sql, params=[ctx.org_id, start, start, end, end]).to_arrow_table())
+    if frame.is_empty():
+        raise InvalidInput(f"Your organisation has no {metric} to forecast in this period yet.")
+    first, last = start or frame["day"].min(), frame["day"].max() if open_ended else end
+    days = pl.DataFrame({"day": pl.date_range(first, last, eager=True)})
+    grid = frame.select(pl.col("series").unique()).join(days, how="cross")
+    filled = grid.join(frame, on=["series", "day"], how="left").with_columns(pl.col("value").fill_null(0.0))
+    return fm.history_frame(filled)
+
+
+def dataset_series(
+    ctx: Context,
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    date_col: str,
+    value_col: str,
+    series_col: str | None = None,
+    *,
+    horizon: int = 30,
+) -> pl.DataFrame:
+    """A registered dataset's daily series (series, day, value); days missing inside a series are
+    interpolated. InvalidInput when it is no daily series or one is too short for `horizon`."""
+    frame = tabular.check_series(tabular.load_frame(ctx, con, dataset), date_col, value_col, series_col,
+                                 min_length=fm.min_length(horizon))
+    frame = frame.select(series=pl.col(series_col).cast(pl.String) if series_col else pl.lit(value_col),
+                         day=date_col, value=value_col)
+    spans = frame.group_by("series").agg(first=pl.col("day").min(), last=pl.col("day").max())
+    grid = spans.select("series", day=pl.date_ranges("first", "last")).explode("day")
+    filled = grid.join(frame, on=["series", "day"], how="left").sort("series", "day")
+    return fm.history_frame(filled.with_columns(pl.col("value").interpolate().over("series")))
+
+
+def train(
+    ctx: Context,
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    *,
+    metric: str | None = None,
+    by: str | None = None,
+    dataset: str | None = None,
+    date_col: str | None = None,
+    value_col: str | None = None,
+    series_col: str | None = None,
+    method: str = "auto",
+    horizon: int = 30,
+    name: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Backtest, fit, log to MLflow and register a forecast of a workbench metric or a dataset's
+    series as a new staging version, trained on the days from `start` to `end` (default: all).
+    Needs models:train (and usage:read or datasets:read)."""
+    ctx.require("models:train")
+    report = progress or (lambda fraction, message: None)
+    if method not in CHOICES:
+        raise InvalidInput(f"Unknown forecast method {method!r}: choose one of {', '.join(CHOICES)}.")
+    if not 1 <= int(horizon) <= 365:
+        raise InvalidInput("The horizon is a number of days from 1 to 365.")
+    params = _source_params(metric, by, dataset, date_col, value_col, series_col)
+    report(0.02, "Reading the series")
+    history = _history(ctx, con, params, horizon, start, end)
+    windows = fm.windows_for(history, horizon, MAX_WINDOWS)
+    experiment = registry.experiment_id(settings, ctx.org_id, "forecast")  # an unreachable store fails now
+    n_series = history["series"].n_unique()
+    chosen, points, table = _backtest(history, method, horizon, windows, report)
+    report(0.7, f"Fitting {chosen} on all {history.height:,} days of {n_series} series")
+    gbm_points = points.filter(pl.col("method") == "gbm")
+    quantiles = fm.conformal_quantiles(gbm_points, horizon) if chosen == "gbm" else None
+    forecast = fm.forecast(chosen, history, horizon, quantiles)
+    baseline = fm.overall(table, "seasonal_naive")
+    metrics = fm.overall(table, chosen) | {f"baseline_{k}": v for k, v in baseline.items()}
+    params |= {"method": chosen, "requested_method": method, "horizon": int(horizon), "season": fm.SEASON,
+               "windows": windows, "series": n_series, "first_day": str(history["day"].min()),
+               "last_day": str(history["day"].max())}
+    name = name or _default_name(params)
+    report(0.85, "Logging the run and the model to MLflow")
+    model = fm.ForecastModel(chosen, int(horizon), quantiles)
+    run_id, model_uri = _log_run(settings, experiment, history, table, forecast, model, params, metrics, name)
+    version = registry.register(ctx, con, settings, kind="forecast", name=name, run_id=run_id,
+                                metrics=_known(metrics), params=params, source=params["source"],
+                                model_uri=model_uri)
+    report(1.0, f"Registered {name} version {version['version']} in staging")
+    return {"run_id": run_id, "name": name, "version": version["version"], "stage": version["stage"],
+            "method": chosen, "metrics": metrics, "params": params, "backtest": table.to_dicts(),
+            "forecast": _rows(forecast)}
+
+
+def gate_metrics(settings: Settings, challenger: dict, champion: dict) -> tuple[dict, dict]:
+    """Both versions backtested on the challenger's training series with the same windows (each
+    refits its own method), compared on the days both forecast: (challenger, champion) metrics."""
+    with registry.reachable(settings) as client, tempfile.TemporaryDirectory() as tmp:
+        history = fm.history_frame(pl.read_parquet(client.download_artifacts(challenger["run_id"],
+                                                                            "history.parquet", tmp)))
+    horizon = int(challenger["params"]["horizon"])
+    windows = fm.windows_for(history, horizon, int(challenger["params"].get("windows", MAX_WINDOWS)))
+    models = {"challenger": _load(settings, challenger["artifact_uri"]),
+              "champion": _load(settings, champion["artifact_uri"])}
+    forecasters = {key: (lambda h, m=m: _predict(m, h)) for key, m in models.items()}
+    points = fm.backtest(history, forecasters, horizon, windows)
+    both = points.group_by("window", "series", "day").len().filter(pl.col("len") == 2).drop("len")
+    table = fm.summarise(points.join(both, on=["window", "series", "day"]))
+    mine, theirs = fm.overall(table, "challenger"), fm.overall(table, "champion")
+    return _known(mine), _known(theirs)
+
+
+def score(ctx: Context, con: duckdb.DuckDBPyConnection, settings: Settings, name: str) -> dict:
+    """Forecast from the current history with the production version of a forecast model and write
+    each forecast day as a `timeseries_forecast` result and the chart as a `viz_image` result, in
+    one transaction. Needs models:read (to read the registry) and models:train (to write results)."""
+    ctx.require("models:read")
+    ctx.require("models:train")
+    current = registry.production(ctx, con, name)
+    if current is None:
+        raise InvalidInput(f"{name} has no production version yet: promote one on the Models page first.")
+    if current["kind"] != "forecast":
+        raise InvalidInput(f"{name} is a {current['kind']} model, not a forecast.")
+    params = current["params"]
+    history = _history(ctx, con, params, int(params["horizon"]))
+    series, days = fm.shortest(history)
+    if days < 2 * fm.SEASON:
+        raise InvalidInput(f"Series {series!r} has {days} days; a forecast needs at least {2 * fm.SEASON}.")
+    model = _load(settings, f"models:/{registry.registered_name(ctx.org_id, name)}@production")
+    forecast = _predict(model, history)
+    batch = str(uuid.uuid4())
+    folder = settings.home / "results" / f"org-{int(ctx.org_id)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"forecast-{batch}.png"
+    chart(history, forecast, f"{name} v{current['version']}").savefig(path, dpi=90, bbox_inches="tight")
+    try:
+        _save_results(ctx, con, current, forecast, path, batch)
+    except BaseException:
+        path.unlink(missing_ok=True)  # no chart without its result rows
+        raise
+    return {"batch_id": batch, "model": name, "version": current["version"], "method": params.get("method"),
+            "series": forecast["series"].n_unique(), "rows": forecast.height, "chart": str(path),
+            "forecast": _rows(forecast)}
+
+
+def _save_results(ctx: Context, con, version: dict, forecast: pl.DataFrame, chart_path: Path, batch: str):
+    """One `timeseries_forecast` row per series and day and one `viz_image` row, in one transaction."""
+    about = {"model": version["name"], "version": int(version["version"])}
+    meta = forecast.with_columns(pl.col("day").cast(pl.String), pl.col(fm.COLUMNS[2:]).fill_nan(None),
+                                 model=pl.lit(about["model"]), version=pl.lit(about["version"]))
+    meta = meta.select(meta=pl.struct(pl.all()).struct.json_encode())
+    try:
+        with atomic(con):
+            con.register("forecast_results", meta.to_arrow())
+            con.execute(
+                "INSERT INTO analytics_results (org_id, user_id, result_type, meta, model_artifact_id,"
+                " batch_id) SELECT ?, ?, 'timeseries_forecast', meta, ?, ? FROM forecast_results",
+                [ctx.org_id, ctx.user_id, version["id"], batch],
+            )
+            con.execute(
+                "INSERT INTO analytics_results (org_id, user_id, result_type, artifact_path, meta,"
+                " model_artifact_id, batch_id) VALUES (?, ?, 'viz_image', ?, ?, ?, ?)",
+                [ctx.org_id, ctx.user_id, str(chart_path), json.dumps(about | {"chart": "history, forecast,"
+                 " 80% and 95% intervals"}), version["id"], batch],
+            )
+    finally:
+        con.unregister("forecast_results")
+
+
+def chart(history: pl.DataFrame, forecast: pl.DataFrame, title: str, most: int = 6, days: int = 120):
+    """History (the last `days`), forecast and 80%/95% intervals: one panel per series, the `most`
+    largest series when there are more. A matplotlib Figure (no pyplot: safe in threads)."""
+    from matplotlib.figure import Figure
+
+    largest = history.group_by("series").agg(pl.col("value").abs().sum()).sort("value", descending=True)
+    names = sorted(largest["series"].head(most).to_list())
+    figure = Figure(figsize=(9, 2.4 * len(names)), layout="constrained")
+    for axes, series in zip(figure.subplots(len(names), 1, squeeze=False)[:, 0], names, strict=True):
+        past = history.filter(pl.col("series") == series).tail(days)
+        ahead = forecast.filter(pl.col("series") == series)
+        axes.plot(past["day"], past["value"], color="#333333", linewidth=1, label="history")
+        for level, alpha in (("95", 0.15), ("80", 0.3)):
+            if ahead[f"lo{level}"].is_not_nan().any():
+                axes.fill_between(ahead["day"], ahead[f"lo{level}"], ahead[f"hi{level}"], color="#1f77b4",
+                                  alpha=alpha, linewidth=0, label=f"{level}% interval")
+        axes.plot(ahead["day"], ahead["value"], color="#1f77b4", linewidth=1.5, label="forecast")
+        axes.set_title(series, fontsize=9, loc="left")
+    figure.axes[0].legend(fontsize=8, loc="upper left")
+    shown = "" if largest.height <= most else f" (the {most} largest of {largest.height} series)"
+    figure.suptitle(title + shown, fontsize=10)
+    return figure
+
+
+def _source_params(metric, by, dataset, date_col, value_col, series_col) -> dict:
+    if dataset:
+        if metric or by:
+            raise InvalidInput("Forecast either a workbench metric or a dataset, not both.")
+        if not (date_col and value_col):
+            raise InvalidInput("A dataset forecast needs its date column and its value column.")
+        return {"source": f"dataset {dataset}", "dataset": dataset, "date_col": date_col,
+                "value_col": value_col, "series_col": series_col}
+    if metric not in METRICS:
+        raise InvalidInput(f"Unknown metric {metric!r}: choose one of {', '.join(METRICS)}, or a dataset.")
+    if by not in (None, *BY):
+        raise InvalidInput(f"A forecast can be split by {' or '.join(BY)}, not {by!r}.")
+    return {"source": "workbench usage", "metric": metric, "by": by}
+
+
+def _backtest(history: pl.DataFrame, method: str, horizon: int, windows: int, report: Progress):
+    """Backtest the method (for `auto`: AutoETS and gradient boosting while AutoETS is affordable,
+    else gradient boosting) and the seasonal-naive baseline; the method with the lowest MASE wins."""
+    n_series = history["series"].n_unique()
+    candidates = [method]
+    if method == "auto":
+        candidates = ["ets", "gbm"] if n_series <= AUTO_ETS_MAX_SERIES else ["gbm"]
+    forecasters = {m: (lambda h, m=m: fm.forecast(m, h, horizon)) for m in [*candidates, "seasonal_naive"]}
+    total, done = windows * len(forecasters), iter(range(1, windows * len(forecasters) + 1))
+    points = fm.backtest(history, forecasters, horizon, windows,
+                         progress=lambda text: report(0.05 + 0.6 * next(done) / total, f"Backtest {text}"))
+    table = fm.summarise(points)
+    chosen = min(candidates, key=lambda m: fm.overall(table, m)["mase"] or float("inf"))
+    return chosen, points, table
+
+
+def _history(ctx: Context, con, params: dict, horizon: int, start=None, end=None) -> pl.DataFrame:
+    """The series a model's parameters describe, read now, from `start` to `end` when given."""
+    if params.get("dataset"):
+        frame = dataset_series(ctx, con, params["dataset"], params["date_col"], params["value_col"],
+                               params.get("series_col"), horizon=horizon)
+        return frame.filter(pl.col("day").is_between(start or date.min, end or date.max))
+    return workbench_series(ctx, con, params["metric"], params.get("by"), start, end)
+
+
+def _default_name(params: dict) -> str:
+    if params.get("dataset"):
+        slug = re.sub(r"[^a-z0-9]+", "-", params["dataset"].lower()).strip("-")[:40]
+        return f"forecast-{slug or 'dataset'}"
+    return "-".join(["forecast", params["metric"], *([params["by"]] if params.get("by") else [])])
+
+
+def _log_run(settings, experiment, history, table, forecast, model, params, metrics, name) -> tuple[str, str]:
+    """One MLflow run: parameters, metrics, the backtest table, chart, forecast and training series
+    (which the promotion gate re-evaluates on), and the pyfunc model with explicit requirements."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    # three weeks of one series: enough for any method to refit when MLflow checks the example
+    example = history.filter(pl.col("series") == history["series"][0]).tail(3 * fm.SEASON).to_pandas()
+    with registry.reachable(settings), tempfile.TemporaryDirectory() as tmp, \
+            mlflow.start_run(experiment_id=experiment, run_name=f"{name} {params['method']}") as run:
+        mlflow.log_params({k: "" if v is None else v for k, v in params.items()})
+        mlflow.log_metrics({k: v for k, v in metrics.items() if v is not None})
+        folder = Path(tmp)
+        table.write_csv(folder / "backtest.csv")
+        forecast.write_parquet(folder / "forecast.parquet")
+        history.write_parquet(folder / "history.parquet")
+        chart(history, forecast, name).savefig(folder / "forecast.png", dpi=90, bbox_inches="tight")
+        mlflow.log_artifacts(tmp)
+        started = time.perf_counter()
+        info = mlflow.pyfunc.log_model(name="model", python_model=model, pip_requirements=fm.requirements(),
+                                       signature=infer_signature(example, model.predict(None, example)),
+                                       input_example=example)
+        mlflow.log_metric("log_model_seconds", time.perf_counter() - started)
+        return run.info.run_id, info.model_uri
+
+
+def _load(settings: Settings, uri: str):
+    """A registered version's pyfunc model (`models:/name/version` or `models:/name@alias`)."""
+    import mlflow
+
+    with registry.reachable(settings):
+        return mlflow.pyfunc.load_model(uri)
+
+
+def _predict(model, history: pl.DataFrame) -> pl.DataFrame:
+    out = pl.from_pandas(model.predict(history.to_pandas()))
+    return out.with_columns(pl.col("series").cast(pl.String), pl.col("day").cast(pl.Date)).select(fm.COLUMNS)
+
+
+def _known(metrics: dict) -> dict:
+    return {key: value for key, value in metrics.items() if value is not None}
+
+
+def _rows(frame: pl.DataFrame) -> list[dict]:
+    return frame.with_columns(pl.col("day").cast(pl.String)).to_dicts()
