@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export WORKBENCH_HOME ?= $(CURDIR)/data
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install chromium lint bench clean-data
+.PHONY: run test install chromium lint bench clean-data mlflow
 
 run: install
 	@$(BIN)/workbench init
@@ -29,6 +29,10 @@ $(STAMP): pyproject.toml
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# MLflow's own UI on the workbench's store (runs, artifacts, registered models).
+mlflow: install
+	@$(BIN)/workbench mlflow-ui
 
 lint: install
 	$(BIN)/ruff check .

@@ -232,7 +232,12 @@ with ui.connection() as con:
             ui.exports(conv, "top-conversations", key="usage.conv.x")
         st.markdown("**Per-user usage and plan limits** (today, this month; seed 002's stats)")
         plans = pl.DataFrame(budgets.plan_usage(ctx, con), infer_schema_length=None)
-        st.dataframe(plans, hide_index=True, width="stretch")
+        limits = [c for c in plans.columns if c.endswith("_limit")]
+        shown = plans.with_columns(  # a plan without a limit reads "no limit", not None
+            pl.col(c).map_elements(lambda v: f"{v:,}", return_dtype=pl.String).fill_null("no limit")
+            for c in limits
+        )
+        st.dataframe(shown, hide_index=True, width="stretch")
         ui.exports(plans, "plan-usage", key="usage.plans.x")
     with spend:
         status = pl.DataFrame(alerts, infer_schema_length=None)

@@ -106,7 +106,7 @@ def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     manager = log_in(browser, url, "mike")
     manager.screenshot(path=str(ARTIFACTS / "home-manager.png"), full_page=True)
-    assert nav_labels(manager) == ["Home", "Chat", "Documents", "Calls", "Usage", "My account"]
+    assert nav_labels(manager) == ["Home", "Chat", "Documents", "Calls", "Usage", "Models", "My account"]
     assert {"Tokens", "Cost (USD)", "Active users", "Calls"} <= set(metric_labels(manager))
     assert "Mike Chen" in manager.get_by_test_id("stSidebar").inner_text()
     values = manager.get_by_test_id("stMetricValue").all_inner_texts()
@@ -119,8 +119,8 @@ def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
     assert "Calls" in labels and not labels & {"Tokens", "Cost (USD)"}
 
     admin = log_in(browser, url, "alice")
-    assert nav_labels(admin) == ["Home", "Chat", "Documents", "Calls", "Usage", "Prices & budgets", "Prompts",
-                                 "Users & roles", "My account"]
+    assert nav_labels(admin) == ["Home", "Chat", "Documents", "Calls", "Usage", "Churn", "Forecast", "Models",
+                                 "Prices & budgets", "Prompts", "Users & roles", "My account"]
     admin.get_by_role("link", name="Users & roles").click()
     admin.get_by_text("Add a user").wait_for(timeout=20_000)
     admin.get_by_test_id("stDataFrame").wait_for(timeout=20_000)
@@ -294,4 +294,40 @@ def test_manager_changes_the_period_drills_from_a_chart_into_calls_and_downloads
         csv_button.get_by_role("button").click()
     lines = Path(dl.value.path()).read_text().splitlines()
     assert "created_at" in lines[0] and "model" in lines[0] and len(lines) >= 2
+    page.close()
+
+
+def test_data_scientist_trains_churn_compares_versions_and_promotes_one(server, browser):
+    url, _env = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = log_in(browser, url, "dan")
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_role("link", name="Churn").click()
+    train = page.get_by_role("button", name="Train", exact=True)
+    train.wait_for(timeout=30_000)
+    settle(page)
+    for expected_version in (1, 2):           # both algorithms (the better is kept), then boosting alone
+        if expected_version == 2:
+            algorithms = page.get_by_test_id("stMultiSelect").filter(has_text="Algorithms")
+            algorithms.get_by_role("button", name="Remove logistic regression").click()
+            settle(page)
+        train.click()
+        page.get_by_text(f"churn v{expected_version} (").wait_for(timeout=120_000)
+        settle(page)
+    assert float(page.get_by_test_id("stMetricValue").first.inner_text()) >= 0.8  # holdout ROC AUC
+    page.get_by_test_id("stImage").first.wait_for(timeout=30_000)   # the run's plots, from MLflow
+    page.screenshot(path=str(ARTIFACTS / "churn-trained.png"), full_page=True)
+
+    nav.get_by_role("link", name="Models").click()
+    page.get_by_text("Metrics across versions").wait_for(timeout=30_000)
+    settle(page)
+    assert page.get_by_text("v2 (staging)").count() >= 1
+    page.get_by_test_id("stPopoverButton").filter(has_text="Promote to production").click()
+    page.get_by_role("button", name="Promote", exact=True).click()
+    page.get_by_text("v2 is in production").wait_for(timeout=60_000)
+    settle(page)
+    history = page.get_by_test_id("stDataFrame").last
+    history.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "models-promoted.png"), full_page=True)
     page.close()

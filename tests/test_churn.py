@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -112,8 +113,11 @@ def test_scoring_writes_each_users_risk_and_reasons(demo_copy):
         ).fetchall()
         with pytest.raises(InvalidInput, match="no production version"):  # another tenant's model
             churn.score(hannah, con, demo_copy, cutoff=CUTOFF)
-    assert result["scored"] == len(rows) > 200 and {r[0] for r in rows} == {dan.org_id}
-    metas = [json.loads(r[2]) for r in rows]
-    assert {r[1] for r in rows} == {"churn_pred"} and all(0 <= m["risk"] <= 1 for m in metas)
+    preds = [r for r in rows if r[1] == "churn_pred"]
+    charts = [r for r in rows if r[1] == "viz_image"]
+    assert result["scored"] == len(preds) > 200 and {r[0] for r in rows} == {dan.org_id}
+    assert len(charts) == 1 and Path(result["chart"]).read_bytes().startswith(b"\x89PNG")
+    metas = [json.loads(r[2]) for r in preds]
+    assert all(0 <= m["risk"] <= 1 for m in metas)
     risky = max(metas, key=lambda m: m["risk"])
     assert risky["reasons"] and "typical" in risky["reasons"][0] and risky["version"] == trained["version"]

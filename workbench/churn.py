@@ -155,13 +155,21 @@ def fit(
         metrics = churn_report.metrics(y_hold, model.predict_proba(x_hold[columns])[:, 1], threshold)
         metrics |= {"cv_roc_auc_mean": float(cv_auc.mean()), "cv_roc_auc_std": float(cv_auc.std())}
         params = {
-            "algorithm": algorithm, "target": target, "source": source, "threshold": threshold,
-            "holdout": holdout, "folds": folds, "rows": len(y), "churn_rate": round(float(y.mean()), 4),
-            "numeric": numeric, "categorical": categorical,
+            "algorithm": algorithm,
+            "target": target,
+            "source": source,
+            "threshold": threshold,
+            "holdout": holdout,
+            "folds": folds,
+            "rows": len(y),
+            "churn_rate": round(float(y.mean()), 4),
+            "numeric": numeric,
+            "categorical": categorical,
         } | notes
         run_id, uri = _log_run(settings, experiment, model, params, metrics, x_hold, y_hold, threshold)
-        runs.append({"algorithm": algorithm, "run_id": run_id, "model_uri": uri, "metrics": metrics,
-                     "params": params})
+        runs.append(
+            {"algorithm": algorithm, "run_id": run_id, "model_uri": uri, "metrics": metrics, "params": params}
+        )
     best = max(runs, key=lambda r: r["metrics"]["cv_roc_auc_mean"])
     return {"runs": runs, "best": best, "source": source, "steps": len(algorithms) + 1}
 
@@ -179,13 +187,29 @@ def register_best(
     step = progress or (lambda fraction, message: None)
     best = fitted["best"]
     step((fitted["steps"] - 1) / fitted["steps"], "Registering the best model")
-    version = registry.register(ctx, con, settings, kind="churn", name=name, run_id=best["run_id"],
-                                metrics=best["metrics"], params=best["params"], source=fitted["source"],
-                                model_uri=best["model_uri"])
+    version = registry.register(
+        ctx,
+        con,
+        settings,
+        kind="churn",
+        name=name,
+        run_id=best["run_id"],
+        metrics=best["metrics"],
+        params=best["params"],
+        source=fitted["source"],
+        model_uri=best["model_uri"],
+    )
     step(1.0, f"Registered {name} version {version['version']} in staging")
-    return {"name": name, "version": version["version"], "stage": version["stage"], "run_id": best["run_id"],
-            "algorithm": best["algorithm"], "metrics": best["metrics"], "params": best["params"],
-            "runs": fitted["runs"]}
+    return {
+        "name": name,
+        "version": version["version"],
+        "stage": version["stage"],
+        "run_id": best["run_id"],
+        "algorithm": best["algorithm"],
+        "metrics": best["metrics"],
+        "params": best["params"],
+        "runs": fitted["runs"],
+    }
 
 
 def train_from_workbench(
@@ -320,6 +344,10 @@ def score(
     risk = model.predict_proba(x)[:, 1]
     reasons = churn_report.reasons(model, x, risk, top_reasons)
     batch = str(uuid.uuid4())
+    folder = settings.home / "results" / f"org-{int(ctx.org_id)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    chart = folder / f"churn-risk-{batch}.png"
+    churn_report.risk_figure(risk, float(current["params"].get("threshold", 0.5))).savefig(chart, dpi=90)
     rows = [
         (
             ctx.org_id,
@@ -341,17 +369,36 @@ def score(
         )
         for u, n, r, why in zip(frame["user_id"], frame["username"], risk, reasons, strict=True)
     ]
-    with atomic(con):
-        con.executemany(
-            "INSERT INTO analytics_results (org_id, user_id, result_type, meta, model_artifact_id, batch_id)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+    try:
+        with atomic(con):
+            con.executemany(
+                "INSERT INTO analytics_results (org_id, user_id, result_type, meta, model_artifact_id,"
+                " batch_id) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            con.execute(
+                "INSERT INTO analytics_results (org_id, user_id, result_type, artifact_path, meta,"
+                " model_artifact_id, batch_id) VALUES (?, ?, 'viz_image', ?, ?, ?, ?)",
+                [
+                    ctx.org_id,
+                    ctx.user_id,
+                    str(chart),
+                    json.dumps(
+                        {"model": name, "version": current["version"], "chart": "distribution of churn risk"}
+                    ),
+                    current["id"],
+                    batch,
+                ],
+            )
+    except BaseException:
+        chart.unlink(missing_ok=True)  # no chart without its rows
+        raise
     return {
         "batch_id": batch,
         "model": name,
         "version": current["version"],
         "scored": len(rows),
+        "chart": str(chart),
         "at_risk": int((risk >= float(current["params"].get("threshold", 0.5))).sum()),
     }
 
@@ -374,3 +421,35 @@ def _positive_class(classes: list):
         if str(value).strip().lower() in ("1", "true", "yes", "y", "churned", "churn"):
             return value
     return classes[1]
+
+
+def run_plots(settings: Settings, run_id: str) -> dict[str, bytes]:
+    """The PNG plots logged with a run, by file name (ROC, precision-recall, calibration...)."""
+    with registry.reachable(settings) as client, tempfile.TemporaryDirectory() as tmp:
+        folder = Path(client.download_artifacts(run_id, "evaluation", tmp))
+        return {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
+
+
+def latest_scores(ctx: Context, con: duckdb.DuckDBPyConnection, name: str = "churn") -> dict | None:
+    """The newest scoring run of a model: when, which version, and each user's risk and reasons."""
+    ctx.require("models:read")
+    rows = con.execute(
+        "SELECT r.batch_id::VARCHAR, r.created_at, r.meta FROM analytics_results r"
+        " JOIN model_artifacts m ON m.id = r.model_artifact_id"
+        " WHERE r.org_id = ? AND r.result_type = 'churn_pred' AND m.name = ?"
+        " AND r.batch_id = (SELECT r2.batch_id FROM analytics_results r2"
+        "   JOIN model_artifacts m2 ON m2.id = r2.model_artifact_id"
+        "   WHERE r2.org_id = ? AND r2.result_type = 'churn_pred' AND m2.name = ?"
+        "   ORDER BY r2.created_at DESC, r2.id DESC LIMIT 1)",
+        [ctx.org_id, name, ctx.org_id, name],
+    ).fetchall()
+    if not rows:
+        return None
+    users = sorted((json.loads(r[2]) for r in rows), key=lambda m: -m["risk"])
+    return {
+        "batch_id": rows[0][0],
+        "scored_at": rows[0][1],
+        "version": users[0]["version"],
+        "cutoff": users[0]["cutoff"],
+        "users": users,
+    }

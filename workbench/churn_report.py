@@ -82,7 +82,8 @@ def figures(model, x: pd.DataFrame, y: np.ndarray, proba: np.ndarray, threshold:
     matrix = confusion_matrix(y, (proba >= threshold).astype(int), labels=[0, 1])
     ax.imshow(matrix, cmap="Blues")
     for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, f"{count:,}", ha="center", va="center")
+        dark = count > matrix.max() / 2
+        ax.text(j, i, f"{count:,}", ha="center", va="center", color="white" if dark else "black")
     ax.set(
         xticks=[0, 1],
         yticks=[0, 1],
@@ -99,6 +100,16 @@ def figures(model, x: pd.DataFrame, y: np.ndarray, proba: np.ndarray, threshold:
     ax.set(xlabel="drop in ROC AUC when shuffled", title="Permutation importance (holdout)")
     out["permutation_importance.png"] = fig
     return out
+
+
+def risk_figure(risk: np.ndarray, threshold: float) -> Figure:
+    """How the scored users' risk is spread, with the threshold."""
+    fig, ax = _figure()
+    ax.hist(risk, bins=20, range=(0, 1))
+    ax.axvline(threshold, linestyle=":", color="grey", label=f"threshold {threshold:.2f}")
+    ax.set(xlabel="churn risk", ylabel="users", title=f"Churn risk of {len(risk):,} users")
+    ax.legend(loc="upper right")
+    return fig
 
 
 def calibration_figure(y: np.ndarray, proba: np.ndarray) -> Figure:

@@ -198,3 +198,22 @@ def history_command(name, as_user, as_json) -> None:
         for r in rows
     ]
     _emit(rows, as_json, "\n".join(lines) or "No transitions yet.")
+
+
+@main.command("mlflow-ui")
+def mlflow_ui_command() -> None:
+    """Serve MLflow's own UI on the workbench's store, at WORKBENCH_MLFLOW_UI_URL."""
+    import os
+    import sys
+    from urllib.parse import urlparse
+
+    settings = _settings()
+    where = urlparse(settings.mlflow_ui_url)
+    artifacts = settings.home / "mlartifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", settings.mlflow_tracking_uri,
+           "--default-artifact-root", artifacts.as_uri(), "--host", where.hostname or "127.0.0.1",
+           "--port", str(where.port or 5000)]
+    click.echo(f"MLflow UI on {settings.mlflow_ui_url} (store {settings.mlflow_tracking_uri})")
+    sys.stdout.flush()
+    os.execv(sys.executable, cmd)  # become MLflow: a stop signal to this pid stops it

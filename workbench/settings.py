@@ -12,6 +12,8 @@ ENV = {
     "db_path": ("WORKBENCH_DB", "DuckDB file. Default `$WORKBENCH_HOME/workbench.duckdb`."),
     "lancedb_uri": ("WORKBENCH_LANCEDB_URI", "LanceDB folder or object-store URI."),
     "mlflow_tracking_uri": ("MLFLOW_TRACKING_URI", "MLflow store. Default a SQLite file."),
+    "mlflow_ui_url": ("WORKBENCH_MLFLOW_UI_URL",
+                      "Where `workbench mlflow-ui` serves MLflow's own UI (the Models page links it)."),
     "llm_provider": ("WORKBENCH_LLM_PROVIDER", "`extractive` (offline) or `openai`."),
     "llm_base_url": ("WORKBENCH_LLM_BASE_URL", "Base URL of an OpenAI-compatible endpoint."),
     "llm_model": ("WORKBENCH_LLM_MODEL", "Model name sent to the endpoint."),
@@ -42,6 +44,7 @@ class Settings:
     db_path: Path = field(default=None)  # type: ignore[assignment]
     lancedb_uri: str = ""
     mlflow_tracking_uri: str = ""
+    mlflow_ui_url: str = "http://127.0.0.1:5000"
     llm_provider: str = "extractive"
     llm_base_url: str = ""
     llm_model: str = ""

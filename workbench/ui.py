@@ -32,6 +32,9 @@ PAGES = [
     PageSpec("pages/documents.py", "Documents", ":material/description:", "documents:read"),
     PageSpec("pages/calls.py", "Calls", ":material/call:", "calls:read"),
     PageSpec("pages/usage.py", "Usage", ":material/monitoring:", "usage:read"),
+    PageSpec("pages/churn.py", "Churn", ":material/person_remove:", "models:train"),
+    PageSpec("pages/forecast.py", "Forecast", ":material/trending_up:", "models:train"),
+    PageSpec("pages/models.py", "Models", ":material/model_training:", "models:read"),
     PageSpec("pages/prices.py", "Prices & budgets", ":material/payments:", "prices:manage"),
     PageSpec("pages/prompts.py", "Prompts", ":material/edit_note:", "prompts:manage"),
     PageSpec("pages/users.py", "Users & roles", ":material/group:", "users:manage"),
@@ -169,6 +172,26 @@ def exports(frame, name: str, key: str) -> None:
         frame.write_parquet(buffer)
         st.download_button("Parquet", buffer.getvalue(), f"{name}.parquet", "application/vnd.apache.parquet",
                            key=f"{key}.parquet", icon=":material/database:")
+
+
+# The metrics the Models page compares, per kind of model (the first is the gate's default).
+MODEL_METRICS = {
+    "churn": ["roc_auc", "pr_auc", "brier", "log_loss", "f1", "cv_roc_auc_mean"],
+    "forecast": ["mase", "smape", "mae", "baseline_mase", "baseline_smape", "baseline_mae"],
+}
+
+
+def registry_action(action, done: str) -> None:
+    """One registry change (`action(con)`) in a write transaction; the outcome is shown after a
+    rerun, an error (the gate's refusal included) here, with nothing changed."""
+    try:
+        with connection(write=True, reraise=True) as con:
+            action(con)
+    except WorkbenchError as exc:
+        st.error(str(exc))
+        return
+    st.session_state["models.done"] = done
+    st.rerun()
 
 
 def confirm_delete(label: str, action, key: str) -> None:

@@ -1,0 +1,96 @@
+"""The Forecast page headless (AppTest): a data scientist sees a series' history, trains with
+progress and reads the forecast, its metrics and backtest, forecasts a dataset, scores with the
+production version; an analyst is refused."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import DEMO_TODAY, ROOT, ctx_of
+from tests.test_pages import app, logged_in  # noqa: F401  (the fixture)
+from workbench import forecast, registry, tabular
+from workbench.settings import from_env
+
+PAGE = "pages/forecast.py"
+
+
+def test_a_data_scientist_sees_the_history_and_trains_a_forecast(app):  # noqa: F811
+    at = logged_in(app, "dan", PAGE)
+    assert at.title[0].value == "Forecast" and not at.error and not at.warning
+    assert len(at.get("plotly_chart")) == 1  # the history of daily tokens
+    assert "in production yet" in at.info[0].value
+    at.selectbox(key="fc.metric").set_value("calls")
+    at.selectbox(key="fc.method").set_value("seasonal_naive")
+    at.slider(key="fc.horizon").set_value(7)
+    at.date_input(key="fc.end").set_value(DEMO_TODAY.date()).run()
+    at.button(key="fc.train").click().run(timeout=120)
+    assert not at.exception and not at.error, at.exception or at.error
+    result = at.session_state["fc.result"]
+    assert (result["name"], result["version"], result["stage"]) == ("forecast-calls", 1, "staging")
+    assert [m.label for m in at.metric] == ["Method", "MASE", "sMAPE %", "MAE"]
+    assert at.metric[0].value == "seasonal_naive"
+    assert len(at.get("plotly_chart")) == 2  # history, then history + forecast + intervals
+    backtest = at.dataframe[0].value
+    assert {"window", "method", "mase"} <= set(backtest.columns) and "all" in set(backtest["window"])
+    assert any("version 1 in staging" in s.value for s in at.success)
+
+
+def test_a_history_too_short_for_the_horizon_is_explained_and_the_page_goes_on(app):  # noqa: F811
+    with app.connect() as con:
+        first = forecast.workbench_series(ctx_of(app, "dan"), con, "calls")["day"].min()
+    at = logged_in(app, "dan", PAGE)
+    at.selectbox(key="fc.method").set_value("gbm")
+    at.date_input(key="fc.end").set_value(first + timedelta(days=20)).run()
+    at.button(key="fc.train").click().run(timeout=60)
+    assert not at.exception and "needs at least 44" in at.error[0].value
+    assert "fc.result" not in at.session_state and len(at.get("plotly_chart")) == 1
+    with app.connect() as con:
+        assert con.execute("SELECT count(*) FROM model_artifacts").fetchone()[0] == 0
+
+
+def test_a_dataset_offers_its_columns_and_says_when_it_is_too_short(app):  # noqa: F811
+    dan = ctx_of(app, "dan")
+    days = pl.date_range(date(2026, 1, 1), date(2026, 3, 1), eager=True)
+    rows = pl.DataFrame({"when": [*days, *days], "store": ["north"] * 60 + ["south"] * 60,
+                         "sales": [float(i % 7) for i in range(120)]})
+    with app.connect() as con:
+        tabular.register_file(dan, con, from_env(), rows.write_csv().encode(), "Sales", filename="sales.csv")
+    at = logged_in(app, "dan", PAGE)
+    at.radio(key="fc.source").set_value("Dataset").run()
+    assert at.selectbox(key="fc.date").value == "when" and at.selectbox(key="fc.value").value == "sales"
+    at.selectbox(key="fc.series").set_value("store").run()
+    assert not at.exception and not at.warning
+    assert len(at.get("plotly_chart")) == 1
+    at.slider(key="fc.horizon").set_value(60).run()
+    assert "needs at least 74" in at.warning[0].value and not at.exception
+
+
+def test_scoring_with_the_production_version_shows_what_was_written(app):  # noqa: F811
+    dan = ctx_of(app, "dan")
+    with app.connect() as con:
+        trained = forecast.train(dan, con, from_env(), metric="calls", method="seasonal_naive", horizon=7,
+                                 end=DEMO_TODAY.date())
+        registry.promote(dan, con, from_env(), trained["name"], trained["version"])
+    at = logged_in(app, "dan", PAGE)
+    assert at.selectbox(key="fc.model").options == ["forecast-calls"]
+    at.button(key="fc.score").click().run(timeout=60)
+    assert not at.exception and not at.error, at.exception or at.error
+    assert any("forecast days of 1 series from forecast-calls version 1" in s.value for s in at.success)
+    assert len(at.dataframe[0].value) == 7  # a week ahead
+    with app.connect() as con:
+        kinds = con.execute("SELECT result_type, count(*) FROM analytics_results GROUP BY ALL ORDER BY 1")
+        kinds = kinds.fetchall()
+    assert kinds == [("timeseries_forecast", 7), ("viz_image", 1)]
+
+
+def test_an_analyst_is_refused(app):  # noqa: F811
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        logged_in(app, "anna", PAGE)
+    direct = AppTest.from_file(str(ROOT / PAGE), default_timeout=30)
+    direct.session_state["ctx"] = ctx_of(app, "anna")
+    direct.run()
+    assert direct.error and "models:train" in direct.error[0].value and not direct.get("plotly_chart")
