@@ -26,7 +26,11 @@ if not models:
     st.stop()
 
 names = [m["name"] for m in models]
-st.dataframe(pl.DataFrame(models, infer_schema_length=None), hide_index=True)
+overview = pl.DataFrame(models, infer_schema_length=None).with_columns(
+    pl.format("v{}", "production").fill_null("none").alias("production"),
+    pl.format("v{}", "latest").alias("latest"),
+)
+st.dataframe(overview, hide_index=True)
 name = st.selectbox(
     "Model",
     names,
