@@ -61,6 +61,7 @@ with train_tab:
                 bar.progress(fraction, message)
 
             try:
+                registry.check_name(name.strip())
                 with ui.connection(reraise=True) as con:  # read the data, then let the file go
                     if source == "Workbench users":
                         when = datetime.combine(cutoff, time())
@@ -121,7 +122,13 @@ with train_tab:
             ),
             hide_index=True,
         )
-        plots = churn.run_plots(cfg, result["run_id"])
+        if result["run_id"] not in state.get("churn.plots", {}):  # downloaded once, not on every rerun
+            try:
+                state["churn.plots"] = {result["run_id"]: churn.run_plots(ctx, cfg, result["run_id"])}
+            except WorkbenchError as exc:
+                st.warning(f"The run's plots are not available: {exc}")
+                state["churn.plots"] = {result["run_id"]: {}}
+        plots = state["churn.plots"][result["run_id"]]
         for col, (filename, png) in zip(st.columns(3) + st.columns(3), plots.items(), strict=False):
             col.image(png, caption=filename.removesuffix(".png").replace("_", " "))
         target_page = ui.page_for(ctx, "models:read")

@@ -7,6 +7,7 @@ import polars as pl
 import streamlit as st
 
 from workbench import registry, ui
+from workbench.errors import WorkbenchError
 
 ctx = ui.require("models:read")
 state = st.session_state
@@ -41,7 +42,8 @@ with ui.connection() as con:
     versions = registry.versions(ctx, con, name)
     history = registry.history(ctx, con, name)
     previous = registry.previous_production(ctx, con, name)
-kind = versions[0]["kind"]
+kind = versions[0]["kind"] or "churn"  # rows mirrored before kinds were recorded
+shown_metrics = ui.MODEL_METRICS.get(kind, ui.MODEL_METRICS["churn"])
 gate_metric, greater = registry.GATE_METRICS.get(kind, ("roc_auc", True))
 BADGE = {
     "production": ":green-badge[production]",
@@ -55,7 +57,7 @@ table = pl.DataFrame(
             "version": v["version"],
             "stage": v["stage"],
             "method": v["params"].get("algorithm") or v["params"].get("method"),
-            **{k: v["metrics"].get(k) for k in ui.MODEL_METRICS[kind]},
+            **{k: v["metrics"].get(k) for k in shown_metrics},
             "created_by": v["created_by"],
             "created_at": v["created_at"],
             "source": v["source"],
@@ -69,7 +71,7 @@ st.markdown(f"**{name}** ({kind}): " + " ".join(f"v{v['version']} {BADGE[v['stag
 st.dataframe(table, hide_index=True, column_config={"stage": st.column_config.TextColumn(width="small")})
 ui.exports(table, f"{name}-versions", key="models.versions")
 
-compare = table.unpivot(index=["version", "stage"], on=list(ui.MODEL_METRICS[kind])).drop_nulls("value")
+compare = table.unpivot(index=["version", "stage"], on=list(shown_metrics)).drop_nulls("value")
 if compare.height:
     figure = px.bar(
         compare.with_columns(pl.format("v{} ({})", "version", "stage").alias("v")),
@@ -100,7 +102,7 @@ if ctx.can("models:promote"):
         )
         st.write(f"The gate scores v{version} and {against} on the same held-out data.")
         metric = st.selectbox(
-            "Gate metric", ui.MODEL_METRICS[kind], index=ui.MODEL_METRICS[kind].index(gate_metric)
+            "Gate metric", shown_metrics, index=shown_metrics.index(gate_metric)
         )
         threshold = st.number_input("Bar the challenger must reach (optional)", value=None, format="%.4f")
         better = st.number_input(
@@ -111,21 +113,32 @@ if ctx.can("models:promote"):
             "Reason", key="models.promote.reason", placeholder="Required when forced" if force else "Optional"
         )
         if st.button("Promote", type="primary", key="models.promote"):
-            ui.registry_action(
-                lambda con: registry.promote(
-                    ctx,
-                    con,
-                    cfg,
-                    name,
-                    version,
-                    reason=reason,
-                    metric=metric,
-                    threshold=threshold,
-                    min_improvement=better or None,
-                    force=force,
-                ),
-                f"{name} v{version} is in production.",
-            )
+            checked = None
+            if not force:  # the gate reads only: the file is not held for writing while it scores
+                try:
+                    with (
+                        st.spinner("Scoring both versions on the same data..."),
+                        ui.connection(reraise=True) as con,
+                    ):
+                        checked = registry.check_promotion(
+                            ctx,
+                            con,
+                            cfg,
+                            name,
+                            version,
+                            metric=metric,
+                            threshold=threshold,
+                            min_improvement=better or None,
+                        )
+                except WorkbenchError as exc:
+                    st.error(str(exc))
+            if force or checked:
+                ui.registry_action(
+                    lambda con: registry.promote(
+                        ctx, con, cfg, name, version, reason=reason, force=force, checked=checked
+                    ),
+                    f"{name} v{version} is in production.",
+                )
     with archive.popover("Archive", icon=":material/inventory_2:", disabled=target["stage"] == "archived"):
         why = st.text_input("Why is it archived?", key="models.archive.reason")
         if st.button("Archive", type="primary", key="models.archive"):

@@ -7,15 +7,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from datetime import datetime
 
 import numpy as np
 import polars as pl
 import pytest
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import ROOT, ctx_of
 from workbench import churn, home, registry
-from workbench.errors import InvalidInput, NotAllowed, NotFound
+from workbench.errors import Conflict, InvalidInput, NotAllowed, NotFound
 
 
 def customers(n: int = 400, signal: float = 1.0, seed: int = 1) -> pl.DataFrame:
@@ -260,3 +262,81 @@ def test_the_cli_trains_on_a_dataset_promotes_and_rolls_back(cli_env):
     assert own["metrics"]["roc_auc"] >= 0.8 and own["version"] == 1
     refused = run(cli_env, "churn", "train", "--as", "diego")  # Helio has a handful of users
     assert refused.returncode != 0 and "Too little history" in refused.stderr
+
+
+def test_names_kinds_and_unclear_targets_are_refused_before_anything_is_logged(trained):
+    settings, store, _good, _worse = trained
+    dan, hannah = ctx_of(store, "dan"), ctx_of(store, "hannah")
+    runs = len(
+        MlflowClient(settings.mlflow_tracking_uri).search_runs(
+            [registry.experiment_id(settings, dan.org_id, "churn")]
+        )
+    )
+    with store.connect() as con:
+        for bad in ["", "Churn", "x'y", "a/b", "churn "]:
+            with pytest.raises(InvalidInput, match="not a model name"):
+                churn.train(dan, con, settings, customers(), target="churned", name=bad)
+        with pytest.raises(InvalidInput, match="already a churn model"):
+            registry.check_kind(dan, con, "churn", "forecast")
+        registry.check_kind(hannah, con, "churn", "forecast")  # another organisation's name is free
+        stayed_left = customers().with_columns(
+            churned=pl.when(pl.col("churned")).then(pl.lit("b")).otherwise(pl.lit("a"))
+        )
+        with pytest.raises(InvalidInput, match="Which target value means churned"):
+            churn.train(dan, con, settings, stayed_left, target="churned")
+        with pytest.raises(InvalidInput, match="not over yet"):
+            churn.workbench_frame(dan, con, cutoff=datetime.now())
+    assert (
+        len(
+            MlflowClient(settings.mlflow_tracking_uri).search_runs(
+                [registry.experiment_id(settings, dan.org_id, "churn")]
+            )
+        )
+        == runs
+    )
+
+
+def test_another_organisations_run_plots_stay_hidden(trained):
+    settings, store, good, _worse = trained
+    assert {"roc.png", "calibration.png"} <= set(
+        churn.run_plots(ctx_of(store, "dan"), settings, good["run_id"])
+    )
+    with pytest.raises(NotFound):
+        churn.run_plots(ctx_of(store, "hannah"), settings, good["run_id"])
+
+
+def test_mlflow_failing_half_way_leaves_the_registry_as_it_was(trained, monkeypatch):
+    settings, store, _good, _worse = trained
+    alice = ctx_of(store, "alice")
+    before = state(store, settings, alice)
+
+    def fail_after_the_first_tag(client, rname, moves):
+        client.set_model_version_tag(rname, moves[0][0], "stage", moves[0][1])
+        raise MlflowException("INTERNAL_ERROR: disk full")
+
+    monkeypatch.setattr(registry, "_apply_to_mlflow", fail_after_the_first_tag)
+    with store.connect() as con, pytest.raises(registry.RegistryError, match="Nothing was changed"):
+        registry.promote(alice, con, settings, "churn", 2, force=True, reason="try")
+    assert state(store, settings, alice) == before
+    monkeypatch.undo()
+
+    def refuse(*args, **kwargs):
+        raise MlflowException("INTERNAL_ERROR: alias refused")
+
+    monkeypatch.setattr(MlflowClient, "set_registered_model_alias", refuse)
+    with store.connect() as con, pytest.raises(registry.RegistryError):
+        churn.train(alice, con, settings, customers(), target="churned", algorithms=("logistic_regression",))
+    assert state(store, settings, alice) == before  # no mirror row, no MLflow version left behind
+
+
+def test_the_gate_runs_reading_and_holds_only_if_production_did_not_change(trained):
+    settings, store, _good, _worse = trained
+    dan, alice = ctx_of(store, "dan"), ctx_of(store, "alice")
+    with store.connect() as con:
+        again = churn.train(
+            dan, con, settings, customers(), target="churned", algorithms=("logistic_regression",)
+        )
+        checked = registry.check_promotion(dan, con, settings, "churn", again["version"])
+        registry.promote(alice, con, settings, "churn", 2, force=True, reason="meanwhile")
+        with pytest.raises(Conflict, match="Production changed"):
+            registry.promote(dan, con, settings, "churn", again["version"], checked=checked)

@@ -29,10 +29,27 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from workbench import churn_features, churn_report, registry
 from workbench.auth import Context
 from workbench.db import atomic
-from workbench.errors import InvalidInput
+from workbench.errors import InvalidInput, NotFound
 from workbench.settings import Settings
 
 ALGORITHMS = ("logistic_regression", "gradient_boosting")
+POSITIVE = {
+    "1",
+    "1.0",
+    "true",
+    "yes",
+    "y",
+    "churned",
+    "churn",
+    "left",
+    "lost",
+    "cancelled",
+    "canceled",
+    "inactive",
+    "gone",
+    "attrited",
+    "lapsed",
+}
 MIN_ROWS, MIN_PER_CLASS = 40, 10
 Progress = Callable[[float, str], None]
 
@@ -76,6 +93,16 @@ def prepare(frame: pl.DataFrame, target: str, features: list[str] | None = None)
             + (f" ({shown})" if classes else "")
             + "."
         )
+    nested = [c for c in frame.columns if frame.schema[c].is_nested()]
+    if nested:
+        raise InvalidInput(
+            f"Columns {', '.join(nested)} hold lists or records; churn needs one value per cell."
+        )
+    frame = frame.with_columns(  # an infinite number is as unknown as a missing one: imputed
+        pl.when(pl.col(c).is_infinite()).then(None).otherwise(pl.col(c)).alias(c)
+        for c in frame.columns
+        if frame.schema[c].is_float()
+    )
     features = [c for c in (features or frame.columns) if c != target]
     empty = [c for c in features if frame.get_column(c).null_count() == frame.height]
     features = [c for c in features if c not in empty and not _is_identifier(frame, c)]
@@ -117,6 +144,7 @@ def train(
     **options,
 ) -> dict:
     """Fit and log every algorithm (`fit`), then register the best as a new staging version."""
+    registry.check_name(name)
     fitted = fit(ctx, settings, frame, progress=progress, **options)
     return register_best(ctx, con, settings, fitted, name=name, progress=progress)
 
@@ -224,6 +252,7 @@ def train_from_workbench(
     **options,
 ) -> dict:
     """Train on the organisation's own users: features before the cutoff, churn after it."""
+    registry.check_name(name)
     frame, source = workbench_frame(ctx, con, cutoff=cutoff, horizon_days=horizon_days)
     fitted = fit(ctx, settings, frame, source=source, progress=progress, **options)
     return register_best(ctx, con, settings, fitted, name=name, progress=progress)
@@ -235,7 +264,14 @@ def workbench_frame(
     """The organisation's users as a training table (ids dropped) and its description; a clear
     error when there is too little history to learn from."""
     ctx.require("models:train")
-    cutoff = cutoff or churn_features.default_cutoff(con, ctx, horizon_days)
+    latest = churn_features.default_cutoff(con, ctx, horizon_days)
+    cutoff = cutoff or latest
+    if cutoff > latest:  # the label window must be over, or users still to come back count as churned
+        raise InvalidInput(
+            f"The {horizon_days} days after {cutoff:%Y-%m-%d} are not over yet in the data (the last "
+            f"activity leaves room up to {latest:%Y-%m-%d}): users would count as churned before they had "
+            "the chance to come back. Pick an earlier cutoff or a shorter horizon."
+        )
     frame = churn_features.build(ctx, con, cutoff, horizon_days=horizon_days)
     left = int(frame.get_column(churn_features.TARGET).sum()) if frame.height else 0
     if frame.height < MIN_ROWS or min(left, frame.height - left) < MIN_PER_CLASS:
@@ -289,13 +325,12 @@ def load(settings: Settings, uri: str):
 
 def gate_metrics(settings: Settings, challenger: dict, champion: dict) -> tuple[dict, dict]:
     """Both versions' metrics on the challenger's holdout, at the challenger's threshold."""
-    with registry.reachable(settings) as client:
-        path = client.download_artifacts(
-            challenger["run_id"], "evaluation/holdout.parquet", tempfile.mkdtemp()
-        )
     import pandas as pd
 
-    holdout = pd.read_parquet(path)
+    with registry.reachable(settings) as client, tempfile.TemporaryDirectory() as tmp:
+        holdout = pd.read_parquet(
+            client.download_artifacts(challenger["run_id"], "evaluation/holdout.parquet", tmp)
+        )
     y = holdout.pop("__target__").to_numpy()
     threshold = float(challenger["params"].get("threshold", 0.5))
     results = []
@@ -330,7 +365,9 @@ def score(
     current = registry.production(ctx, con, name)
     if current is None:
         raise InvalidInput(f"{name} has no production version yet: promote one on the Models page first.")
-    if not current["source"].startswith("workbench"):
+    if current["kind"] != "churn":
+        raise InvalidInput(f"{name} is a {current['kind']} model, not a churn model.")
+    if not current["source"].startswith("workbench users"):
         raise InvalidInput(
             f"{name} was trained on a dataset ({current['source']}); scoring the workbench's "
             "users needs a model trained on them."
@@ -347,7 +384,6 @@ def score(
     folder = settings.home / "results" / f"org-{int(ctx.org_id)}"
     folder.mkdir(parents=True, exist_ok=True)
     chart = folder / f"churn-risk-{batch}.png"
-    churn_report.risk_figure(risk, float(current["params"].get("threshold", 0.5))).savefig(chart, dpi=90)
     rows = [
         (
             ctx.org_id,
@@ -370,6 +406,7 @@ def score(
         for u, n, r, why in zip(frame["user_id"], frame["username"], risk, reasons, strict=True)
     ]
     try:
+        churn_report.risk_figure(risk, float(current["params"].get("threshold", 0.5))).savefig(chart, dpi=90)
         with atomic(con):
             con.executemany(
                 "INSERT INTO analytics_results (org_id, user_id, result_type, meta, model_artifact_id,"
@@ -416,16 +453,25 @@ def _is_identifier(frame: pl.DataFrame, column: str) -> bool:
 
 
 def _positive_class(classes: list):
-    """Which of two target values means churned: 1 / True / 'yes' / 'churned' ..., else the second."""
+    """Which of two target values means churned: 1 / True / yes / churned / left / cancelled ...
+    A pair that says neither way (e.g. "a" and "b") is refused rather than guessed."""
     for value in classes:
-        if str(value).strip().lower() in ("1", "true", "yes", "y", "churned", "churn"):
+        if str(value).strip().lower() in POSITIVE:
             return value
-    return classes[1]
+    raise InvalidInput(
+        f"Which target value means churned? Neither {classes[0]!r} nor {classes[1]!r} says so: use 1/0, "
+        "true/false, yes/no, or churned, left, lost, cancelled or inactive for the churned rows."
+    )
 
 
-def run_plots(settings: Settings, run_id: str) -> dict[str, bytes]:
-    """The PNG plots logged with a run, by file name (ROC, precision-recall, calibration...)."""
+def run_plots(ctx: Context, settings: Settings, run_id: str) -> dict[str, bytes]:
+    """The PNG plots logged with one of the organisation's churn runs, by file name (ROC,
+    precision-recall, calibration...)."""
+    ctx.require("models:read")
     with registry.reachable(settings) as client, tempfile.TemporaryDirectory() as tmp:
+        mine = client.get_experiment_by_name(f"org{int(ctx.org_id)}/churn")
+        if mine is None or client.get_run(run_id).info.experiment_id != mine.experiment_id:
+            raise NotFound("No such run in your organisation.")
         folder = Path(client.download_artifacts(run_id, "evaluation", tmp))
         return {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
 

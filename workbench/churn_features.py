@@ -129,6 +129,7 @@ def build(
 
 def default_cutoff(con: duckdb.DuckDBPyConnection, ctx: Context, horizon_days: int = 30) -> datetime:
     """The latest cutoff whose label window has fully passed: the last activity minus the horizon."""
+    ctx.require("models:read")
     row = con.execute(f"SELECT max(ts) FROM ({_ACTIVITY})", {"org": ctx.org_id}).fetchall()[0]
     last = row[0] or datetime.now()
     return datetime.combine(last.date(), datetime.min.time()) - timedelta(days=horizon_days)

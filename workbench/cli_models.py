@@ -32,20 +32,28 @@ def churn_group() -> None:
 @json_option
 def train_command(dataset, target, name, cutoff, horizon, threshold, as_user, as_json) -> None:
     """Train a logistic regression and gradient boosting, log both to MLflow, register the better."""
-    from workbench import churn, tabular
+    from workbench import churn, registry, tabular
 
     def progress(fraction: float, message: str) -> None:
         if not as_json:
             click.echo(f"[{fraction:4.0%}] {message}", err=True)
 
     settings = _settings()
+    registry.check_name(name)
     with acting(as_user) as (ctx, con):  # the file is held to read the data, not while training
         if dataset:
             frame, source = tabular.load_frame(ctx, con, dataset), f"dataset {dataset}"
         else:
             frame, source = churn.workbench_frame(ctx, con, cutoff=cutoff, horizon_days=horizon)
-    fitted = churn.fit(ctx, settings, frame, target=target if dataset else "churned", source=source,
-                       threshold=threshold, progress=progress)
+    fitted = churn.fit(
+        ctx,
+        settings,
+        frame,
+        target=target if dataset else "churned",
+        source=source,
+        threshold=threshold,
+        progress=progress,
+    )
     with acting(as_user, write=True) as (ctx, con):
         result = churn.register_best(ctx, con, settings, fitted, name=name, progress=progress)
     m = result["metrics"]
@@ -128,19 +136,21 @@ def promote_command(
     """Promote a version to production; the current production version is archived."""
     from workbench import registry
 
+    settings, checked = _settings(), None
+    if not force:  # the gate scores both versions reading only; the file is held to write after
+        with acting(as_user) as (ctx, con):
+            checked = registry.check_promotion(
+                ctx,
+                con,
+                settings,
+                name,
+                version,
+                metric=metric,
+                threshold=threshold,
+                min_improvement=min_improvement,
+            )
     with acting(as_user, write=True) as (ctx, con):
-        row = registry.promote(
-            ctx,
-            con,
-            _settings(),
-            name,
-            version,
-            reason=reason,
-            metric=metric,
-            threshold=threshold,
-            min_improvement=min_improvement,
-            force=force,
-        )
+        row = registry.promote(ctx, con, settings, name, version, reason=reason, force=force, checked=checked)
     gate = row["gate"]
     how = (
         "forced"
@@ -211,9 +221,20 @@ def mlflow_ui_command() -> None:
     where = urlparse(settings.mlflow_ui_url)
     artifacts = settings.home / "mlartifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", settings.mlflow_tracking_uri,
-           "--default-artifact-root", artifacts.as_uri(), "--host", where.hostname or "127.0.0.1",
-           "--port", str(where.port or 5000)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        settings.mlflow_tracking_uri,
+        "--default-artifact-root",
+        artifacts.as_uri(),
+        "--host",
+        where.hostname or "127.0.0.1",
+        "--port",
+        str(where.port or 5000),
+    ]
     click.echo(f"MLflow UI on {settings.mlflow_ui_url} (store {settings.mlflow_tracking_uri})")
     sys.stdout.flush()
     os.execv(sys.executable, cmd)  # become MLflow: a stop signal to this pid stops it

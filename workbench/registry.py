@@ -14,6 +14,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from mlflow.tracking import MlflowClient
 
 from workbench.auth import Context
 from workbench.db import atomic, fetch_dicts, fetch_one
-from workbench.errors import InvalidInput, NotFound, WorkbenchError
+from workbench.errors import Conflict, InvalidInput, NotFound, WorkbenchError
 from workbench.settings import Settings
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no progress bars in logs
@@ -45,8 +46,36 @@ class RegistryUnavailable(WorkbenchError):
     """The MLflow store cannot be reached; nothing was changed."""
 
 
+class RegistryError(WorkbenchError):
+    """MLflow refused an operation (not a connection failure); nothing was changed."""
+
+
 class GateFailed(InvalidInput):
     """The challenger did not pass the promotion gate; nothing was changed."""
+
+
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+
+
+def check_name(name: str) -> str:
+    """A model name: lower-case letters, digits, dot, dash and underscore, 1-63 characters."""
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise InvalidInput(
+            f"{name!r} is not a model name: use 1-63 lower-case letters, digits, '.', '-' or "
+            "'_', starting with a letter or digit (e.g. churn, forecast-cost)."
+        )
+    return name
+
+
+def check_kind(ctx: Context, con: duckdb.DuckDBPyConnection, name: str, kind: str) -> None:
+    """A name keeps one kind of model: a forecast never becomes a version of a churn model."""
+    row = fetch_one(
+        con,
+        "SELECT any_value(kind) AS kind FROM model_artifacts WHERE org_id = ? AND name = ?",
+        [ctx.org_id, name],
+    )
+    if row and row["kind"] and row["kind"] != kind:
+        raise InvalidInput(f"{name!r} is already a {row['kind']} model; give the {kind} model another name.")
 
 
 def registered_name(org_id: int, name: str) -> str:
@@ -67,12 +96,16 @@ def reachable(settings: Settings) -> Iterator[MlflowClient]:
         before = os.environ.get("MLFLOW_TRACKING_URI")
         try:
             mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-            yield MlflowClient(tracking_uri=settings.mlflow_tracking_uri,
-                               registry_uri=settings.mlflow_tracking_uri)
+            yield MlflowClient(
+                tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri
+            )
         except MlflowException as exc:
+            if not _connection_failure(exc):
+                raise RegistryError(f"MLflow refused this: {_first_line(exc)}. Nothing was changed.") from exc
             raise RegistryUnavailable(
-                f"The MLflow store at {_shown(settings.mlflow_tracking_uri)} failed: {_first_line(exc)}. "
-                "Nothing was changed; check MLFLOW_TRACKING_URI or start the server, then try again."
+                f"The MLflow store at {_shown(settings.mlflow_tracking_uri)} cannot be reached: "
+                f"{_first_line(exc)}. Nothing was changed; check MLFLOW_TRACKING_URI or start the server, "
+                "then try again."
             ) from exc
         except (OSError, ConnectionError) as exc:
             raise RegistryUnavailable(
@@ -125,6 +158,8 @@ def register(
     `model_uri` is the logged model's URI (`model_info.model_uri` of `log_model`: in MLflow 3 the
     model lives apart from the run's artifacts); `runs:/{run_id}/model` when not given."""
     ctx.require("models:train")
+    check_name(name)
+    check_kind(ctx, con, name, kind)
     rname = registered_name(ctx.org_id, name)
     with reachable(settings) as client:
         try:
@@ -159,7 +194,8 @@ def register(
                     ],
                 )
                 _audit(con, ctx, row["id"], None, "staging", "register", "trained", metrics)
-            client.set_registered_model_alias(rname, "staging", str(version.version))
+                # inside the transaction: if MLflow refuses the alias, the mirror rows go too
+                client.set_registered_model_alias(rname, "staging", str(version.version))
         except BaseException:
             client.delete_model_version(rname, str(version.version))  # no registry version without its mirror
             raise
@@ -244,6 +280,11 @@ def gate(
         raise InvalidInput(
             f"The gate metric {metric!r} is not one of this model's: {', '.join(sorted(mine))}."
         )
+    if theirs is not None and theirs.get(metric) is None:
+        raise InvalidInput(
+            f"Production version {champion['version']} has no {metric} on the challenger's data, "
+            "so the two cannot be compared: pick another gate metric, or force it with a reason."
+        )
     outcome = {
         "metric": metric,
         "challenger": mine.get(metric),
@@ -264,6 +305,34 @@ def gate(
     return outcome
 
 
+def check_promotion(
+    ctx: Context,
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    name: str,
+    version: int | str,
+    *,
+    metric: str | None = None,
+    threshold: float | None = None,
+    min_improvement: float | None = None,
+) -> dict:
+    """Run the gate for promoting a version, reading only: the slow part (scoring or backtesting
+    both versions) needs no write lock. Pass the outcome to `promote(checked=...)`."""
+    ctx.require("models:promote")
+    target = version_of(ctx, con, name, version)
+    if target["stage"] == "production":
+        raise InvalidInput(f"Version {target['version']} of {name} is already in production.")
+    current = production(ctx, con, name)
+    outcome = gate(
+        settings, target, current, metric=metric, threshold=threshold, min_improvement=min_improvement
+    )
+    return outcome | {
+        "name": name,
+        "version": target["version"],
+        "production_version": current["version"] if current else None,
+    }
+
+
 def promote(
     ctx: Context,
     con: duckdb.DuckDBPyConnection,
@@ -276,9 +345,12 @@ def promote(
     threshold: float | None = None,
     min_improvement: float | None = None,
     force: bool = False,
+    checked: dict | None = None,
 ) -> dict:
     """Promote a version to production through the gate (or forced by an admin with a reason);
-    the previous production version becomes archived."""
+    the previous production version becomes archived. `checked` is the outcome of
+    `check_promotion` run just before on a read connection; it holds only if production has not
+    changed since."""
     ctx.require("models:promote")
     target = version_of(ctx, con, name, version)
     if target["stage"] == "production":
@@ -289,6 +361,12 @@ def promote(
         if not reason.strip():
             raise InvalidInput("A forced promotion needs a written reason.")
         outcome = {"forced": True, "challenger": target["metrics"]}
+    elif checked is not None:
+        if (checked.get("name"), checked.get("version")) != (name, target["version"]) or checked.get(
+            "production_version"
+        ) != (current["version"] if current else None):
+            raise Conflict("Production changed while the gate ran; run the promotion again.")
+        outcome = {k: v for k, v in checked.items() if k not in ("name", "version")}
     else:
         outcome = gate(
             settings, target, current, metric=metric, threshold=threshold, min_improvement=min_improvement
@@ -358,19 +436,20 @@ def _move(
         model = client.get_registered_model(rname)  # fails early, before anything changes
         before_aliases = {alias: str(v) for alias, v in model.aliases.items()}
         before_tags = {str(v["version"]): v["stage"] for v, _, _ in moves}
-        with atomic(con):
-            for row, stage, action in moves:
-                con.execute(
-                    "UPDATE model_artifacts SET stage = ?, updated_at = current_localtimestamp()"
-                    " WHERE id = ?",
-                    [stage, row["id"]],
-                )
-                _audit(con, ctx, row["id"], row["stage"], stage, action, reason, metrics)
-            try:
+        try:
+            with atomic(con):
+                for row, stage, action in moves:
+                    con.execute(
+                        "UPDATE model_artifacts SET stage = ?, updated_at = current_localtimestamp()"
+                        " WHERE id = ?",
+                        [stage, row["id"]],
+                    )
+                    _audit(con, ctx, row["id"], row["stage"], stage, action, reason, metrics)
                 _apply_to_mlflow(client, rname, [(str(row["version"]), stage) for row, stage, _ in moves])
-            except BaseException:
-                _restore_mlflow(client, rname, before_aliases, before_tags)
-                raise
+        except BaseException:
+            # MLflow failed half-way, or the commit failed after MLflow changed: put MLflow back
+            _restore_mlflow(client, rname, before_aliases, before_tags)
+            raise
 
 
 def _apply_to_mlflow(client: MlflowClient, rname: str, moves: list[tuple[str, str]]) -> None:
@@ -427,6 +506,14 @@ def _gate_message(challenger: dict, outcome: dict, champion: dict | None) -> str
     if outcome["threshold"] is not None:
         parts.append(f"; the bar is {outcome['threshold']}")
     return "".join(parts) + ". Nothing was changed; an admin may force it with a written reason."
+
+
+def _connection_failure(exc: MlflowException) -> bool:
+    """Whether MLflow could not reach its store (rather than refusing the request)."""
+    text = str(exc)
+    return any(
+        word in text for word in ("Max retries", "Connection", "connect", "timed out", "unable to open")
+    )
 
 
 def _first_line(exc: Exception) -> str:
