@@ -23,7 +23,7 @@ models_page = ui.page_for(ctx, "models:read")
 st.title("Forecast")
 train_tab, score_tab = st.tabs(["Train", "Score with production"])
 
-# train() and score() write in transactions of their own: a page-wide one would be held for the whole fit.
+# Training and scoring hold the file only to read and to write, never during a fit (DESIGN.md).
 with score_tab:
     with ui.connection() as con:
         models = registry.list_models(ctx, con)
@@ -34,8 +34,12 @@ with score_tab:
     model = st.selectbox("Model in production", live, key="fc.model", disabled=not live)
     if model and st.button("Score", key="fc.score", help="Forecast from today's history and save it."):
         try:
-            with st.spinner(f"Scoring with {model}..."), ui.connection(reraise=True) as con:
-                state["fc.scored"] = forecast.score(ctx, con, cfg, model)
+            with st.spinner(f"Scoring with {model}..."):
+                with ui.connection(reraise=True) as con:  # the file is free while the model forecasts
+                    prepared = forecast.prepare_score(ctx, con, model)
+                predicted = forecast.predict_score(ctx, cfg, prepared)
+                with ui.connection(write=True, reraise=True) as con:
+                    state["fc.scored"] = forecast.save_score(ctx, con, cfg, predicted)
         except WorkbenchError as exc:
             st.error(str(exc))
     if (done := state.get("fc.scored")) and done["model"] == model:
@@ -94,9 +98,12 @@ with train_tab:
         with st.status(f"Training {method} for {horizon} days...", expanded=True) as status:
             bar = st.progress(0.0)
             try:
-                with ui.connection(reraise=True) as con:
-                    result = forecast.train(ctx, con, cfg, **spec, method=method, horizon=horizon, end=end,
-                                            progress=lambda fraction, text: bar.progress(fraction, text))
+                report = lambda fraction, text: bar.progress(fraction, text)  # noqa: E731
+                with ui.connection(reraise=True) as con:  # the file is free while the method fits
+                    prepared = forecast.prepare(ctx, con, **spec, horizon=horizon, end=end, progress=report)
+                fitted = forecast.fit(ctx, cfg, prepared, method=method, progress=report)
+                with ui.connection(write=True, reraise=True) as con:
+                    result = forecast.register_fitted(ctx, con, cfg, fitted, progress=report)
                 state["fc.result"] = result | {"history": history}
                 status.update(label=f"Trained {result['method']}", state="complete", expanded=False)
             except WorkbenchError as exc:

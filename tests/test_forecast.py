@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 from mlflow.tracking import MlflowClient
@@ -127,6 +128,71 @@ def test_the_gate_keeps_a_worse_forecast_out_of_production(northwind):
     rname = registry.registered_name(1, "forecast-calls")
     client = MlflowClient(tracking_uri=cfg.mlflow_tracking_uri)
     assert str(client.get_model_version_by_alias(rname, "production").version) == str(good["version"])
+
+
+class _Stub:
+    """A stand-in for a version's pyfunc model in the gate's backtest."""
+
+    def __init__(self, predict):
+        self.predict = predict
+
+
+def _gate_rows(northwind):
+    cfg, store, good, worse, _ = northwind
+    with store.connect() as con:
+        dan = ctx_of(store, "dan")
+        return [registry.version_of(dan, con, "forecast-calls", v["version"]) for v in (worse, good)]
+
+
+def test_gate_metrics_give_every_metric_of_both_versions(northwind):
+    cfg = northwind[0]
+    challenger, champion = _gate_rows(northwind)
+    mine, theirs = forecast.gate_metrics(cfg, challenger, champion)
+    assert mine.keys() == theirs.keys() == {"mase", "smape", "mae"}
+    assert theirs["mase"] < mine["mase"]  # AutoETS beats seasonal naive on the challenger's history
+
+
+def test_gate_metrics_say_when_a_version_cannot_be_backtested(northwind, monkeypatch):
+    cfg = northwind[0]
+    challenger, champion = _gate_rows(northwind)
+    real = forecast._load
+
+    def broken(message):
+        def predict(frame):
+            raise ValueError(message)
+        return _Stub(predict)
+
+    def with_champion(model):
+        def load(settings, uri):
+            return model if uri == champion["artifact_uri"] else real(settings, uri)
+        monkeypatch.setattr(forecast, "_load", load)
+
+    with_champion(broken("needs 400 days"))
+    cannot = rf"Version {champion['version']} \(ets\) cannot be backtested on the challenger's history"
+    with pytest.raises(InvalidInput, match=cannot + r": it cannot forecast it \(needs 400 days\)"):
+        forecast.gate_metrics(cfg, challenger, champion)
+    with_champion(_Stub(lambda frame: pd.DataFrame({c: [] for c in fm.COLUMNS})))
+    with pytest.raises(InvalidInput, match="forecasts none of the days the other one does"):
+        forecast.gate_metrics(cfg, challenger, champion)
+
+    def nan_forecast(frame):  # every day "forecast", none of them a number
+        ahead = fm.forecast("seasonal_naive", fm.history_frame(pl.from_pandas(frame)), HORIZON)
+        return ahead.with_columns(pl.col(fm.COLUMNS[2:]) * float("nan")).to_pandas()
+
+    with_champion(_Stub(nan_forecast))
+    with pytest.raises(InvalidInput, match="forecasts none of the days the other one does"):
+        forecast.gate_metrics(cfg, challenger, champion)
+
+
+def test_a_metric_one_version_leaves_undefined_is_none_in_both(northwind, monkeypatch):
+    cfg = northwind[0]
+    challenger, champion = _gate_rows(northwind)
+    overall = fm.overall  # as for flat series, whose MASE is undefined
+    monkeypatch.setattr(fm, "overall", lambda table, m: overall(table, m) | ({"mase": None} if m == "champion"
+                                                                             else {}))
+    mine, theirs = forecast.gate_metrics(cfg, challenger, champion)
+    assert mine.keys() == theirs.keys() == {"mase", "smape", "mae"}
+    assert mine["mase"] is theirs["mase"] is None and None not in (mine["mae"], theirs["mae"])
 
 
 def test_score_writes_the_forecast_and_its_chart_for_the_organisation(northwind):
@@ -258,3 +324,32 @@ def test_an_unreachable_mlflow_server_fails_before_training_and_registers_nothin
                            progress=lambda fraction, message: steps.append(message))
         assert con.execute("SELECT count(*) FROM model_artifacts").fetchall()[0][0] == 0
     assert not any(step.startswith("Backtest") for step in steps)
+
+
+def test_the_database_is_free_while_a_forecast_fits(demo_copy, cli_env):
+    """prepare reads on a connection that is then closed; fit holds none, so another process (the
+    CLI) opens the file mid-fit; register_fitted writes on a connection of its own."""
+    import subprocess
+    import sys
+
+    store = home.open_store(demo_copy)
+    dan = ctx_of(store, "dan")
+    with store.connect() as con:
+        prepared = forecast.prepare(dan, con, metric="calls", horizon=HORIZON, end=DEMO_TODAY.date())
+    assert prepared["name"] == "forecast-calls" and prepared["horizon"] == HORIZON
+    workbench = str(Path(sys.executable).parent / "workbench")
+    others = []
+
+    def progress(fraction, message):
+        if message.startswith("Backtest") and not others:
+            others.append(subprocess.run([workbench, "models", "list", "--as", "dan", "--json"], env=cli_env,
+                                         capture_output=True, text=True, timeout=60))
+
+    fitted = forecast.fit(dan, demo_copy, prepared, method="seasonal_naive", progress=progress)
+    assert others and others[0].returncode == 0, others[0].stderr
+    assert json.loads(others[0].stdout) == []  # nothing registered yet
+    with store.transaction() as con:
+        result = forecast.register_fitted(dan, con, demo_copy, fitted)
+        assert [m["name"] for m in registry.list_models(dan, con)] == ["forecast-calls"]
+    assert (result["name"], result["version"], result["stage"]) == ("forecast-calls", 1, "staging")
+    assert result["run_id"] == fitted["run_id"] and result["params"]["horizon"] == HORIZON

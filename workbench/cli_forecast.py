@@ -39,10 +39,14 @@ def train_command(metric, by, dataset, date_col, value_col, series_col, method, 
     def progress(fraction: float, message: str) -> None:
         click.echo(f"{fraction:4.0%} {message}", err=True)
 
-    with acting(as_user) as (ctx, con):
-        result = forecast.train(ctx, con, _settings(), metric=metric, by=by, dataset=dataset,
-                                date_col=date_col, value_col=value_col, series_col=series_col, method=method,
-                                horizon=horizon, name=name, progress=progress)
+    settings = _settings()
+    with acting(as_user) as (ctx, con):  # the file is held to read the series, not while fitting
+        prepared = forecast.prepare(ctx, con, metric=metric, by=by, dataset=dataset, date_col=date_col,
+                                    value_col=value_col, series_col=series_col, horizon=horizon,
+                                    progress=progress)
+    fitted = forecast.fit(ctx, settings, prepared, method=method, name=name, progress=progress)
+    with acting(as_user, write=True) as (ctx, con):
+        result = forecast.register_fitted(ctx, con, settings, fitted, progress=progress)
     m = result["metrics"]
     lines = [f"{result['name']} version {result['version']} ({result['stage']}), method {result['method']},"
              f" run {result['run_id']}",
@@ -64,8 +68,12 @@ def score_command(name, as_user, as_json) -> None:
     """Forecast with the production version and save the results and chart (analytics_results)."""
     from workbench import forecast
 
-    with acting(as_user) as (ctx, con):
-        result = forecast.score(ctx, con, _settings(), name)
+    settings = _settings()
+    with acting(as_user) as (ctx, con):  # read the history, forecast without the file, then write
+        prepared = forecast.prepare_score(ctx, con, name)
+    predicted = forecast.predict_score(ctx, settings, prepared)
+    with acting(as_user, write=True) as (ctx, con):
+        result = forecast.save_score(ctx, con, settings, predicted)
     lines = [f"{name} version {result['version']} ({result['method']}): {result['rows']} forecast days of"
              f" {result['series']} series saved as batch {result['batch_id']}; chart {result['chart']}",
              f"{'series':<24} {'day':<11} {'forecast':>12} {'80% interval':>27}"]

@@ -2,11 +2,14 @@
 acting user's organisation, in total or per provider or model) or a registered dataset. Training
 backtests the method against the seasonal-naive baseline (rolling origin), fits on all history,
 logs one MLflow run with its artifacts and a pyfunc model, and registers a staging version;
-scoring forecasts with the production version and writes `analytics_results`. The methods live in
-`forecast_methods`."""
+scoring forecasts with the production version and writes `analytics_results`. Both come in steps
+(`prepare`, `fit`, `register_fitted`; `prepare_score`, `predict_score`, `save_score`) so that a
+page or the CLI holds the database only to read and to write, never during a fit. The methods live
+in `forecast_methods`."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import tempfile
@@ -115,17 +118,67 @@ def train(
     progress: Progress | None = None,
 ) -> dict:
     """Backtest, fit, log to MLflow and register a forecast of a workbench metric or a dataset's
-    series as a new staging version, trained on the days from `start` to `end` (default: all).
+    series as a new staging version, trained on the days from `start` to `end` (default: all):
+    `prepare`, `fit` and `register_fitted` on one connection. A page or the CLI calls the three
+    itself, to hold the file only to read and to register (DESIGN.md, "Who holds the database").
     Needs models:train (and usage:read or datasets:read)."""
     ctx.require("models:train")
-    report = progress or (lambda fraction, message: None)
-    if method not in CHOICES:
-        raise InvalidInput(f"Unknown forecast method {method!r}: choose one of {', '.join(CHOICES)}.")
-    if not 1 <= int(horizon) <= 365:
-        raise InvalidInput("The horizon is a number of days from 1 to 365.")
+    _check_method(method)
+    source = {"metric": metric, "by": by, "dataset": dataset, "date_col": date_col, "value_col": value_col,
+              "series_col": series_col}
+    prepared = prepare(ctx, con, **source, horizon=horizon, start=start, end=end, progress=progress)
+    fitted = fit(ctx, settings, prepared, method=method, horizon=horizon, name=name, progress=progress)
+    return register_fitted(ctx, con, settings, fitted, progress=progress)
+
+
+def prepare(
+    ctx: Context,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    metric: str | None = None,
+    by: str | None = None,
+    dataset: str | None = None,
+    date_col: str | None = None,
+    value_col: str | None = None,
+    series_col: str | None = None,
+    horizon: int = 30,
+    start: date | None = None,
+    end: date | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """What a forecast trains on, read now: {history, params (its source), name (the default
+    model name), horizon, windows}. Every check on the input happens here (permissions, the
+    source, the horizon, series long enough for one backtest window), before anything is logged."""
+    ctx.require("models:train")
+    _check_horizon(horizon)
     params = _source_params(metric, by, dataset, date_col, value_col, series_col)
-    report(0.02, "Reading the series")
-    history = _history(ctx, con, params, horizon, start, end)
+    (progress or (lambda fraction, message: None))(0.02, "Reading the series")
+    history = _history(ctx, con, params, int(horizon), start, end)
+    windows = fm.windows_for(history, int(horizon), MAX_WINDOWS)
+    return {"history": history, "params": params, "name": _default_name(params), "horizon": int(horizon),
+            "windows": windows}
+
+
+def fit(
+    ctx: Context,
+    settings: Settings,
+    prepared: dict,
+    *,
+    method: str = "auto",
+    horizon: int | None = None,
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Backtest the method against seasonal naive on `prepare`'s history, fit it on all of it and
+    log one MLflow run with its artifacts and the pyfunc model. Needs no database connection: the
+    file stays free for other processes during the fit. `horizon` defaults to the prepared one.
+    An unreachable MLflow store fails before the backtest; nothing is registered yet."""
+    ctx.require("models:train")
+    report = progress or (lambda fraction, message: None)
+    _check_method(method)
+    horizon = int(prepared["horizon"] if horizon is None else horizon)
+    _check_horizon(horizon)
+    history = prepared["history"]
     windows = fm.windows_for(history, horizon, MAX_WINDOWS)
     experiment = registry.experiment_id(settings, ctx.org_id, "forecast")  # an unreachable store fails now
     n_series = history["series"].n_unique()
@@ -136,44 +189,93 @@ def train(
     forecast = fm.forecast(chosen, history, horizon, quantiles)
     baseline = fm.overall(table, "seasonal_naive")
     metrics = fm.overall(table, chosen) | {f"baseline_{k}": v for k, v in baseline.items()}
-    params |= {"method": chosen, "requested_method": method, "horizon": int(horizon), "season": fm.SEASON,
-               "windows": windows, "series": n_series, "first_day": str(history["day"].min()),
-               "last_day": str(history["day"].max())}
-    name = name or _default_name(params)
+    params = prepared["params"] | {
+        "method": chosen, "requested_method": method, "horizon": horizon, "season": fm.SEASON,
+        "windows": windows, "series": n_series, "first_day": str(history["day"].min()),
+        "last_day": str(history["day"].max())}
+    name = name or prepared["name"]
     report(0.85, "Logging the run and the model to MLflow")
-    model = fm.ForecastModel(chosen, int(horizon), quantiles)
+    model = fm.ForecastModel(chosen, horizon, quantiles)
     run_id, model_uri = _log_run(settings, experiment, history, table, forecast, model, params, metrics, name)
-    version = registry.register(ctx, con, settings, kind="forecast", name=name, run_id=run_id,
-                                metrics=_known(metrics), params=params, source=params["source"],
-                                model_uri=model_uri)
-    report(1.0, f"Registered {name} version {version['version']} in staging")
-    return {"run_id": run_id, "name": name, "version": version["version"], "stage": version["stage"],
-            "method": chosen, "metrics": metrics, "params": params, "backtest": table.to_dicts(),
-            "forecast": _rows(forecast)}
+    return {"run_id": run_id, "model_uri": model_uri, "name": name, "method": chosen, "metrics": metrics,
+            "params": params, "backtest": table.to_dicts(), "forecast": _rows(forecast)}
+
+
+def register_fitted(
+    ctx: Context,
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    fitted: dict,
+    progress: Progress | None = None,
+) -> dict:
+    """Register `fit`'s run as a new staging version (in MLflow and model_artifacts): what `train`
+    returns (run_id, name, version, stage, method, metrics, params, backtest, forecast)."""
+    report = progress or (lambda fraction, message: None)
+    report(0.95, f"Registering {fitted['name']}")
+    params = fitted["params"]
+    version = registry.register(ctx, con, settings, kind="forecast", name=fitted["name"],
+                                run_id=fitted["run_id"], metrics=_known(fitted["metrics"]), params=params,
+                                source=params["source"], model_uri=fitted["model_uri"])
+    report(1.0, f"Registered {fitted['name']} version {version['version']} in staging")
+    return {"run_id": fitted["run_id"], "name": fitted["name"], "version": version["version"],
+            "stage": version["stage"], "method": fitted["method"], "metrics": fitted["metrics"],
+            "params": params, "backtest": fitted["backtest"], "forecast": fitted["forecast"]}
 
 
 def gate_metrics(settings: Settings, challenger: dict, champion: dict) -> tuple[dict, dict]:
     """Both versions backtested on the challenger's training series with the same windows (each
-    refits its own method), compared on the days both forecast: (challenger, champion) metrics."""
+    refits its own method), compared on the days both forecast (a NaN is no forecast): (challenger,
+    champion) metrics, each with every key (mase, smape, mae); a metric either version leaves
+    undefined there (MASE of flat series) is None in both, as they cannot be compared on it.
+    InvalidInput when a version cannot forecast that history or forecasts none of its days."""
     with registry.reachable(settings) as client, tempfile.TemporaryDirectory() as tmp:
         history = fm.history_frame(pl.read_parquet(client.download_artifacts(challenger["run_id"],
                                                                             "history.parquet", tmp)))
     horizon = int(challenger["params"]["horizon"])
     windows = fm.windows_for(history, horizon, int(challenger["params"].get("windows", MAX_WINDOWS)))
-    models = {"challenger": _load(settings, challenger["artifact_uri"]),
-              "champion": _load(settings, champion["artifact_uri"])}
-    forecasters = {key: (lambda h, m=m: _predict(m, h)) for key, m in models.items()}
-    points = fm.backtest(history, forecasters, horizon, windows)
+    versions = {"challenger": challenger, "champion": champion}
+    models = {key: _load(settings, row["artifact_uri"]) for key, row in versions.items()}
+    forecasters = {key: (lambda h, key=key: _gate_predict(versions[key], models[key], h)) for key in models}
+    points = fm.backtest(history, forecasters, horizon, windows).filter(pl.col("forecast").is_finite())
     both = points.group_by("window", "series", "day").len().filter(pl.col("len") == 2).drop("len")
-    table = fm.summarise(points.join(both, on=["window", "series", "day"]))
+    points = points.join(both, on=["window", "series", "day"])
+    for key, row in versions.items():
+        if points.filter(pl.col("method") == key).is_empty():
+            raise InvalidInput(_not_comparable(row, "forecasts none of the days the other one does"))
+    table = fm.summarise(points)
     mine, theirs = fm.overall(table, "challenger"), fm.overall(table, "champion")
-    return _known(mine), _known(theirs)
+    undefined = {key for key in mine if mine[key] is None or theirs[key] is None}
+    return ({key: None if key in undefined else value for key, value in mine.items()},
+            {key: None if key in undefined else value for key, value in theirs.items()})
+
+
+def _gate_predict(row: dict, model, history: pl.DataFrame) -> pl.DataFrame:
+    """A version's forecast on part of the challenger's history, for the gate's backtest."""
+    try:
+        return _predict(model, history)
+    except Exception as exc:  # whatever the method raised: the versions cannot be compared this way
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise InvalidInput(_not_comparable(row, f"cannot forecast it ({reason})")) from exc
+
+
+def _not_comparable(row: dict, why: str) -> str:
+    method = (row.get("params") or {}).get("method", "its method")
+    return (f"Version {row['version']} ({method}) cannot be backtested on the challenger's history: it {why}."
+            " Compare the two by hand on the Models page and force the promotion with a reason, or train the "
+            "challenger on a history both can forecast.")
 
 
 def score(ctx: Context, con: duckdb.DuckDBPyConnection, settings: Settings, name: str) -> dict:
     """Forecast from the current history with the production version of a forecast model and write
     each forecast day as a `timeseries_forecast` result and the chart as a `viz_image` result, in
-    one transaction. Needs models:read (to read the registry) and models:train (to write results)."""
+    one transaction: `prepare_score`, `predict_score` and `save_score` on one connection (a page or
+    the CLI calls them itself to hold the file only to read and to write). Needs models:read (to
+    read the registry) and models:train (to write results)."""
+    return save_score(ctx, con, settings, predict_score(ctx, settings, prepare_score(ctx, con, name)))
+
+
+def prepare_score(ctx: Context, con: duckdb.DuckDBPyConnection, name: str) -> dict:
+    """The production version of `name` and its series read now: {version, history}."""
     ctx.require("models:read")
     ctx.require("models:train")
     current = registry.production(ctx, con, name)
@@ -181,26 +283,45 @@ def score(ctx: Context, con: duckdb.DuckDBPyConnection, settings: Settings, name
         raise InvalidInput(f"{name} has no production version yet: promote one on the Models page first.")
     if current["kind"] != "forecast":
         raise InvalidInput(f"{name} is a {current['kind']} model, not a forecast.")
-    params = current["params"]
-    history = _history(ctx, con, params, int(params["horizon"]))
+    history = _history(ctx, con, current["params"], int(current["params"]["horizon"]))
     series, days = fm.shortest(history)
     if days < 2 * fm.SEASON:
         raise InvalidInput(f"Series {series!r} has {days} days; a forecast needs at least {2 * fm.SEASON}.")
-    model = _load(settings, f"models:/{registry.registered_name(ctx.org_id, name)}@production")
-    forecast = _predict(model, history)
+    return {"name": name, "version": current, "history": history}
+
+
+def predict_score(ctx: Context, settings: Settings, prepared: dict) -> dict:
+    """The production model's forecast of `prepare_score`'s history and its chart (PNG bytes);
+    needs no database connection."""
+    ctx.require("models:train")
+    current = prepared["version"]
+    model = _load(settings, current["artifact_uri"])  # the version read, even if promotions happen meanwhile
+    forecast = _predict(model, prepared["history"])
+    png = io.BytesIO()
+    chart(prepared["history"], forecast, f"{prepared['name']} v{current['version']}").savefig(
+        png, format="png", dpi=90, bbox_inches="tight")
+    return prepared | {"forecast": forecast, "png": png.getvalue()}
+
+
+def save_score(ctx: Context, con: duckdb.DuckDBPyConnection, settings: Settings, predicted: dict) -> dict:
+    """Write `predict_score`'s forecast (one `timeseries_forecast` row per series and day) and its
+    chart (a `viz_image` row and the PNG under the data home's results) as one batch, in one
+    transaction; the chart file goes when the rows cannot be written."""
+    ctx.require("models:train")
+    current, forecast = predicted["version"], predicted["forecast"]
     batch = str(uuid.uuid4())
     folder = settings.home / "results" / f"org-{int(ctx.org_id)}"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"forecast-{batch}.png"
-    chart(history, forecast, f"{name} v{current['version']}").savefig(path, dpi=90, bbox_inches="tight")
+    path.write_bytes(predicted["png"])
     try:
         _save_results(ctx, con, current, forecast, path, batch)
     except BaseException:
         path.unlink(missing_ok=True)  # no chart without its result rows
         raise
-    return {"batch_id": batch, "model": name, "version": current["version"], "method": params.get("method"),
-            "series": forecast["series"].n_unique(), "rows": forecast.height, "chart": str(path),
-            "forecast": _rows(forecast)}
+    return {"batch_id": batch, "model": predicted["name"], "version": current["version"],
+            "method": current["params"].get("method"), "series": forecast["series"].n_unique(),
+            "rows": forecast.height, "chart": str(path), "forecast": _rows(forecast)}
 
 
 def _save_results(ctx: Context, con, version: dict, forecast: pl.DataFrame, chart_path: Path, batch: str):
@@ -249,6 +370,16 @@ def chart(history: pl.DataFrame, forecast: pl.DataFrame, title: str, most: int =
     shown = "" if largest.height <= most else f" (the {most} largest of {largest.height} series)"
     figure.suptitle(title + shown, fontsize=10)
     return figure
+
+
+def _check_method(method: str) -> None:
+    if method not in CHOICES:
+        raise InvalidInput(f"Unknown forecast method {method!r}: choose one of {', '.join(CHOICES)}.")
+
+
+def _check_horizon(horizon) -> None:
+    if not 1 <= int(horizon) <= 365:
+        raise InvalidInput("The horizon is a number of days from 1 to 365.")
 
 
 def _source_params(metric, by, dataset, date_col, value_col, series_col) -> dict:
