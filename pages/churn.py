@@ -33,16 +33,62 @@ with train_tab:
             tables = [d for d in datasets.list_datasets(ctx, con) if d["file_format"] in ("csv", "parquet")]
             dataset = target = None
             if not tables:
-                st.info(
-                    "No tabular dataset yet. Register a CSV or Parquet file: "
-                    "`workbench datasets add FILE --name N --as USER`."
-                )
+                st.info("No tabular dataset yet: register a CSV or Parquet file below.")
             else:
                 dataset = left.selectbox("Dataset", [d["name"] for d in tables], key="churn.dataset")
-                profile = tabular.profile(ctx, con, dataset)
-                targets = profile["suggestions"]["binary_targets"] or [c["name"] for c in profile["columns"]]
-                target = right.selectbox("Target (two classes)", targets, key="churn.target")
-                st.caption(f"{profile['rows']:,} rows, {len(profile['columns'])} columns.")
+                profiles = state.setdefault("churn.profiles", {})  # profiled once per dataset and target
+                try:
+                    if dataset not in profiles:
+                        profiles[dataset] = tabular.profile(ctx, con, dataset)
+                    suggested = sorted(  # a column that says churn or target first
+                        profiles[dataset]["suggestions"]["binary_targets"],
+                        key=lambda c: not any(w in c.lower() for w in ("churn", "target", "label", "left")),
+                    )
+                    columns = [c["name"] for c in profiles[dataset]["columns"]]
+                    target = right.selectbox("Target (two classes)", suggested or columns, key="churn.target")
+                    if (dataset, target) not in profiles:
+                        profiles[(dataset, target)] = tabular.profile(ctx, con, dataset, target)
+                    profile = profiles[(dataset, target)]
+                except WorkbenchError as exc:
+                    st.warning(str(exc))
+                    profile = None
+    if source == "A dataset" and dataset and profile:
+        with st.expander(f"Profile: {profile['rows']:,} rows, {len(profile['columns'])} columns"):
+            st.dataframe(
+                pl.DataFrame(profile["columns"], infer_schema_length=None).select(
+                    "name", "dtype", "missing", "missing_share", "distinct", "min", "mean", "max"
+                ),
+                hide_index=True,
+            )
+            st.caption(
+                f"Balance of {target}: "
+                + ", ".join(
+                    f"{b['value']} {b['count']:,} ({b['share']:.0%})" for b in profile["target_balance"] or []
+                )
+            )
+    if source == "A dataset" and ctx.can("datasets:write"):
+        with st.expander("Register a CSV or Parquet file", expanded=not tables):
+            upload = st.file_uploader("File", type=["csv", "tsv", "parquet", "pq"], key="churn.upload")
+            label = st.text_input(
+                "Dataset name",
+                key="churn.upload.name",
+                placeholder=upload.name.rsplit(".", 1)[0] if upload else "e.g. customers 2026",
+            )
+            if st.button("Register", disabled=upload is None, key="churn.register"):
+                try:
+                    with ui.connection(write=True, reraise=True) as con:
+                        row = tabular.register_file(
+                            ctx,
+                            con,
+                            cfg,
+                            upload.getvalue(),
+                            label or upload.name.rsplit(".", 1)[0],
+                            filename=upload.name,
+                        )
+                    st.toast(f"Registered {row['name']}: {row['num_rows']:,} rows.")
+                    st.rerun()
+                except WorkbenchError as exc:
+                    st.error(str(exc))
     algorithms = left.multiselect(
         "Algorithms",
         churn.ALGORITHMS,
@@ -53,7 +99,9 @@ with train_tab:
     threshold = right.slider("Risk threshold", 0.1, 0.9, 0.5, 0.05, key="churn.threshold")
     name = left.text_input("Registered model name", "churn", key="churn.name")
     ready = algorithms and (source == "Workbench users" or dataset)
-    if st.button("Train", type="primary", disabled=not ready, icon=":material/model_training:"):
+    if st.button(
+        "Train", type="primary", disabled=not ready, icon=":material/model_training:", key="churn.train"
+    ):
         with st.status("Training...", expanded=True) as status:
             bar = st.progress(0.0)
 

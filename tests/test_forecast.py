@@ -258,6 +258,7 @@ def test_bad_input_says_why_and_logs_nothing(demo_copy):
         (dict(metric="revenue"), "Unknown metric 'revenue'"),
         (dict(metric="calls", by="user"), "split by provider or model"),
         (dict(metric="calls", method="prophet"), "Unknown forecast method"),
+        (dict(metric="calls", name="Calls forecast"), "is not a model name"),
         (dict(metric="calls", horizon=365), "needs at least 379"),
         (dict(dataset="Short", date_col="day", value_col="sales"), "needs at least 28"),
         (dict(dataset="Not dates", date_col="day", value_col="sales"), "'day' is not a date column"),

@@ -15,7 +15,7 @@ from workbench import churn, registry
 def test_a_data_scientist_trains_churn_on_the_workbench_users(app):  # noqa: F811
     at = logged_in(app, "dan", "pages/churn.py")
     at.multiselect(key="churn.algorithms").set_value(["logistic_regression"]).run()
-    at.button[0].click().run(timeout=120)
+    at.button(key="churn.train").click().run(timeout=120)
     assert not at.exception, at.exception
     assert at.session_state["churn.result"]["version"] == 1
     assert [m.label for m in at.metric] == ["ROC AUC", "PR AUC", "Brier score", "CV ROC AUC"]
@@ -29,10 +29,25 @@ def test_the_models_page_compares_promotes_and_refuses_a_worse_challenger(app): 
 
     cfg = from_env()
     with app.connect() as con:
-        churn.train(dan, con, cfg, customers(), target="churned", source="customers.csv",
-                    algorithms=("logistic_regression",))
-        churn.train(dan, con, cfg, customers(), target="churned", source="customers.csv", features=["noise"],
-                    algorithms=("logistic_regression",))
+        churn.train(
+            dan,
+            con,
+            cfg,
+            customers(),
+            target="churned",
+            source="customers.csv",
+            algorithms=("logistic_regression",),
+        )
+        churn.train(
+            dan,
+            con,
+            cfg,
+            customers(),
+            target="churned",
+            source="customers.csv",
+            features=["noise"],
+            algorithms=("logistic_regression",),
+        )
     at = logged_in(app, "dan", "pages/models.py")
     assert "v2 :blue-badge[staging]" in at.markdown[0].value
     at.selectbox[1].set_value(1).run()
@@ -43,7 +58,9 @@ def test_the_models_page_compares_promotes_and_refuses_a_worse_challenger(app): 
     assert "did not pass the gate" in at.error[0].value
     with app.connect() as con:
         assert [(v["version"], v["stage"]) for v in registry.versions(dan, con, "churn")] == [
-            (2, "staging"), (1, "production")]
+            (2, "staging"),
+            (1, "production"),
+        ]
     assert not at.get("link_button")  # the MLflow UI link is for admins only
 
 
@@ -72,3 +89,26 @@ def test_scoring_lists_users_at_risk_with_reasons(app):  # noqa: F811
     assert not at.exception, at.exception
     table = at.dataframe[-1].value
     assert len(table) > 0 and table["risk"].is_monotonic_decreasing and table["reasons"].str.len().max() > 0
+
+
+def test_a_data_scientist_trains_on_a_registered_dataset_with_its_profile(app):  # noqa: F811
+    from workbench import tabular
+    from workbench.settings import from_env
+
+    with app.connect() as con:
+        tabular.register_file(
+            ctx_of(app, "dan"),
+            con,
+            from_env(),
+            ROOT / "data" / "samples" / "churn-customers.csv",
+            "customers",
+        )
+    at = logged_in(app, "dan", "pages/churn.py")
+    at.radio(key="churn.source").set_value("A dataset").run()
+    assert at.selectbox(key="churn.target").value == "churned"
+    assert any("Balance of churned" in c.value for c in at.caption)
+    at.multiselect(key="churn.algorithms").set_value(["logistic_regression"]).run()
+    at.button(key="churn.train").click().run(timeout=120)
+    assert not at.exception, at.exception
+    result = at.session_state["churn.result"]
+    assert result["params"]["source"] == "dataset customers" and result["metrics"]["roc_auc"] > 0.75

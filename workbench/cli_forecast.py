@@ -42,9 +42,9 @@ def train_command(metric, by, dataset, date_col, value_col, series_col, method, 
     settings = _settings()
     with acting(as_user) as (ctx, con):  # the file is held to read the series, not while fitting
         prepared = forecast.prepare(ctx, con, metric=metric, by=by, dataset=dataset, date_col=date_col,
-                                    value_col=value_col, series_col=series_col, horizon=horizon,
+                                    value_col=value_col, series_col=series_col, horizon=horizon, name=name,
                                     progress=progress)
-    fitted = forecast.fit(ctx, settings, prepared, method=method, name=name, progress=progress)
+    fitted = forecast.fit(ctx, settings, prepared, method=method, progress=progress)
     with acting(as_user, write=True) as (ctx, con):
         result = forecast.register_fitted(ctx, con, settings, fitted, progress=progress)
     m = result["metrics"]

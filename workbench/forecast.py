@@ -124,10 +124,10 @@ def train(
     Needs models:train (and usage:read or datasets:read)."""
     ctx.require("models:train")
     _check_method(method)
-    source = {"metric": metric, "by": by, "dataset": dataset, "date_col": date_col, "value_col": value_col,
-              "series_col": series_col}
-    prepared = prepare(ctx, con, **source, horizon=horizon, start=start, end=end, progress=progress)
-    fitted = fit(ctx, settings, prepared, method=method, horizon=horizon, name=name, progress=progress)
+    what = {"metric": metric, "by": by, "dataset": dataset, "date_col": date_col, "value_col": value_col,
+            "series_col": series_col, "name": name, "start": start, "end": end}
+    prepared = prepare(ctx, con, **what, horizon=horizon, progress=progress)
+    fitted = fit(ctx, settings, prepared, method=method, horizon=horizon, progress=progress)
     return register_fitted(ctx, con, settings, fitted, progress=progress)
 
 
@@ -142,21 +142,24 @@ def prepare(
     value_col: str | None = None,
     series_col: str | None = None,
     horizon: int = 30,
+    name: str | None = None,
     start: date | None = None,
     end: date | None = None,
     progress: Progress | None = None,
 ) -> dict:
-    """What a forecast trains on, read now: {history, params (its source), name (the default
-    model name), horizon, windows}. Every check on the input happens here (permissions, the
-    source, the horizon, series long enough for one backtest window), before anything is logged."""
+    """What a forecast trains on, read now: {history, params (its source), name (`name` or the
+    default one), horizon, windows}. Every check on the input happens here (permissions, the
+    source, the horizon, the model name and its kind, series long enough for one backtest
+    window), before anything is logged."""
     ctx.require("models:train")
     _check_horizon(horizon)
     params = _source_params(metric, by, dataset, date_col, value_col, series_col)
+    name = registry.check_name(name or _default_name(params))
+    registry.check_kind(ctx, con, name, "forecast")
     (progress or (lambda fraction, message: None))(0.02, "Reading the series")
     history = _history(ctx, con, params, int(horizon), start, end)
     windows = fm.windows_for(history, int(horizon), MAX_WINDOWS)
-    return {"history": history, "params": params, "name": _default_name(params), "horizon": int(horizon),
-            "windows": windows}
+    return {"history": history, "params": params, "name": name, "horizon": int(horizon), "windows": windows}
 
 
 def fit(
@@ -171,11 +174,12 @@ def fit(
 ) -> dict:
     """Backtest the method against seasonal naive on `prepare`'s history, fit it on all of it and
     log one MLflow run with its artifacts and the pyfunc model. Needs no database connection: the
-    file stays free for other processes during the fit. `horizon` defaults to the prepared one.
-    An unreachable MLflow store fails before the backtest; nothing is registered yet."""
+    file stays free for other processes during the fit. `horizon` and `name` default to the
+    prepared ones. An unreachable MLflow store fails before the backtest; nothing is registered yet."""
     ctx.require("models:train")
     report = progress or (lambda fraction, message: None)
     _check_method(method)
+    name = registry.check_name(name or prepared["name"])
     horizon = int(prepared["horizon"] if horizon is None else horizon)
     _check_horizon(horizon)
     history = prepared["history"]
@@ -193,7 +197,6 @@ def fit(
         "method": chosen, "requested_method": method, "horizon": horizon, "season": fm.SEASON,
         "windows": windows, "series": n_series, "first_day": str(history["day"].min()),
         "last_day": str(history["day"].max())}
-    name = name or prepared["name"]
     report(0.85, "Logging the run and the model to MLflow")
     model = fm.ForecastModel(chosen, horizon, quantiles)
     run_id, model_uri = _log_run(settings, experiment, history, table, forecast, model, params, metrics, name)

@@ -248,6 +248,7 @@ def backtest(
 def summarise(points: pl.DataFrame) -> pl.DataFrame:
     """MAE, sMAPE (%) and MASE per window and method, then over all windows ('all'); MASE is the
     mean over series (and windows) of MAE / in-sample seasonal-naive MAE, skipping flat series."""
+    points = points.filter(pl.col("forecast").is_finite())  # no forecast is not a perfect forecast
     error = (pl.col("actual") - pl.col("forecast")).abs()
     denominator = pl.col("actual").abs() + pl.col("forecast").abs()
     scored = points.with_columns(
