@@ -362,11 +362,7 @@ def score(
     """Score the organisation's active users with the production model: each user's risk and the
     features that raise it most, written to analytics_results (churn_pred) in one transaction."""
     ctx.require("models:train")
-    current = registry.production(ctx, con, name)
-    if current is None:
-        raise InvalidInput(f"{name} has no production version yet: promote one on the Models page first.")
-    if current["kind"] != "churn":
-        raise InvalidInput(f"{name} is a {current['kind']} model, not a churn model.")
+    current = registry.production_of_kind(ctx, con, name, "churn")
     if not current["source"].startswith("workbench users"):
         raise InvalidInput(
             f"{name} was trained on a dataset ({current['source']}); scoring the workbench's "

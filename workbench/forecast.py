@@ -281,11 +281,7 @@ def prepare_score(ctx: Context, con: duckdb.DuckDBPyConnection, name: str) -> di
     """The production version of `name` and its series read now: {version, history}."""
     ctx.require("models:read")
     ctx.require("models:train")
-    current = registry.production(ctx, con, name)
-    if current is None:
-        raise InvalidInput(f"{name} has no production version yet: promote one on the Models page first.")
-    if current["kind"] != "forecast":
-        raise InvalidInput(f"{name} is a {current['kind']} model, not a forecast.")
+    current = registry.production_of_kind(ctx, con, name, "forecast")
     history = _history(ctx, con, current["params"], int(current["params"]["horizon"]))
     series, days = fm.shortest(history)
     if days < 2 * fm.SEASON:

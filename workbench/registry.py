@@ -245,6 +245,16 @@ def production(ctx: Context, con: duckdb.DuckDBPyConnection, name: str) -> dict 
     return next((v for v in versions(ctx, con, name) if v["stage"] == "production"), None)
 
 
+def production_of_kind(ctx: Context, con: duckdb.DuckDBPyConnection, name: str, kind: str) -> dict:
+    """The production version of a model of this kind, or a clear error saying what is missing."""
+    current = production(ctx, con, name)
+    if current is None:
+        raise InvalidInput(f"{name} has no production version yet: promote one on the Models page first.")
+    if current["kind"] != kind:
+        raise InvalidInput(f"{name} is a {current['kind']} model, not a {kind} model.")
+    return current
+
+
 def history(ctx: Context, con: duckdb.DuckDBPyConnection, name: str | None = None) -> list[dict]:
     """Every stage transition of the organisation's models (or one model), newest first."""
     ctx.require("models:read")
