@@ -114,13 +114,13 @@ def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
 
     analyst = log_in(browser, url, "anna")
     analyst.screenshot(path=str(ARTIFACTS / "home-analyst.png"), full_page=True)
-    assert nav_labels(analyst) == ["Home", "Chat", "Documents", "Calls", "My account"]
+    assert nav_labels(analyst) == ["Home", "Chat", "Documents", "Calls", "SQL console", "My account"]
     labels = set(metric_labels(analyst))
     assert "Calls" in labels and not labels & {"Tokens", "Cost (USD)"}
 
     admin = log_in(browser, url, "alice")
     assert nav_labels(admin) == ["Home", "Chat", "Documents", "Calls", "Usage", "Churn", "Forecast", "Models",
-                                 "Prices & budgets", "Prompts", "Users & roles", "My account"]
+                                 "SQL console", "Prices & budgets", "Prompts", "Users & roles", "My account"]
     admin.get_by_role("link", name="Users & roles").click()
     admin.get_by_text("Add a user").wait_for(timeout=20_000)
     admin.get_by_test_id("stDataFrame").wait_for(timeout=20_000)

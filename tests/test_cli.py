@@ -22,7 +22,8 @@ COMMANDS = [[], ["init"], ["demo"], ["user"], ["user", "add"], ["user", "list"],
             ["prices", "list"], ["prices", "import"], ["prices", "set"], ["prices", "recompute"],
             ["prices", "unpriced"], ["datasets", "add"], ["datasets", "list"], ["datasets", "profile"],
             ["churn", "train"], ["churn", "score"], ["models", "list"], ["models", "promote"],
-            ["models", "archive"], ["models", "rollback"], ["models", "history"]]
+            ["models", "archive"], ["models", "rollback"], ["models", "history"], ["sql"], ["mlflow-ui"],
+            ["forecast", "train"], ["forecast", "score"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "main")

@@ -274,3 +274,4 @@ from workbench import cli_calls, cli_chat, cli_documents, cli_legacy, cli_prices
 from workbench import cli_datasets  # noqa: E402,F401
 from workbench import cli_models  # noqa: E402,F401
 from workbench import cli_forecast  # noqa: E402,F401
+from workbench import cli_sql  # noqa: E402,F401

@@ -36,6 +36,7 @@ LINKS = (
     Link("git_repositories", "org_id", "organizations", "cascade"),
     Link("llm_calls", "org_id", "organizations", "cascade"),
     Link("analytics_results", "org_id", "organizations", "cascade"),
+    Link("saved_queries", "org_id", "organizations", "cascade"),
     Link("model_artifacts", "org_id", "organizations", "cascade"),
     # seed 004: deleting a user deletes their conversations and documents and role links
     Link("user_roles", "user_id", "users", "cascade"),
@@ -51,6 +52,7 @@ LINKS = (
     Link("datasets", "created_by", "users", "set_null"),
     Link("git_repositories", "created_by", "users", "set_null"),
     Link("model_artifacts", "created_by", "users", "set_null"),
+    Link("saved_queries", "user_id", "users", "cascade"),
     Link("model_stage_transitions", "changed_by", "users", "set_null"),
     # seed 000: a project groups calls, utterances, QA pairs, datasets, documents
     Link("calls", "project_id", "projects", "cascade"),

@@ -35,6 +35,7 @@ PAGES = [
     PageSpec("pages/churn.py", "Churn", ":material/person_remove:", "models:train"),
     PageSpec("pages/forecast.py", "Forecast", ":material/trending_up:", "models:train"),
     PageSpec("pages/models.py", "Models", ":material/model_training:", "models:read"),
+    PageSpec("pages/sql.py", "SQL console", ":material/terminal:", "sql:query"),
     PageSpec("pages/prices.py", "Prices & budgets", ":material/payments:", "prices:manage"),
     PageSpec("pages/prompts.py", "Prompts", ":material/edit_note:", "prompts:manage"),
     PageSpec("pages/users.py", "Users & roles", ":material/group:", "users:manage"),

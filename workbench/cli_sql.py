@@ -1,0 +1,36 @@
+"""CLI command for the SQL console: one reading query over your organisation's data."""
+
+from __future__ import annotations
+
+import click
+
+from workbench.cli import _emit, acting, as_option, json_option, main
+
+
+@main.command("sql")
+@click.argument("query")
+@click.option("--limit", default=1000, show_default=True, help="Most rows returned (at most 1000).")
+@as_option
+@json_option
+def sql_command(query, limit, as_user, as_json) -> None:
+    """Run one SELECT over your organisation's data (the SQL console's rules: reading only, your
+    organisation's rows only, no files, URLs or extensions, a time limit)."""
+    from workbench import sql_console
+
+    with acting(as_user) as (ctx, con):
+        result = sql_console.run(ctx, con, query, max_rows=limit)
+    data = {
+        "columns": result.columns,
+        "rows": result.rows,
+        "truncated": result.truncated,
+        "tables": result.tables,
+        "seconds": round(result.seconds, 3),
+    }
+    widths = [max([len(c), *(len(str(r[c])) for r in result.rows[:50])]) for c in result.columns]
+    lines = ["  ".join(c.ljust(w)[:40] for c, w in zip(result.columns, widths, strict=True))]
+    lines += [
+        "  ".join(str(r[c]).ljust(w)[:40] for c, w in zip(result.columns, widths, strict=True))
+        for r in result.rows
+    ]
+    more = f" (first {len(result.rows):,}; there are more)" if result.truncated else ""
+    _emit(data, as_json, "\n".join(lines) + f"\n{len(result.rows):,} rows{more} in {result.seconds:.2f} s")

@@ -1,0 +1,73 @@
+"""The SQL console (permission sql:query): one reading query at a time over the user's
+organisation's data, run in the sandbox (a private in-memory copy of the tenant's rows with external
+access off, a row limit and a time limit), the schema the user may read, and saved queries."""
+
+from __future__ import annotations
+
+import duckdb
+
+from workbench import sandbox
+from workbench.auth import Context
+from workbench.db import fetch_dicts, fetch_one
+from workbench.errors import InvalidInput, NotFound
+
+MAX_ROWS = 1000
+
+
+def run(
+    ctx: Context, con: duckdb.DuckDBPyConnection, sql: str, *, max_rows: int = MAX_ROWS
+) -> sandbox.Result:
+    """Run one SELECT over the organisation's data; anything else fails with a clear message."""
+    ctx.require("sql:query")
+    return sandbox.run(ctx, con, sql, max_rows=max(1, min(int(max_rows), MAX_ROWS)))
+
+
+def schema(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
+    """The tables (views of the organisation's rows) this user may query, with their columns."""
+    ctx.require("sql:query")
+    tables = {}
+    for name in sandbox.readable_views(ctx):
+        cursor = con.execute(f"SELECT * FROM ({sandbox.VIEWS[name][1]}) LIMIT 0", sandbox._params(ctx, name))
+        tables[name] = [(d[0], str(d[1])) for d in cursor.description]
+        cursor.fetchall()
+    return tables
+
+
+def saved(ctx: Context, con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The user's saved queries, by name."""
+    ctx.require("sql:query")
+    return fetch_dicts(
+        con,
+        "SELECT name, sql, updated_at FROM saved_queries WHERE user_id = ? AND org_id = ? ORDER BY name",
+        [ctx.user_id, ctx.org_id],
+    )
+
+
+def save(ctx: Context, con: duckdb.DuckDBPyConnection, name: str, sql: str) -> dict:
+    """Save (or replace) one of the user's queries under a name; it must be a single SELECT."""
+    ctx.require("sql:query")
+    name = " ".join((name or "").split())
+    if not name or len(name) > 100:
+        raise InvalidInput("Give the query a name of 1-100 characters.")
+    sql = sandbox._one_select(sql)
+    con.execute(
+        "INSERT INTO saved_queries (org_id, user_id, name, sql) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (user_id, name) DO UPDATE"
+        " SET sql = excluded.sql, updated_at = current_localtimestamp()",
+        [ctx.org_id, ctx.user_id, name, sql],
+    )
+    return fetch_one(
+        con,
+        "SELECT name, sql, updated_at FROM saved_queries WHERE user_id = ? AND name = ?",
+        [ctx.user_id, name],
+    )
+
+
+def delete(ctx: Context, con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Delete one of the user's saved queries."""
+    ctx.require("sql:query")
+    gone = con.execute(
+        "DELETE FROM saved_queries WHERE user_id = ? AND name = ? RETURNING id", [ctx.user_id, name]
+    ).fetchall()
+    if not gone:
+        raise NotFound(f"You have no saved query named {name!r}.")
