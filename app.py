@@ -6,6 +6,7 @@ from workbench import ui
 
 st.set_page_config(page_title="Workbench", page_icon=":material/analytics:", layout="wide")
 
+ui.warm_imports()
 ctx = ui.current_context()
 if ctx is None:
     nav = st.navigation([st.Page(ui.login_form, title="Log in", icon=":material/login:")])
