@@ -87,13 +87,21 @@ def readable_views(ctx: Context) -> list[str]:
     return [name for name, (permission, _sql) in VIEWS.items() if ctx.can(permission)]
 
 
-def schema_text(ctx: Context, con: duckdb.DuckDBPyConnection) -> str:
-    """The readable views and their columns, as a prompt for a model that writes SQL."""
-    lines = []
+def columns(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
+    """The readable views and their (column, type) pairs."""
+    tables = {}
     for name in readable_views(ctx):
         cursor = con.execute(f"SELECT * FROM ({VIEWS[name][1]}) LIMIT 0", _params(ctx, name))
-        lines.append(f"{name}({', '.join(f'{d[0]} {d[1]}' for d in cursor.description)})")
-    return "\n".join(lines)
+        tables[name] = [(d[0], str(d[1])) for d in cursor.description]
+        cursor.fetchall()
+    return tables
+
+
+def schema_text(ctx: Context, con: duckdb.DuckDBPyConnection) -> str:
+    """The readable views and their columns, as a prompt for a model that writes SQL."""
+    return "\n".join(
+        f"{name}({', '.join(f'{c} {t}' for c, t in cols)})" for name, cols in columns(ctx, con).items()
+    )
 
 
 def run(
@@ -106,7 +114,7 @@ def run(
 ) -> Result:
     """Run one SELECT over the user's organisation's data; anything else fails with a clear message."""
     began = time.perf_counter()
-    sql = _one_select(sql)
+    sql = one_select(sql)
     allowed = readable_views(ctx)
     named = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql)}
     tables = [name for name in allowed if name in named]
@@ -149,7 +157,8 @@ def run(
     return Result(sql, columns, rows, len(fetched) > max_rows, tables, time.perf_counter() - began)
 
 
-def _one_select(sql: str) -> str:
+def one_select(sql: str) -> str:
+    """The statement, if it is a single SELECT; else a clear InvalidInput."""
     sql = (sql or "").strip().rstrip(";").strip()
     if not sql:
         raise InvalidInput("The query is empty.")

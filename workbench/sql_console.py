@@ -25,12 +25,7 @@ def run(
 def schema(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
     """The tables (views of the organisation's rows) this user may query, with their columns."""
     ctx.require("sql:query")
-    tables = {}
-    for name in sandbox.readable_views(ctx):
-        cursor = con.execute(f"SELECT * FROM ({sandbox.VIEWS[name][1]}) LIMIT 0", sandbox._params(ctx, name))
-        tables[name] = [(d[0], str(d[1])) for d in cursor.description]
-        cursor.fetchall()
-    return tables
+    return sandbox.columns(ctx, con)
 
 
 def saved(ctx: Context, con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -49,7 +44,7 @@ def save(ctx: Context, con: duckdb.DuckDBPyConnection, name: str, sql: str) -> d
     name = " ".join((name or "").split())
     if not name or len(name) > 100:
         raise InvalidInput("Give the query a name of 1-100 characters.")
-    sql = sandbox._one_select(sql)
+    sql = sandbox.one_select(sql)
     con.execute(
         "INSERT INTO saved_queries (org_id, user_id, name, sql) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (user_id, name) DO UPDATE"
