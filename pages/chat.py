@@ -4,19 +4,20 @@ confidence, grounding and the agents' reasoning. Conversations can be renamed, e
 import plotly.express as px
 import streamlit as st
 
-from workbench import chat, conversations, documents, ingest, parsing, ui
+from workbench import chat, conversations, documents, ingest, parsing, prompts, ui
 from workbench.errors import WorkbenchError
-from workbench.prompts import AGENT_TYPES
 from workbench.providers import PROVIDERS
 
 ctx = ui.require("chat:use")
 st.title("Chat")
-AGENTS = {"rag": "Documents", "code": "Code", "analytics": "Workbench data"}
 cfg = ui.settings()
 
 with ui.connection() as con:
     mine = conversations.list_conversations(ctx, con)
     readable = documents.list_documents(ctx, con) if ctx.can("documents:read") else []
+    named = {a["agent_type"]: a["name"] for a in reversed(prompts.list_agents(ctx, con))}
+# the organisation's agent names (seed 003, edited on Agents & prompts), else what each one reads
+AGENTS = {"rag": "Documents", "code": "Code", "analytics": "Workbench data", **named}
 
 side, main = st.columns([1, 3], gap="medium")
 with side:
@@ -59,9 +60,9 @@ def settings_panel() -> dict:
         left, mid, right = st.columns(3)
         agent = left.selectbox(
             "Agent",
-            AGENT_TYPES,
+            prompts.AGENT_TYPES,
             format_func=AGENTS.get,
-            index=AGENT_TYPES.index(conv["agent_type"]) if conv else 0,
+            index=prompts.AGENT_TYPES.index(conv["agent_type"]) if conv else 0,
         )
         provider = mid.selectbox(
             "Provider",

@@ -4,13 +4,15 @@ import polars as pl
 import streamlit as st
 
 from workbench import ui, users
-from workbench.errors import WorkbenchError
 
 ctx = ui.require("users:manage")
 st.title("Users & roles")
+ui.show_flash("users.done")
 
 with ui.connection() as con:
     rows = users.list_users(ctx, con)
+names = [r["username"] for r in rows]
+by_name = {r["username"]: r for r in rows}
 
 table = pl.DataFrame(rows).with_columns(
     pl.col("roles").list.join(", "),
@@ -29,25 +31,46 @@ with left, st.form("add-user", clear_on_submit=True):
     role = st.selectbox("Role", users.ROLES, index=len(users.ROLES) - 1)
     password = st.text_input("Initial password", type="password")
     if st.form_submit_button("Add user", type="primary"):
-        try:
-            with ui.connection(write=True) as con:
-                users.add_user(ctx, con, username, email, password, role, full_name or None)
-            st.success(f"Added {username}.")
-            st.rerun()
-        except WorkbenchError as exc:
-            st.error(str(exc))
+        ui.apply(
+            lambda c: users.add_user(ctx, c, username, email, password, role, full_name or None),
+            f"Added {username}: they can log in now.",
+            "users.done",
+        )
 
-with right, st.form("set-role"):
+with right:
     st.subheader("Change a role")
-    who = st.selectbox("User", [r["username"] for r in rows])
-    new_role = st.selectbox("New role", users.ROLES)
-    active = st.toggle("Active", value=True)
+    who = st.selectbox("User", names)
+    current = by_name[who]
+    role_now = (current["roles"] or ["viewer"])[0]
+with right, st.form(f"set-role.{who}"):
+    new_role = st.selectbox("New role", users.ROLES, index=users.ROLES.index(role_now))
+    active = st.toggle("Active", value=current["is_active"])
     if st.form_submit_button("Save"):
-        try:
-            with ui.connection(write=True) as con:
-                users.set_role(ctx, con, who, new_role)
-                users.set_active(ctx, con, who, active)
-            st.success(f"{who}: {new_role}, {'active' if active else 'disabled'}.")
-            st.rerun()
-        except WorkbenchError as exc:
-            st.error(str(exc))
+        ui.apply(
+            lambda c: (users.set_role(ctx, c, who, new_role), users.set_active(ctx, c, who, active)),
+            f"{who}: {new_role}, {'active' if active else 'disabled'}.",
+            "users.done",
+        )
+
+left, right = st.columns(2)
+with left, st.form("reset-password", clear_on_submit=True):
+    st.subheader("Reset a password")
+    target = st.selectbox("User", names, key="reset.user")
+    password = st.text_input("New password", type="password", key="reset.password")
+    st.caption("Also lifts a lock after too many failed logins. Tell the user the new password yourself.")
+    if st.form_submit_button("Reset password"):
+        ui.apply(
+            lambda c: users.reset_password(ctx, c, target, password),
+            f"New password set for {target}.",
+            "users.done",
+        )
+with right:
+    st.subheader("Delete a user")
+    gone = st.selectbox("User", [n for n in names if n != ctx.username], key="delete.user", index=None)
+    st.caption("Deletes their conversations, documents and usage records too. Disabling keeps them.")
+    if gone:
+        ui.confirm_delete(
+            f"Delete {gone} and everything they own",
+            lambda c: users.delete_user(ctx, c, gone, settings=ui.settings(), vectors=ui.vectors()),
+            f"user.{gone}",
+        )

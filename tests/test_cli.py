@@ -23,7 +23,8 @@ COMMANDS = [[], ["init"], ["demo"], ["user"], ["user", "add"], ["user", "list"],
             ["prices", "unpriced"], ["datasets", "add"], ["datasets", "list"], ["datasets", "profile"],
             ["churn", "train"], ["churn", "score"], ["models", "list"], ["models", "promote"],
             ["models", "archive"], ["models", "rollback"], ["models", "history"], ["sql"], ["mlflow-ui"],
-            ["forecast", "train"], ["forecast", "score"]]
+            ["forecast", "train"], ["forecast", "score"], ["backup"], ["restore"], ["audit"],
+            ["user", "disable"], ["user", "enable"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "main")
@@ -49,6 +50,13 @@ def test_user_add_and_set_role(cli_env):
     assert json.loads(added.stdout)["roles"] == ["analyst"]
     changed = run(cli_env, "user", "set-role", "zoe", "manager", "--as", "alice")
     assert changed.returncode == 0 and "manager" in changed.stdout
+    disabled = run(cli_env, "user", "disable", "zoe", "--as", "alice")
+    assert disabled.returncode == 0 and "zoe is disabled" in disabled.stdout
+    refused = run(cli_env, "audit", "--as", "mike")
+    assert refused.returncode == 1 and "admin:full" in refused.stderr
+    log = json.loads(run(cli_env, "audit", "--as", "alice", "--json").stdout)
+    assert [(e["action"], e["target"]) for e in log] == [("user.disable", "zoe"), ("user.role", "zoe"),
+                                                          ("user.add", "zoe")]
     listed = json.loads(run(cli_env, "user", "list", "--as", "alice", "--json").stdout)
     assert next(r for r in listed if r["username"] == "zoe")["roles"] == ["manager"]
 

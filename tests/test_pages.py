@@ -172,7 +172,7 @@ def test_chat_page_says_so_when_nothing_is_found_and_runs_analytics(app):
 
 def test_prompts_page_lets_an_admin_edit_a_template(app):
     at = logged_in(app, "alice", "pages/prompts.py")
-    assert at.title[0].value == "Prompts" and not at.error
+    assert at.title[0].value == "Agents & prompts" and not at.error
     with app.connect() as con:
         uuid = con.execute("SELECT t.uuid::VARCHAR FROM templates t JOIN users u ON u.org_id = t.org_id"
                            " WHERE u.username = 'alice' AND t.name = 'answer-from-sources'").fetchone()[0]

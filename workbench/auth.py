@@ -13,7 +13,8 @@ import duckdb
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from workbench.db import fetch_dicts, fetch_one
+from workbench import audit
+from workbench.db import atomic, fetch_dicts, fetch_one
 from workbench.errors import AuthFailed, InvalidInput, NotAllowed, NotFound
 
 _hasher = PasswordHasher()  # argon2id with argon2-cffi's recommended parameters
@@ -165,9 +166,11 @@ def create_api_key(ctx: Context, con: duckdb.DuckDBPyConnection, name: str) -> d
     if not name.strip():
         raise InvalidInput("Give the API key a name, e.g. 'support-bot'.")
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    row = fetch_one(con, "INSERT INTO api_keys (org_id, name, key_prefix, key_hash, created_by)"
-                         " VALUES (?, ?, ?, ?, ?) RETURNING uuid::VARCHAR AS uuid",
-                    [ctx.org_id, name.strip(), key[:10], _key_hash(key), ctx.user_id])
+    with atomic(con):
+        row = fetch_one(con, "INSERT INTO api_keys (org_id, name, key_prefix, key_hash, created_by)"
+                             " VALUES (?, ?, ?, ?, ?) RETURNING uuid::VARCHAR AS uuid",
+                        [ctx.org_id, name.strip(), key[:10], _key_hash(key), ctx.user_id])
+        audit.record(ctx, con, "key.create", f"{name.strip()} ({key[:10]}…)")
     return {"uuid": row["uuid"], "name": name.strip(), "key": key, "prefix": key[:10]}
 
 
@@ -182,12 +185,17 @@ def list_api_keys(ctx: Context, con: duckdb.DuckDBPyConnection) -> list[dict]:
 def revoke_api_key(ctx: Context, con: duckdb.DuckDBPyConnection, key_uuid: str) -> None:
     """Revoke a key of the acting user's organisation."""
     ctx.require("keys:manage")
-    row = fetch_one(con, "SELECT id, org_id FROM api_keys WHERE uuid::VARCHAR = ?", [key_uuid])
+    row = fetch_one(con, "SELECT id, org_id, name, key_prefix, revoked_at FROM api_keys"
+                         " WHERE uuid::VARCHAR = ?", [key_uuid])
     if row is None:
         raise NotFound(f"No API key {key_uuid}.")
     ctx.require_org(row["org_id"])
-    con.execute("UPDATE api_keys SET revoked_at = current_localtimestamp() WHERE id = ?",
-                [row["id"]])
+    if row["revoked_at"] is not None:
+        return
+    with atomic(con):
+        con.execute("UPDATE api_keys SET revoked_at = current_localtimestamp() WHERE id = ?",
+                    [row["id"]])
+        audit.record(ctx, con, "key.revoke", f"{row['name']} ({row['key_prefix']}…)")
 
 
 def verify_api_key(con: duckdb.DuckDBPyConnection, key: str) -> dict:

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
+from workbench import audit
 from workbench.auth import Context
 from workbench.db import atomic, fetch_dicts, fetch_one
 from workbench.errors import InvalidInput, NotFound
@@ -133,6 +134,8 @@ def set_budget(
     amount = _amount(monthly_usd)
     project_id, user_id = _target(ctx, con, scope, project, user)
     with atomic(con):
+        audit.record(ctx, con, "budget.set", scope if scope == "organization" else str(project or user),
+                     scope=scope, monthly_usd=amount)
         row = fetch_one(
             con,
             "SELECT id FROM budgets WHERE org_id = ? AND scope = ?"
@@ -156,11 +159,15 @@ def set_budget(
 def delete_budget(ctx: Context, con: duckdb.DuckDBPyConnection, budget_id: int) -> None:
     """Delete a budget of the acting user's organisation."""
     ctx.require("prices:manage")
-    row = fetch_one(con, "SELECT org_id FROM budgets WHERE id = ?", [budget_id])
+    row = fetch_one(con, "SELECT org_id, scope, monthly_usd FROM budgets WHERE id = ?", [budget_id])
     if row is None:
         raise NotFound(f"No budget {budget_id}.")
     ctx.require_org(row["org_id"])
-    con.execute("DELETE FROM budgets WHERE id = ?", [budget_id])
+    with atomic(con):
+        con.execute("DELETE FROM budgets WHERE id = ?", [budget_id])
+        audit.record(
+            ctx, con, "budget.delete", f"#{budget_id}", scope=row["scope"], monthly_usd=row["monthly_usd"]
+        )
 
 
 def list_budgets(ctx: Context, con: duckdb.DuckDBPyConnection) -> list[dict]:

@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 import duckdb
 
-from workbench import prices
+from workbench import audit, prices
 from workbench.auth import Context
 from workbench.db import atomic, fetch_dicts, fetch_one
 from workbench.errors import InvalidInput, NotAllowed, NotFound
@@ -173,6 +173,14 @@ def list_prices(
     )
 
 
+def _label(row: dict) -> str:
+    return f"{row['provider']}/{row['model']}"
+
+
+def _rates(row: dict) -> dict:
+    return {name: row.get(name) for name in RATES}
+
+
 def add_price(ctx: Context, con: duckdb.DuckDBPyConnection, **fields) -> dict:
     """Add a price row of the acting organisation and reprice the calls it can price. Returns the
     new row's `id` and `repriced_calls`."""
@@ -184,6 +192,7 @@ def add_price(ctx: Context, con: duckdb.DuckDBPyConnection, **fields) -> dict:
         _check_no_overlap(con, ctx.org_id, row)
         price_id = _insert(con, ctx.org_id, row)
         n = prices.recompute(con, org_id=ctx.org_id, since=row["effective_from"], providers=[row["provider"]])
+        audit.record(ctx, con, "price.add", _label(row), id=price_id, **_rates(row))
     return {"id": price_id, "repriced_calls": n}
 
 
@@ -214,6 +223,7 @@ def correct_price(ctx: Context, con: duckdb.DuckDBPyConnection, price_id: int, *
             since=min(old["effective_from"], row["effective_from"]),
             providers=sorted({old["provider"], row["provider"]}),
         )
+        audit.record(ctx, con, "price.correct", _label(row), id=price_id, **_rates(row))
     return {"id": price_id, "repriced_calls": n}
 
 
@@ -260,6 +270,7 @@ def change_price_from(
             closed_id = price_id
         new_id = _insert(con, ctx.org_id, new)
         n = prices.recompute(con, org_id=ctx.org_id, since=day, providers=[old["provider"]])
+        audit.record(ctx, con, "price.change", _label(new), id=new_id, effective_from=day, **_rates(new))
     return {"closed_id": closed_id, "id": new_id, "repriced_calls": n}
 
 
@@ -276,6 +287,7 @@ def delete_price(ctx: Context, con: duckdb.DuckDBPyConnection, price_id: int) ->
     with atomic(con):
         con.execute("DELETE FROM model_prices WHERE id = ?", [price_id])
         n = prices.recompute(con, org_id=ctx.org_id, since=old["effective_from"], providers=[old["provider"]])
+        audit.record(ctx, con, "price.delete", _label(old), id=price_id)
     return {"id": price_id, "repriced_calls": n}
 
 

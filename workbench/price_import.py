@@ -15,7 +15,7 @@ from datetime import date
 import duckdb
 import pyarrow as pa
 
-from workbench import prices
+from workbench import audit, prices
 from workbench.auth import Context
 from workbench.db import atomic
 from workbench.errors import InvalidInput
@@ -155,5 +155,7 @@ def import_litellm(
         replaced = _write_rows(con, ctx.org_id, rows, day, f"LiteLLM {source_name}")
         providers = sorted({row["provider"] for row in rows})
         n = prices.recompute(con, org_id=ctx.org_id, since=day, providers=providers) if rows else 0
+        audit.record(ctx, con, "price.import", source_name, added=len(rows), replaced=replaced,
+                     effective_from=day)
     counts = {"added": len(rows), "replaced": replaced, "skipped": len(skipped), "repriced_calls": n}
     return {**counts, "skip_reasons": skipped}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from workbench import audit
 from workbench.auth import Context
 from workbench.db import atomic, fetch_dicts, fetch_one
 from workbench.errors import InvalidInput, NotFound
@@ -187,18 +188,111 @@ def update_template(
         raise InvalidInput("A template needs some content.")
     row = fetch_one(
         con,
-        "SELECT id, template_type FROM templates WHERE uuid::VARCHAR = ? AND org_id = ?",
+        "SELECT id, name, template_type FROM templates WHERE uuid::VARCHAR = ? AND org_id = ?",
         [template_uuid, ctx.org_id],
     )
     if row is None:
         raise NotFound(f"No template {template_uuid}.")
     if row["template_type"] == "response_generation" and "{question}" not in content:
         raise InvalidInput("A response template must contain {question}, or the model never sees it.")
-    con.execute(
-        "UPDATE templates SET content = ?, system_prompt = ?, variables = ?,"
-        " updated_at = current_localtimestamp() WHERE id = ?",
-        [content, system_prompt or None, variables(content + (system_prompt or "")), row["id"]],
+    with atomic(con):
+        con.execute(
+            "UPDATE templates SET content = ?, system_prompt = ?, variables = ?,"
+            " updated_at = current_localtimestamp() WHERE id = ?",
+            [content, system_prompt or None, variables(content + (system_prompt or "")), row["id"]],
+        )
+        audit.record(ctx, con, "template.edit", row["name"], chars=len(content))
+
+
+def list_agents(ctx: Context, con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The organisation's agents (seed 003): the chat labels each agent type with its name."""
+    return fetch_dicts(
+        con,
+        "SELECT uuid::VARCHAR AS uuid, name, description, agent_type, created_at FROM agents"
+        " WHERE org_id = ? ORDER BY agent_type, id",
+        [ctx.org_id],
     )
+
+
+def update_agent(
+    ctx: Context, con: duckdb.DuckDBPyConnection, agent_uuid: str, *, name: str, description: str | None
+) -> None:
+    """Rename or describe an agent; its type (what it does) stays."""
+    ctx.require("prompts:manage")
+    name = name.strip()
+    if not name:
+        raise InvalidInput("An agent needs a name.")
+    row = fetch_one(
+        con, "SELECT id, name FROM agents WHERE uuid::VARCHAR = ? AND org_id = ?", [agent_uuid, ctx.org_id]
+    )
+    if row is None:
+        raise NotFound(f"No agent {agent_uuid}.")
+    if fetch_one(
+        con, "SELECT 1 FROM agents WHERE org_id = ? AND name = ? AND id <> ?", [ctx.org_id, name, row["id"]]
+    ):
+        raise InvalidInput(f"Another agent is already named {name!r}.")
+    with atomic(con):
+        con.execute(
+            "UPDATE agents SET name = ?, description = ? WHERE id = ?",
+            [name, (description or "").strip() or None, row["id"]],
+        )
+        audit.record(ctx, con, "agent.edit", row["name"], name=name, description=description)
+
+
+def stage_settings(ctx: Context, con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The organisation's stages as an admin edits them: description, position, response template."""
+    ctx.require("prompts:manage")
+    return fetch_dicts(
+        con,
+        "SELECT s.uuid::VARCHAR AS uuid, s.name, s.description, s.stage_type, s.position,"
+        " t.name AS response_template FROM stages s"
+        " JOIN templates t ON t.id = s.response_generation_template_id"
+        " WHERE s.org_id = ? ORDER BY s.position, s.id",
+        [ctx.org_id],
+    )
+
+
+def update_stage(
+    ctx: Context,
+    con: duckdb.DuckDBPyConnection,
+    stage_uuid: str,
+    *,
+    description: str,
+    position: int,
+    response_template: str,
+) -> None:
+    """Change what a stage is for (its description is matched against questions), its order and the
+    response template it answers with."""
+    ctx.require("prompts:manage")
+    if not description.strip():
+        raise InvalidInput("A stage needs a description: it is what questions are matched against.")
+    stage = fetch_one(
+        con, "SELECT id, name FROM stages WHERE uuid::VARCHAR = ? AND org_id = ?", [stage_uuid, ctx.org_id]
+    )
+    if stage is None:
+        raise NotFound(f"No stage {stage_uuid}.")
+    template = fetch_one(
+        con,
+        "SELECT id FROM templates WHERE org_id = ? AND name = ? AND template_type = 'response_generation'",
+        [ctx.org_id, response_template],
+    )
+    if template is None:
+        raise InvalidInput(f"{response_template!r} is not one of your response templates.")
+    with atomic(con):
+        con.execute(
+            "UPDATE stages SET description = ?, position = ?, response_generation_template_id = ?"
+            " WHERE id = ?",
+            [description.strip(), int(position), template["id"], stage["id"]],
+        )
+        audit.record(
+            ctx,
+            con,
+            "stage.edit",
+            stage["name"],
+            description=description.strip(),
+            position=int(position),
+            response_template=response_template,
+        )
 
 
 INJECTION = re.compile(

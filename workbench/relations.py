@@ -38,6 +38,7 @@ LINKS = (
     Link("analytics_results", "org_id", "organizations", "cascade"),
     Link("saved_queries", "org_id", "organizations", "cascade"),
     Link("model_artifacts", "org_id", "organizations", "cascade"),
+    Link("audit_log", "org_id", "organizations", "cascade"),
     # seed 004: deleting a user deletes their conversations and documents and role links
     Link("user_roles", "user_id", "users", "cascade"),
     Link("projects", "owner_id", "users", "cascade"),
@@ -54,6 +55,7 @@ LINKS = (
     Link("model_artifacts", "created_by", "users", "set_null"),
     Link("saved_queries", "user_id", "users", "cascade"),
     Link("model_stage_transitions", "changed_by", "users", "set_null"),
+    Link("audit_log", "actor_id", "users", "set_null"),
     # seed 000: a project groups calls, utterances, QA pairs, datasets, documents
     Link("calls", "project_id", "projects", "cascade"),
     Link("utterances", "project_id", "projects", "cascade"),

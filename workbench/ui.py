@@ -37,8 +37,9 @@ PAGES = [
     PageSpec("pages/models.py", "Models", ":material/model_training:", "models:read"),
     PageSpec("pages/sql.py", "SQL console", ":material/terminal:", "sql:query"),
     PageSpec("pages/prices.py", "Prices & budgets", ":material/payments:", "prices:manage"),
-    PageSpec("pages/prompts.py", "Prompts", ":material/edit_note:", "prompts:manage"),
+    PageSpec("pages/prompts.py", "Agents & prompts", ":material/edit_note:", "prompts:manage"),
     PageSpec("pages/users.py", "Users & roles", ":material/group:", "users:manage"),
+    PageSpec("pages/admin.py", "Administration", ":material/admin_panel_settings:", "admin:full"),
     PageSpec("pages/account.py", "My account", ":material/person:", None),
 ]
 
@@ -197,17 +198,28 @@ MODEL_METRICS = {
 }
 
 
-def registry_action(action, done: str) -> None:
-    """One registry change (`action(con)`) in a write transaction; the outcome is shown after a
-    rerun, an error (the gate's refusal included) here, with nothing changed."""
+def apply(action, done: str, flash: str) -> None:
+    """One change (`action(con)`) in a write transaction; `done` is shown after the rerun by
+    `show_flash(flash)`, an error here, with nothing changed."""
     try:
         with connection(write=True, reraise=True) as con:
             action(con)
     except WorkbenchError as exc:
         st.error(str(exc))
         return
-    st.session_state["models.done"] = done
+    st.session_state[flash] = done
     st.rerun()
+
+
+def show_flash(flash: str) -> None:
+    """The message the last `apply` left for this page, once."""
+    if message := st.session_state.pop(flash, None):
+        st.success(message)
+
+
+def registry_action(action, done: str) -> None:
+    """One registry change (`action(con)`); the gate's refusal shows here, with nothing changed."""
+    apply(action, done, "models.done")
 
 
 def confirm_delete(label: str, action, key: str) -> None:

@@ -6,7 +6,7 @@ import re
 
 import duckdb
 
-from workbench import auth, prompts, relations
+from workbench import audit, auth, prompts, relations
 from workbench.auth import Context
 from workbench.db import atomic, fetch_dicts, fetch_one
 from workbench.errors import InvalidInput, NotAllowed, NotFound
@@ -35,6 +35,51 @@ def create_organization(con: duckdb.DuckDBPyConnection, name: str, **profile: st
                       [name, slugify(name), *extra.values()]).fetchone()
     prompts.ensure_defaults(con, row[0])
     return row[0]
+
+
+PROFILE = ("name", "business_description", "address", "phone_number", "website")
+
+
+def organization(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict:
+    """The acting user's organisation and its business profile (seed 003), with its owner's username."""
+    return fetch_one(
+        con,
+        "SELECT o.uuid::VARCHAR AS uuid, o.name, o.slug, o.business_description, o.address,"
+        " o.phone_number, o.website, u.username AS owner, o.created_at FROM organizations o"
+        " LEFT JOIN users u ON u.id = o.owner_user_id WHERE o.id = ?",
+        [ctx.org_id],
+    )
+
+
+def update_organization(ctx: Context, con: duckdb.DuckDBPyConnection, *, owner: str | None = None,
+                        **profile: str | None) -> dict:
+    """Edit the business profile (seed 003: name, description, address, phone, website, owner).
+    Empty fields are cleared; the name stays required and unique."""
+    ctx.require("org:manage")
+    if unknown := set(profile) - set(PROFILE):
+        raise InvalidInput(f"Unknown profile fields: {', '.join(sorted(unknown))}.")
+    before = organization(ctx, con)
+    values = {k: (v or "").strip() or None for k, v in profile.items()}
+    if "name" in values:
+        if not values["name"]:
+            raise InvalidInput("An organisation needs a name.")
+        taken = "SELECT 1 FROM organizations WHERE name = ? AND id <> ?"
+        if fetch_one(con, taken, [values["name"], ctx.org_id]):
+            raise InvalidInput(f"An organisation named {values['name']!r} already exists.")
+    if owner:
+        values["owner_user_id"] = _user_id_in_org(ctx, con, owner)
+    changed = {k: v for k, v in values.items() if before.get(k) != v}
+    if owner and before["owner"] == owner:
+        changed.pop("owner_user_id", None)
+    if not changed:
+        return before
+    with atomic(con):
+        con.execute(f"UPDATE organizations SET {', '.join(f'{k} = ?' for k in changed)} WHERE id = ?",
+                    [*changed.values(), ctx.org_id])
+        fields = {("owner" if k == "owner_user_id" else k): (owner if k == "owner_user_id" else v)
+                  for k, v in changed.items()}
+        audit.record(ctx, con, "org.profile", before["name"], **fields)
+    return organization(ctx, con)
 
 
 def _check_new_user(con, username: str, email: str, role: str) -> None:
@@ -70,8 +115,10 @@ def add_user(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, email:
     ctx.require("users:manage")
     if role == "admin" and not ctx.can("admin:full"):
         raise NotAllowed("Only an admin may create another admin.")
-    user_id = insert_user(con, ctx.org_id, username.strip(), email.strip(),
-                          auth.hash_password(password), role, full_name)
+    with atomic(con):
+        user_id = insert_user(con, ctx.org_id, username.strip(), email.strip(),
+                              auth.hash_password(password), role, full_name)
+        audit.record(ctx, con, "user.add", username.strip(), email=email.strip(), role=role)
     return get_user(ctx, con, user_id=user_id)
 
 
@@ -119,8 +166,12 @@ def set_role(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, role: 
     user_id = _user_id_in_org(ctx, con, username)
     if user_id == ctx.user_id and role != "admin" and "admin" in ctx.roles:
         raise InvalidInput("You cannot remove your own admin role; ask another admin.")
-    con.execute("DELETE FROM user_roles WHERE user_id = ?", [user_id])
-    con.execute("INSERT INTO user_roles SELECT ?, id FROM roles WHERE name = ?", [user_id, role])
+    before = get_user(ctx, con, user_id=user_id)["roles"]
+    with atomic(con):
+        con.execute("DELETE FROM user_roles WHERE user_id = ?", [user_id])
+        con.execute("INSERT INTO user_roles SELECT ?, id FROM roles WHERE name = ?", [user_id, role])
+        if before != [role]:
+            audit.record(ctx, con, "user.role", username, before=before, after=[role])
     return get_user(ctx, con, user_id=user_id)
 
 
@@ -130,8 +181,13 @@ def set_active(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, acti
     user_id = _user_id_in_org(ctx, con, username)
     if user_id == ctx.user_id and not active:
         raise InvalidInput("You cannot disable yourself.")
-    con.execute("UPDATE users SET is_active = ?, updated_at = current_localtimestamp()"
-                " WHERE id = ?", [active, user_id])
+    was = con.execute("SELECT is_active FROM users WHERE id = ?", [user_id]).fetchone()[0]
+    if was == active:
+        return
+    with atomic(con):
+        con.execute("UPDATE users SET is_active = ?, updated_at = current_localtimestamp()"
+                    " WHERE id = ?", [active, user_id])
+        audit.record(ctx, con, "user.enable" if active else "user.disable", username)
 
 
 def reset_password(ctx: Context, con: duckdb.DuckDBPyConnection, username: str,
@@ -140,9 +196,12 @@ def reset_password(ctx: Context, con: duckdb.DuckDBPyConnection, username: str,
     if username != ctx.username:
         ctx.require("users:manage")
     user_id = _user_id_in_org(ctx, con, username)
-    con.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL,"
-                " updated_at = current_localtimestamp() WHERE id = ?",
-                [auth.hash_password(password), user_id])
+    with atomic(con):
+        con.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL,"
+                    " updated_at = current_localtimestamp() WHERE id = ?",
+                    [auth.hash_password(password), user_id])
+        audit.record(ctx, con, "user.password", username,
+                     by="self" if username == ctx.username else "admin reset")
 
 
 def delete_user(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, *, settings=None,
@@ -158,6 +217,7 @@ def delete_user(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, *, 
     with atomic(con):
         purged = documents.purge_owned_by(con, settings, vectors, user_id)
         deleted = relations.delete_cascade(con, "users", "id = ?", [user_id])
+        audit.record(ctx, con, "user.delete", username, rows=sum(deleted.values()))
     for table, n in purged.items():
         deleted[table] = deleted.get(table, 0) + n
     return deleted
