@@ -275,3 +275,5 @@ from workbench import cli_datasets  # noqa: E402,F401
 from workbench import cli_models  # noqa: E402,F401
 from workbench import cli_forecast  # noqa: E402,F401
 from workbench import cli_sql  # noqa: E402,F401
+from workbench import cli_backup  # noqa: E402,F401
+from workbench import cli_admin  # noqa: E402,F401
