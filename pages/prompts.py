@@ -39,7 +39,7 @@ for agent in agents:
             )
 
 st.subheader("Stages")
-st.caption("Without a model, a question goes to the stage whose description it matches best.")
+st.caption("A configured model reads these descriptions to pick the stage; without one, the agent picks it.")
 responses = [t["name"] for t in templates if t["template_type"] == "response_generation"]
 for stage in stages:
     with st.expander(f"{stage['position']}. {stage['name']}"), st.form(f"stage.{stage['uuid']}"):
