@@ -28,15 +28,20 @@ def audit_command(days, action, actor, as_user, as_json) -> None:
     _emit(rows, as_json, "\n".join(lines) or "No changes recorded in that period.")
 
 
+def _set_active(username: str, as_user: str, as_json: bool, active: bool) -> None:
+    with acting(as_user, write=True) as (ctx, con):
+        users.set_active(ctx, con, username, active)
+    state = "enabled" if active else "disabled"
+    _emit({"username": username, "is_active": active}, as_json, f"{username} is {state}.")
+
+
 @user.command("disable")
 @click.argument("username")
 @as_option
 @json_option
 def user_disable(username, as_user, as_json) -> None:
     """Stop USERNAME from logging in (reversible with `user enable`; nothing is deleted)."""
-    with acting(as_user, write=True) as (ctx, con):
-        users.set_active(ctx, con, username, False)
-    _emit({"username": username, "is_active": False}, as_json, f"{username} is disabled.")
+    _set_active(username, as_user, as_json, False)
 
 
 @user.command("enable")
@@ -45,6 +50,4 @@ def user_disable(username, as_user, as_json) -> None:
 @json_option
 def user_enable(username, as_user, as_json) -> None:
     """Let a disabled USERNAME log in again."""
-    with acting(as_user, write=True) as (ctx, con):
-        users.set_active(ctx, con, username, True)
-    _emit({"username": username, "is_active": True}, as_json, f"{username} is enabled.")
+    _set_active(username, as_user, as_json, True)
