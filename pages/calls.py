@@ -1,6 +1,7 @@
 """Calls: filter and chart the calls (a click on a chart filters the table), read a transcript,
 search utterances by keyword or meaning, import call files, review QA pairs and datasets."""
 
+import html
 from datetime import date, timedelta
 
 import plotly.express as px
@@ -18,7 +19,7 @@ state = st.session_state
 
 def csv_button(rows: list[dict], name: str, key: str) -> None:
     if rows:
-        data = pl.DataFrame(rows).drop(["terms"], strict=False).write_csv().encode()
+        data = pl.DataFrame(rows, infer_schema_length=None).drop(["terms"], strict=False).write_csv().encode()
         st.download_button("Export CSV", data, f"{name}.csv", "text/csv", key=key, icon=":material/download:")
 
 
@@ -66,7 +67,10 @@ def qa_tools(project: str, pairs: list[dict]) -> None:
             state["qa.deleted"] = qa.delete_pair(ctx, store, vectors, victim["uuid"])
             st.rerun()
     with more.popover("Import or extract", icon=":material/upload:"):
-        upload = st.file_uploader("CSV with question and answer columns", type=["csv"], key="qa.upload")
+        upload = st.file_uploader(
+            "CSV with question and answer columns", type=["csv"], key="qa.upload",
+            max_upload_size=ui.settings().upload_max_mb,
+        )
         if upload and st.button("Import CSV", key="qa.import"):
             run(
                 lambda: qa.import_pairs(
@@ -266,8 +270,9 @@ with sections["Search"]:
             for i, hit in enumerate(hits[:20]):
                 score = f" · similarity {hit['score']:.2f}" if hit["score"] is not None else ""
                 text, button = st.columns([5, 1])
-                text.markdown(
-                    f"**{hit['external_id']}** · {hit['role']} #{hit['utterance_index']}{score}<br>"
+                text.markdown(  # HTML for the <mark>s: every text from the data is escaped
+                    f"**{html.escape(hit['external_id'])}** · {html.escape(hit['role'] or '')}"
+                    f" #{hit['utterance_index']}{score}<br>"
                     + call_search.highlight(hit["content"], hit["terms"]),
                     unsafe_allow_html=True,
                 )
@@ -293,7 +298,8 @@ if "Import" in sections:
         )
         with st.form("calls.import", clear_on_submit=True):
             files = st.file_uploader(
-                "Call files", type=[f.lstrip(".") for f in transcripts.FORMATS], accept_multiple_files=True
+                "Call files", type=[f.lstrip(".") for f in transcripts.FORMATS], accept_multiple_files=True,
+                max_upload_size=ui.settings().upload_max_mb,
             )
             target = st.selectbox("Into project", projects)
             go = st.form_submit_button("Import", type="primary")

@@ -114,6 +114,7 @@ def attach(conv: dict) -> None:
         "Attach files to this chat",
         type=[e.lstrip(".") for e in parsing.SUPPORTED_TYPES],
         accept_multiple_files=True,
+        max_upload_size=cfg.upload_max_mb,  # the browser refuses bigger files
         key=f"chat.files.{conv['uuid']}",
     )
     if files and st.button("Add to this chat", icon=":material/attach_file:"):

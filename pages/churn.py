@@ -68,7 +68,10 @@ with train_tab:
             )
     if source == "A dataset" and ctx.can("datasets:write"):
         with st.expander("Register a CSV or Parquet file", expanded=not tables):
-            upload = st.file_uploader("File", type=["csv", "tsv", "parquet", "pq"], key="churn.upload")
+            upload = st.file_uploader(
+                "File", type=["csv", "tsv", "parquet", "pq"], key="churn.upload",
+                max_upload_size=ui.settings().upload_max_mb,
+            )
             label = st.text_input(
                 "Dataset name",
                 key="churn.upload.name",

@@ -37,6 +37,7 @@ with upload:
                 "Files",
                 type=[e.lstrip(".") for e in parsing.SUPPORTED_TYPES],
                 accept_multiple_files=True,
+                max_upload_size=ui.settings().upload_max_mb,  # the browser refuses bigger files
                 help=f"Up to {ui.settings().upload_max_mb} MB each.",
             )
             left, mid, right = st.columns(3)

@@ -170,7 +170,9 @@ with litellm:
         "LiteLLM's `model_prices_and_context_window.json`: per-token prices become your organisation's"
         " rows per million tokens (the same as `workbench prices import FILE`)."
     )
-    upload = st.file_uploader("Price file", type=["json"], key="prices.upload")
+    upload = st.file_uploader(
+        "Price file", type=["json"], key="prices.upload", max_upload_size=ui.settings().upload_max_mb
+    )
     since = st.date_input("Applies from", date.today(), key="prices.upload.from")
     if upload and st.button("Import prices", type="primary"):
         run(

@@ -14,7 +14,7 @@ with ui.connection() as con:
 names = [r["username"] for r in rows]
 by_name = {r["username"]: r for r in rows}
 
-table = pl.DataFrame(rows).with_columns(
+table = pl.DataFrame(rows, infer_schema_length=None).with_columns(
     pl.col("roles").list.join(", "),
     pl.col("last_login").cast(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M").fill_null("never"),
     pl.col("full_name").fill_null(""),

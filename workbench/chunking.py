@@ -200,7 +200,9 @@ def _python_units(source: str) -> list[tuple[int, int, str | None]] | None:
         elif isinstance(node, ast.ClassDef):
             name = f"class {node.name}"
         units.append((first, node.end_lineno or node.lineno, name))
-    if units and units[0][0] > 1:  # leading comments and docstring lines before the first node
+    if not units:  # only comments: split by lines, or their text would be lost
+        return None
+    if units[0][0] > 1:  # leading comments and docstring lines before the first node
         units.insert(0, (1, units[0][0] - 1, None))
     return _cover_gaps(units)
 

@@ -31,6 +31,7 @@ def import_command(file, project, no_embed, as_user, as_json) -> None:
     ctx, cfg, store = context_of(as_user), _settings(), _store()
     vectors = home.open_vectors(cfg)
     try:
+        transcripts.check_size(path.name, path.stat().st_size, cfg.upload_max_mb)  # before reading it
         result = calls.import_calls(
             ctx, store, path.name, path.read_bytes(), project, max_mb=cfg.upload_max_mb, vectors=vectors
         )

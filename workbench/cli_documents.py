@@ -13,6 +13,7 @@ import click
 from workbench import documents, home
 from workbench.cli import _emit, _settings, _store, acting, as_option, context_of, json_option, main
 from workbench.documents import DOC_TYPES, SCOPES, SEARCH_MODES
+from workbench.errors import InvalidInput
 
 
 def expand_paths(paths: tuple[str, ...]) -> tuple[list[Path], int]:
@@ -62,10 +63,15 @@ def ingest_command(paths, as_user, project, scope, doc_type, as_json) -> None:
     files, skipped = expand_paths(paths)
     store, store_vectors = _store(), home.open_vectors(cfg)
     ctx = context_of(as_user)
-    batch = []
-    for path in files:
+    batch, refused = [], {}
+    for i, path in enumerate(files):
+        try:  # a file over the limit is refused from its size, never read into memory
+            ingest.check_size(cfg, path.name, path.stat().st_size)
+        except InvalidInput as exc:
+            refused[i] = ingest.Outcome(path.name, "refused", None, str(exc))
+            continue
         batch.append((path.name, path.read_bytes()))
-    outcomes = ingest.ingest_files(
+    processed = iter(ingest.ingest_files(
         ctx,
         cfg,
         store,
@@ -76,7 +82,8 @@ def ingest_command(paths, as_user, project, scope, doc_type, as_json) -> None:
         doc_type=doc_type,
         project=project,
         progress=_progress(as_json),
-    )
+    ))
+    outcomes = [refused[i] if i in refused else next(processed) for i in range(len(files))]
     index_note = store_vectors.build_ann_index(cfg.ann_min_rows)
     bad = [o for o in outcomes if o.status in ("refused", "failed")]
     lines = [

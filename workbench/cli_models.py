@@ -235,6 +235,8 @@ def mlflow_ui_command() -> None:
         "--port",
         str(where.port or 5000),
     ]
-    click.echo(f"MLflow UI on {settings.mlflow_ui_url} (store {settings.mlflow_tracking_uri})")
+    from workbench.registry import shown_uri
+
+    click.echo(f"MLflow UI on {settings.mlflow_ui_url} (store {shown_uri(settings.mlflow_tracking_uri)})")
     sys.stdout.flush()
     os.execv(sys.executable, cmd)  # become MLflow: a stop signal to this pid stops it

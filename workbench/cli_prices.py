@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from workbench.cli import _emit, acting, as_option, json_option, main
+from workbench.cli import _emit, _settings, acting, as_option, json_option, main
+from workbench.errors import InvalidInput
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -53,6 +54,12 @@ def import_command(file, effective_from, as_user, as_json) -> None:
     from workbench import price_import
 
     path = Path(file)
+    limit_mb = _settings().upload_max_mb
+    if path.stat().st_size > limit_mb * 1024 * 1024:  # refused from its size, never read into memory
+        raise InvalidInput(
+            f"{path.name} is {path.stat().st_size / 2**20:,.0f} MB; the limit is {limit_mb} MB"
+            " (WORKBENCH_UPLOAD_MAX_MB). Nothing was imported."
+        )
     with acting(as_user, write=True) as (ctx, con):
         result = price_import.import_litellm(
             ctx, con, path.read_bytes(), source_name=path.name, effective_from=effective_from

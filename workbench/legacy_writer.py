@@ -39,8 +39,10 @@ def integer(row: dict, column: str) -> int | None:
     if value is None or value == "":
         return None
     try:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         raise ValueError(f"{column} {value!r} is not a whole number") from None
 
 

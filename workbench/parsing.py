@@ -7,6 +7,9 @@ import csv
 import io
 import os
 import re
+import struct
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -44,6 +47,12 @@ _MIME_TYPES: dict[str, str] = {
 _MAX_CONTROL_SHARE = 0.01
 # Unicode control characters except tab, newline, vertical tab, form feed and carriage return.
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+# A .docx is a zip: python-docx inflates every part into memory and parses its XML, so a small file
+# that unpacks to gigabytes (a zip bomb) is refused from the sizes its zip directory declares, after
+# checking, in bounded steps, that no part inflates to more than it declares (zipfile would inflate a
+# lying part whole before cutting it to the declared size).
+DOCX_MAX_UNPACKED_MB = 200  # all parts, pictures included
+DOCX_MAX_XML_MB = 50  # the XML parts (document.xml of a 1,000-page manual is about 10 MB)
 _HEADING_STYLE = re.compile(r"^heading ([1-9])$", re.IGNORECASE)
 _HTML_DROPPED = frozenset({"script", "style", "nav", "head", "title", "noscript", "template"})
 _HTML_HEADINGS = {f"h{level}": level for level in range(1, 7)}
@@ -177,20 +186,38 @@ def _html_to_text(soup: BeautifulSoup | Tag) -> str:
 
 
 def _html_parts(node: Tag, parts: list[str | int]) -> None:
-    """Append text pieces and break requests (1 = new line, 2 = new paragraph) in document order."""
-    for child in node.children:
+    """Append text pieces and break requests (1 = new line, 2 = new paragraph) in document order.
+    Walks with its own stack, not recursion: hostile HTML nests tags thousands deep."""
+    # Each open element: its children still to visit, and what closing it does (a break, or a
+    # heading made of the parts its children added since `start`).
+    stack: list[tuple[Iterator, int | None, tuple[int, int] | None]] = [(iter(node.children), None, None)]
+    headings_open = 0  # a heading inside a heading is only text of the outer one
+    while stack:
+        children, brk, heading = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if heading is not None:
+                headings_open -= 1
+                level, start = heading
+                text = _collapse("".join(part for part in parts[start:] if isinstance(part, str)))
+                del parts[start:]
+                if text:
+                    parts.extend([2, f"{'#' * level} {text}", 2])
+            elif brk is not None:
+                parts.append(brk)
+            continue
         if isinstance(child, PreformattedString):  # comments, doctype, CDATA
             continue
         if isinstance(child, NavigableString):
             parts.append(re.sub(r"\s+", " ", str(child)))
         elif not isinstance(child, Tag) or child.name in _HTML_DROPPED:
             continue
+        elif child.name in _HTML_HEADINGS and not headings_open:
+            headings_open += 1
+            stack.append((iter(child.children), None, (_HTML_HEADINGS[child.name], len(parts))))
         elif child.name in _HTML_HEADINGS:
-            inner: list[str | int] = []
-            _html_parts(child, inner)
-            heading = _collapse("".join(part for part in inner if isinstance(part, str)))
-            if heading:
-                parts.extend([2, f"{'#' * _HTML_HEADINGS[child.name]} {heading}", 2])
+            stack.append((iter(child.children), None, None))
         elif child.name == "br":
             parts.append(-1)
         elif child.name == "pre":
@@ -199,8 +226,7 @@ def _html_parts(node: Tag, parts: list[str | int]) -> None:
         else:
             brk = 2 if child.name in _HTML_PARAGRAPHS else 1 if child.name in _HTML_LINES else 0
             parts.append(brk)
-            _html_parts(child, parts)
-            parts.append(brk)
+            stack.append((iter(child.children), brk, None))
 
 
 def _join_html_parts(parts: list[str | int]) -> str:
@@ -260,6 +286,7 @@ def _sniff_dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
 # --- Word ----------------------------------------------------------------------------------------
 
 def _parse_docx(data: bytes, filename: str) -> tuple[str | None, list[Page]]:
+    _check_docx_size(data, filename)
     try:
         document = docx.Document(io.BytesIO(data))
         blocks = list(_docx_blocks(document))
@@ -268,6 +295,50 @@ def _parse_docx(data: bytes, filename: str) -> tuple[str | None, list[Page]]:
         raise InvalidInput(f"{filename}: not a readable Word .docx file; open it in Word and save it "
                            "again as .docx (old .doc files must be converted)") from exc
     return title or None, _single_page("\n\n".join(blocks))
+
+
+def _check_docx_size(data: bytes, filename: str) -> None:
+    """Refuse a .docx whose parts would unpack to more than the limits, before python-docx inflates any."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, struct.error):
+        return  # not a zip at all: python-docx says the file is not readable
+    total = sum(p.file_size for p in parts)
+    xml = sum(p.file_size for p in parts if p.filename.lower().endswith((".xml", ".rels")))
+    if total > DOCX_MAX_UNPACKED_MB * 2**20 or xml > DOCX_MAX_XML_MB * 2**20:
+        raise InvalidInput(
+            f"{filename}: unpacked, this Word file would be {total / 2**20:,.0f} MB ({xml / 2**20:,.0f} MB "
+            f"of XML) from {len(data) / 2**20:,.1f} MB; the limits are {DOCX_MAX_UNPACKED_MB} MB and "
+            f"{DOCX_MAX_XML_MB} MB of XML. It may be a zip bomb; save it again from Word, or split it."
+        )
+    packed = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+    lying = next((p for p in parts if p.compress_type not in packed or _inflates_beyond(data, p)), None)
+    if lying is not None:
+        raise InvalidInput(
+            f"{filename}: the part {lying.filename[:80]!r} unpacks to more than the file declares, or is"
+            " packed in a way Word does not use (a zip bomb?); save it again from Word as .docx"
+        )
+
+
+def _inflates_beyond(data: bytes, part: zipfile.ZipInfo) -> bool:
+    """Whether a deflated part inflates to more than its declared size: inflated 1 MB at a time,
+    stopping just past the declared size, so a lying part costs no more memory than an honest one."""
+    if part.compress_type != zipfile.ZIP_DEFLATED:
+        return False
+    try:
+        name_length, extra_length = struct.unpack_from("<HH", data, part.header_offset + 26)
+    except struct.error:
+        return True
+    start = part.header_offset + 30 + name_length + extra_length
+    pending, inflater, size = data[start : start + part.compress_size], zlib.decompressobj(-15), 0
+    try:
+        while pending and size <= part.file_size and not inflater.eof:
+            size += len(inflater.decompress(pending, 2**20))
+            pending = inflater.unconsumed_tail
+    except zlib.error:
+        return False  # damaged, not oversized: python-docx refuses it as unreadable
+    return size > part.file_size
 
 
 def _docx_blocks(document: WordDocument) -> Iterator[str]:

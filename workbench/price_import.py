@@ -81,7 +81,7 @@ def parse_litellm(data: bytes) -> tuple[list[dict], list[dict]]:
     (model, reason). InvalidInput, naming the problem, for a file that cannot be imported whole."""
     try:
         document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # bad UTF-8, bad JSON, a number of over 4,300 digits
         raise InvalidInput(f"Not a LiteLLM price file: invalid JSON ({exc}). Nothing was imported.") from None
     if not isinstance(document, dict):
         raise InvalidInput(

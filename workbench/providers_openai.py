@@ -84,7 +84,12 @@ class OpenAICompatible:
                         if on_delta:
                             on_delta(piece)
         except openai.OpenAIError as err:
-            raise self._explain(err) from err
+            explained = self._explain(err)
+            # a server may echo the key in its error text: mask it, and chain nothing that holds it
+            key = self.client.api_key
+            if key and len(key) >= 8 and (key in str(explained) or key in str(err)):
+                raise ProviderError(str(explained).replace(key, "***"), explained.status) from None
+            raise explained from err
         text = "".join(pieces)
         if not text.strip():
             raise ProviderError(f"The model {self.model} sent an empty answer; try again or another model.")

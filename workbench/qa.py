@@ -174,17 +174,20 @@ def import_pairs(
 def read_csv(filename: str, data: bytes) -> list[dict]:
     """The rows of a QA CSV, or an ImportReport naming every bad row."""
     reader = csv.DictReader(io.StringIO(decode(data)))
-    columns = {c.strip().lower(): c for c in reader.fieldnames or []}
-    if not {"question", "answer"} <= set(columns):
-        raise ImportReport(filename, [(1, "the header needs the columns question and answer")])
     rows, problems = [], []
-    for number, raw in enumerate(reader, start=2):
-        try:
-            question, answer = _clean(raw.get(columns["question"]), raw.get(columns["answer"]))
-        except InvalidInput as exc:
-            problems.append((number, str(exc)))
-            continue
-        rows.append({"question": question, "answer": answer, "call_id": None})
+    try:
+        columns = {c.strip().lower(): c for c in reader.fieldnames or []}
+        if not {"question", "answer"} <= set(columns):
+            raise ImportReport(filename, [(1, "the header needs the columns question and answer")])
+        for number, raw in enumerate(reader, start=2):
+            try:
+                question, answer = _clean(raw.get(columns["question"]), raw.get(columns["answer"]))
+            except InvalidInput as exc:
+                problems.append((number, str(exc)))
+                continue
+            rows.append({"question": question, "answer": answer, "call_id": None})
+    except csv.Error as exc:  # a field over the csv module's limit, a broken quote
+        raise ImportReport(filename, [(reader.line_num or None, f"not valid CSV: {exc}")]) from None
     if problems:
         raise ImportReport(filename, problems)
     if not rows:

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import duckdb
 import mlflow
@@ -100,18 +101,21 @@ def reachable(settings: Settings) -> Iterator[MlflowClient]:
                 tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri
             )
         except MlflowException as exc:
+            # MLflow's messages repeat the store's URL, password included: mask it, and leave the
+            # original exception unchained so that no traceback carries it either
+            uri, cause = settings.mlflow_tracking_uri, redact(_first_line(exc), settings.mlflow_tracking_uri)
             if not _connection_failure(exc):
-                raise RegistryError(f"MLflow refused this: {_first_line(exc)}. Nothing was changed.") from exc
+                raise RegistryError(f"MLflow refused this: {cause}. Nothing was changed.") from None
             raise RegistryUnavailable(
-                f"The MLflow store at {_shown(settings.mlflow_tracking_uri)} cannot be reached: "
-                f"{_first_line(exc)}. Nothing was changed; check MLFLOW_TRACKING_URI or start the server, "
-                "then try again."
-            ) from exc
+                f"The MLflow store at {shown_uri(uri)} cannot be reached: {cause}. Nothing was changed;"
+                " check MLFLOW_TRACKING_URI or start the server, then try again."
+            ) from None
         except (OSError, ConnectionError) as exc:
             raise RegistryUnavailable(
-                f"The MLflow store at {_shown(settings.mlflow_tracking_uri)} cannot be reached ({exc}). "
-                "Nothing was changed; check MLFLOW_TRACKING_URI or start the server, then try again."
-            ) from exc
+                f"The MLflow store at {shown_uri(settings.mlflow_tracking_uri)} cannot be reached"
+                f" ({redact(str(exc), settings.mlflow_tracking_uri)}). Nothing was changed; check"
+                " MLFLOW_TRACKING_URI or start the server, then try again."
+            ) from None
         finally:
             mlflow.set_tracking_uri(before)
             if before is None:
@@ -530,5 +534,17 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
-def _shown(uri: str) -> str:
-    return str(Path(uri[len("sqlite:///") :])) if uri.startswith("sqlite:///") else uri
+def shown_uri(uri: str) -> str:
+    """The MLflow store as named in messages: a SQLite file's path, else the URI without its password."""
+    return str(Path(uri[len("sqlite:///") :])) if uri.startswith("sqlite:///") else redact(uri, uri)
+
+
+def redact(text: str, uri: str) -> str:
+    """`text` with the password of `uri` (scheme://user:password@host) masked as ***."""
+    try:
+        password = urlsplit(uri).password
+    except ValueError:
+        return text
+    if not password:
+        return text
+    return text.replace(password, "***").replace(unquote(password), "***")

@@ -230,7 +230,7 @@ def _read(filename: str, data: bytes, fmt: str) -> pl.DataFrame:
     if fmt == "parquet":
         try:
             return pl.read_parquet(io.BytesIO(data))
-        except Exception as exc:
+        except (Exception, pl.exceptions.PanicException) as exc:  # a damaged file can panic polars' reader
             raise InvalidInput(f"{filename} could not be read as Parquet: {_first_line(exc)}") from None
     if b"\x00" in data[:65536]:
         raise InvalidInput(f"{filename} is not a CSV file: it holds binary data, not text.")
@@ -242,7 +242,7 @@ def _read(filename: str, data: bytes, fmt: str) -> pl.DataFrame:
     separator = max(",;\t|", key=header.count) if any(s in header for s in ",;\t|") else ","
     try:
         return pl.read_csv(io.StringIO(text), separator=separator, infer_schema_length=None)
-    except Exception as exc:
+    except (Exception, pl.exceptions.PanicException) as exc:
         raise InvalidInput(f"{filename} could not be read as CSV: {_first_line(exc)}") from None
 
 

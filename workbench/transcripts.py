@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -80,6 +81,14 @@ def decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+def check_size(filename: str, size: int, max_mb: int = 50) -> None:
+    """Refuse a file over the limit (callers holding a path check before reading it)."""
+    if size > max_mb * 1024 * 1024:
+        raise ImportReport(
+            PurePath(filename).name, [(None, f"the file is {size / 2**20:.0f} MB; the limit is {max_mb} MB")]
+        )
+
+
 def read_calls(filename: str, data: bytes, max_mb: int = 50) -> list[Call]:
     """Parse one file into calls, or raise ImportReport listing what is wrong."""
     name = PurePath(filename).name
@@ -88,16 +97,16 @@ def read_calls(filename: str, data: bytes, max_mb: int = 50) -> list[Call]:
         raise ImportReport(
             name, [(None, f"unsupported type {suffix or '(none)'}; use one of {', '.join(FORMATS)}")]
         )
-    if len(data) > max_mb * 1024 * 1024:
-        raise ImportReport(
-            name, [(None, f"the file is {len(data) / 2**20:.0f} MB; the limit is {max_mb} MB")]
-        )
+    check_size(name, len(data), max_mb)
     text = decode(data)
     if not text.strip():
         raise ImportReport(name, [(None, "the file is empty")])
     if suffix in (".txt", ".vtt"):
         stem = PurePath(name).stem
-        turns = _vtt(text) if suffix == ".vtt" or text.lstrip().startswith("WEBVTT") else _labelled(text)
+        try:
+            turns = _vtt(text) if suffix == ".vtt" or text.lstrip().startswith("WEBVTT") else _labelled(text)
+        except ValueError as exc:
+            raise ImportReport(name, [(None, str(exc))]) from None
         if not turns:
             raise ImportReport(name, [(None, "no speaker turns found (expected lines like 'Agent: ...')")])
         return [Call(stem, _transcript(turns), utterances=turns)]
@@ -112,7 +121,7 @@ def _records(name: str, suffix: str, text: str) -> list[dict]:
         if suffix == ".jsonl":
             return [json.loads(line) for line in text.splitlines() if line.strip()]
         loaded = json.loads(text)
-    except (json.JSONDecodeError, csv.Error) as exc:
+    except (ValueError, csv.Error) as exc:  # ValueError: also a number of over 4,300 digits
         raise ImportReport(name, [(None, f"not valid {suffix[1:].upper()}: {exc}")]) from None
     if isinstance(loaded, dict):
         loaded = loaded.get("calls") or loaded.get("utterances") or [loaded]
@@ -124,7 +133,7 @@ def _records(name: str, suffix: str, text: str) -> list[dict]:
 def _from_rows(name: str, rows: list[dict]) -> list[Call]:
     if not rows:
         raise ImportReport(name, [(None, "no rows")])
-    columns = {k.strip().lower() for r in rows for k in r}
+    columns = {k.strip().lower() for r in rows for k in r if k is not None}
     per_utterance = {"role", "content"} <= columns
     if not per_utterance and "transcript" not in columns:
         raise ImportReport(
@@ -140,8 +149,11 @@ def _from_rows(name: str, rows: list[dict]) -> list[Call]:
     problems: list[tuple[int | None, str]] = []
     calls: dict[str, Call] = {}
     for number, raw in enumerate(rows, start=1):
-        row = {k.strip().lower(): v for k, v in raw.items() if k is not None}
-        call_id = str(row.get("call_id") or "").strip()
+        if None in raw:  # csv.DictReader keeps the values beyond the header under None
+            problems.append((number, "more values than the header has columns (an unquoted comma?)"))
+            continue
+        row = {k.strip().lower(): v for k, v in raw.items()}
+        call_id = "" if row.get("call_id") is None else str(row["call_id"]).strip()
         if not call_id:
             problems.append((number, "missing call_id"))
             continue
@@ -175,7 +187,11 @@ def _call_row(number: int, row: dict, call_id: str, calls: dict, problems: list)
     if call_id in calls:
         problems.append((number, f"call {call_id} appears twice in the file"))
         return
-    turns = _labelled(transcript) or [Utterance("unknown", transcript, 0)]
+    try:
+        turns = _labelled(transcript) or [Utterance("unknown", transcript, 0)]
+    except ValueError as exc:
+        problems.append((number, f"call {call_id}: {exc}"))
+        return
     calls[call_id] = Call(
         call_id, transcript, _when(number, row, problems), _metadata(number, row, problems), turns
     )
@@ -190,11 +206,11 @@ def _utterance_row(number: int, row: dict, call: Call, problems: list) -> None:
     if role == "unknown" and label.lower() != "unknown" and not label.lower().startswith("speaker"):
         problems.append((number, f"unknown role {label!r}: use agent, customer, system or unknown"))
     try:
-        index = int(row.get("index", row.get("utterance_index", len(call.utterances))))
+        index = _index(row.get("index", row.get("utterance_index", len(call.utterances))))
         start = _seconds(row.get("start_seconds", row.get("start")))
         end = _seconds(row.get("end_seconds", row.get("end")))
     except ValueError:
-        problems.append((number, "index, start and end must be numbers"))
+        problems.append((number, "index must be a whole number, start and end numbers of seconds"))
         return
     call.started_at = call.started_at or _when(number, row, problems)
     call.utterances.append(Utterance(role, content, index, start, end))
@@ -219,22 +235,41 @@ def _metadata(number: int, row: dict, problems: list) -> dict:
         return value
     try:
         loaded = json.loads(value)
-    except (TypeError, json.JSONDecodeError):
+    except (TypeError, ValueError):
         problems.append((number, "metadata must be a JSON object"))
         return {}
     return loaded if isinstance(loaded, dict) else {}
 
 
+def _index(value) -> int:
+    """A whole number (also written as text or 2.0); ValueError for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{value!r} is not a whole number")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if not number.is_integer() or abs(number) > 2**31 - 1:
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(number)
+
+
 def _seconds(value) -> float | None:
+    """Seconds from a number or 'h:m:s' text; ValueError saying what is wrong otherwise."""
     if value in (None, ""):
         return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{value!r} is not a time in seconds")
     text = str(value).strip()
-    if ":" in text:
+    try:
         total = 0.0
         for part in text.split(":"):
             total = total * 60 + float(part)
-        return total
-    return float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time (seconds, or h:m:s)") from None
+    if not math.isfinite(total):
+        raise ValueError(f"{text!r} is not a time (seconds, or h:m:s)")
+    return total
 
 
 def _labelled(text: str) -> list[Utterance]:

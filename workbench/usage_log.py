@@ -57,7 +57,8 @@ def read_log(filename: str, data: bytes) -> pl.DataFrame:
             frame = pl.read_csv(io.BytesIO(_utf8(data)), infer_schema=False)
         else:
             frame = _json_frame(name, data)
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, ValueError) as exc:
+        # a damaged Parquet file can make polars' reader panic, not raise
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ImportReport(name, [(None, f"not valid {suffix[1:].upper()}: {reason}")]) from None
     if frame.height == 0:

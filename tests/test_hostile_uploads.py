@@ -1,0 +1,281 @@
+"""Hostile uploads: names that try to leave the uploads folder, a zip bomb dressed as a .docx, tags
+nested thousands deep, 1 GB files and invalid UTF-8. Each is stored safely or refused with a clear
+message, quickly, without being inflated or read into memory, and a refusal stores nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import subprocess
+import sys
+import time
+import tracemalloc
+import zlib
+from pathlib import Path
+
+import docx
+import pytest
+
+from tests.conftest import ctx_of
+from workbench import calls, home, ingest, parsing, price_import, qa, tabular, usage_import
+from workbench.embed import HashEmbedder
+from workbench.errors import InvalidInput
+from workbench.transcripts import ImportReport
+
+WORKBENCH = str(Path(sys.executable).parent / "workbench")
+
+
+@pytest.fixture
+def env(demo_copy):
+    return demo_copy, home.open_store(demo_copy), home.open_vectors(demo_copy)
+
+
+def stored_files(cfg) -> set[Path]:
+    return {p for p in cfg.home.rglob("*") if p.is_file() and "lancedb" not in p.parts
+            and not p.name.startswith("workbench.duckdb")}
+
+
+# --- names ----------------------------------------------------------------------------------------
+
+HOSTILE_NAMES = [
+    "../../etc/passwd.pdf", "..\\..\\x.docx", "/etc/passwd.txt", "C:\\Windows\\win.ini.txt", "a/../b.md",
+    "a\x00b.txt", "line\nbreak.txt", "x" * 300 + ".txt", "..", ".", "", "   ", "...txt", "..\u2215x.txt",
+    "\u202egnp.txt", "CON.txt", "%2e%2e%2fescape.txt", "<img src=x onerror=alert(1)>.txt",
+]
+
+
+def test_hostile_upload_names_are_refused_or_stored_inside_the_uploads_folder(env):
+    cfg, store, vectors = env
+    anna = ctx_of(store, "anna")
+    before = stored_files(cfg)
+    files = [(name, f"Refund note {i}: returns take five days.".encode())
+             for i, name in enumerate(HOSTILE_NAMES)]
+    outcomes = ingest.ingest_files(anna, cfg, store, vectors, HashEmbedder(), files)
+    uploads = cfg.uploads_dir.resolve()
+    for name, outcome in zip(HOSTILE_NAMES, outcomes, strict=True):
+        if outcome.status == "refused":
+            assert outcome.message.strip() and outcome.document_uuid is None, (name, outcome)
+            continue
+        assert outcome.status == "completed", (name, outcome)
+        assert "/" not in outcome.filename and "\\" not in outcome.filename and "\x00" not in outcome.filename
+    for path in stored_files(cfg) - before:
+        assert path.resolve().is_relative_to(uploads), path
+        assert path.parent.parent == cfg.uploads_dir and path.stem.count("-") == 4  # <org>/<uuid>.<ext>
+    refused = {n for n, o in zip(HOSTILE_NAMES, outcomes, strict=True) if o.status == "refused"}
+    assert {"../../etc/passwd.pdf", "..\\..\\x.docx", "/etc/passwd.txt", "a\x00b.txt", "x" * 300 + ".txt",
+            "..", "", "a/../b.md"} <= refused
+    with store.connect() as con:
+        paths = [r[0] for r in con.execute("SELECT file_path FROM documents").fetchall()]
+    assert all((cfg.home / p).resolve().is_relative_to(uploads) for p in paths)
+
+
+def test_hostile_names_never_become_paths_for_calls_and_datasets(env):
+    cfg, store, _vectors = env
+    anna, dan = ctx_of(store, "anna"), ctx_of(store, "dan")
+    before = stored_files(cfg)
+    made = calls.import_calls(anna, store, "../../../etc/cron.d/evil.txt", b"Agent: Hi.\nCustomer: Bye.",
+                              "Customer care line")
+    assert made["created"] == 1  # the name only becomes the call id "evil"
+    with store.transaction() as con:
+        row = tabular.register_file(dan, con, cfg, b"a,b\n1,2\n", "../../../../tmp/evil", filename="../x.csv")
+    assert Path(row["file_path"]).resolve().is_relative_to(cfg.exports_dir.resolve())
+    assert [p for p in stored_files(cfg) - before] == [Path(row["file_path"])]
+
+
+# --- zip bomb and deep nesting --------------------------------------------------------------------
+
+def _zip(members: list[tuple[str, bytes, int, int]]) -> bytes:
+    """A zip from (name, deflated data, crc, declared size) members, written by hand so that a member
+    can declare whatever size it likes."""
+    out, central = bytearray(), bytearray()
+    for name, data, crc, size in members:
+        raw, offset = name.encode(), len(out)
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(data), size, len(raw), 0)
+        out += raw + data
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc, len(data), size,
+                               len(raw), 0, 0, 0, 0, 0, offset) + raw
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), len(out), 0)
+    return bytes(out + central + end)
+
+
+def _deflated(data: bytes) -> tuple[bytes, int, int]:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return packer.compress(data) + packer.flush(), zlib.crc32(data), len(data)
+
+
+def _zeros_deflated(megabytes: int) -> tuple[bytes, int, int]:
+    """`megabytes` MB of zeros, deflated, without holding them: one fully flushed 1 MB block repeated."""
+    block = b"\0" * 2**20
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    once = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(megabytes):
+        crc = zlib.crc32(block, crc)
+    return once * megabytes + packer.flush(), crc, megabytes * 2**20
+
+
+CONTENT_TYPES = (
+    b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    b'<Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" '
+    b'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'
+)
+RELS = (
+    b'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    b'officeDocument" Target="word/document.xml"/></Relationships>'
+)
+
+
+def docx_bomb(declared_mb: int | None = None) -> bytes:
+    """A 1 MB .docx whose word/document.xml inflates to 1 GB; `declared_mb` makes its directory lie."""
+    data, crc, size = _zeros_deflated(1024)
+    if declared_mb is not None:
+        size = declared_mb * 2**20
+    return _zip([("[Content_Types].xml", *_deflated(CONTENT_TYPES)), ("_rels/.rels", *_deflated(RELS)),
+                 ("word/document.xml", data, crc, size)])
+
+
+def measured(action) -> tuple[Exception | None, float, float]:
+    """(what it raised, seconds, peak MB allocated by Python) of running `action`."""
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        action()
+        raised = None
+    except Exception as exc:  # noqa: BLE001 - the caller checks the type
+        raised = exc
+    seconds = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return raised, seconds, peak
+
+
+@pytest.mark.parametrize("declared_mb", [None, 0], ids=["honest-directory", "lying-directory"])
+def test_a_zip_bomb_dressed_as_docx_is_refused_quickly_without_inflating_it(env, declared_mb):
+    cfg, store, vectors = env
+    bomb = docx_bomb(declared_mb)
+    assert len(bomb) < 2 * 2**20
+    raised, seconds, peak = measured(lambda: parsing.parse_document(bomb, "report.docx"))
+    print(f"\nzip bomb ({declared_mb=}): {len(bomb) / 2**20:.1f} MB file refused in {seconds:.3f} s, "
+          f"peak {peak:.1f} MB: {raised}")
+    assert isinstance(raised, InvalidInput) and "report.docx" in str(raised), raised
+    assert seconds < 2 and peak < 64
+    assert "zip bomb" in str(raised)
+    if declared_mb is None:
+        assert "1,024 MB" in str(raised)
+    else:
+        assert "unpacks to more than the file declares" in str(raised)
+    before = stored_files(cfg)
+    [outcome] = ingest.ingest_files(ctx_of(store, "anna"), cfg, store, vectors, HashEmbedder(),
+                                    [("report.docx", bomb)])
+    assert outcome.status == "refused" and stored_files(cfg) == before
+
+
+def test_a_docx_within_the_limits_still_parses():
+    document = docx.Document()
+    document.add_paragraph("Returns take five days. " * 2000)
+    out = io.BytesIO()
+    document.save(out)
+    assert "five days" in parsing.parse_document(out.getvalue(), "ok.docx").text
+
+
+@pytest.mark.parametrize("tag", ["div", "h2", "li", "pre", "table"])
+def test_html_nested_thousands_deep_parses_without_recursion(tag):
+    page = b"<html><title>Deep</title><body>" + f"<{tag}>".encode() * 10_000 + b"Refunds take five days."
+    started = time.perf_counter()
+    parsed = parsing.parse_document(page, "deep.html")  # raised RecursionError at 1,000 levels
+    assert "Refunds take five days." in parsed.text and time.perf_counter() - started < 10
+
+
+# --- 1 GB files -----------------------------------------------------------------------------------
+
+# Runs the command in a child of a small Python process: a child forked straight from this (large)
+# test process would report this process's memory high-water mark as its own.
+MEASURE = (
+    "import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode;"
+    " print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr);"
+    " sys.exit(code)"
+)
+
+
+def run_measured(env: dict, *args: str) -> tuple[int, str, float, float]:
+    """Run the real CLI: (exit code, its output, seconds, peak resident MB of the CLI process)."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", MEASURE, WORKBENCH, *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+    seconds = time.perf_counter() - started
+    output, _, peak = done.stderr.rpartition("PEAK_KB ")
+    return done.returncode, done.stdout + output, seconds, int(peak) / 1024
+
+
+BIG_FILES = [  # (command, file name, what the refusal says)
+    (["ingest", "{path}", "--as", "anna"], "big.txt", "over the 50 MB limit"),
+    (["calls", "import", "{path}", "--project", "Customer care line", "--as", "anna"], "big.csv",
+     "the limit is 50 MB"),
+    (["datasets", "add", "{path}", "--name", "big", "--as", "dan"], "big.csv",
+     "largest accepted file is 50 MB"),
+    (["usage", "import", "{path}", "--as", "alice"], "big.jsonl", "the limit is 500 MB"),
+    (["prices", "import", "{path}", "--as", "alice"], "big.json", "the limit is 50 MB"),
+    (["import-legacy", "{path}", "--as", "alice"], "big.sqlite", "not a readable SQLite database"),
+]
+
+
+@pytest.mark.parametrize(("command", "name", "message"), BIG_FILES, ids=[c[0] for c, _n, _m in BIG_FILES])
+def test_a_1gb_file_is_refused_by_its_size_without_being_read(cli_env, demo_copy, tmp_path, command, name,
+                                                              message):
+    big = tmp_path / name
+    with open(big, "wb") as f:
+        f.truncate(1 << 30)  # sparse: 1 GiB that takes no disk
+    before = stored_files(demo_copy)
+    code, output, seconds, peak_mb = run_measured(cli_env, *[a.replace("{path}", str(big)) for a in command])
+    print(f"\n{command[0]} {name} (1 GiB): exit {code} in {seconds:.2f} s, peak RSS {peak_mb:.0f} MB")
+    assert code == 1 and message in output, output
+    assert "Traceback" not in output
+    assert peak_mb < 600, f"the CLI held {peak_mb:.0f} MB: it read the 1 GiB file"
+    assert stored_files(demo_copy) == before
+
+
+# --- invalid UTF-8 --------------------------------------------------------------------------------
+
+LATIN1 = b"Refund policy: caf\xe9 cr\xe8me br\xfbl\xe9e \x81\x8d\xff and returns take five days."
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "notes.md", "notes.csv", "notes.html"])
+def test_invalid_utf8_documents_are_decoded_and_ingested(env, name):
+    cfg, store, vectors = env
+    data = b"name,notes\nr\xe9sum\xe9,five days \xff\n" if name.endswith(".csv") else LATIN1
+    anna = ctx_of(store, "anna")
+    [outcome] = ingest.ingest_files(anna, cfg, store, vectors, HashEmbedder(), [(name, data)])
+    assert outcome.status == "completed", outcome
+    with store.connect() as con:
+        text = " ".join(r[0] for r in con.execute(
+            "SELECT c.content FROM document_chunks c JOIN documents d ON d.id = c.document_id"
+            " WHERE d.uuid::VARCHAR = ?", [outcome.document_uuid]).fetchall())
+    assert ("café" in text or "résumé" in text) and "five days" in text
+
+
+def test_invalid_utf8_imports_decode_as_latin1_or_say_which_row_is_wrong(env):
+    cfg, store, vectors = env
+    anna, alice, dan = ctx_of(store, "anna"), ctx_of(store, "alice"), ctx_of(store, "dan")
+    made = calls.import_calls(anna, store, "latin.csv",
+                              b'call_id,transcript\nU-1,"Agent: Bonjour, caf\xe9 ?\nCustomer: Merci \xff"\n',
+                              "Customer care line")
+    assert made["created"] == 1
+    with store.connect() as con:
+        said = [r[0] for r in con.execute(
+            "SELECT u.content FROM utterances u JOIN calls c ON c.id = u.call_id"
+            " WHERE c.external_id = 'U-1' ORDER BY u.utterance_index").fetchall()]
+    assert said == ["Bonjour, café ?", "Merci ÿ"]
+    pairs = qa.import_pairs(anna, store, vectors, HashEmbedder(), "Customer care line", "qa.csv",
+                            b"question,answer\nO\xf9 est mon colis ?,Chez vous en cinq jours.\n")
+    assert pairs["created"] == 1
+    with store.transaction() as con:
+        assert tabular.register_file(dan, con, cfg, b"nom,valeur\n\xe9t\xe9,1\n", "latin", filename="l.csv")
+    with store.connect() as con, pytest.raises(ImportReport, match=r"row 1: user: 'ren\xe9' is not a user"):
+        usage_import.import_usage(alice, con, "u.csv", b"timestamp,user,model,provider,prompt_tokens\n"
+                                  b"2026-11-02T10:15:00Z,ren\xe9,gpt-4o,openai,10\n")
+    with store.connect() as con, pytest.raises(InvalidInput, match="invalid JSON"):
+        price_import.import_litellm(alice, con, b'{"m\xff": {}}', source_name="p.json")
+    assert json.loads(json.dumps(said))  # stored text is valid unicode
