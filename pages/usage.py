@@ -233,8 +233,10 @@ with ui.connection() as con:
         st.markdown("**Per-user usage and plan limits** (today, this month; seed 002's stats)")
         plans = pl.DataFrame(budgets.plan_usage(ctx, con), infer_schema_length=None)
         limits = [c for c in plans.columns if c.endswith("_limit")]
-        shown = plans.with_columns(  # a plan without a limit reads "no limit", not None
-            pl.col(c).map_elements(lambda v: f"{v:,}", return_dtype=pl.String).fill_null("no limit")
+        # a plan without a limit reads "no limit", not None. Plain Python, not map_elements: a Python
+        # function on polars' thread pool deadlocks against another session's to_pandas (the GIL)
+        shown = plans.with_columns(
+            pl.Series(c, ["no limit" if v is None else f"{v:,}" for v in plans[c]], dtype=pl.String)
             for c in limits
         )
         st.dataframe(shown, hide_index=True, width="stretch")

@@ -124,3 +124,14 @@ def test_api_keys_need_keys_manage(org):
     with org.connect() as con:
         with pytest.raises(NotAllowed, match="keys:manage"):
             auth.create_api_key(auth.context_for(con, "ana"), con, "mine")
+
+
+def test_the_same_account_logging_in_from_six_tabs_at_once_succeeds_everywhere(org):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def log_in(_):
+        with org.connect() as con:
+            return auth.login(con, "boss", "correct horse").username
+
+    with org.connect(), ThreadPoolExecutor(6) as pool:  # the file stays open, as in the busy app
+        assert list(pool.map(log_in, range(6))) == ["boss"] * 6

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from workbench import audit
 from workbench.db import atomic, fetch_dicts, fetch_one
-from workbench.errors import AuthFailed, InvalidInput, NotAllowed, NotFound
+from workbench.errors import AuthFailed, Conflict, InvalidInput, NotAllowed, NotFound
 
 _hasher = PasswordHasher()  # argon2id with argon2-cffi's recommended parameters
 LOGIN_FAILED = "Wrong username or password."
@@ -114,8 +115,8 @@ def login(con: duckdb.DuckDBPyConnection, username: str, password: str, *,
     if not verify_password(password, user["password_hash"]):
         failures = user["failed_logins"] + 1
         locked = now + timedelta(minutes=lock_minutes) if failures >= max_failures else None
-        con.execute("UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?",
-                    [0 if locked else failures, locked, user["id"]])
+        _record_login(con, "UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?",
+                      [0 if locked else failures, locked, user["id"]])
         if locked:
             raise AuthFailed(f"Too many failed logins: the account is locked for {lock_minutes} "
                              "min.")
@@ -125,9 +126,23 @@ def login(con: duckdb.DuckDBPyConnection, username: str, password: str, *,
     new_hash = _hasher.hash(password) if (is_legacy_hash(user["password_hash"])
                                           or _hasher.check_needs_rehash(user["password_hash"])) \
         else user["password_hash"]
-    con.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login = ?,"
-                " password_hash = ? WHERE id = ?", [now, new_hash, user["id"]])
+    _record_login(con, "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login = ?,"
+                       " password_hash = ? WHERE id = ?", [now, new_hash, user["id"]])
     return context_for(con, username)
+
+
+def _record_login(con: duckdb.DuckDBPyConnection, sql: str, params: list, attempts: int = 5) -> None:
+    """Write a login's outcome; two logins of one account at the same moment conflict in DuckDB,
+    so the later one tries again shortly instead of failing the login."""
+    for attempt in range(1, attempts + 1):
+        try:
+            con.execute(sql, params)
+            return
+        except duckdb.TransactionException:
+            if attempt == attempts:
+                raise Conflict("Another login of this account was being recorded at the same moment."
+                               " Try again.") from None
+            time.sleep(0.02 * attempt)
 
 
 def context_for(con: duckdb.DuckDBPyConnection, username: str) -> Context:

@@ -45,11 +45,12 @@ def index_calls(
     store: Store, vectors: VectorStore, embedder: Embedder, call_ids: list[int], progress=None
 ) -> dict:
     """Embed these calls' utterances, then re-cluster the intents of the projects they belong to."""
-    result = call_search.embed_calls(store, vectors, embedder, call_ids, progress)
-    assigned = {}
-    for project_id in result["projects"]:
-        with store.connect() as con, atomic(con):
-            assigned[project_id] = intents.assign(con, vectors, project_id)
+    with store.working():  # calls this process leaves unembedded are for `doctor --fix` once it is gone
+        result = call_search.embed_calls(store, vectors, embedder, call_ids, progress)
+        assigned = {}
+        for project_id in result["projects"]:
+            with store.connect() as con, atomic(con):
+                assigned[project_id] = intents.assign(con, vectors, project_id)
     return result | {"intents": assigned}
 
 

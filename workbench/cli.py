@@ -263,6 +263,8 @@ def serve(port, address) -> None:
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
            "--server.address", address, "--server.port", str(port),
            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+           # no file watcher: it unloads changed modules in the middle of other sessions' runs
+           "--server.fileWatcherType", "none",
            "--server.maxUploadSize", str(cfg.upload_max_mb)]
     click.echo(f"Workbench on http://{address}:{port} (data home {cfg.home})")
     sys.stdout.flush()

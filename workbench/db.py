@@ -18,6 +18,11 @@ from pathlib import Path
 
 import duckdb
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: doctor falls back to the age of a stuck document
+    fcntl = None
+
 from workbench.errors import Conflict, NotInitialised, StoreBusy, WorkbenchError
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -25,6 +30,8 @@ _LOCK_PATTERN = re.compile(r"lock|Conflicting", re.IGNORECASE)
 _PID_PATTERN = re.compile(r"PID (\d+)")
 # Cursors inside a transaction opened by `atomic`, so nested units of work join it.
 _IN_TRANSACTION: weakref.WeakSet = weakref.WeakSet()
+# Work files this process holds exclusively (`Store.idle`): its own work then takes no shared lock.
+_IDLE_HELD: set[Path] = set()
 
 
 class MigrationError(WorkbenchError):
@@ -36,14 +43,20 @@ def describe_holder(pid: int | None) -> str:
     if pid is None:
         return "another process"
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return f"another process (pid {pid})"
+    cmdline = " ".join(" ".join(argv).split())  # one line, whatever the arguments hold
     if "streamlit" in cmdline:
         return f"the Workbench app (pid {pid})"
+    # `.../bin/python .../bin/workbench calls import f.csv` -> `workbench calls import f.csv`
+    start = next((i for i, arg in enumerate(argv) if Path(arg).name == "workbench"), None)
+    if start is not None:
+        command = " ".join(" ".join(["workbench", *argv[start + 1 :]]).split())
+        return f"a workbench command (pid {pid}: {command[:80]})"
     if "workbench" in cmdline:
-        return f"a workbench command (pid {pid}: {cmdline.strip()[:80]})"
-    return f"another process (pid {pid}: {cmdline.strip()[:80]})"
+        return f"a workbench command (pid {pid}: {cmdline[:80]})"
+    return f"another process (pid {pid}: {cmdline[:80]})"
 
 
 class Store:
@@ -108,6 +121,43 @@ class Store:
                 if self._users == 0 and self._conn is not None:
                     self._conn.close()
                     self._conn = None
+
+    @property
+    def work_lock_path(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.work")
+
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        """Hold a shared lock on the database's work file while long work is under way (an ingest,
+        embedding calls). The kernel releases it when the process ends, however it ends, so that
+        `doctor` can tell work that died (a document left 'processing') from work in progress."""
+        if fcntl is None or self.work_lock_path in _IDLE_HELD:
+            yield
+            return
+        with open(self.work_lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH)
+            yield
+
+    @contextmanager
+    def idle(self) -> Iterator[bool | None]:
+        """True when no process is working (see `working`): the work file is then held exclusively
+        until the block ends, so no work starts meanwhile. False when some process is working now;
+        None where this cannot be known (no POSIX file locks)."""
+        if fcntl is None:
+            yield None
+            return
+        with open(self.work_lock_path, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                held = False
+            else:
+                held = True
+                _IDLE_HELD.add(self.work_lock_path)
+            try:
+                yield held
+            finally:
+                _IDLE_HELD.discard(self.work_lock_path)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

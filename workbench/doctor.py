@@ -1,6 +1,12 @@
 """Consistency between DuckDB, LanceDB and the uploaded files: find what a crash or a failed
 step left behind (vectors without chunks, chunks without vectors, files without rows, rows
-without files, documents stuck mid-ingest, dangling links) and repair it."""
+without files, documents stuck mid-ingest, calls whose utterances were never embedded, dangling
+links) and repair it.
+
+Work in progress is not damage: while some process is ingesting or embedding calls (it holds
+`Store.working`), documents pending or processing for less than ten minutes, their vectors and
+unembedded calls are left alone. When no process holds it, a document left 'processing' was
+abandoned by a process that died, however recently."""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
-from workbench import qa, relations, rollup
+from workbench import call_search, qa, relations, rollup
 from workbench.db import Store
 from workbench.embed import Embedder, embed_texts
 from workbench.settings import Settings
@@ -46,6 +52,8 @@ class Report:
     pending_documents: list[str] = field(default_factory=list)
     dangling_links: dict[str, int] = field(default_factory=dict)
     stale_rollup_days: list[str] = field(default_factory=list)  # usage rollups that differ from llm_calls
+    unembedded_calls: list[int] = field(default_factory=list)  # calls with no utterance vectors yet
+    work_in_progress: bool = False  # an ingest or call embedding was running: its items were left out
     repaired: list[str] = field(default_factory=list)
 
     @property
@@ -59,6 +67,7 @@ class Report:
             or self.pending_documents
             or self.dangling_links
             or self.stale_rollup_days
+            or self.unembedded_calls
         )
 
     def summary(self) -> dict:
@@ -72,43 +81,66 @@ class Report:
             "pending_documents": len(self.pending_documents),
             "dangling_links": self.dangling_links,
             "stale_rollup_days": self.stale_rollup_days,
+            "unembedded_calls": len(self.unembedded_calls),
+            "work_in_progress": self.work_in_progress,
             "repaired": self.repaired,
         }
 
 
 def check(settings: Settings, store: Store, vectors: VectorStore, now: datetime | None = None) -> Report:
     """Compare DuckDB chunks with LanceDB rows and document rows with files on disk."""
-    now = now or datetime.now()
-    report = Report()
+    with store.idle() as idle:
+        return _check(settings, store, vectors, now or datetime.now(), idle)
+
+
+def _check(
+    settings: Settings, store: Store, vectors: VectorStore, now: datetime, idle: bool | None
+) -> Report:
+    busy = idle is not True  # not knowing counts as busy: then only age makes a document stuck
+    report = Report(work_in_progress=idle is False)
     with store.connect() as con:
-        chunk_ids = {r[0] for r in con.execute("SELECT embedding_id FROM document_chunks").fetchall()}
-        # QA pairs are chunk rows too (doc_type 'qa'), keyed by the pair's uuid
-        chunk_ids |= {r[0] for r in con.execute("SELECT uuid::VARCHAR FROM qa_pairs").fetchall()}
+        before = _chunk_ids(con)
+        report.dangling_links = relations.orphans(con)
+        report.stale_rollup_days = sorted({str(row[0]) for row in rollup.differences(con)})
+        report.unembedded_calls = [] if busy else call_search.pending_calls(con)
+    stored = vectors.chunk_ids()
+    # Read again: work running meanwhile writes vectors first, then commits their chunks.
+    with store.connect() as con:
+        after = _chunk_ids(con)
         docs = con.execute(
             "SELECT uuid::VARCHAR, file_path, processing_status, updated_at FROM documents"
         ).fetchall()
-        report.dangling_links = relations.orphans(con)
-        report.stale_rollup_days = sorted({str(row[0]) for row in rollup.differences(con)})
-    stored = vectors.chunk_ids()
-    report.orphan_vectors = sorted(stored - chunk_ids)
-    report.missing_vectors = sorted(chunk_ids - stored)
+    abandoned = {
+        u
+        for u, _p, status, updated in docs
+        if status == "processing" and (not busy or now - updated > STUCK_AFTER)
+    }
+    live = {u for u, _p, status, _t in docs if busy and status in ("pending", "processing")} - abandoned
+    if live:  # their vectors are written, their chunks not yet committed
+        stored -= vectors.chunk_ids(f"document_uuid IN ({', '.join(quote(u) for u in sorted(live))})")
+    report.orphan_vectors = sorted(stored - after)
+    report.missing_vectors = sorted(before - stored)
     referenced = {path for _u, path, _s, _t in docs}
     report.missing_files = sorted(u for u, path, _s, _t in docs if not (settings.home / path).is_file())
     if settings.uploads_dir.is_dir():
         on_disk = {str(p.relative_to(settings.home)) for p in settings.uploads_dir.rglob("*") if p.is_file()}
         report.orphan_files = sorted(on_disk - referenced)
-    report.stuck_documents = sorted(
-        u for u, _p, status, updated in docs if status == "processing" and now - updated > STUCK_AFTER
-    )
-    report.pending_documents = sorted(u for u, _p, status, _t in docs if status == "pending")
+    report.stuck_documents = sorted(abandoned)
+    report.pending_documents = sorted(u for u, _p, s, _t in docs if s == "pending" and u not in live)
     return report
+
+
+def _chunk_ids(con) -> set[str]:
+    ids = {r[0] for r in con.execute("SELECT embedding_id FROM document_chunks").fetchall()}
+    # QA pairs are chunk rows too (doc_type 'qa'), keyed by the pair's uuid
+    return ids | {r[0] for r in con.execute("SELECT uuid::VARCHAR FROM qa_pairs").fetchall()}
 
 
 def repair(
     settings: Settings, store: Store, vectors: VectorStore, embedder: Embedder, report: Report
 ) -> Report:
     """Fix what `check` found: drop orphans, re-embed missing vectors from the stored chunk text,
-    fail documents whose file is gone, re-run stuck and pending ingests."""
+    fail documents whose file is gone, re-run stuck and pending ingests, embed waiting calls."""
     from workbench import ingest
 
     if report.orphan_vectors:
@@ -158,6 +190,11 @@ def repair(
     for doc_uuid in todo:
         outcome = ingest.process(settings, store, vectors, embedder, doc_uuid)
         report.repaired.append(f"ingest {outcome.filename}: {outcome.status} {outcome.message}".strip())
+    if report.unembedded_calls:
+        from workbench import calls
+
+        done = calls.index_calls(store, vectors, embedder, report.unembedded_calls)
+        report.repaired.append(f"embedded {done['utterances']} utterances of {done['calls']} calls")
     return report
 
 

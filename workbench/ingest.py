@@ -71,14 +71,18 @@ def check_upload(settings: Settings, filename: str, data: bytes) -> Upload:
     """Validate one file (name, type, size, content) before anything is stored."""
     name = display_name(filename)
     parsing.content_type_for(name)
-    limit = settings.upload_max_mb * 1024 * 1024
-    if len(data) > limit:
-        raise InvalidInput(
-            f"{name}: {len(data) / 1e6:.1f} MB is over the {settings.upload_max_mb} MB limit "
-            "(WORKBENCH_UPLOAD_MAX_MB)."
-        )
+    check_size(settings, name, len(data))
     parsed = parsing.parse_document(data, name)
     return Upload(name, data, hashlib.sha256(data).hexdigest(), parsed)
+
+
+def check_size(settings: Settings, name: str, size: int) -> None:
+    """Refuse a file over WORKBENCH_UPLOAD_MAX_MB; callers holding a path check its size before reading."""
+    if size > settings.upload_max_mb * 1024 * 1024:
+        raise InvalidInput(
+            f"{name}: {size / 1e6:.1f} MB is over the {settings.upload_max_mb} MB limit "
+            "(WORKBENCH_UPLOAD_MAX_MB)."
+        )
 
 
 def register(
@@ -257,6 +261,18 @@ def process(
     progress: Progress | None = None,
 ) -> Outcome:
     """Take one pending document to completed (or failed with the reason)."""
+    with store.working():  # a document this process leaves 'processing' is stuck once it is gone
+        return _process(settings, store, vectors, embedder, document_uuid, progress)
+
+
+def _process(
+    settings: Settings,
+    store: Store,
+    vectors: VectorStore,
+    embedder: Embedder,
+    document_uuid: str,
+    progress: Progress | None,
+) -> Outcome:
     say = progress or (lambda _stage, _fraction: None)
     work = _start(store, document_uuid)
     if isinstance(work, Outcome):
@@ -290,6 +306,18 @@ def process_many(
 ) -> list[Outcome]:
     """Process several documents with their chunks embedded together: full, length-sorted batches
     instead of one small batch per document (the write phase stays per document)."""
+    with store.working():  # a document this process leaves 'processing' is stuck once it is gone
+        return _process_many(settings, store, vectors, embedder, document_uuids, progress)
+
+
+def _process_many(
+    settings: Settings,
+    store: Store,
+    vectors: VectorStore,
+    embedder: Embedder,
+    document_uuids: list[str],
+    progress: Callable[[str, str, float], None] | None,
+) -> list[Outcome]:
     say = progress or (lambda _name, _stage, _fraction: None)
     outcomes: dict[str, Outcome] = {}
     ready: list[_Work] = []
