@@ -30,8 +30,9 @@ def kernel_env(home: Path) -> dict[str, str]:
     hashed test embedder; the caller's own workbench and MLflow settings left out. One OpenMP thread:
     on two busy cores the churn notebook's gradient boosting spin-waits (13 s alone, 40-60 s beside
     another run; 19 s with one thread)."""
+    # MPLBACKEND: a library imported by earlier tests sets Agg, which would keep the plots from showing
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("WORKBENCH_") and k != "MLFLOW_TRACKING_URI"}
+           if not k.startswith("WORKBENCH_") and k not in ("MLFLOW_TRACKING_URI", "MPLBACKEND")}
     return env | {"PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "WORKBENCH_HOME": str(home),
                   "WORKBENCH_EMBEDDING_BACKEND": "hash", "WORKBENCH_LOCK_WAIT_S": "5", "OMP_NUM_THREADS": "1"}
 
