@@ -17,12 +17,12 @@ import polars as pl
 import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
-from streamlit.testing.v1.element_tree import Block
 
 from tests import fake_openai as fake_openai_module
 from tests.conftest import ROOT, ctx_of
 from tests.fake_openai import fake_openai_fixture  # noqa: F401 - the `fake_openai` fixture
 from tests.test_cli import WORKBENCH
+from tests.test_inert_html import shown as page_text  # every element the page sent, as text
 from tests.test_pages import APP, app  # noqa: F401 - the `app` fixture
 from workbench import auth, chat, churn, conversations, datasets, home, registry, tabular, usage, users
 from workbench.embed import HashEmbedder
@@ -230,19 +230,6 @@ def downloads(monkeypatch):
     return captured
 
 
-def page_text(at) -> str:
-    """What the page sent to the browser: every element, as text."""
-    parts = []
-
-    def walk(node):
-        if isinstance(node, Block):
-            for child in node.children.values():
-                walk(child)
-        elif getattr(node, "proto", None) is not None:
-            parts.append(str(node.proto))
-
-    walk(at._tree)
-    return "\n".join(parts)
 
 
 def test_the_pages_show_no_password_and_the_users_csv_holds_none(app, downloads):  # noqa: F811
