@@ -265,3 +265,45 @@ def test_restore_into_a_held_home_names_the_holder(round_trip, cli_env):
         holder.wait()
     assert result.returncode == 1 and f"pid {holder.pid}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _rewrite_a_file_and_its_manifest(folder: Path) -> None:
+    """A deliberate change: an upload replaced and the manifest's checksum rewritten to match."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    rel = next(rel for rel in manifest["files"] if rel.startswith("uploads/"))
+    changed = folder / "home" / rel
+    changed.write_bytes(b"planted by someone with access to the backups\n")
+    manifest["files"][rel] = {"bytes": changed.stat().st_size,
+                              "sha256": hashlib.sha256(changed.read_bytes()).hexdigest()}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def test_a_signed_backup_refuses_a_rewritten_manifest_an_unsigned_one_cannot(demo_copy, tmp_path):
+    """The manifest's checksums catch damage only: whoever rewrites a file can rewrite its checksum.
+    With WORKBENCH_BACKUP_KEY the manifest is signed, and such a change (or a missing signature, or
+    another key) is refused before anything changes."""
+    key = "k" * 32
+    signed = Settings(home=demo_copy.home, embedding_backend="hash", backup_key=key)
+    made = backup.backup(signed, tmp_path / "signed")
+    assert made["signed"] is True and (tmp_path / "signed" / "manifest.sig").is_file()
+    assert key not in (tmp_path / "signed" / "manifest.sig").read_text()
+    backup.backup(demo_copy, tmp_path / "unsigned")
+    for name in ("signed", "unsigned"):
+        shutil.copytree(tmp_path / name, tmp_path / f"{name}-changed")
+        _rewrite_a_file_and_its_manifest(tmp_path / f"{name}-changed")
+
+    def restore(folder: str, backup_key: str = "") -> dict:
+        target = Settings(home=tmp_path / f"into-{folder}-{len(backup_key)}", embedding_backend="hash",
+                          backup_key=backup_key)
+        return backup.restore(target, tmp_path / folder)
+
+    for folder, backup_key, refusal in [
+        ("signed-changed", key, "does not match its signature"),
+        ("signed", "x" * 32, "does not match its signature"),
+        ("unsigned", key, "is not signed"),
+    ]:
+        with pytest.raises(backup.BackupInvalid, match=refusal):
+            restore(folder, backup_key)
+        assert not (tmp_path / f"into-{folder}-{len(backup_key)}").exists()
+    assert restore("signed", key)["signature_checked"] is True
+    assert restore("unsigned-changed")["signature_checked"] is False  # the honest limit, unsigned

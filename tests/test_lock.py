@@ -59,3 +59,35 @@ def test_cli_waits_for_a_short_holder_then_succeeds(cli_env):
     holder.wait()
     assert result.returncode == 0, result.stderr
     assert "waiting" in result.stderr and "mike" in result.stdout
+
+
+READER = """
+import sys, time
+from workbench import home, settings
+with home.open_store(settings.from_env(), read_only=True).connect() as con:  # as a reading command
+    con.execute("SELECT count(*) FROM users").fetchone()
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[1]))
+"""
+
+
+def test_reading_commands_do_not_block_each_other(cli_env):
+    """A long reading command (a big report, say) lets other reading commands run; a writing one
+    still waits for it and then names it."""
+    reader = subprocess.Popen([sys.executable, "-c", READER, "60"], env=cli_env, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert reader.stdout.readline().strip() == "holding"
+        reads = [["user", "list"], ["audit"], ["documents", "list"], ["models", "list"],
+                 ["datasets", "list"], ["conversations", "list"], ["calls", "list"], ["usage", "report"],
+                 ["prices", "list"], ["sql", "SELECT count(*) AS n FROM users"]]
+        results = [subprocess.run([WORKBENCH, *args, "--as", "alice"], env=cli_env, capture_output=True,
+                                  text=True, timeout=60) for args in reads]
+        write = subprocess.run([WORKBENCH, "user", "set-role", "vera", "analyst", "--as", "alice"],
+                               env=cli_env, capture_output=True, text=True, timeout=60)
+    finally:
+        reader.kill()
+        reader.wait()
+    assert [(r.args[1], r.returncode, r.stderr) for r in results] == [(r.args[1], 0, "") for r in results]
+    assert "mike" in results[0].stdout
+    assert write.returncode == 1 and "in use by" in write.stderr and "Traceback" not in write.stderr

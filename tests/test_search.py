@@ -208,3 +208,25 @@ def test_the_audience_opens_a_row_to_the_organisation_only_for_global_and_projec
         "o1u17",
         "o2u9c5",
     ]  # an unknown or missing scope stays the owner's
+
+
+def test_fusion_is_the_same_whatever_order_the_store_returns_ties_in():
+    """Equal scores (the same text in two documents) share a rank and are ordered by chunk id: a
+    restored or reloaded store that returns them in another order gives the same hits."""
+    import numpy as np
+    import pyarrow as pa
+
+    def table(ids, column, values):
+        n = len(ids)
+        return pa.table({"id": ids, "document_uuid": [None] * n, "title": ["t"] * n, "filename": ["f"] * n,
+                         "page_number": [None] * n, "section": [None] * n, "text": ["x"] * n,
+                         "doc_type": [None] * n, "start_line": [None] * n, "end_line": [None] * n,
+                         column: values, "vector": [[1.0, 0.0]] * n})
+
+    qvec = np.array([1.0, 0.0], np.float32)
+    one = vectors.fuse(table(["b", "a", "c"], "_distance", [0.1, 0.1, 0.3]),
+                       table(["d", "c"], "_score", [2.0, 2.0]), qvec, 4)
+    other = vectors.fuse(table(["a", "b", "c"], "_distance", [0.1, 0.1, 0.3]),
+                         table(["c", "d"], "_score", [2.0, 2.0]), qvec, 4)
+    assert [(h.chunk_id, h.score) for h in one] == [(h.chunk_id, h.score) for h in other]
+    assert [h.chunk_id for h in one] == ["c", "a", "b", "d"] and one[1].vector_rank == one[2].vector_rank == 1

@@ -16,6 +16,7 @@ from the old home to the new one, so a restore into another folder gives the sam
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -36,6 +37,9 @@ from workbench.settings import Settings
 
 FORMAT = 1
 MANIFEST = "manifest.json"
+# HMAC-SHA256 of manifest.json under WORKBENCH_BACKUP_KEY: the manifest's checksums catch damage; only
+# this signature catches a deliberate change that also rewrote the manifest.
+SIGNATURE = "manifest.sig"
 REQUIRED = ("format", "schema_version", "created_at", "home", "layout", "tables", "files")
 PARTS = ("database", "vectors", "uploads", "mlflow", "other")
 # The exported embedding model: derived, rebuilt on first use, and tuned to this machine's CPU.
@@ -66,7 +70,11 @@ def backup(settings: Settings, target_dir: str | Path, *, progress: Progress | N
             partial.mkdir(parents=True)
             entries = _copy_parts(settings.home, partial / "home", files, places, _snapshot(places), progress)
         manifest = _manifest(settings, places, partial / "home", entries)
-        (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        manifest["signed"] = bool(settings.backup_key)
+        text = (json.dumps(manifest, indent=2) + "\n").encode()
+        (partial / MANIFEST).write_bytes(text)
+        if settings.backup_key:
+            (partial / SIGNATURE).write_text(_signature(text, settings.backup_key) + "\n")
         os.replace(partial, target)  # an empty target folder is replaced too
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -80,7 +88,7 @@ def restore(
     """Replace the data home with the backup in `source_dir`, after checking it against its manifest.
     A home that already holds data is replaced only with `force`."""
     source = Path(source_dir).expanduser().resolve()
-    manifest = verify(source)
+    manifest = verify(source, settings.backup_key)
     places = layout(settings)
     _check_restore_target(source, settings, manifest, places)
     staging = _sibling(settings.home, "restoring")
@@ -109,17 +117,21 @@ def restore(
         "parts": _totals(entries),
         "paths_rewritten": rewritten,
         "replaced": replaced,
+        "signature_checked": bool(settings.backup_key),
     }
 
 
-def verify(source: Path) -> dict:
-    """The backup's manifest, once every file it lists is present with its size and sha256 and its
-    schema is one this workbench knows; `BackupInvalid` otherwise."""
+def verify(source: Path, key: str = "") -> dict:
+    """The backup's manifest, once its signature matches `key` (when a key is given), every file it
+    lists is present with its size and sha256 and its schema is one this workbench knows;
+    `BackupInvalid` otherwise. Without a key this detects damage, not a deliberate change."""
     path = source / MANIFEST
     if not path.is_file():
         raise BackupInvalid(
             f"{source} is not a workbench backup (it has no {MANIFEST}). Nothing was restored."
         )
+    if key:
+        _check_signature(source, path.read_bytes(), key)
     try:
         manifest = json.loads(path.read_text())
         if missing := [key for key in REQUIRED if key not in manifest]:
@@ -148,6 +160,24 @@ def verify(source: Path) -> dict:
                 "damaged. Nothing was restored; use another backup."
             )
     return manifest
+
+
+def _signature(manifest: bytes, key: str) -> str:
+    return hmac.new(key.encode(), manifest, hashlib.sha256).hexdigest()
+
+
+def _check_signature(source: Path, manifest: bytes, key: str) -> None:
+    signature = source / SIGNATURE
+    if not signature.is_file():
+        raise BackupInvalid(
+            f"The backup {source} is not signed, and WORKBENCH_BACKUP_KEY is set: it was made without "
+            "the key, or its signature was removed. Nothing was restored."
+        )
+    if not hmac.compare_digest(signature.read_text().strip(), _signature(manifest, key)):
+        raise BackupInvalid(
+            f"The backup {source} does not match its signature: it was changed after it was made, or "
+            "signed with another WORKBENCH_BACKUP_KEY. Nothing was restored; use another backup."
+        )
 
 
 def layout(settings: Settings) -> dict[str, str | None]:

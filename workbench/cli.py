@@ -39,8 +39,8 @@ def _settings():
     return settings_mod.from_env()
 
 
-def _store():
-    return home.open_store(_settings(), on_wait=lambda m: click.echo(m, err=True))
+def _store(read_only: bool = False):
+    return home.open_store(_settings(), on_wait=lambda m: click.echo(m, err=True), read_only=read_only)
 
 
 @contextmanager
@@ -52,9 +52,17 @@ def acting(username: str, *, write: bool = False):
         yield auth.context_for(con, username), con
 
 
-def context_of(username: str) -> auth.Context:
+@contextmanager
+def reading(username: str):
+    """A (context, connection) pair for a command that only reads: the file is opened read-only, so
+    reading commands run side by side (a writer, the app included, waits for them)."""
+    with _store(read_only=True).connect() as con:
+        yield auth.context_for(con, username), con
+
+
+def context_of(username: str, *, read_only: bool = False) -> auth.Context:
     """The acting user's context, read in a short unit of work (long commands hold no lock)."""
-    with _store().connect() as con:
+    with _store(read_only).connect() as con:
         return auth.context_for(con, username)
 
 
@@ -232,7 +240,7 @@ def user_add(username, email, role, full_name, password_stdin, as_user, as_json)
 @json_option
 def user_list(as_user, as_json) -> None:
     """List the users of your organisation with their roles."""
-    with acting(as_user) as (ctx, con):
+    with reading(as_user) as (ctx, con):
         rows = users.list_users(ctx, con)
     lines = [f"{r['username']:<12} {r['organization']:<18} {','.join(r['roles']):<16} "
              f"{'active' if r['is_active'] else 'disabled'}" for r in rows]

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import click
 
 from workbench import audit, users
-from workbench.cli import _emit, acting, as_option, json_option, main, user
+from workbench.cli import _emit, acting, as_option, json_option, main, reading, user
 
 
 @main.command("audit")
@@ -19,7 +19,7 @@ from workbench.cli import _emit, acting, as_option, json_option, main, user
 def audit_command(days, action, actor, as_user, as_json) -> None:
     """The organisation's audit log, newest first (admins): users, roles, passwords, keys, the
     business profile, agents, stages, templates, prices, budgets and model stage changes."""
-    with acting(as_user) as (ctx, con):
+    with reading(as_user) as (ctx, con):
         rows = audit.events(ctx, con, since=datetime.now() - timedelta(days=days), action=action, actor=actor)
     lines = [
         f"{r['ts']:%Y-%m-%d %H:%M:%S}  {r['actor']:<12} {r['action']:<16} {r['target'] or ''}  {r['detail']}"

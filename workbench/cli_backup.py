@@ -29,7 +29,8 @@ def _size(result: dict) -> tuple[int, int]:
 @json_option
 def backup_command(folder, as_json) -> None:
     """Copy the whole data home into FOLDER (new or empty): database, vectors, uploads, the MLflow
-    store and exports, with a manifest of every file's checksum.
+    store and exports, with a manifest of every file's checksum, signed when WORKBENCH_BACKUP_KEY is
+    set.
 
     For operators: it covers every organisation, so it takes no --as. Stop the app first; the
     database stays locked for the whole copy, so no other workbench command runs meanwhile."""
@@ -55,7 +56,8 @@ def backup_command(folder, as_json) -> None:
 @json_option
 def restore_command(folder, force, as_json) -> None:
     """Replace the data home (WORKBENCH_HOME) with the backup in FOLDER. Every file is checked against
-    the backup's manifest first; a damaged or altered backup changes nothing.
+    the backup's manifest first (and its signature, with WORKBENCH_BACKUP_KEY); a damaged backup (or,
+    when signed, an altered one) changes nothing.
 
     For operators: it covers every organisation, so it takes no --as. Stop the app first. A home
     that already holds data is replaced only with --force; a new home needs no `init`."""
@@ -72,5 +74,8 @@ def restore_command(folder, force, as_json) -> None:
         as_json,
         f"Restored {files:,} files ({_mb(size)}) of the backup made {result['created_at']} "
         f"into {result['home']}."
-        + (f" Run `workbench init` to apply {pending} newer migration(s)." if pending else ""),
+        + (f" Run `workbench init` to apply {pending} newer migration(s)." if pending else "")
+        + ("" if result["signature_checked"] else
+           " Its checksums rule out damage; set WORKBENCH_BACKUP_KEY when backing up and restoring to"
+           " rule out a deliberate change too."),
     )

@@ -7,7 +7,7 @@ import sys
 import click
 
 from workbench import conversations, home
-from workbench.cli import _emit, _settings, _store, acting, as_option, context_of, json_option, main
+from workbench.cli import _emit, _settings, _store, acting, as_option, context_of, json_option, main, reading
 from workbench.prompts import AGENT_TYPES
 from workbench.providers import PROVIDERS
 
@@ -82,7 +82,7 @@ def conversations_group() -> None:
 @as_option
 @json_option
 def list_command(as_user, as_json) -> None:
-    with acting(as_user) as (ctx, con):
+    with reading(as_user) as (ctx, con):
         rows = conversations.list_conversations(ctx, con)
     lines = [
         f"{r['uuid']}  {r['updated_at']:%Y-%m-%d %H:%M}  {r['agent_type']:<9} {r['messages']:>3} msgs  "
@@ -100,7 +100,7 @@ def list_command(as_user, as_json) -> None:
 )
 def export_command(conversation_uuid, as_user, fmt) -> None:
     """Print the conversation as Markdown or JSON (redirect to a file to save it)."""
-    with acting(as_user) as (ctx, con):
+    with reading(as_user) as (ctx, con):
         click.echo(conversations.export(ctx, con, conversation_uuid, fmt))
 
 

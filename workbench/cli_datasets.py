@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli import _emit, _settings, acting, as_option, json_option, main
+from workbench.cli import _emit, _settings, acting, as_option, json_option, main, reading
 
 
 def _number(value) -> str:
@@ -48,7 +48,7 @@ def list_command(as_user, as_json) -> None:
     """Your organisation's datasets, newest first."""
     from workbench import datasets
 
-    with acting(as_user) as (ctx, con):
+    with reading(as_user) as (ctx, con):
         rows = datasets.list_datasets(ctx, con)
     lines = [
         f"{r['name']:<36} {r['file_format'] or '-':<8} {_number(r['num_rows']):>10} rows"
@@ -68,7 +68,7 @@ def profile_command(name, target, as_user, as_json) -> None:
     """Columns, types, missing values and distinct counts of a dataset; suggested targets, dates, values."""
     from workbench import tabular
 
-    with acting(as_user) as (ctx, con):
+    with reading(as_user) as (ctx, con):
         result = tabular.profile(ctx, con, name, target=target)
     lines = [f"{result['name']}: {result['rows']:,} rows, {len(result['columns'])} columns"]
     lines += [_column_line(c) for c in result["columns"]]

@@ -11,7 +11,7 @@ import click
 # Heavy modules (LanceDB, torch, scikit-learn) are imported inside the commands that need them,
 # so that `workbench user list` and friends start fast.
 from workbench import documents, home
-from workbench.cli import _emit, _settings, _store, acting, as_option, context_of, json_option, main
+from workbench.cli import _emit, _settings, _store, acting, as_option, context_of, json_option, main, reading
 from workbench.documents import DOC_TYPES, SCOPES, SEARCH_MODES
 from workbench.errors import InvalidInput
 
@@ -193,7 +193,7 @@ def documents_group() -> None:
 @json_option
 def documents_list(as_user, status, as_json) -> None:
     """Documents you may read."""
-    with acting(as_user) as (ctx, con):
+    with reading(as_user) as (ctx, con):
         rows = documents.list_documents(ctx, con, status=status)
     lines = [
         f"{r['uuid']}  {r['processing_status']:<10} {r['scope']:<7} {r['num_chunks']:>4} chunks  {r['title']}"

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import click
 
-from workbench.cli import _emit, _settings, acting, as_option, json_option, main
+from workbench.cli import _emit, _settings, acting, as_option, json_option, main, reading
 
 
 @main.group("churn")
@@ -100,7 +100,7 @@ def list_command(name, as_user, as_json) -> None:
     """Your organisation's models, or the versions of one."""
     from workbench import registry
 
-    with acting(as_user) as (ctx, con):
+    with reading(as_user) as (ctx, con):
         rows = registry.versions(ctx, con, name) if name else registry.list_models(ctx, con)
     if name:
         lines = [
@@ -200,7 +200,7 @@ def history_command(name, as_user, as_json) -> None:
     """Every stage transition: who, when, from, to, why."""
     from workbench import registry
 
-    with acting(as_user) as (ctx, con):
+    with reading(as_user) as (ctx, con):
         rows = registry.history(ctx, con, name)
     lines = [
         f"{r['at']:%Y-%m-%d %H:%M}  {r['name']} v{r['version']}: {r['from_stage'] or '-'} -> {r['to_stage']}"

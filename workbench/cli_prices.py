@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli import _emit, _settings, acting, as_option, json_option, main
+from workbench.cli import _emit, _settings, acting, as_option, json_option, main, reading
 from workbench.errors import InvalidInput
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
@@ -30,7 +30,7 @@ def list_command(provider, text, as_user, as_json) -> None:
     """The shared catalogue and your organisation's own rows (marked 'own'), USD per million tokens."""
     from workbench import price_catalogue
 
-    with acting(as_user) as (ctx, con):
+    with reading(as_user) as (ctx, con):
         rows = price_catalogue.list_prices(ctx, con, provider=provider, text=text)
     lines = [
         f"#{r['id']:<5} {r['provider']:<10} {r['match_pattern']:<28} in {_rate(r['input_per_million']):<7}"
@@ -129,7 +129,7 @@ def unpriced_command(as_user, since, as_json) -> None:
     """Models your organisation called that no price matches: their cost is unknown, not $0."""
     from workbench import price_catalogue
 
-    with acting(as_user) as (ctx, con):
+    with reading(as_user) as (ctx, con):
         rows = price_catalogue.unpriced_models(ctx, con, since=since)
     lines = [
         f"{r['provider']:<10} {r['model']:<40} {r['calls']:>8,} calls {r['tokens']:>12,} tokens"

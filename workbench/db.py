@@ -63,10 +63,13 @@ class Store:
     """One process's handle on the database file, opened per unit of work."""
 
     def __init__(self, path: Path | str, *, lock_wait_s: float = 5.0, create: bool = False,
-                 on_wait=None) -> None:
+                 on_wait=None, read_only: bool = False) -> None:
         self.path = Path(path)
         self.lock_wait_s = lock_wait_s
         self.create = create
+        # read-only opens coexist with each other (a reading command never blocks another) but not
+        # with a writer; a process keeps one mode for all its open connections (DuckDB's rule)
+        self.read_only = read_only
         self.on_wait = on_wait  # called once with a message when the file is held by another
         self._guard = threading.Lock()
         self._conn: duckdb.DuckDBPyConnection | None = None
@@ -86,7 +89,7 @@ class Store:
         told = False
         while True:
             try:
-                return duckdb.connect(str(self.path))
+                return duckdb.connect(str(self.path), read_only=self.read_only)
             except duckdb.IOException as exc:
                 if not _LOCK_PATTERN.search(str(exc)):
                     raise WorkbenchError(f"Cannot open the database {self.path}: {exc} Restore it from "

@@ -17,10 +17,11 @@ def init(settings: Settings) -> list[str]:
         return applied
 
 
-def open_store(settings: Settings, *, create: bool = False, on_wait=None) -> db.Store:
-    """The store for the settings' database file."""
+def open_store(settings: Settings, *, create: bool = False, on_wait=None,
+               read_only: bool = False) -> db.Store:
+    """The store for the settings' database file (read-only for a process that only reads)."""
     return db.Store(settings.db_path, lock_wait_s=settings.lock_wait_s, create=create,
-                    on_wait=on_wait)
+                    on_wait=on_wait, read_only=read_only)
 
 
 def is_empty(store: db.Store) -> bool:

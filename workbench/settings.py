@@ -31,6 +31,8 @@ ENV = {
     "embedding_backend": ("WORKBENCH_EMBEDDING_BACKEND",
                           "Embedding encoder: auto, fp32, bf16, onnx-int8, onnx-fp32, or hash (tests)."),
     "ann_min_rows": ("WORKBENCH_ANN_MIN_ROWS", "Chunks before a vector (ANN) index is built."),
+    "backup_key": ("WORKBENCH_BACKUP_KEY",
+                   "Secret that signs backups and is required to restore them (kept outside the backup)."),
 }
 
 EMBEDDING_BACKENDS = ("auto", "fp32", "bf16", "onnx-int8", "onnx-fp32", "hash")
@@ -60,6 +62,7 @@ class Settings:
     embedding_model: str = ""
     embedding_backend: str = "auto"
     ann_min_rows: int = 10_000
+    backup_key: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         home = Path(self.home).expanduser().resolve()
@@ -79,6 +82,9 @@ class Settings:
         if self.embedding_backend not in EMBEDDING_BACKENDS:
             raise ValueError(f"WORKBENCH_EMBEDDING_BACKEND must be one of {', '.join(EMBEDDING_BACKENDS)}, "
                              f"not {self.embedding_backend!r}")
+        if self.backup_key and len(self.backup_key) < 16:
+            raise ValueError("WORKBENCH_BACKUP_KEY must have at least 16 characters "
+                             "(e.g. `openssl rand -hex 32`)")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ValueError("WORKBENCH_CHUNK_OVERLAP must be at least 0 and below WORKBENCH_CHUNK_SIZE")
 

@@ -407,6 +407,21 @@ def search(
     return fuse(by_vector, by_text, qvec, k)
 
 
+def _cost(table: pa.Table, kind: str) -> np.ndarray:
+    """What ranks a list: the vector distance, the negated text score, else the list's own order."""
+    column = "_distance" if kind == "vector" else "_score"
+    if column not in table.column_names:
+        return np.arange(table.num_rows)
+    values = table.column(column).to_numpy(zero_copy_only=False)
+    return values if kind == "vector" else -values
+
+
+def _tied_ranks(cost: np.ndarray) -> list[int]:
+    """1-based ranks by ascending cost where equal costs share the best rank (1, 2, 2, 4)."""
+    ordered = np.sort(cost)
+    return (np.searchsorted(ordered, cost, side="left") + 1).tolist()
+
+
 def fuse(by_vector: pa.Table, by_text: pa.Table, qvec: np.ndarray, k: int) -> list[Hit]:
     """Reciprocal-rank fusion of the two result lists; cosine similarity kept for confidence."""
     rows: dict[str, dict] = {}
@@ -420,10 +435,13 @@ def fuse(by_vector: pa.Table, by_text: pa.Table, qvec: np.ndarray, k: int) -> li
         else:  # cosine distance, exact (flat search, or HNSW with its refine step on full vectors)
             similarity = 1.0 - table.column("_distance").to_numpy(zero_copy_only=False)
         plain = table.drop_columns([c for c in ("vector", "_distance", "_score") if c in table.column_names])
-        for rank, (row, sim) in enumerate(zip(plain.to_pylist(), similarity, strict=True), start=1):
+        ranked = zip(_tied_ranks(_cost(table, kind)), plain.to_pylist(), similarity, strict=True)
+        for rank, row, sim in ranked:
             rows.setdefault(row["id"], {**row, "similarity": float(sim)})
             ranks.setdefault(row["id"], {})[kind] = rank
-    scored = sorted(rows, key=lambda cid: -sum(1.0 / (RRF_K + r) for r in ranks[cid].values()))
+    # ties (equal scores, e.g. the same text in two documents) share a rank and are ordered by chunk
+    # id, so a search answers the same whatever order the store returned them in
+    scored = sorted(rows, key=lambda cid: (-sum(1.0 / (RRF_K + r) for r in ranks[cid].values()), cid))
     hits = []
     for cid in scored[:k]:
         row, rank = rows[cid], ranks[cid]
