@@ -1,6 +1,6 @@
-"""SQL console: one reading query at a time over the organisation's data (a private copy of the
-tables the role may read; no files, URLs or extensions; 1,000 rows and 5 s at most), the schema,
-a quick chart of the result, downloads and the user's saved queries."""
+"""SQL console: one reading query at a time over the organisation's data (a snapshot of the
+tables the role may read, in a separate process; no files, URLs or extensions; 1,000 rows, 5 s and
+1 GB at most), the schema, a quick chart of the result, downloads and the user's saved queries."""
 
 import plotly.express as px
 import polars as pl
@@ -42,8 +42,8 @@ with editor:
     )
     if run.button("Run", type="primary", icon=":material/play_arrow:"):
         try:
-            with ui.connection(reraise=True) as con:
-                state["sql.result"] = sql_console.run(ctx, con, sql, max_rows=limit_rows)
+            with st.spinner("Running the query..."):
+                state["sql.result"] = sql_console.run(ctx, ui.store(), sql, max_rows=limit_rows)
         except WorkbenchError as exc:
             state.pop("sql.result", None)
             st.error(str(exc))
@@ -65,8 +65,9 @@ with editor:
 result = state.get("sql.result")
 if result is None:
     st.caption(
-        "Runs on a private copy of your organisation's rows of the tables named in the query: no other "
-        "organisation, file, URL or extension can be read, and nothing is written."
+        "Runs in a separate process on a snapshot of your organisation's rows of the tables named in the "
+        "query, refreshed when the data changes: no other organisation, file, URL or extension can be "
+        "read, and nothing is written."
     )
     st.stop()
 frame = (

@@ -20,12 +20,11 @@ def test_a_query_sees_only_the_users_organisation(demo_copy):
     dan, diego = ctx_of(store, "dan"), ctx_of(store, "diego")
     with store.connect() as con:
         counts = dict(con.execute("SELECT org_id, count(*) FROM llm_calls GROUP BY 1").fetchall())
-        for ctx in (dan, diego):
-            seen = sql_console.run(ctx, con, "SELECT count(*) AS n FROM llm_calls").rows[0]["n"]
-            assert seen == counts[ctx.org_id] < sum(counts.values())
-        users = {
-            r["user_id"] for r in sql_console.run(diego, con, "SELECT DISTINCT user_id FROM llm_calls").rows
-        }
+    for ctx in (dan, diego):
+        seen = sql_console.run(ctx, store, "SELECT count(*) AS n FROM llm_calls").rows[0]["n"]
+        assert seen == counts[ctx.org_id] < sum(counts.values())
+    seen_users = sql_console.run(diego, store, "SELECT DISTINCT user_id FROM llm_calls").rows
+    users = {r["user_id"] for r in seen_users}
     assert dan.user_id not in users and diego.user_id in users
 
 
@@ -46,16 +45,16 @@ def test_a_query_sees_only_the_users_organisation(demo_copy):
 )
 def test_hostile_sql_fails_with_a_clear_message(demo_store, sql, message):
     dan = ctx_of(demo_store, "dan")
-    with demo_store.connect() as con, pytest.raises(InvalidInput, match=message):
-        sql_console.run(dan, con, sql)
+    with pytest.raises(InvalidInput, match=message):
+        sql_console.run(dan, demo_store, sql)
 
 
 def test_the_console_needs_its_permission_and_saved_queries_are_per_user(demo_copy):
     store = home.open_store(demo_copy)
     dan, anna, mike = ctx_of(store, "dan"), ctx_of(store, "anna"), ctx_of(store, "mike")
+    with pytest.raises(NotAllowed):
+        sql_console.run(mike, store, "SELECT 1")  # managers read dashboards, not SQL
     with store.connect() as con:
-        with pytest.raises(NotAllowed):
-            sql_console.run(mike, con, "SELECT 1")  # managers read dashboards, not SQL
         sql_console.save(dan, con, "calls by model", "SELECT model, count(*) FROM llm_calls GROUP BY 1")
         sql_console.save(dan, con, "calls by model", "SELECT model FROM llm_calls")  # replaced
         with pytest.raises(InvalidInput, match="Only reading"):

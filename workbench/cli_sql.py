@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from workbench.cli import _emit, acting, as_option, json_option, main
+from workbench.cli import _emit, _store, as_option, context_of, json_option, main
+from workbench.errors import WorkbenchError
 
 
 @main.command("sql")
@@ -15,10 +18,18 @@ from workbench.cli import _emit, acting, as_option, json_option, main
 def sql_command(query, limit, as_user, as_json) -> None:
     """Run one SELECT over your organisation's data (the SQL console's rules: reading only, your
     organisation's rows only, no files, URLs or extensions, a time limit)."""
-    from workbench import sql_console
+    from workbench import sandbox, sql_console
 
-    with acting(as_user) as (ctx, con):
-        result = sql_console.run(ctx, con, query, max_rows=limit)
+    ctx = context_of(as_user, read_only=True)  # a reading command: others run beside it
+    try:
+        result = sql_console.run(ctx, _store(read_only=True), query, max_rows=limit)
+    except WorkbenchError as exc:
+        if sandbox.copies_running():  # a copy the query started: finish it for the next run
+            click.echo(f"error: {exc}", err=True)
+            click.echo("Finishing the copy of your organisation's rows first...", err=True)
+            sandbox.finish_copies()
+            sys.exit(1)
+        raise
     data = {
         "columns": result.columns,
         "rows": result.rows,

@@ -1,6 +1,7 @@
 """The SQL console (permission sql:query): one reading query at a time over the user's
-organisation's data, run in the sandbox (a private in-memory copy of the tenant's rows with external
-access off, a row limit and a time limit), the schema the user may read, and saved queries."""
+organisation's data, run in the sandbox (a separate process over snapshots of the tenant's rows,
+external access off, limits on rows, time, memory and the query's length), the schema the user may
+read, and saved queries."""
 
 from __future__ import annotations
 
@@ -8,18 +9,17 @@ import duckdb
 
 from workbench import sandbox
 from workbench.auth import Context
-from workbench.db import fetch_dicts, fetch_one
+from workbench.db import Store, fetch_dicts, fetch_one
 from workbench.errors import InvalidInput, NotFound
 
 MAX_ROWS = 1000
 
 
-def run(
-    ctx: Context, con: duckdb.DuckDBPyConnection, sql: str, *, max_rows: int = MAX_ROWS
-) -> sandbox.Result:
-    """Run one SELECT over the organisation's data; anything else fails with a clear message."""
+def run(ctx: Context, store: Store, sql: str, *, max_rows: int = MAX_ROWS) -> sandbox.Result:
+    """Run one SELECT over the organisation's data; anything else fails with a clear message. The
+    store's file is held only while the organisation's rows are copied, not while the query runs."""
     ctx.require("sql:query")
-    return sandbox.run(ctx, con, sql, max_rows=max(1, min(int(max_rows), MAX_ROWS)))
+    return sandbox.run(ctx, store, sql, max_rows=max(1, min(int(max_rows), MAX_ROWS)))
 
 
 def schema(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
