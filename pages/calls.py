@@ -5,11 +5,22 @@ import html
 from datetime import date, timedelta
 
 import plotly.express as px
-import polars as pl
 import streamlit as st
 import streamlit.components.v1 as components
 
-from workbench import call_browse, call_search, calls, datasets, intents, qa, transcripts, ui, users
+from workbench import (
+    call_browse,
+    call_search,
+    calls,
+    csv_safe,
+    datasets,
+    intents,
+    markup,
+    qa,
+    transcripts,
+    ui,
+    users,
+)
 from workbench.errors import WorkbenchError
 
 ctx = ui.require("calls:read")
@@ -19,7 +30,7 @@ state = st.session_state
 
 def csv_button(rows: list[dict], name: str, key: str) -> None:
     if rows:
-        data = pl.DataFrame(rows, infer_schema_length=None).drop(["terms"], strict=False).write_csv().encode()
+        data = csv_safe.write_csv([{k: v for k, v in row.items() if k != "terms"} for row in rows])
         st.download_button("Export CSV", data, f"{name}.csv", "text/csv", key=key, icon=":material/download:")
 
 
@@ -27,7 +38,7 @@ def transcript(call_uuid: str, focus_id: int | None = None, terms: list[str] | N
     """One call: its analytics, the bubbles, and the intent an analyst may correct."""
     with ui.connection() as con:
         call = call_browse.get_call(ctx, con, call_uuid)
-    st.subheader(f"Call {call['external_id']} · {call['project']}")
+    st.subheader(markup.inert(f"Call {call['external_id']} · {call['project']}"))
     facts = [
         f"{call['turns'] or 0} turns",
         f"{call['duration_seconds']:.0f} s" if call["duration_seconds"] else None,
@@ -36,10 +47,10 @@ def transcript(call_uuid: str, focus_id: int | None = None, terms: list[str] | N
         "resolved: " + {True: "yes", False: "no", None: "unclear"}[call["resolved"]],
     ]
     st.markdown(" · ".join(f for f in facts if f))
-    st.caption(
+    st.caption(markup.inert(
         f"{call['started_at']:%Y-%m-%d %H:%M} · intent: {call['intent'] or 'not clustered yet'}"
         + (f" ({call['intent_source']})" if call["intent_source"] else "")
-    )
+    ))
     components.html(call_browse.transcript_html(call["utterances"], focus_id, terms), height=440)
     if ctx.can("calls:import"):
         with st.form(f"intent.{call_uuid}"):

@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from workbench import agents, documents, ingest, parsing, repos, ui, users, vectors
+from workbench import agents, csv_safe, documents, ingest, markup, parsing, repos, ui, users, vectors
 from workbench.errors import WorkbenchError
 
 ctx = ui.require("documents:read")
@@ -16,7 +16,7 @@ def progress() -> None:
     """Live progress of background ingests; refreshes the page when the last one finishes."""
     active = {u: s for u, s in worker.states().items() if s.status in ("queued", "running")}
     for state in active.values():
-        st.progress(state.fraction, text=f"{state.filename}: {state.stage}")
+        st.progress(state.fraction, text=markup.inert(f"{state.filename}: {state.stage}"))
     if st.session_state.get("docs.busy") and not active:
         st.session_state["docs.busy"] = False
         st.rerun()
@@ -69,14 +69,14 @@ with upload:
             except WorkbenchError as exc:
                 st.error(str(exc))
                 outcomes = []
-            for o in outcomes:
+            for o in outcomes:  # names and messages from the upload: shown without loading images
                 if o.status == "queued":
                     worker.submit(o.document_uuid, o.filename)
-                    st.success(f"{o.filename}: queued. {o.message}")
+                    st.success(markup.inert(f"{o.filename}: queued. {o.message}"))
                 elif o.status == "duplicate":
-                    st.info(f"{o.filename}: not added, {o.message}.")
+                    st.info(markup.inert(f"{o.filename}: not added, {o.message}."))
                 else:
-                    st.error(o.message)
+                    st.error(markup.inert(o.message))
             st.session_state["docs.busy"] = worker.busy
 
 with library:
@@ -117,7 +117,7 @@ with library:
             selection_mode="single-row",
             key="docs.table",
         )
-        st.download_button("Download CSV", shown.write_csv(), "documents.csv", "text/csv")
+        st.download_button("Download CSV", csv_safe.write_csv(shown), "documents.csv", "text/csv")
         if picked.selection.rows:
             ui.document_detail(ctx, rows[picked.selection.rows[0]]["uuid"])
         else:
@@ -154,8 +154,9 @@ with code:
         st.dataframe(pl.DataFrame(repositories).drop("uuid"), hide_index=True, width="stretch")
         if ctx.can("documents:delete"):
             victim = st.selectbox("Repository", repositories, format_func=lambda r: r["repo_url"])
+            label = f"Delete {victim['repo_url']}: its files, {victim['chunks']} chunks and vectors"
             ui.confirm_delete(
-                f"Delete {victim['repo_url']}: its files, {victim['chunks']} chunks and vectors",
+                markup.inert(label),
                 lambda con: repos.delete_repository(ctx, con, ui.vectors(), victim["uuid"]),
                 key="repo",
             )

@@ -219,3 +219,73 @@ def test_a_200_mb_file_is_refused_before_it_is_read(store):
         load(store, "anna", "huge.csv", b"x" * (200 * 1024 * 1024))
     with store.connect() as con:
         assert con.execute("SELECT count(*) FROM calls WHERE external_id LIKE 'x%'").fetchone()[0] == 0
+
+
+def count_calls(store) -> tuple[int, int]:
+    with store.connect() as con:
+        return con.execute(
+            "SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM utterances)"
+        ).fetchone()
+
+
+@pytest.mark.parametrize(
+    "cues, says",
+    [
+        ("1\n00:00:03.000 --> 00:00:99.000\n<v Agent>Hi</v>\n", "line 6: 00:00:99.000: minutes and seconds"),
+        (
+            "1\n00:00:03.000 --> 00:00:09.000\n<v Agent>Hi</v>\n\n"
+            "2\n00:61:00.000 --> 01:02:00.000\n<v Customer>Yo</v>\n",
+            "line 10: 00:61:00.000: minutes and seconds",
+        ),
+        (
+            "1\n00:00:05.000 --> 00:00:01.000\n<v Agent>Hi</v>\n",
+            "line 6: the cue ends at 00:00:01.000, before it starts (00:00:05.000)",
+        ),
+        ("99:00.000 --> 99:01.000\nAgent: Hi\n", "line 5: 99:00.000: minutes and seconds"),
+    ],
+)
+def test_a_webvtt_cue_with_an_impossible_time_is_refused_with_its_line(store, cues, says):
+    before = count_calls(store)
+    with pytest.raises(transcripts.ImportReport, match="^bad.vtt: nothing imported") as report:
+        load(store, "anna", "bad.vtt", f"WEBVTT\n\nNOTE a comment\n\n{cues}".encode())
+    assert says in str(report.value)
+    assert count_calls(store) == before
+
+
+def test_impossible_times_in_text_and_utterance_rows_are_refused(store):
+    before = count_calls(store)
+    with pytest.raises(transcripts.ImportReport, match=r"line 2: '00:00:75' .*minutes and seconds"):
+        load(store, "anna", "t.txt", b"[00:00:01] Agent: Hi\n[00:00:75] Customer: Yo\n")
+    with pytest.raises(transcripts.ImportReport, match=r"row 2: end 1.0 is before start 5.0"):
+        load(store, "anna", "u.csv",
+             b"call_id,role,content,index,start,end\nX,agent,Hi,0,0,5\nX,customer,Yo,1,5,1\n")
+    with pytest.raises(transcripts.ImportReport, match=r"row 1: .*'1:99'.* minutes and seconds"):
+        load(store, "anna", "u.csv", b"call_id,role,content,index,start\nX,agent,Hi,0,1:99\n")
+    assert count_calls(store) == before
+    load(store, "anna", "long.vtt", b"WEBVTT\n\n100:00:00.000 --> 100:00:02.500\n<v Agent>Still here.</v>\n")
+    assert turns(store, "long") == [("agent", "Still here.", 0, 360000.0, 360002.5)]
+
+
+def utf16(text: str, codec: str) -> bytes:
+    """Text as a UTF-16 file with its byte-order mark, as Excel and Notepad write it."""
+    return {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[codec] + text.encode(codec)
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_csv_is_read_like_utf8(store, codec):
+    load(store, "anna", "u16.csv", utf16(PER_CALL_CSV.replace("A-", "U-"), codec))
+    assert [t[:2] for t in turns(store, "U-2")] == [("agent", "Hello!"), ("customer", "I want a refund.")]
+    unicode_text = "call_id\ttranscript\r\nX-1\tAgent: Grüß Gott.\r\n"  # Excel's "Unicode text": tabs, CRLF
+    load(store, "anna", "excel.csv", utf16(unicode_text, codec))
+    assert turns(store, "X-1") == [("agent", "Grüß Gott.", 0, None, None)]
+    load(store, "anna", "u16.json", utf16(json.dumps([{"call_id": "J-9", "transcript": "Agent: Hé"}]), codec))
+    assert turns(store, "J-9")[0][1] == "Hé"
+    load(store, "anna", "no-bom.csv", "call_id,transcript\nN-1,Agent: Hallo.\n".encode(codec))  # no mark
+    assert turns(store, "N-1") == [("agent", "Hallo.", 0, None, None)]
+
+
+def test_a_damaged_utf16_file_says_it_is_utf16(store):
+    before = count_calls(store)
+    with pytest.raises(transcripts.ImportReport, match="not valid UTF-16.*save it again as UTF-8"):
+        load(store, "anna", "broken.csv", utf16("call_id,transcript\nA,Agent: hi\n", "utf-16-le") + b"\x00")
+    assert count_calls(store) == before

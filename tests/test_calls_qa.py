@@ -377,3 +377,17 @@ def test_export_writes_the_file_and_registers_a_dataset(env):
         datasets.delete_dataset(anna, con, cfg, made["uuid"])
         assert len(datasets.list_datasets(anna, con)) == 1
     assert len(list((cfg.exports_dir).rglob("*.*"))) == 1
+
+
+def test_a_utf16_qa_csv_from_excel_is_read(env):
+    _cfg, store, vecs, emb = env
+    text = "question\tanswer\r\nWo ist mein Paket?\tUnterwegs, heute noch.\r\n"  # Excel's "Unicode text"
+    for codec, bom in (("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")):
+        rows = qa.read_csv("faq.csv", bom + text.encode(codec))
+        assert rows == [
+            {"question": "Wo ist mein Paket?", "answer": "Unterwegs, heute noch.", "call_id": None}
+        ]
+    anna = ctx_of(store, "anna")
+    data = b"\xff\xfe" + text.encode("utf-16-le")
+    made = qa.import_pairs(anna, store, vecs, emb, "Retention desk", "faq.csv", data)
+    assert made["created"] == 1

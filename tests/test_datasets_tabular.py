@@ -259,3 +259,58 @@ def test_cli_add_list_and_profile(cli_env, tmp_path):
     assert "Target 'churned':" in text and "Binary targets: plan, spend, churned" in text
     hidden = run(cli_env, "datasets", "profile", "Customers", "--as", "diego")
     assert hidden.returncode == 1 and "No dataset 'Customers' in your organisation" in hidden.stderr
+
+
+def _plant(store, username: str, name: str, file_path) -> str:
+    """A dataset row whose path was stored verbatim, as an older legacy import left it."""
+    org_id = ctx_of(store, username).org_id
+    with store.transaction() as con:
+        return con.execute(
+            "INSERT INTO datasets (org_id, name, file_path, source_type, file_format)"
+            " VALUES (?, ?, ?, 'qa_export', 'csv') RETURNING uuid::VARCHAR",
+            [org_id, name, str(file_path)],
+        ).fetchone()[0]
+
+
+def test_a_stored_path_outside_the_organisations_folder_is_never_read(store, demo_copy, tmp_path):
+    secret = tmp_path / "passwd.csv"  # beside the data home: a server file, not a dataset
+    secret.write_bytes(b"user,shell\nroot,/bin/bash\n")
+    helio = _register(store, demo_copy, CSV, "Helio customers", username="diego")  # inside the home
+    own = demo_copy.exports_dir / f"org-{ctx_of(store, 'dan').org_id}" / "datasets"
+    own.mkdir(parents=True, exist_ok=True)
+    (own / "innocent.csv").symlink_to(secret)
+    planted = {
+        "absolute": _plant(store, "dan", "Absolute", secret),
+        "relative": _plant(store, "dan", "Relative", "../passwd.csv"),
+        "other organisation": _plant(store, "dan", "Theirs", helio["file_path"]),
+        "symlink": _plant(store, "dan", "Symlink", own / "innocent.csv"),
+    }
+    dan = ctx_of(store, "dan")
+    with store.connect() as con:
+        for dataset in planted.values():
+            outside = "lies outside your organisation's datasets folder in the data home"
+            with pytest.raises(NotAllowed, match=outside):
+                datasets.read_dataset(dan, con, dataset)
+            with pytest.raises(NotAllowed, match=outside):
+                tabular.load_frame(dan, con, dataset)
+            with pytest.raises(NotAllowed, match=outside):
+                tabular.profile(dan, con, dataset)
+    with store.transaction() as con:  # unregistering such a row leaves the file it names alone
+        for dataset in planted.values():
+            datasets.delete_dataset(dan, con, demo_copy, dataset)
+    assert secret.read_bytes().startswith(b"user,shell") and Path(helio["file_path"]).is_file()
+    with store.connect() as con:
+        assert tabular.load_frame(ctx_of(store, "diego"), con, "Helio customers").height == 3
+
+
+def test_a_utf16_csv_from_a_spreadsheet_registers(store, demo_copy):
+    """Excel's "Unicode text" is UTF-16 with a byte-order mark and tabs: it used to be refused as
+    'binary data'."""
+    text = "customer\ttenure\tchurned\r\nanna\t12\tno\r\nbjörn\t3\tyes\r\n"
+    for name, data in [("le", b"\xff\xfe" + text.encode("utf-16-le")),
+                       ("be", b"\xfe\xff" + text.encode("utf-16-be"))]:
+        _register(store, demo_copy, data, f"customers-{name}", filename=f"{name}.csv")
+        with store.connect() as con:
+            frame = tabular.load_frame(ctx_of(store, "dan"), con, f"customers-{name}")
+        assert frame.columns == ["customer", "tenure", "churned"]
+        assert frame["customer"].to_list() == ["anna", "björn"] and frame["tenure"].to_list() == [12, 3]

@@ -2,6 +2,7 @@
 dedup, versions, the embedding cache, metering, deletes, the background worker and doctor."""
 
 import io
+import json
 
 import docx
 import numpy as np
@@ -346,3 +347,69 @@ def test_the_detail_view_has_summary_keywords_topics_and_paged_chunks(env):
     assert "invoices" in detail["keywords"] and detail["topics"] and detail["content_type"] == "financial"
     assert {c["page_number"] for c in detail["chunks"]} == {1, 2}
     assert [c["chunk_index"] for c in detail["chunks"]] == list(range(len(detail["chunks"])))
+
+
+
+ROAMING = "roaming-faq.md"
+IN_PROJECT = {"scope": "project", "project": "Customer care line"}
+
+
+def replacements(store) -> list[dict]:
+    """The audit log's document replacements, oldest first: who replaced which file, and the detail."""
+    with store.connect() as con:
+        rows = con.execute(
+            "SELECT actor, target, detail::VARCHAR FROM audit_log"
+            " WHERE action = 'document.replace' ORDER BY id"
+        ).fetchall()
+    return [{"actor": actor, "target": target} | json.loads(detail) for actor, target, detail in rows]
+
+
+def test_a_same_named_upload_does_not_replace_a_colleagues_project_document(env):
+    cfg, store, vecs, _emb = env
+    [annas] = run(env, "anna", [(ROAMING, b"# Roaming\n\nRoaming in the EU costs nothing.")], **IN_PROJECT)
+    [arthurs] = run(env, "arthur", [(ROAMING, b"# Roaming\n\nRoaming abroad costs 5 euros.")], **IN_PROJECT)
+    assert annas.status == arthurs.status == "completed" and "replaced" not in arthurs.message
+    kept = doc_row(store, annas.document_uuid)
+    assert kept is not None and (cfg.home / kept["file_path"]).is_file()
+    assert vecs.count(f"document_id = {kept['id']}") == kept["num_chunks"] > 0
+    assert doc_row(store, arthurs.document_uuid)["version"] == 1  # a document of its own
+    [again] = ingest.queue_files(
+        ctx_of(store, "arthur"), cfg, store, [(ROAMING, b"# Roaming\n\nTen euros a day.")], **IN_PROJECT
+    )
+    assert again.message == (
+        "version 2, replaces the earlier one when done; anna's roaming-faq.md stays beside it:"
+        " only its uploader or an admin may replace it"
+    )
+    ingest.process(cfg, store, vecs, HashEmbedder(), again.document_uuid)  # replaces arthur's own only
+    assert doc_row(store, arthurs.document_uuid) is None and doc_row(store, annas.document_uuid) is not None
+    with store.transaction() as con:  # anna's is still hers: she may delete it, arthur may not
+        with pytest.raises(NotAllowed):
+            documents.delete_document(ctx_of(store, "arthur"), con, annas.document_uuid)
+        documents.delete_document(ctx_of(store, "anna"), con, annas.document_uuid, settings=cfg, vectors=vecs)
+    assert [(r["actor"], r["target"], r["uploaded_by"]) for r in replacements(store)] == [
+        ("arthur", ROAMING, "arthur")
+    ]
+
+
+def test_an_admin_replaces_anyones_project_document_and_each_replacement_is_audited(env):
+    _cfg, store, _vecs, _emb = env
+    [v1] = run(env, "anna", [(ROAMING, b"# Roaming\n\nRoaming in the EU costs nothing.")], **IN_PROJECT)
+    [v2] = run(env, "anna", [(ROAMING, b"# Roaming\n\nRoaming in the EU and Norway is free.")], **IN_PROJECT)
+    [v3] = run(env, "alice", [(ROAMING, b"# Roaming\n\nRoaming is free in 40 countries.")], **IN_PROJECT)
+    assert "replaced version 1" in v2.message and "replaced version 2" in v3.message
+    assert doc_row(store, v1.document_uuid) is None and doc_row(store, v2.document_uuid) is None
+    assert doc_row(store, v3.document_uuid)["version"] == 3
+    assert replacements(store) == [
+        {
+            "actor": actor,
+            "target": ROAMING,
+            "document": old.document_uuid,
+            "version": version,
+            "uploaded_by": "anna",
+            "scope": "project",
+            "project": "Customer care line",
+            "new_document": new.document_uuid,
+            "new_version": version + 1,
+        }
+        for actor, old, new, version in (("anna", v1, v2, 1), ("alice", v2, v3, 2))
+    ]

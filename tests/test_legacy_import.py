@@ -6,12 +6,13 @@ import base64
 import hashlib
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import ctx_of
 from tests.test_cli import run
-from workbench import auth, documents, home, ingest, legacy, users
+from workbench import auth, datasets, documents, home, ingest, legacy, users
 from workbench.embed import HashEmbedder
 from workbench.errors import InvalidInput, NotAllowed
 
@@ -139,6 +140,7 @@ CREATE TABLE token_usage (
 );
 """
 
+QA_CSV = "question,answer\nWhy does my router drop?,Reset the line.\n"
 DOC_UUID = "5b7f1c8e-2a44-4d0e-9a39-0c1d2e3f4a5b"
 CONVERSATION_UUID = "0e6a9b1c-7d2f-4c3a-8b5e-1f2a3b4c5d6e"
 IMPORTED_TABLES = [
@@ -447,6 +449,8 @@ def seed_000(tmp_path):
     folder = tmp_path / "legacy000"
     (folder / "uploads").mkdir(parents=True)
     (folder / "uploads" / "faq.md").write_text("# Helpline FAQ\n\nReset the line when the router drops.\n")
+    (folder / "exports").mkdir()
+    (folder / "exports" / "qa.csv").write_text(QA_CSV)
     (tmp_path / "secret.txt").write_text("not for the workbench")
     return build(folder / "app.sqlite", SEED_000, seed_000_rows())
 
@@ -642,16 +646,17 @@ def test_imported_rows_stay_in_the_admins_organisation(store, settings, seed_000
     assert "Employee handbook" not in titles
 
 
-def uploaded_files(settings) -> set:
-    return set(settings.uploads_dir.rglob("*"))
+def written_files(settings) -> set:
+    """The files an import may write: documents' uploads and datasets' copies."""
+    return {p for p in [*settings.uploads_dir.rglob("*"), *settings.exports_dir.rglob("*")] if p.is_file()}
 
 
 def test_a_username_of_another_organisation_writes_nothing(store, settings, seed_000):
     path = build(seed_000.parent / "amir.sqlite", SEED_000, seed_000_rows(username="amir"))  # helio's
-    before, files = table_counts(store), uploaded_files(settings)
+    before, files = table_counts(store), written_files(settings)
     with pytest.raises(InvalidInput, match="amir have the usernames of users of another organisation"):
         import_as(store, settings, "alice", path)
-    assert table_counts(store) == before and uploaded_files(settings) == files
+    assert table_counts(store) == before and written_files(settings) == files
 
 
 def test_a_different_database_of_the_same_schema_is_refused(store, settings, seed_000, tmp_path):
@@ -737,7 +742,45 @@ def test_a_failure_after_the_files_were_written_leaves_nothing_behind(store, set
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(legacy.legacy_seed000.call_metrics, "refresh", crash)  # the last step
-    before, files = table_counts(store), uploaded_files(settings)
+    before, files = table_counts(store), written_files(settings)
     with pytest.raises(RuntimeError, match="disk full"):
         import_as(store, settings, "alice", seed_000)
-    assert table_counts(store) == before and uploaded_files(settings) == files
+    assert table_counts(store) == before and written_files(settings) == files
+
+
+def test_a_dataset_file_is_copied_into_the_data_home_and_no_file_outside_the_folder_is_read(
+    store, settings, seed_000, tmp_path
+):
+    (tmp_path / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    hannah = ctx_of(store, "hannah")
+    with store.connect() as con:  # another organisation's private upload, inside the data home
+        (theirs,) = con.execute(
+            "SELECT file_path FROM documents WHERE org_id = ? ORDER BY id LIMIT 1", [hannah.org_id]
+        ).fetchone()
+    rows = seed_000_rows()
+    rows["datasets"] += [
+        {"project_id": 1, "dataset_name": "passwords", "file_path": str(tmp_path / "passwd")},
+        {"project_id": 1, "dataset_name": "up-and-out", "file_path": "../passwd"},
+        {"project_id": 2, "dataset_name": "helio-upload", "file_path": str(settings.home / theirs)},
+        {"project_id": 2, "dataset_name": "lost", "file_path": "exports/lost.csv"},
+    ]
+    path = build(seed_000.parent / "with-datasets.sqlite", SEED_000, rows)
+    result = import_as(store, settings, "alice", path)
+    assert result["tables"]["datasets"] == {"read": 5, "created": 1, "skipped": 4}
+    assert (
+        "Datasets without a usable file were skipped: "
+        f"passwords ({tmp_path / 'passwd'} is outside the legacy database's folder), "
+        "up-and-out (../passwd is outside the legacy database's folder), "
+        f"helio-upload ({settings.home / theirs} is outside the legacy database's folder), "
+        "lost (exports/lost.csv not found)"
+    ) in " ".join(result["notes"])
+    (seed_000.parent / "exports" / "qa.csv").unlink()  # the workbench keeps its own copy
+    alice = ctx_of(store, "alice")
+    with store.connect() as con:
+        listed = {d["name"]: d for d in datasets.list_datasets(alice, con)}
+        filename, data = datasets.read_dataset(alice, con, listed["helpline-qa"]["uuid"])
+    assert not {"passwords", "up-and-out", "helio-upload", "lost"} & set(listed)
+    assert data.decode() == QA_CSV and filename.endswith(".csv")
+    assert listed["helpline-qa"]["file_format"] == "csv"
+    copy = Path(listed["helpline-qa"]["file_path"])
+    assert copy.is_relative_to(settings.exports_dir / f"org-{alice.org_id}")

@@ -323,3 +323,23 @@ def test_cli_imports_the_sample_then_skips_it_and_reports_bad_rows(cli_env, demo
         assert rollup.differences(con) == []
     denied = run(cli_env, "usage", "import", str(SAMPLE), "--as", "mike")
     assert denied.returncode == 1 and "admin:full" in denied.stderr
+
+
+@pytest.mark.parametrize("codec, bom", [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")])
+def test_a_utf16_csv_is_read_like_utf8(store, codec, bom):
+    result = load(store, "log.csv", bom + CSV.encode(codec))
+    assert (result["rows"], result["unpriced"]) == (2, 0)
+    assert imported(store, "c-1")[0]["prompt_tokens"] == 1200
+    excel = bom + CSV.replace(",", "\t").replace("c-", "x-").replace("\n", "\r\n").encode(codec)
+    assert load(store, "excel.csv", excel)["rows"] == 2
+    assert load(store, "log.jsonl", bom + jsonl(OPENAI).decode().encode(codec))["rows"] == 1
+    assert rollup_differences(store) == []
+
+
+def test_a_quoted_formula_cell_of_a_workbench_export_is_read_back(store):
+    """The llm-calls CSV the Usage page exports writes a model called "@cf/..." as "'@cf/...";
+    importing it again reads the model's own name."""
+    data = CSV.replace("gpt-4o-mini,openai,chat", "'@cf/meta/llama-3-8b,cloudflare,chat", 1).encode()
+    result = load(store, "log.csv", data)
+    assert result["rows"] == 2
+    assert imported(store, "c-1")[0]["model"] == "@cf/meta/llama-3-8b"

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from workbench import transcripts
-from workbench.cli import _emit, _settings, _store, acting, as_option, context_of, json_option, main
+from workbench.cli import _emit, _settings, _store, as_option, context_of, json_option, main, reading
 
 
 @main.group("calls")
@@ -47,9 +47,7 @@ def import_command(file, project, no_embed, as_user, as_json) -> None:
                 "",
             )
         else:
-            click.echo(f"error: {report.filename}: nothing imported.", err=True)
-            for row, text in report.problems:
-                click.echo(f"  {'row ' + str(row) if row else 'file'}: {text}", err=True)
+            echo_report(report)
         sys.exit(1)
     text = (
         f"{result['file']}: {result['calls']} calls ({result['created']} new, "
@@ -65,6 +63,17 @@ def import_command(file, project, no_embed, as_user, as_json) -> None:
     _emit(result, as_json, text)
 
 
+def echo_report(report: transcripts.ImportReport) -> None:
+    """An import's refusal on stderr: one line for one problem, else a line per problem."""
+    where = [(f"row {row}: " if row else "", text) for row, text in report.problems]
+    if len(where) == 1:
+        click.echo(f"error: {report.filename}: nothing imported. {where[0][0]}{where[0][1]}", err=True)
+        return
+    click.echo(f"error: {report.filename}: nothing imported.", err=True)
+    for row, text in where:
+        click.echo(f"  {row or 'file: '}{text}", err=True)
+
+
 @calls_group.command("list")
 @as_option
 @click.option("--project", help="Only this project.")
@@ -72,7 +81,7 @@ def import_command(file, project, no_embed, as_user, as_json) -> None:
 def list_command(as_user, project, as_json) -> None:
     from workbench import calls
 
-    with acting(as_user) as (ctx, con):
+    with reading(as_user) as (ctx, con):
         rows = calls.list_calls(ctx, con, project)
     lines = [
         f"{r['started_at']:%Y-%m-%d %H:%M}  {r['project']:<16} {r['external_id']:<20} {r['turns']:>3} turns"

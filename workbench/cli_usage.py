@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from workbench.cli import _emit, acting, as_option, json_option, main
+from workbench.cli import _emit, acting, as_option, json_option, main, reading
 
 
 @main.group("usage")
@@ -24,6 +24,7 @@ def import_command(file, as_user, timezone, as_json) -> None:
     from pathlib import Path
 
     from workbench import usage_import
+    from workbench.cli_calls import echo_report
     from workbench.transcripts import ImportReport
 
     path = Path(file)
@@ -36,9 +37,7 @@ def import_command(file, as_user, timezone, as_json) -> None:
         if as_json:
             _emit({"file": report.filename, "imported": 0, "problems": problems}, True, "")
         else:
-            click.echo(f"error: {report.filename}: nothing imported.", err=True)
-            for row, text in report.problems:
-                click.echo(f"  {'row ' + str(row) if row else 'file'}: {text}", err=True)
+            echo_report(report)
         sys.exit(1)
     lines = [
         f"{result['file']}: {result['rows']:,} calls imported, {result['skipped_existing']:,} already"
@@ -68,7 +67,7 @@ def report_command(period, by, as_user, as_json) -> None:
 
     if not (period.endswith("d") and period[:-1].isdigit() and int(period[:-1]) > 0):
         raise InvalidInput(f"--period {period!r}: write the number of days, e.g. 30d.")
-    with acting(as_user) as (ctx, con):
+    with reading(as_user) as (ctx, con):
         result = usage.report(ctx, con, days=int(period[:-1]), by=by)
     t = result["totals"]
     lines = [

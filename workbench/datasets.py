@@ -4,18 +4,15 @@ answer, for fine-tuning or a FAQ) writes the file under the data home and regist
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import datetime
-from pathlib import Path
 
 import duckdb
 
-from workbench import qa, users
+from workbench import qa, tabular, users
 from workbench.auth import Context
 from workbench.db import atomic, fetch_dicts, fetch_one
-from workbench.errors import InvalidInput, NotFound
+from workbench.errors import InvalidInput, NotAllowed, NotFound
 from workbench.settings import Settings
 
 FORMATS = ("csv", "jsonl")
@@ -23,12 +20,10 @@ FORMATS = ("csv", "jsonl")
 
 def qa_file(pairs: list[dict], fmt: str) -> bytes:
     """QA pairs as CSV (question, answer) or JSONL ({"question", "answer"} per line)."""
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["question", "answer"])
-        writer.writerows([p["question"], p["answer"]] for p in pairs)
-        return out.getvalue().encode()
+    if fmt == "csv":  # formula cells neutralised: the QA import takes the quote off again
+        from workbench import csv_safe
+
+        return csv_safe.write_csv([{"question": p["question"], "answer": p["answer"]} for p in pairs])
     if fmt == "jsonl":
         lines = (
             json.dumps({"question": p["question"], "answer": p["answer"]}, ensure_ascii=False) for p in pairs
@@ -59,7 +54,7 @@ def export_qa(
     name = " ".join((name or f"QA pairs · {pairs[0]['project']} · {stamp}").split())
     if fetch_one(con, "SELECT 1 FROM datasets WHERE org_id = ? AND name = ?", [ctx.org_id, name]):
         raise InvalidInput(f"A dataset named {name!r} already exists; choose another name.")
-    folder = settings.exports_dir / f"org-{int(ctx.org_id)}"
+    folder = tabular.dataset_folder(settings, ctx.org_id)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"qa-{project_id}-{datetime.now():%Y%m%d-%H%M%S-%f}.{fmt}"
     path.write_bytes(data)
@@ -100,11 +95,14 @@ def _dataset(ctx: Context, con: duckdb.DuckDBPyConnection, dataset_uuid: str) ->
     return row
 
 
-def read_dataset(ctx: Context, con: duckdb.DuckDBPyConnection, dataset_uuid: str) -> tuple[str, bytes]:
-    """A dataset's file name and bytes, for download."""
+def read_dataset(
+    ctx: Context, con: duckdb.DuckDBPyConnection, dataset_uuid: str, *, settings: Settings | None = None
+) -> tuple[str, bytes]:
+    """A dataset's file name and bytes, for download; only a file in the organisation's dataset
+    folder is read (see `tabular.dataset_path`)."""
     ctx.require("datasets:read")
     row = _dataset(ctx, con, dataset_uuid)
-    path = Path(row["file_path"])
+    path = tabular.dataset_path(ctx, con, row, settings)
     if not path.is_file():
         raise NotFound(f"The file of {row['name']!r} is gone from {path.parent}.")
     return path.name, path.read_bytes()
@@ -113,11 +111,13 @@ def read_dataset(ctx: Context, con: duckdb.DuckDBPyConnection, dataset_uuid: str
 def delete_dataset(
     ctx: Context, con: duckdb.DuckDBPyConnection, settings: Settings, dataset_uuid: str
 ) -> str:
-    """Unregister a dataset and delete its file when the workbench wrote it."""
+    """Unregister a dataset and delete its file when it lies in the organisation's dataset folder
+    (a file elsewhere, which an older legacy import may have registered, is left alone)."""
     ctx.require("datasets:write")
     row = _dataset(ctx, con, dataset_uuid)
     con.execute("DELETE FROM datasets WHERE id = ?", [row["id"]])
-    path = Path(row["file_path"])
-    if path.resolve().is_relative_to(settings.exports_dir.resolve()):
-        path.unlink(missing_ok=True)
+    try:
+        tabular.dataset_path(ctx, con, row, settings).unlink(missing_ok=True)
+    except NotAllowed:
+        pass
     return row["name"]

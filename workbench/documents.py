@@ -119,9 +119,15 @@ def delete_document(
     """Delete a document with its chunks, its vectors (when a store is given) and its file."""
     ctx.require("documents:delete")
     row = _readable(ctx, con, document_uuid)
-    if row["uploaded_by_id"] != ctx.user_id and not ctx.can("admin:full"):
+    if not may_delete(ctx, row):
         raise NotAllowed("Only the uploader or an admin may delete this document.")
     return purge(con, settings, vectors, row["id"])
+
+
+def may_delete(ctx: Context, row: dict) -> bool:
+    """Whether `ctx` may delete a document row it can read: its uploader or an admin, holding
+    documents:delete. A new version replaces an older document only where this holds (ingest)."""
+    return ctx.can("documents:delete") and (row["uploaded_by_id"] == ctx.user_id or ctx.can("admin:full"))
 
 
 def purge(

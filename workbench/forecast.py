@@ -22,8 +22,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from workbench import csv_safe, registry, tabular
 from workbench import forecast_methods as fm
-from workbench import registry, tabular
 from workbench.auth import Context
 from workbench.db import atomic
 from workbench.errors import InvalidInput
@@ -441,7 +441,7 @@ def _log_run(settings, experiment, history, table, forecast, model, params, metr
         mlflow.log_params({k: "" if v is None else v for k, v in params.items()})
         mlflow.log_metrics({k: v for k, v in metrics.items() if v is not None})
         folder = Path(tmp)
-        table.write_csv(folder / "backtest.csv")
+        (folder / "backtest.csv").write_bytes(csv_safe.write_csv(table))
         forecast.write_parquet(folder / "forecast.parquet")
         history.write_parquet(folder / "history.parquet")
         chart(history, forecast, name).savefig(folder / "forecast.png", dpi=90, bbox_inches="tight")

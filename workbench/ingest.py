@@ -19,12 +19,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from workbench import docmeta, documents, metering, parsing, users
+from workbench import audit, auth, docmeta, documents, metering, parsing, users
 from workbench.auth import Context
 from workbench.chunking import Chunk, chunk_pages
-from workbench.db import Store, atomic, fetch_one
+from workbench.db import Store, atomic, fetch_dicts, fetch_one
 from workbench.embed import Batch, Embedder, content_hash, embed_texts
-from workbench.errors import InvalidInput, NotFound, WorkbenchError
+from workbench.errors import AuthFailed, InvalidInput, NotFound, WorkbenchError
 from workbench.settings import Settings
 from workbench.vectors import VectorStore
 
@@ -131,10 +131,9 @@ def register(
                 dup["uuid"],
                 f"same content as {dup['filename']}, already in this scope",
             )
-        previous = con.execute(
-            f"SELECT max(version) FROM documents WHERE {same_place} AND filename = ?",
-            place + [upload.filename],
-        ).fetchone()[0]
+        previous, others = _earlier_versions(
+            ctx, con, f"{same_place} AND filename = ?", place + [upload.filename]
+        )
         doc_uuid = str(uuidlib.uuid4())
         path = documents.stored_path(settings, ctx.org_id, doc_uuid, upload.parsed.content_type)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,8 +163,30 @@ def register(
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-    note = f"version {(previous or 0) + 1}, replaces the earlier one when done" if previous else ""
-    return Outcome(upload.filename, "queued", doc_uuid, note)
+    notes = [f"version {previous + 1}, replaces the earlier one when done"] if previous else []
+    if others:
+        owners = " and ".join(f"{name}'s" for name in others)
+        notes.append(
+            f"{owners} {upload.filename} stays beside it: only its uploader or an admin may replace it"
+        )
+    return Outcome(upload.filename, "queued", doc_uuid, "; ".join(notes))
+
+
+def _earlier_versions(
+    ctx: Context, con: duckdb.DuckDBPyConnection, where: str, params: list
+) -> tuple[int | None, list[str]]:
+    """Of the documents a new upload is a version of: the latest version among those `ctx` may
+    replace (those it may delete), and the uploaders of the others, which stay beside it."""
+    same_name = fetch_dicts(
+        con,
+        "SELECT uploaded_by_id, version,"
+        " (SELECT username FROM users u WHERE u.id = documents.uploaded_by_id) AS uploaded_by"
+        f" FROM documents WHERE {where}",
+        params,
+    )
+    replaceable = [d for d in same_name if documents.may_delete(ctx, d)]
+    others = {d["uploaded_by"] or "a former user" for d in same_name if d not in replaceable}
+    return max((d["version"] for d in replaceable), default=None), sorted(others)
 
 
 def _own_conversation(ctx: Context, con: duckdb.DuckDBPyConnection, conversation_id: int) -> None:
@@ -468,13 +489,21 @@ def _meter(con: duckdb.DuckDBPyConnection, doc: dict, model: str, batches: list[
 def _replace_older_versions(
     con: duckdb.DuckDBPyConnection, settings: Settings, vectors: VectorStore, doc: dict
 ) -> int | None:
-    """A new version of a file replaces the older ones: their rows, vectors and files go."""
+    """A new version of a file replaces the older ones its uploader may delete (as they may now):
+    their rows, vectors and files go, each replacement in the audit log. Others' stay."""
     if doc["version"] <= 1:
         return None
-    older = con.execute(
-        "SELECT id, version FROM documents WHERE org_id = ? AND scope = ? AND filename = ?"
-        " AND coalesce(project_id, -1) = coalesce(?, -1) AND coalesce(conversation_id, -1) = coalesce(?, -1)"
-        " AND (scope <> 'user' OR uploaded_by_id = ?) AND version < ?",
+    uploader = _uploader(con, doc["uploaded_by_id"])
+    if uploader is None:
+        return None
+    older = fetch_dicts(
+        con,
+        "SELECT d.id, d.uuid::VARCHAR AS uuid, d.version, d.uploaded_by_id, u.username AS uploaded_by,"
+        " p.name AS project FROM documents d LEFT JOIN users u ON u.id = d.uploaded_by_id"
+        " LEFT JOIN projects p ON p.id = d.project_id WHERE d.org_id = ? AND d.scope = ?"
+        " AND d.filename = ? AND coalesce(d.project_id, -1) = coalesce(?, -1)"
+        " AND coalesce(d.conversation_id, -1) = coalesce(?, -1)"
+        " AND (d.scope <> 'user' OR d.uploaded_by_id = ?) AND d.version < ?",
         [
             doc["org_id"],
             doc["scope"],
@@ -484,10 +513,34 @@ def _replace_older_versions(
             doc["uploaded_by_id"],
             doc["version"],
         ],
-    ).fetchall()
-    for old_id, _version in older:
-        documents.purge(con, settings, vectors, old_id)
-    return max((v for _i, v in older), default=None)
+    )
+    replaced = [old for old in older if documents.may_delete(uploader, old)]
+    for old in replaced:
+        documents.purge(con, settings, vectors, old["id"])
+        audit.record(
+            uploader,
+            con,
+            "document.replace",
+            doc["filename"],
+            document=old["uuid"],
+            version=old["version"],
+            uploaded_by=old["uploaded_by"],
+            scope=doc["scope"],
+            project=old["project"],
+            new_document=str(doc["uuid"]),
+            new_version=doc["version"],
+        )
+    return max((old["version"] for old in replaced), default=None)
+
+
+def _uploader(con: duckdb.DuckDBPyConnection, user_id: int) -> Context | None:
+    """The uploader's context as it is now; None for a deleted or disabled user, whose upload then
+    replaces nothing."""
+    row = con.execute("SELECT username FROM users WHERE id = ?", [user_id]).fetchone()
+    try:
+        return auth.context_for(con, row[0]) if row else None
+    except (AuthFailed, NotFound):
+        return None
 
 
 def ingest_files(

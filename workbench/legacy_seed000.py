@@ -11,10 +11,12 @@ from workbench.legacy_writer import (
     check_links,
     convert,
     integer,
+    legacy_file,
     legacy_upload,
     listing,
     text,
     when,
+    write_datasets,
     write_documents,
     write_users,
 )
@@ -89,8 +91,8 @@ ROLE = "analyst"  # seed 000 has no roles; its users ran projects of calls and Q
 
 
 def prepare(rows: dict[str, list[dict]], folder: Path, settings: Settings) -> tuple[dict, list[str]]:
-    """Typed rows with their links checked and their documents' files read, and every problem
-    found (none when the database can be imported)."""
+    """Typed rows with their links checked and their documents' and datasets' files read, and
+    every problem found (none when the database can be imported)."""
     problems: list[str] = []
     data = {t: convert(t, rows[t], TABLES[t], REQUIRED[t], problems) for t in TABLES}
     for table, column, parent in LINKS:
@@ -100,6 +102,11 @@ def prepare(rows: dict[str, list[dict]], folder: Path, settings: Settings) -> tu
             doc["upload"] = legacy_upload(settings, folder, doc["file_name"], doc["file_path"])
         except ValueError as exc:
             doc["upload"], doc["why_not"] = None, str(exc)
+    for dataset in data["datasets"]:
+        try:
+            dataset["file"] = legacy_file(settings, folder, dataset["file_path"])
+        except ValueError as exc:
+            dataset["file"], dataset["why_not"] = None, str(exc)
     return data, problems
 
 
@@ -245,27 +252,35 @@ def _qa_pairs(w: Writer, rows: list[dict], owner: dict) -> None:
 
 
 def _datasets(w: Writer, rows: list[dict], owner: dict) -> None:
+    """A dataset whose file is found beside the database gets a copy of it in the data home, as a
+    document does; one without a usable file is listed in the report."""
     projects = w.ids["projects"]
-    new = w.place(
-        "datasets",
-        "datasets",
+    write_datasets(
+        w,
         [
             {
                 "_legacy": d["dataset_id"],
                 "_key": (d["dataset_name"],),
+                "_file": d["file"],
                 "org_id": w.ctx.org_id,
                 "project_id": projects[d["project_id"]],
                 "name": d["dataset_name"],
-                "file_path": d["file_path"],
                 "source_type": d["source_type"],
                 "created_by": owner[d["project_id"]],
                 "created_at": d["created_at"] or w.now,
             }
             for d in rows
+            if d["file"] is not None
         ],
         w.lookup("SELECT name, id FROM datasets WHERE org_id = ?"),
+        read=len(rows),
     )
-    w.insert("datasets", new)
+    missing = [f"{d['dataset_name']} ({d['why_not']})" for d in rows if d["file"] is None]
+    if missing:
+        w.note(
+            f"Datasets without a usable file were skipped: {listing(missing)}. Register their files "
+            "with `workbench datasets add`."
+        )
 
 
 def _documents(w: Writer, rows: list[dict], owner: dict) -> None:

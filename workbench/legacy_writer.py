@@ -14,11 +14,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from workbench import documents, ingest, users
+from workbench import documents, ingest, tabular, users
 from workbench.auth import Context
 from workbench.errors import InvalidInput
 from workbench.settings import Settings
 
+DATASET_FORMATS = {**tabular.EXTENSIONS, ".jsonl": "jsonl"}  # by suffix; others keep file_format empty
 NO_EMAIL_DOMAIN = "legacy.invalid"  # a reserved domain: mail to it never goes anywhere
 SHOWN = 5  # names listed in a note before "and N more"
 
@@ -361,9 +362,16 @@ def _insert_user(w: Writer, row: dict) -> int:
 def legacy_upload(
     settings: Settings, folder: Path, filename: str | None, legacy_path: str | None
 ) -> ingest.Upload:
-    """The file a legacy document points at, checked like an upload. Only files inside the legacy
-    database's own folder are read, so a crafted database cannot pull in other files. Raises
-    ValueError saying why there is no usable file."""
+    """The file a legacy document points at, checked like an upload. Raises ValueError saying why
+    there is no usable file."""
+    name, data = legacy_file(settings, folder, legacy_path)
+    return checked_upload(settings, filename or name, data)
+
+
+def legacy_file(settings: Settings, folder: Path, legacy_path: str | None) -> tuple[str, bytes]:
+    """The name and bytes of the file a legacy row points at. Only files inside the legacy
+    database's own folder are read (symlinks resolved), so a crafted database cannot pull in other
+    files. Raises ValueError saying why there is no usable file."""
     if not legacy_path:
         raise ValueError("no file path")
     folder = folder.resolve()
@@ -378,7 +386,7 @@ def legacy_upload(
         data = path.read_bytes()
     except OSError as exc:
         raise ValueError(f"{legacy_path} cannot be read ({exc.strerror or exc})") from None
-    return checked_upload(settings, filename or path.name, data)
+    return path.name, data
 
 
 def checked_upload(settings: Settings, filename: str, data: bytes) -> ingest.Upload:
@@ -412,3 +420,21 @@ def write_documents(w: Writer, rows: list[dict], natural: dict[tuple, int] | Non
     w.insert("documents", new)
     if new:
         w.note(f"Documents waiting to be chunked and embedded ({len(new)}): `workbench doctor --fix`.")
+
+
+def write_datasets(w: Writer, rows: list[dict], natural: dict[tuple, int] | None, read: int) -> None:
+    """Datasets (`_file` holds the legacy file's name and bytes) get a copy of their file in the
+    organisation's dataset folder, named by the new id and the legacy suffix only: the legacy path
+    itself is never stored, as it could name any file of the server."""
+    new = w.place("datasets", "datasets", rows, natural, read=read)
+    folder = tabular.dataset_folder(w.settings, w.ctx.org_id) / "legacy"
+    for row in new:
+        name, data = row["_file"]
+        suffix = Path(name).suffix.lower()
+        suffix = suffix if suffix[1:].isascii() and suffix[1:].isalnum() and len(suffix) <= 10 else ""
+        target = folder / f"dataset-{int(row['id'])}{suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        w.files.append(target)
+        row.update(file_path=str(target), file_format=DATASET_FORMATS.get(suffix))
+    w.insert("datasets", new)

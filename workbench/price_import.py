@@ -8,14 +8,13 @@ wins from its start on (the later start wins, see `prices._RATES`).
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import date
 
 import duckdb
 import pyarrow as pa
 
-from workbench import audit, prices
+from workbench import audit, prices, user_files
 from workbench.auth import Context
 from workbench.db import atomic
 from workbench.errors import InvalidInput
@@ -76,16 +75,19 @@ def _litellm_row(key: str, spec) -> tuple[dict | None, str | None]:
     }, None
 
 
-def parse_litellm(data: bytes) -> tuple[list[dict], list[dict]]:
+def parse_litellm(data: bytes, filename: str = "The file") -> tuple[list[dict], list[dict]]:
     """The price rows of a LiteLLM `model_prices_and_context_window.json` and the entries skipped
-    (model, reason). InvalidInput, naming the problem, for a file that cannot be imported whole."""
+    (model, reason). InvalidInput, naming the file and the problem, for a file that cannot be
+    imported whole."""
     try:
-        document = json.loads(data)
-    except ValueError as exc:  # bad UTF-8, bad JSON, a number of over 4,300 digits
-        raise InvalidInput(f"Not a LiteLLM price file: invalid JSON ({exc}). Nothing was imported.") from None
+        document = user_files.load_json(data)
+    except ValueError as exc:  # bad UTF-8 or UTF-16, bad JSON, a number of over 4,300 digits, deep nesting
+        raise InvalidInput(
+            f"{filename}: not a LiteLLM price file: invalid JSON ({exc}). Nothing was imported."
+        ) from None
     if not isinstance(document, dict):
         raise InvalidInput(
-            "Not a LiteLLM price file: expected a JSON object of model name -> prices, got "
+            f"{filename}: not a LiteLLM price file: expected a JSON object of model name -> prices, got "
             f"{type(document).__name__}. Nothing was imported."
         )
     rows, skipped, seen = [], [], {}
@@ -149,7 +151,7 @@ def import_litellm(
     ending its earlier LiteLLM rows for the same models: all or nothing, then one recompute.
     Returns added, replaced, skipped, repriced_calls and skip_reasons (model, reason)."""
     ctx.require("prices:manage")
-    rows, skipped = parse_litellm(data)
+    rows, skipped = parse_litellm(data, source_name)
     day = parse_day(effective_from, "effective_from") or date.today()
     with atomic(con):
         replaced = _write_rows(con, ctx.org_id, rows, day, f"LiteLLM {source_name}")

@@ -14,12 +14,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from workbench import call_browse, users
+from workbench import call_browse, csv_safe, user_files, users
 from workbench.auth import Context
 from workbench.db import Store, atomic, fetch_dicts, fetch_one
 from workbench.embed import Embedder, content_hash, embed_texts
 from workbench.errors import InvalidInput, NotFound
-from workbench.transcripts import ImportReport, decode
+from workbench.transcripts import ImportReport
 from workbench.vectors import VectorStore, chunk_schema, quote
 
 DOC_TYPE = "qa"
@@ -172,8 +172,14 @@ def import_pairs(
 
 
 def read_csv(filename: str, data: bytes) -> list[dict]:
-    """The rows of a QA CSV, or an ImportReport naming every bad row."""
-    reader = csv.DictReader(io.StringIO(decode(data)))
+    """The rows of a QA CSV (UTF-8, or UTF-16 with its byte-order mark, tab-separated as Excel's
+    "Unicode text" is), or an ImportReport naming every bad row. The quote an export put before a
+    formula character is taken off (`csv_safe.restore`), so an exported CSV imports unchanged."""
+    try:
+        text = user_files.decode(data)
+    except ValueError as exc:
+        raise ImportReport(filename, [(None, str(exc))]) from None
+    reader = csv.DictReader(io.StringIO(text), delimiter=user_files.separator(text))
     rows, problems = [], []
     try:
         columns = {c.strip().lower(): c for c in reader.fieldnames or []}
@@ -181,7 +187,8 @@ def read_csv(filename: str, data: bytes) -> list[dict]:
             raise ImportReport(filename, [(1, "the header needs the columns question and answer")])
         for number, raw in enumerate(reader, start=2):
             try:
-                question, answer = _clean(raw.get(columns["question"]), raw.get(columns["answer"]))
+                texts = [csv_safe.restore(raw.get(columns[c]) or "") for c in ("question", "answer")]
+                question, answer = _clean(*texts)
             except InvalidInput as exc:
                 problems.append((number, str(exc)))
                 continue

@@ -1,6 +1,9 @@
 """Tabular datasets for churn and forecasts: register a CSV or Parquet file (copied into the data home,
 seed 000's `datasets` table), read it back as a polars frame, profile it, and check a frame is fit for
-a churn target or a time series before a trainer touches it."""
+a churn target or a time series before a trainer touches it.
+
+A dataset's file is read only from its organisation's folder in the data home (`dataset_path`): a
+stored path is data, and a crafted or stale one must not turn a download into any file of the server."""
 
 from __future__ import annotations
 
@@ -12,9 +15,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from workbench import settings as settings_mod
+from workbench import user_files
 from workbench.auth import Context
 from workbench.db import atomic, fetch_one
-from workbench.errors import InvalidInput, NotFound
+from workbench.errors import InvalidInput, NotAllowed, NotFound
 from workbench.settings import Settings
 
 EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -54,7 +59,7 @@ def register_file(
         raise InvalidInput(f"{filename} has no rows (only a header); a dataset needs at least one row.")
     if fetch_one(con, "SELECT 1 FROM datasets WHERE org_id = ? AND name = ?", [ctx.org_id, name]):
         raise InvalidInput(f"A dataset named {name!r} already exists; choose another name.")
-    folder = settings.exports_dir / f"org-{int(ctx.org_id)}" / "datasets"
+    folder = dataset_folder(settings, ctx.org_id) / "datasets"
     folder.mkdir(parents=True, exist_ok=True)
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "dataset"
     target = folder / f"{slug}-{datetime.now():%Y%m%d-%H%M%S-%f}.{fmt}"
@@ -77,11 +82,52 @@ def register_file(
     return row | {"filename": filename, "num_columns": frame.width, "columns": frame.columns}
 
 
-def load_frame(ctx: Context, con: duckdb.DuckDBPyConnection, name_or_uuid: str) -> pl.DataFrame:
+def dataset_folder(settings: Settings, org_id: int) -> Path:
+    """The organisation's folder of dataset files in the data home: every dataset file the workbench
+    writes lies in it, and none is read from anywhere else."""
+    return settings.exports_dir / f"org-{int(org_id)}"
+
+
+def dataset_path(
+    ctx: Context, con: duckdb.DuckDBPyConnection, row: dict, settings: Settings | None = None
+) -> Path:
+    """The file of a dataset row of `ctx`'s organisation, symlinks resolved; NotAllowed when it lies
+    outside the organisation's dataset folder (an absolute path, '..', a link, another
+    organisation's file). Without `settings`, those of the database `con` is open on."""
+    settings = settings or settings_of(con)
+    folder = dataset_folder(settings, ctx.org_id).resolve()
+    try:
+        path = (settings.home / row["file_path"]).resolve()  # an absolute stored path stays absolute
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, a loop of links: no file to read
+        path = None
+    if path is None or not path.is_relative_to(folder):
+        raise NotAllowed(
+            f"The file of dataset {row['name']!r} lies outside your organisation's datasets folder in the"
+            f" data home ({row['file_path']}), so the workbench does not read it. Unregister the dataset"
+            " and register its file again."
+        )
+    return path
+
+
+def settings_of(con: duckdb.DuckDBPyConnection) -> Settings:
+    """The settings of the data home whose database `con` is open on: this process's own (the app's,
+    the CLI's) when they name that database file, else the default layout's around the file."""
+    configured = settings_mod.from_env()
+    (database,) = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    if database is None or Path(database).resolve() == configured.db_path:
+        return configured
+    return Settings(home=Path(database).resolve().parent)
+
+
+def load_frame(
+    ctx: Context, con: duckdb.DuckDBPyConnection, name_or_uuid: str, *, settings: Settings | None = None
+) -> pl.DataFrame:
     """A registered tabular dataset of the acting user's organisation, as a polars frame."""
     ctx.require("datasets:read")
     row = _dataset(ctx, con, name_or_uuid)
-    path = Path(row["file_path"])
+    path = dataset_path(ctx, con, row, settings)
     if not path.is_file():
         raise NotFound(f"The file of dataset {row['name']!r} is gone ({path}); register it again.")
     fmt = (row["file_format"] or "").lower()
@@ -93,11 +139,16 @@ def load_frame(ctx: Context, con: duckdb.DuckDBPyConnection, name_or_uuid: str) 
 
 
 def profile(
-    ctx: Context, con: duckdb.DuckDBPyConnection, name_or_uuid: str, target: str | None = None
+    ctx: Context,
+    con: duckdb.DuckDBPyConnection,
+    name_or_uuid: str,
+    target: str | None = None,
+    *,
+    settings: Settings | None = None,
 ) -> dict:
     """Rows, per-column types and missing values, the target's balance, and column suggestions."""
     row = _dataset(ctx, con, name_or_uuid)
-    frame = load_frame(ctx, con, row["uuid"])
+    frame = load_frame(ctx, con, row["uuid"], settings=settings)
     return {"name": row["name"], "uuid": row["uuid"]} | profile_frame(frame, target)
 
 
@@ -224,7 +275,8 @@ def _format_of(filename: str, data: bytes) -> str:
 
 
 def _read(filename: str, data: bytes, fmt: str) -> pl.DataFrame:
-    """Parse the bytes; CSV as UTF-8 (a BOM is fine), else as Latin-1, with the header's separator."""
+    """Parse the bytes; CSV as UTF-16/32 (by its mark), UTF-8 or else Latin-1, with the header's
+    separator."""
     if not data.strip():
         raise InvalidInput(f"{filename} is empty.")
     if fmt == "parquet":
@@ -232,12 +284,12 @@ def _read(filename: str, data: bytes, fmt: str) -> pl.DataFrame:
             return pl.read_parquet(io.BytesIO(data))
         except (Exception, pl.exceptions.PanicException) as exc:  # a damaged file can panic polars' reader
             raise InvalidInput(f"{filename} could not be read as Parquet: {_first_line(exc)}") from None
-    if b"\x00" in data[:65536]:
-        raise InvalidInput(f"{filename} is not a CSV file: it holds binary data, not text.")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
+        text = user_files.decode(data)  # UTF-16/32 by their byte-order mark, UTF-8, else Latin-1
+    except ValueError as exc:
+        raise InvalidInput(f"{filename}: {exc}.") from None
+    if "\x00" in text[:65536]:
+        raise InvalidInput(f"{filename} is not a CSV file: it holds binary data, not text.")
     header = text.split("\n", 1)[0]
     separator = max(",;\t|", key=header.count) if any(s in header for s in ",;\t|") else ","
     try:

@@ -1,13 +1,14 @@
 """Reading call files (seed 000): CSV, JSON and JSONL with a row per call or a row per utterance,
 plain-text transcripts with speaker labels, and WebVTT. Everything becomes `Call`s with ordered
 utterances and normalised roles, or an `ImportReport` naming every bad row; nothing is written
-here. Bytes are decoded as UTF-8 (a BOM is dropped) or, failing that, Latin-1."""
+here. Bytes are decoded by `user_files.decode`: by their byte-order mark (UTF-8, UTF-16 as Excel's
+"Unicode text" writes it), else UTF-8, else Latin-1. Times (h:m:s, WebVTT cues) must be real times:
+minutes and seconds below 60, a cue or utterance ending no earlier than it starts."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from datetime import datetime
 from pathlib import PurePath
 
 from workbench.errors import InvalidInput
+from workbench.user_files import NestedTooDeep, decode, load_json, separator
 
 FORMATS = (".csv", ".json", ".jsonl", ".txt", ".vtt")
 ROLES = ("agent", "customer", "system", "unknown")
@@ -73,14 +75,6 @@ def role_of(label: str) -> str:
     return ROLE_WORDS.get(word, "unknown")
 
 
-def decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else Latin-1 (every byte sequence is valid Latin-1)."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
 def check_size(filename: str, size: int, max_mb: int = 50) -> None:
     """Refuse a file over the limit (callers holding a path check before reading it)."""
     if size > max_mb * 1024 * 1024:
@@ -98,13 +92,17 @@ def read_calls(filename: str, data: bytes, max_mb: int = 50) -> list[Call]:
             name, [(None, f"unsupported type {suffix or '(none)'}; use one of {', '.join(FORMATS)}")]
         )
     check_size(name, len(data), max_mb)
-    text = decode(data)
+    try:
+        text = decode(data)
+    except ValueError as exc:
+        raise ImportReport(name, [(None, str(exc))]) from None
     if not text.strip():
         raise ImportReport(name, [(None, "the file is empty")])
     if suffix in (".txt", ".vtt"):
         stem = PurePath(name).stem
         try:
-            turns = _vtt(text) if suffix == ".vtt" or text.lstrip().startswith("WEBVTT") else _labelled(text)
+            vtt = suffix == ".vtt" or text.lstrip().startswith("WEBVTT")
+            turns = _vtt(name, text) if vtt else _labelled(text)
         except ValueError as exc:
             raise ImportReport(name, [(None, str(exc))]) from None
         if not turns:
@@ -115,19 +113,31 @@ def read_calls(filename: str, data: bytes, max_mb: int = 50) -> list[Call]:
 
 
 def _records(name: str, suffix: str, text: str) -> list[dict]:
+    if suffix == ".jsonl":
+        return _jsonl(name, text)
     try:
         if suffix == ".csv":
-            return list(csv.DictReader(io.StringIO(text)))
-        if suffix == ".jsonl":
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        loaded = json.loads(text)
-    except (ValueError, csv.Error) as exc:  # ValueError: also a number of over 4,300 digits
+            return list(csv.DictReader(io.StringIO(text), delimiter=separator(text)))
+        loaded = load_json(text)
+    except (ValueError, csv.Error) as exc:  # ValueError: also a number of over 4,300 digits, deep nesting
         raise ImportReport(name, [(None, f"not valid {suffix[1:].upper()}: {exc}")]) from None
     if isinstance(loaded, dict):
         loaded = loaded.get("calls") or loaded.get("utterances") or [loaded]
     if not isinstance(loaded, list) or not all(isinstance(r, dict) for r in loaded):
         raise ImportReport(name, [(None, "expected a list of objects, one per call or per utterance")])
     return loaded
+
+
+def _jsonl(name: str, text: str) -> list[dict]:
+    """One JSON value per line; a bad line is named by its line number."""
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(load_json(line))
+            except ValueError as exc:
+                raise ImportReport(name, [(None, f"not valid JSONL: line {number}: {exc}")]) from None
+    return rows
 
 
 def _from_rows(name: str, rows: list[dict]) -> list[Call]:
@@ -207,10 +217,17 @@ def _utterance_row(number: int, row: dict, call: Call, problems: list) -> None:
         problems.append((number, f"unknown role {label!r}: use agent, customer, system or unknown"))
     try:
         index = _index(row.get("index", row.get("utterance_index", len(call.utterances))))
+    except ValueError:
+        problems.append((number, "index must be a whole number"))
+        return
+    try:
         start = _seconds(row.get("start_seconds", row.get("start")))
         end = _seconds(row.get("end_seconds", row.get("end")))
-    except ValueError:
-        problems.append((number, "index must be a whole number, start and end numbers of seconds"))
+    except ValueError as exc:
+        problems.append((number, f"start and end must be seconds or h:m:s: {exc}"))
+        return
+    if start is not None and end is not None and end < start:
+        problems.append((number, f"end {end} is before start {start}"))
         return
     call.started_at = call.started_at or _when(number, row, problems)
     call.utterances.append(Utterance(role, content, index, start, end))
@@ -234,7 +251,10 @@ def _metadata(number: int, row: dict, problems: list) -> dict:
     if isinstance(value, dict):
         return value
     try:
-        loaded = json.loads(value)
+        loaded = load_json(value)
+    except NestedTooDeep as exc:
+        problems.append((number, f"metadata is {exc}"))
+        return {}
     except (TypeError, ValueError):
         problems.append((number, "metadata must be a JSON object"))
         return {}
@@ -261,14 +281,19 @@ def _seconds(value) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"{value!r} is not a time in seconds")
     text = str(value).strip()
+    parts = text.split(":")
     try:
-        total = 0.0
-        for part in text.split(":"):
-            total = total * 60 + float(part)
+        numbers = [float(part) for part in parts]
     except ValueError:
         raise ValueError(f"{text!r} is not a time (seconds, or h:m:s)") from None
-    if not math.isfinite(total):
+    colons = len(parts) > 1
+    if len(parts) > 3 or not all(math.isfinite(n) for n in numbers) or colons and min(numbers) < 0:
         raise ValueError(f"{text!r} is not a time (seconds, or h:m:s)")
+    if not all(n < 60 for n in numbers[1:]):  # 00:00:99 is no time, and neither is 1:75
+        raise ValueError(f"{text!r} is not a time: minutes and seconds must be below 60")
+    total = 0.0
+    for number in numbers:
+        total = total * 60 + number
     return total
 
 
@@ -276,12 +301,15 @@ def _labelled(text: str) -> list[Utterance]:
     """'Agent: ...' / 'Customer: ...' / '[00:01:02] Speaker 1: ...' lines; unlabelled lines continue the
     turn before them."""
     turns: list[Utterance] = []
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         match = _LABEL.match(line)
         if match and match.group("text").strip():
-            start = _seconds(match.group("ts")) if match.group("ts") else None
+            try:
+                start = _seconds(match.group("ts")) if match.group("ts") else None
+            except ValueError as exc:
+                raise ValueError(f"line {number}: {exc}") from None
             turns.append(
                 Utterance(role_of(match.group("who")), match.group("text").strip(), len(turns), start)
             )
@@ -293,16 +321,27 @@ def _labelled(text: str) -> list[Utterance]:
     return turns
 
 
-def _vtt(text: str) -> list[Utterance]:
-    """WebVTT cues; the speaker comes from <v Name> or a 'Name:' prefix."""
+def _vtt(name: str, text: str) -> list[Utterance]:
+    """WebVTT cues; the speaker comes from <v Name> or a 'Name:' prefix. ImportReport naming the
+    line of each cue whose times are impossible."""
     turns: list[Utterance] = []
-    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
-        lines = [line for line in block.strip().splitlines() if line.strip()]
-        timing = next((i for i, line in enumerate(lines) if _VTT_TIME.search(line)), None)
+    problems: list[tuple[int | None, str]] = []
+    for block in _blocks(text):
+        timing = next((i for i, (_n, line) in enumerate(block) if _VTT_TIME.search(line)), None)
         if timing is None:
             continue
-        match = _VTT_TIME.search(lines[timing])
-        body = " ".join(lines[timing + 1 :]).strip()
+        number, line = block[timing]
+        match = _VTT_TIME.search(line)
+        try:
+            start, end = _cue_time(match.group("a")), _cue_time(match.group("b"))
+        except ValueError as exc:
+            problems.append((None, f"line {number}: {exc}"))
+            continue
+        if end < start:
+            a, b = match.group("a"), match.group("b")
+            problems.append((None, f"line {number}: the cue ends at {b}, before it starts ({a})"))
+            continue
+        body = " ".join(line for _n, line in block[timing + 1 :]).strip()
         voice = re.match(r"<v(?:\.[\w.]+)?\s+([^>]+)>(.*)", body)
         if voice:
             who, body = voice.group(1), re.sub(r"</v>", "", voice.group(2)).strip()
@@ -310,12 +349,35 @@ def _vtt(text: str) -> list[Utterance]:
             labelled = _LABEL.match(body)
             who, body = (labelled.group("who"), labelled.group("text")) if labelled else ("", body)
         if body:
-            turns.append(
-                Utterance(
-                    role_of(who), body, len(turns), _seconds(match.group("a")), _seconds(match.group("b"))
-                )
-            )
+            turns.append(Utterance(role_of(who), body, len(turns), start, end))
+    if problems:
+        raise ImportReport(name, problems[:MAX_ERRORS])
     return turns
+
+
+def _blocks(text: str) -> list[list[tuple[int, str]]]:
+    """The blank-line separated blocks of a WebVTT file: their non-blank lines, stripped, each with
+    its line number."""
+    blocks: list[list[tuple[int, str]]] = [[]]
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
+        if line.strip():
+            blocks[-1].append((number, line.strip()))
+        elif blocks[-1]:
+            blocks.append([])
+    return [b for b in blocks if b]
+
+
+def _cue_time(stamp: str) -> float:
+    """Seconds of a WebVTT timestamp, [hh:]mm:ss.ttt (without the hours, the minutes are below 60
+    too); ValueError naming it when it is no time."""
+    try:
+        seconds = _seconds(stamp)
+    except ValueError as exc:
+        reason = "minutes and seconds must be below 60" if "below 60" in str(exc) else "write [hh:]mm:ss.ttt"
+        raise ValueError(f"{stamp}: {reason}") from None
+    if stamp.count(":") == 1 and seconds >= 3600:
+        raise ValueError(f"{stamp}: minutes and seconds must be below 60 (or give the hours: hh:mm:ss.ttt)")
+    return seconds
 
 
 def _transcript(turns: list[Utterance]) -> str:

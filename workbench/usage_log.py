@@ -1,6 +1,9 @@
 """Reading and cleaning a usage log's columns for `usage_import`: the file's format (CSV, JSONL or a
 JSON array, Parquet), timestamps and token counts, with every problem collected by row and column.
-The columns themselves are documented in `workbench.usage_import`.
+The columns themselves are documented in `workbench.usage_import`. Text is decoded by
+`user_files.decode` (UTF-16 with its byte-order mark too, tab-separated as Excel writes it), JSON
+nested past `user_files.MAX_DEPTH` is refused, and a CSV's cells lose the quote the workbench's
+exports put before a formula character (`csv_safe.restore`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from workbench import transcripts
+from workbench import csv_safe, user_files
 from workbench.errors import InvalidInput
 from workbench.transcripts import MAX_ERRORS, ImportReport
 
@@ -54,7 +57,7 @@ def read_log(filename: str, data: bytes) -> pl.DataFrame:
         if suffix == ".parquet":
             frame = pl.read_parquet(io.BytesIO(data))
         elif suffix == ".csv":
-            frame = pl.read_csv(io.BytesIO(_utf8(data)), infer_schema=False)
+            frame = csv_safe.restored(_csv_frame(user_files.decode(data)))
         else:
             frame = _json_frame(name, data)
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, ValueError) as exc:
@@ -63,6 +66,10 @@ def read_log(filename: str, data: bytes) -> pl.DataFrame:
         raise ImportReport(name, [(None, f"not valid {suffix[1:].upper()}: {reason}")]) from None
     if frame.height == 0:
         raise ImportReport(name, [(None, "the file has no rows")])
+    deep = [c for c, dtype in frame.schema.items() if _depth(dtype) >= user_files.MAX_DEPTH]
+    if deep:  # a JSONL or Parquet file polars read: refused as the JSON that Python reads is
+        too_deep = f"is nested more than {user_files.MAX_DEPTH} levels deep"
+        raise ImportReport(name, [(None, f"column {c!r} {too_deep}") for c in deep])
     names = [ALIASES.get(c.strip().lower(), c.strip().lower()) for c in frame.columns]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -70,33 +77,46 @@ def read_log(filename: str, data: bytes) -> pl.DataFrame:
     return frame.rename(dict(zip(frame.columns, names, strict=True)))
 
 
-def _utf8(data: bytes) -> bytes:
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    try:
-        data.decode("utf-8")
-        return data
-    except UnicodeDecodeError:
-        return data.decode("latin-1").encode()
+def _csv_frame(text: str) -> pl.DataFrame:
+    """Every column as text, with the header's separator (Excel's "Unicode text" uses tabs)."""
+    return pl.read_csv(io.BytesIO(text.encode()), separator=user_files.separator(text), infer_schema=False)
+
+
+def _depth(dtype: pl.DataType) -> int:
+    """How many lists and structs a column's values nest (0 for a plain column)."""
+    depth, level = 0, [dtype]
+    while level:
+        inner = []
+        for d in level:
+            if isinstance(d, pl.List | pl.Array):
+                inner.append(d.inner)
+            elif isinstance(d, pl.Struct):
+                inner.extend(f.dtype for f in d.fields)
+        depth, level = depth + bool(inner), inner
+    return depth
 
 
 def _json_frame(name: str, data: bytes) -> pl.DataFrame:
-    text = transcripts.decode(data)
+    text = user_files.decode(data)
     if text.lstrip().startswith("["):
         try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
+            records = user_files.load_json(text)
+        except ValueError as exc:
             raise ImportReport(name, [(None, f"not valid JSON: {exc}")]) from None
     else:
-        try:
-            return pl.read_ndjson(io.BytesIO(_utf8(data)), infer_schema_length=None)
-        except pl.exceptions.PolarsError:
-            pass  # a bad line, or types polars cannot reconcile: read line by line below
+        if not user_files.may_nest_too_deep(text):  # polars would spend seconds on a deep schema
+            try:
+                return pl.read_ndjson(io.BytesIO(text.encode()), infer_schema_length=None)
+            except pl.exceptions.PolarsError:
+                pass  # a bad line, or types polars cannot reconcile: read line by line below
         records, problems = [], []
         for number, line in enumerate((x for x in text.splitlines() if x.strip()), start=1):
             try:
-                records.append(json.loads(line))
+                records.append(user_files.load_json(line))
             except json.JSONDecodeError as exc:
                 problems.append((number, f"not valid JSON: {exc.msg} at character {exc.pos}"))
+            except ValueError as exc:  # nested too deep
+                problems.append((number, f"not valid JSON: {exc}"))
         if problems:
             raise ImportReport(name, problems[:MAX_ERRORS])
     bad = [i for i, r in enumerate(records, start=1) if not isinstance(r, dict)]
