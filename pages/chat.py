@@ -4,7 +4,7 @@ confidence, grounding and the agents' reasoning. Conversations can be renamed, e
 import plotly.express as px
 import streamlit as st
 
-from workbench import chat, conversations, documents, ingest, parsing, prompts, ui
+from workbench import chat, conversations, documents, ingest, markup, parsing, prompts, ui
 from workbench.errors import WorkbenchError
 from workbench.providers import PROVIDERS
 
@@ -18,6 +18,7 @@ with ui.connection() as con:
     named = {a["agent_type"]: a["name"] for a in reversed(prompts.list_agents(ctx, con))}
 # the organisation's agent names (seed 003, edited on Agents & prompts), else what each one reads
 AGENTS = {"rag": "Documents", "code": "Code", "analytics": "Workbench data", **named}
+# every text from the data or a model is shown through markup.inert: no image in it loads
 
 side, main = st.columns([1, 3], gap="medium")
 with side:
@@ -26,7 +27,7 @@ with side:
         st.rerun()
     if not mine:
         st.caption("No conversations yet: ask a question to start one.")
-    labels = {c["uuid"]: f"{c['title'] or 'Untitled'} ({c['messages']})" for c in mine}
+    labels = {c["uuid"]: markup.inert(f"{c['title'] or 'Untitled'} ({c['messages']})") for c in mine}
     current = st.session_state.get("chat.current")
     if current not in labels:
         current = None
@@ -159,9 +160,9 @@ def assistant_extras(message: dict, question: str) -> None:
                 where = s.get("location") or (f"page {s['page_number']}" if s.get("page_number") else "")
                 head = f"**[{s['number']}] {s['title']}**" + (f" · {where}" if where else "")
                 with st.container(border=True):
-                    st.markdown(head + ("" if s.get("cited") else " · *not cited*"))
+                    st.markdown(markup.inert(head + ("" if s.get("cited") else " · *not cited*")))
                     st.caption(
-                        f"{s['filename']} · relevance {s['relevance_score']:.2f}"
+                        markup.inert(f"{s['filename']} · relevance {s['relevance_score']:.2f}")
                         + (
                             " · contained instructions to the assistant, removed"
                             if s.get("suspicious")
@@ -173,16 +174,17 @@ def assistant_extras(message: dict, question: str) -> None:
     if evidence and (evidence.get("verified_claims") or evidence.get("unverified_claims")):
         with st.expander(f"Grounding {evidence['score']:.2f}"):
             for claim in evidence["verified_claims"]:
-                st.markdown(f":green[:material/check:] {claim}")
+                st.markdown(f":green[:material/check:] {markup.inert(claim)}")
             for claim in evidence["unverified_claims"]:
-                st.markdown(f":red[:material/close:] {claim}")
-            st.caption(" · ".join(evidence["evidence"]))
+                st.markdown(f":red[:material/close:] {markup.inert(claim)}")
+            st.caption(markup.inert(" · ".join(evidence["evidence"])))
     if message["reasoning_chain"] and ctx.can("explain:view"):
         with st.expander("Reasoning"):
             for step in message["reasoning_chain"]:
                 timing = f" ({step['execution_time']:.3f} s)" if "execution_time" in step else ""
                 status = "" if step.get("status", "success") == "success" else f" **{step['status']}**"
-                st.markdown(f"{step['step']}. **{step['agent']}**{timing}{status}: {step['reasoning']}")
+                line = f"{step['step']}. **{step['agent']}**{timing}{status}: {step['reasoning']}"
+                st.markdown(markup.inert(line))
                 if "input" in step:
                     st.json(step["input"], expanded=False)
 
@@ -202,7 +204,7 @@ with main:
     asked = ""
     for message in history:
         with st.chat_message(message["role"]):
-            st.markdown(message["content"])
+            st.markdown(markup.inert(message["content"]))
             if message["role"] == "assistant":
                 assistant_extras(message, asked)
             else:
@@ -233,7 +235,7 @@ with main:
                     st.error(str(exc))
         with delete:
             ui.confirm_delete(
-                f"Delete “{conv['title']}” with its {len(history)} messages and chat uploads",
+                markup.inert(f"Delete “{conv['title']}” with its {len(history)} messages and chat uploads"),
                 lambda con: conversations.delete_conversation(
                     ctx, con, conv["uuid"], settings=cfg, vectors=ui.vectors()
                 ),
@@ -244,7 +246,7 @@ question = st.chat_input("Ask about your documents, code or workbench data")
 if question:
     with main:
         with st.chat_message("user"):
-            st.markdown(question)
+            st.markdown(markup.inert(question))
         with st.chat_message("assistant"):
             status = st.status("Thinking...", expanded=False)
             placeholder = st.empty()
@@ -252,7 +254,7 @@ if question:
 
             def on_delta(piece: str) -> None:
                 streamed.append(piece)
-                placeholder.markdown("".join(streamed) + "▌")
+                placeholder.markdown(markup.inert("".join(streamed)) + "▌")
 
             try:
                 answer = chat.ask(
@@ -273,6 +275,6 @@ if question:
                 placeholder.error(str(exc))
                 st.stop()
             status.update(label="Done", state="complete")
-            placeholder.markdown(answer.content)
+            placeholder.markdown(markup.inert(answer.content))
     st.session_state["chat.current"] = answer.conversation_uuid
     st.rerun()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -279,3 +280,182 @@ def test_invalid_utf8_imports_decode_as_latin1_or_say_which_row_is_wrong(env):
     with store.connect() as con, pytest.raises(InvalidInput, match="invalid JSON"):
         price_import.import_litellm(alice, con, b'{"m\xff": {}}', source_name="p.json")
     assert json.loads(json.dumps(said))  # stored text is valid unicode
+
+
+# --- documents that decode to too much text (issue item 7) ----------------------------------------
+
+def _pdf(objects: list[bytes]) -> bytes:
+    """A PDF from its objects (1 is the catalog), with a correct cross-reference table."""
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def _stream(content: bytes, deflate: bool) -> bytes:
+    data = zlib.compress(content, 9) if deflate else content
+    return (b"<< /Length %d %s>>\nstream\n" % (len(data), b"/Filter /FlateDecode " if deflate else b"")
+            + data + b"\nendstream")
+
+
+def text_pdf(contents: list[bytes], deflate: bool = False) -> bytes:
+    """A PDF with one page per content stream, in Helvetica."""
+    pages = len(contents)
+    kids = b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(pages))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >>"
+    for i, content in enumerate(contents):
+        objects += [page + b" /Contents %d 0 R >>" % (5 + 2 * i), _stream(content, deflate)]
+    return _pdf(objects)
+
+
+def shown(text: bytes, times: int = 1) -> bytes:
+    """A content stream that shows `text` `times` times in one text object (no line moves)."""
+    return b"BT /F1 12 Tf 72 720 Td\n" + (b"(" + text + b") Tj\n") * times + b"ET"
+
+
+def pdf_bomb() -> bytes:
+    """The issue's PDF: a few KB whose one page shows 6,700,000 characters (100,000 text operators,
+    deflated 300 to 1)."""
+    return text_pdf([shown(b"Refunds take five days. " * 2 + b"Returns are free.  ", 100_000)], deflate=True)
+
+
+def extracted_pages(monkeypatch) -> list[int]:
+    """Counts the pages pypdf is asked for text (a spy on PageObject.extract_text)."""
+    from pypdf import PageObject
+
+    calls, real = [], PageObject.extract_text
+
+    def spy(self, *args, **kwargs):
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(PageObject, "extract_text", spy)
+    return calls
+
+
+def test_a_tiny_pdf_that_decodes_to_millions_of_characters_is_refused_quickly(env):
+    cfg, store, vectors = env
+    bomb = pdf_bomb()
+    assert len(bomb) < 30_000
+    raised, seconds, peak = measured(lambda: parsing.parse_document(bomb, "bomb.pdf"))
+    print(f"\nPDF bomb: {len(bomb) / 1e3:.1f} KB refused in {seconds:.3f} s, peak {peak:.1f} MB: {raised}")
+    assert isinstance(raised, InvalidInput) and "bomb.pdf" in str(raised), raised
+    assert "limit" in str(raised) and seconds < 10 and peak < 64  # 0.02 s here: refused before parsing
+    before = stored_files(cfg)
+    with store.connect() as con:
+        documents = con.execute("SELECT count(*) FROM documents").fetchone()[0]
+    [outcome] = ingest.ingest_files(ctx_of(store, "anna"), cfg, store, vectors, HashEmbedder(),
+                                    [("bomb.pdf", bomb)])
+    assert outcome.status == "refused" and "bomb.pdf" in outcome.message
+    assert stored_files(cfg) == before
+    with store.connect() as con:
+        assert con.execute("SELECT count(*) FROM documents").fetchone()[0] == documents
+
+
+def test_a_pdf_over_the_character_limit_stops_reading_at_the_limit(monkeypatch):
+    monkeypatch.setattr(parsing, "MAX_CHARS", 50_000)
+    pages = extracted_pages(monkeypatch)
+    manual = text_pdf([shown(b"Refunds take five days. " * 100) for _ in range(400)])  # 960,000 characters
+    with pytest.raises(InvalidInput, match=r"manual\.pdf: .*50,000 characters") as refused:
+        parsing.parse_document(manual, "manual.pdf")
+    assert len(pages) <= 21, f"read {len(pages)} of 400 pages after passing the limit on page 21"
+    assert "page 21" in str(refused.value)
+
+
+def test_a_page_over_the_character_limit_stops_inside_the_page(monkeypatch):
+    """One text object of 30,000 show-text operators: extraction stops at the operator that passes
+    the limit (about 834 of 24 characters for 20,000), not at the end of the page."""
+    page = text_pdf([shown(b"Refunds take five days. ", 30_000)])  # 720,000 characters, one text object
+    assert len(parsing.parse_document(page, "page.pdf").text) > 700_000
+    visited, real = [], parsing._PageCounter.operator
+
+    def spy(self, operator, *args):
+        visited.append(operator)
+        return real(self, operator, *args)
+
+    monkeypatch.setattr(parsing._PageCounter, "operator", spy)
+    monkeypatch.setattr(parsing, "MAX_CHARS", 20_000)
+    with pytest.raises(InvalidInput, match=r"page\.pdf: .*20,000 characters.*page 1"):
+        parsing.parse_document(page, "page.pdf")
+    shows = sum(op == b"Tj" for op in visited)
+    assert 800 <= shows <= 900, f"read {shows} of 30,000 text operators"
+
+
+def test_a_form_drawn_thousands_of_times_stops_at_the_limit(monkeypatch, caplog):
+    """A 50 KB page that draws one form XObject of 2,400 characters 5,000 times (12 million characters,
+    no compression needed). pypdf catches errors inside a form and goes on with the next one: the stop
+    must reach the page level, not cost a warning and a parse per remaining form."""
+    text = shown(b"Refunds take five days. " * 100)
+    form = (b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >>"
+            b" /Length %d >>\nstream\n" % len(text) + text + b"\nendstream")
+    page = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >>"
+            b" /XObject << /X 6 0 R >> >> /Contents 5 0 R >>")
+    data = _pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+                 b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>", page,
+                 _stream(b"q /X Do Q\n" * 5_000, deflate=False), form])
+    assert len(data) < 60_000
+    monkeypatch.setattr(parsing, "MAX_CHARS", 100_000)
+    started = time.perf_counter()
+    with pytest.raises(InvalidInput, match=r"forms\.pdf: .*100,000 characters.*page 1"):
+        parsing.parse_document(data, "forms.pdf")
+    assert time.perf_counter() - started < 6  # under 1 s here; about 8 s to read the 5,000 forms
+    skipped = [r for r in caplog.records if "XFormObject" in r.getMessage()]
+    assert len(skipped) <= 1, f"pypdf went on with {len(skipped)} more forms after the limit"
+
+
+def test_a_pdf_over_the_page_limit_is_refused_before_any_page_is_read(monkeypatch):
+    pages = extracted_pages(monkeypatch)
+    thick = text_pdf([shown(b"Page.")] * 2_001)  # the limit is 2,000
+    raised, seconds, _peak = measured(lambda: parsing.parse_document(thick, "thick.pdf"))
+    assert isinstance(raised, InvalidInput), raised
+    assert "thick.pdf: 2,001 pages" in str(raised) and "limit is 2,000 pages" in str(raised)
+    assert pages == [] and seconds < 5
+
+
+def _docx_of(paragraphs: list[str]) -> bytes:
+    document = docx.Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+SENTENCE = "Refunds take five working days to reach the card. "
+EVERY_FORMAT = {
+    "notes.txt": (SENTENCE * 60).encode(),
+    "notes.md": ("# Refunds\n\n" + SENTENCE * 60).encode(),
+    "notes.html": ("<html><body>" + f"<p>{SENTENCE}</p>" * 60 + "</body></html>").encode(),
+    "notes.csv": ("question,answer\n" + f"refund?,{SENTENCE}\n" * 60).encode(),
+    "notes.docx": _docx_of([SENTENCE] * 60),
+    "notes.pdf": text_pdf([shown(SENTENCE.encode() * 20) for _ in range(3)]),
+}
+
+
+@pytest.mark.parametrize("name", list(EVERY_FORMAT))
+def test_every_format_is_held_to_the_character_limit(monkeypatch, name):
+    data = EVERY_FORMAT[name]
+    assert len(parsing.parse_document(data, name).text) > 2_000
+    monkeypatch.setattr(parsing, "MAX_CHARS", 1_000)
+    with pytest.raises(InvalidInput, match=rf"{re.escape(name)}: .*1,000 characters"):
+        parsing.parse_document(data, name)
+
+
+def test_a_csv_whose_rows_repeat_long_column_names_is_refused_while_it_is_read():
+    """Each cell is written as "name: value", so 40 columns with 2,000-character names and 3,000 rows of
+    "1" (a 250 KB file) would make 240 million characters."""
+    header = ",".join(f"c{i}" + "x" * 2_000 for i in range(40))
+    data = (header + "\n" + ("1," * 40 + "\n") * 3_000).encode()
+    assert len(data) < 500_000
+    raised, seconds, peak = measured(lambda: parsing.parse_document(data, "wide.csv"))
+    print(f"\nwide CSV: {len(data) / 1e3:.0f} KB refused in {seconds:.2f} s, peak {peak:.0f} MB: {raised}")
+    assert isinstance(raised, InvalidInput) and "wide.csv" in str(raised) and "characters" in str(raised)
+    assert seconds < 5 and peak < 200

@@ -41,41 +41,35 @@ def hostile(app, demo_copy):  # noqa: F811
     return store, demo_copy, anna, alice
 
 
+def elements(at):
+    """Every element of the page (blocks walked through), with its protobuf."""
+    stack = [at._tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Block):
+            stack.extend(reversed(node.children.values()))
+        elif getattr(node, "proto", None) is not None:
+            yield node
+
+
 def html_sinks(at) -> list[str]:
     """The text of every element that renders HTML: markdown allowed to, st.html, iframes."""
     found = []
-
-    def walk(node):
-        if isinstance(node, Block):
-            for child in node.children.values():
-                walk(child)
-            return
-        proto = getattr(node, "proto", None)
-        if node.type == "markdown" and proto is not None and proto.allow_html:
-            found.append(proto.body)
-        elif node.type == "html" and proto is not None:
-            found.append(proto.body)
-        elif node.type == "iframe" and proto is not None:
-            found.append(proto.srcdoc)
-
-    walk(at._tree)
+    for node in elements(at):
+        if node.type == "markdown" and node.proto.allow_html or node.type == "html":
+            found.append(node.proto.body)
+        elif node.type == "iframe":
+            found.append(node.proto.srcdoc)
     return found
 
 
 def shown(at) -> str:
     """Everything the page sent, as text (to check the hostile data was rendered at all)."""
     parts = []
-
-    def walk(node):
-        if isinstance(node, Block):
-            for child in node.children.values():
-                walk(child)
-        elif getattr(node, "proto", None) is not None:
-            parts.append(str(node.proto))
+    for node in elements(at):
+        parts.append(str(node.proto))
         if node.type == "dataframe" and getattr(node, "value", None) is not None:
             parts.append(node.value.to_csv() if hasattr(node.value, "to_csv") else str(node.value))
-
-    walk(at._tree)
     return "\n".join(parts)
 
 
@@ -168,3 +162,164 @@ def test_the_calls_page_survives_a_large_import_of_calls_without_intents(app):  
     at = logged_in(store, "anna", "pages/calls.py")
     assert not at.exception, at.exception
     assert len(at.dataframe[0].value) > 150
+
+
+# --- remote images (issue item 5) -----------------------------------------------------------------
+# A Markdown image in a document or an answer is fetched by every browser that shows it, with the
+# referer: a tracking pixel, and with a remote model an exfiltration channel. Every text from the data
+# is rendered through workbench.markup.inert, whose output holds no image a Markdown renderer loads.
+
+PIXEL = "http://evil.example/pixel.png?from="
+IMAGES = [
+    f"![x]({PIXEL}inline)",
+    f"![x]({PIXEL}titled \"a title\")",
+    f"![x](<{PIXEL}angle>)",
+    f"![a [nested] alt]({PIXEL}nested)",
+    f"![multi\nline alt]({PIXEL}multiline)",
+    f"![x][ref]\n\n[ref]: {PIXEL}reference",
+    f"![Ref]\n\n[ref]: {PIXEL}shortcut",
+    f"![ref][]\n\n[ref]: <{PIXEL}collapsed> \"t\"",
+    f"[![x]({PIXEL}linked)](http://evil.example/)",
+    f"\\\\![x]({PIXEL}escaped-backslash)",
+    f"**![x]({PIXEL}bold)**",
+    f"- ![x]({PIXEL}list)",
+    f"> ![x]({PIXEL}quote)",
+    f"| a |\n|---|\n| ![x]({PIXEL}table) |",
+    f"<img src=\"{PIXEL}html\">",
+    f"<IMG\nSRC='{PIXEL}html-upper'>",
+    f"<p>\n<img src={PIXEL}html-block>\n</p>",
+    f"text <picture><source srcset=\"{PIXEL}srcset\"></picture>",
+    f"<svg><image href=\"{PIXEL}svg\"/></svg>",
+    f"<div style=\"background:url({PIXEL}style)\">x</div>",
+    f"<video poster='{PIXEL}poster'></video>",
+]
+
+
+def rendered_html(markdown: str) -> str:
+    """The HTML a CommonMark renderer (with tables and raw HTML allowed, the worst case) makes of it."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).render(markdown)
+
+
+LOADING = {"img", "image", "picture", "source", "video", "audio", "track", "iframe", "frame", "object",
+           "embed", "link", "style", "svg", "input", "body", "meta", "base"}
+
+
+def loads_remote(markdown: str) -> bool:
+    """Whether the rendered Markdown holds an element that loads something by itself: an image or
+    another fetching element, or any element with a URL in an attribute other than a link's href."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Elements(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            urls = [v for k, v in attrs if v and "evil.example" in v and not (tag == "a" and k == "href")]
+            if tag in LOADING or urls:
+                found.append(tag)
+
+    Elements().feed(rendered_html(markdown))
+    return bool(found)
+
+
+@pytest.mark.parametrize("payload", IMAGES)
+def test_markdown_images_become_inert_text(payload):
+    from workbench import markup
+
+    assert loads_remote(payload), "the payload itself loads an image (else the test proves nothing)"
+    safe = markup.inert(payload)
+    assert not loads_remote(safe), rendered_html(safe)
+    assert markup.inert(safe) == safe  # rendering twice changes nothing
+    shown = rendered_html(safe)
+    assert "evil.example" in shown or "![" in shown  # shown as text (or a link), not dropped
+
+
+def test_ordinary_markdown_is_left_as_it_is():
+    from workbench import markup
+
+    for text in ["Refunds take **five** days [1][2].", "See [the policy](https://example.com/policy).",
+                 "Wow! [1]", "a < b and b > c", "`List<String>` and `Map<K, V>`", "# Title\n\n- one\n- two",
+                 "```\nif a < b:\n    print(x)\n```", "Call <https://example.com> or <help@example.com>."]:
+        assert markup.inert(text) == text
+
+
+def image_sinks(at) -> list[str]:
+    """Every text the page renders as Markdown: markdown and captions, and radio options."""
+    found = []
+    for node in elements(at):
+        if node.type in ("markdown", "caption"):
+            found.append(node.proto.body)
+        elif node.type == "radio":
+            found.extend(str(o) for o in node.options)
+    return found
+
+
+def assert_no_remote_images(at) -> list[str]:
+    assert not at.exception, at.exception
+    bodies = image_sinks(at)
+    for body in bodies:
+        assert not loads_remote(body), f"an image from the data would load: {body[:300]!r}"
+    return bodies
+
+
+IMAGE_DOC = f"""# Loyalty points ![logo]({PIXEL}title)
+
+Members earn one loyalty point per euro spent ![x]({PIXEL}doc) at every store.
+
+Gold members earn two loyalty points per euro <img src="{PIXEL}html"> on weekends.
+
+Silver members earn loyalty points per euro ![tracker] on weekdays and ![tr][tracker] on holidays.
+
+Bronze members earn loyalty points per euro [![b]({PIXEL}linked)](http://evil.example/) as well.
+
+[tracker]: {PIXEL}reference
+"""
+LOYALTY_Q = "How many loyalty points do members earn per euro?"
+
+
+def test_images_in_documents_and_answers_load_nothing_in_chat_and_search(app, demo_copy):  # noqa: F811
+    from tests.test_chat import Scripted
+    from workbench import chat, conversations
+
+    store, cfg = app, demo_copy
+    anna, vectors = ctx_of(store, "anna"), home.open_vectors(cfg)
+    [outcome] = ingest.ingest_files(anna, cfg, store, vectors, HashEmbedder(),
+                                    [("loyalty.md", IMAGE_DOC.encode())])
+    assert outcome.status == "completed", outcome
+    with store.connect() as con:
+        chunks = " ".join(r[0] for r in con.execute("SELECT content FROM document_chunks").fetchall())
+    assert f"![x]({PIXEL}doc)" in chunks and f"[tracker]: {PIXEL}reference" in chunks
+
+    # a model's answer with an image of its own, then the conversation opened in the page
+    model = Scripted(reply=f"Members earn one loyalty point per euro ![p]({PIXEL}model). [1]")
+    asked = chat.ask(anna, cfg, store, vectors, HashEmbedder(), LOYALTY_Q, provider=model)
+    assert f"{PIXEL}model" in asked.content
+    with store.connect() as con:  # the Markdown export, opened in any Markdown viewer, loads nothing
+        exported = conversations.export(anna, con, asked.conversation_uuid)
+    assert f"{PIXEL}model" in exported and not loads_remote(exported)
+    at = logged_in(store, "anna", "pages/chat.py")
+    at.radio[0].set_value(asked.conversation_uuid).run()
+    bodies = assert_no_remote_images(at)
+    assert any(f"{PIXEL}model" in b for b in bodies), "the answer is shown, as text"
+    assert any(f"{PIXEL}reference" in b for b in bodies), "the source cards are shown, as text"
+
+    # the offline answer, written while the page watches, and its source cards
+    at = logged_in(store, "anna", "pages/chat.py")
+    at.chat_input[0].set_value(LOYALTY_Q).run()
+    bodies = assert_no_remote_images(at)
+    assert any(f"{PIXEL}doc" in b for b in bodies)
+
+    # search hits on the Documents page
+    at = logged_in(store, "anna", "pages/documents.py")
+    at.text_input(key="docs.query").input("loyalty points per euro members").run()
+    bodies = assert_no_remote_images(at)
+    assert any(f"{PIXEL}reference" in b for b in bodies)
+
+
+@pytest.mark.parametrize("payload", IMAGES)
+def test_utterance_search_hits_load_no_image(payload):
+    """The Calls page renders a hit's highlighted text as Markdown with HTML allowed (for the marks):
+    HTML escaping alone leaves Markdown images in it."""
+    for terms in ([], ["refund"]):
+        assert not loads_remote(call_search.highlight(f"refund {payload} desk", terms))

@@ -239,3 +239,15 @@ def test_aes_encrypted_pdfs_open_with_an_empty_password_and_are_refused_with_a_r
 
     assert "AES protected text" in parse_document(aes(""), "open.pdf").text
     assert_invalid(aes("secret"), "locked.pdf", "the PDF is encrypted; remove the password and upload again")
+
+
+def test_a_long_repetitive_pdf_from_a_real_generator_stays_well_inside_the_limits():
+    """The limits on decoded text refuse bombs, not manuals: 300 pages of the most compressible text
+    fpdf2 writes unpack to about 8 times the file's size (the limit is 100 times)."""
+    from workbench import parsing
+
+    data = build_pdf(["Refunds take five days. " * 150] * 300)
+    unpacked = sum(len(page.get_contents().get_data()) for page in PdfReader(io.BytesIO(data)).pages)
+    assert unpacked < len(data) * parsing.PDF_MAX_INFLATION / 5
+    parsed = parse_document(data, "manual.pdf")
+    assert parsed.num_pages == 300 and 1_000_000 < len(parsed.text) < parsing.MAX_CHARS

@@ -14,7 +14,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from workbench import analytics_agent, grounding, metering, prompts, providers
+from workbench import analytics_agent, grounding, injection, metering, prompts, providers
 from workbench.embed import Embedder
 from workbench.errors import WorkbenchError
 from workbench.providers import NOT_FOUND, Passage, content_words
@@ -202,8 +202,7 @@ def model_sql(ctx, store, provider, question: str):
     run = Step("AnalyzerAgent", "analyzer", "run_query", input={"sql": sql, "model": "sql-sandbox"})
     began = time.perf_counter()
     try:
-        with store.connect() as con:
-            boxed = sandbox.run(ctx, con, sql)
+        boxed = sandbox.run(ctx, store, sql)  # the file is held only while rows are copied
     except WorkbenchError as exc:
         run.status, run.error = "failed", str(exc)
         run.seconds = time.perf_counter() - began
@@ -234,7 +233,7 @@ def passages_from(question: str, hits: list[Hit]) -> list[Passage]:
     out = []
     for number, (hit, relevance) in enumerate(kept, start=1):
         location = f"{hit.filename}:{hit.start_line}-{hit.end_line}" if hit.start_line else None
-        suspicious = prompts.looks_like_injection(hit.text)
+        suspicious = injection.looks_like_injection(hit.text)
         text = hit.text if not suspicious else defuse(hit.text)
         out.append(
             Source(
@@ -258,10 +257,14 @@ class Source(Passage):
     suspicious: bool = False
 
 
+WITHHELD = "(passage withheld: it contained instructions to the assistant)"
+
+
 def defuse(text: str) -> str:
-    """Drop the sentences of a passage that address the model instead of the reader."""
-    kept = [s for s in providers.sentences(text) if not prompts.looks_like_injection(s)]
-    return " ".join(kept) or "(passage withheld: it contained instructions to the assistant)"
+    """Drop the sentences of a passage that address the model instead of the reader; withhold it all
+    when what is left still does (an instruction spread over several sentences)."""
+    kept = " ".join(s for s in providers.sentences(text) if not injection.looks_like_injection(s))
+    return kept if kept and not injection.looks_like_injection(kept) else WITHHELD
 
 
 def _completed(completion: providers.Completion, operation: str) -> metering.Call:
@@ -383,8 +386,8 @@ def analyze(ctx, provider, question, passages, prompting, history, on_delta, emb
 
 
 def _attr(value: str) -> str:
-    """A title or location as a tag attribute: no quotes, brackets or line breaks."""
-    return re.sub(r'["<>\n\r]', " ", value or "")
+    """A title or location as a tag attribute: no quotes, brackets or line breaks (in any form)."""
+    return re.sub(r'["<>\n\r\t]', " ", injection.plain(value))
 
 
 def request_for(question, passages, prompting, history, ctx) -> providers.Request:
@@ -392,8 +395,8 @@ def request_for(question, passages, prompting, history, ctx) -> providers.Reques
     for p in passages:
         where = p.location or (f"page {p.page_number}" if p.page_number else "")
         attrs = f'n="{p.number}" title="{_attr(p.title)}"' + (f' at="{_attr(where)}"' if where else "")
-        # a passage cannot close its own tag and speak outside it
-        blocks.append(f"<source {attrs}>\n{p.text.replace('</source>', '')}\n</source>")
+        # a passage cannot close its own tag (or open another) and speak outside it
+        blocks.append(f"<source {attrs}>\n{injection.quote_source(p.text)}\n</source>")
     values = {
         "sources": "\n\n".join(blocks),
         "question": question,

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 from lancedb.index import Bitmap, BTree
 
-from workbench import users
+from workbench import markup, users
 from workbench.auth import Context
 from workbench.db import Store, fetch_dicts
 from workbench.embed import Embedder, embed_texts
@@ -199,12 +199,13 @@ def _semantic(
 
 
 def highlight(text: str, terms: list[str]) -> str:
-    """`text` as HTML with the query's words marked (escaped: safe to render)."""
+    """`text` as HTML with the query's words marked (escaped, and its Markdown images inert: safe to
+    render as Markdown with HTML allowed)."""
     if not terms:
-        return html.escape(text)
+        return markup.inert(html.escape(text))
     pattern = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.IGNORECASE)
     out, last = [], 0
     for match in pattern.finditer(text):
         out += [html.escape(text[last : match.start()]), f"<mark>{html.escape(match.group(0))}</mark>"]
         last = match.end()
-    return "".join(out) + html.escape(text[last:])
+    return markup.inert("".join(out) + html.escape(text[last:]))

@@ -8,7 +8,7 @@ import uuid as uuidlib
 
 import duckdb
 
-from workbench import relations
+from workbench import markup, relations
 from workbench.auth import Context
 from workbench.db import atomic, fetch_dicts, fetch_one
 from workbench.errors import InvalidInput, NotFound
@@ -195,15 +195,16 @@ def export(
         return json.dumps({"conversation": head, "messages": rows}, default=str, indent=2)
     if fmt != "markdown":
         raise InvalidInput("Export format must be markdown or json.")
+    # read as Markdown: images from documents or the model stay text, as in the app (markup.inert)
     lines = [
-        f"# {conv['title'] or 'Untitled conversation'}",
+        f"# {markup.inert(conv['title'] or 'Untitled conversation')}",
         "",
         f"*{conv['agent_type']} agent, started {conv['created_at']:%Y-%m-%d %H:%M}*",
         "",
     ]
     for row in rows:
         who = "You" if row["role"] == "user" else "Assistant"
-        lines += [f"**{who}** ({row['created_at']:%H:%M}):", "", row["content"], ""]
+        lines += [f"**{who}** ({row['created_at']:%H:%M}):", "", markup.inert(row["content"]), ""]
         if row["role"] == "assistant" and row["confidence_score"] is not None:
             warn = " (low confidence)" if row["low_confidence_warning"] else ""
             lines += [f"Confidence {row['confidence_score']:.2f}{warn}", ""]
@@ -213,8 +214,10 @@ def export(
             )
             title = source.get("title") or source.get("filename") or source.get("name", "")
             lines.append(
-                f"{number}. {title}{', ' + where if where else ''}: "
-                f'"{(source.get("cited_text") or "")[:300]}"'
+                markup.inert(
+                    f"{number}. {title}{', ' + where if where else ''}: "
+                    f'"{(source.get("cited_text") or "")[:300]}"'
+                )
             )
         if row["sources"]:
             lines.append("")

@@ -19,7 +19,8 @@ from bs4.element import PreformattedString
 from docx.document import Document as WordDocument
 from docx.table import Table
 from docx.text.paragraph import Paragraph
-from pypdf import PasswordType, PdfReader
+from pypdf import PageObject, PasswordType, PdfReader
+from pypdf.generic import NameObject
 
 from workbench.errors import InvalidInput
 
@@ -53,6 +54,14 @@ _CONTROL_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 # lying part whole before cutting it to the declared size).
 DOCX_MAX_UNPACKED_MB = 200  # all parts, pictures included
 DOCX_MAX_XML_MB = 50  # the XML parts (document.xml of a 1,000-page manual is about 10 MB)
+# What one document may decode to. Counted while it decodes (page by page, paragraph by paragraph,
+# row by row) so that a small file that expands hugely is refused at the limit, not after.
+MAX_CHARS = 5_000_000  # about 2,000 pages of dense manual text
+MAX_PAGES = 2_000
+# A PDF's page content (its text and drawing operators) unpacks to a few times the file's size; a few
+# KB that unpack to megabytes is a PDF bomb, refused before pypdf parses it (about 2.5 MB a second).
+PDF_MAX_INFLATION = 100  # times the file's size ...
+PDF_MIN_CONTENT_MB = 2  # ... or this many MB, whichever is more
 _HEADING_STYLE = re.compile(r"^heading ([1-9])$", re.IGNORECASE)
 _HTML_DROPPED = frozenset({"script", "style", "nav", "head", "title", "noscript", "template"})
 _HTML_HEADINGS = {f"h{level}": level for level in range(1, 7)}
@@ -104,10 +113,27 @@ def parse_document(data: bytes, filename: str) -> ParsedDocument:
     content_type = content_type_for(filename)
     if not data:
         raise InvalidInput(f"{filename}: the file is empty; check you picked the right file")
-    title, pages = _PARSERS[content_type](data, filename)
+    title, pages = _PARSERS[content_type](data, filename, _Budget(filename))
     if not any(page.text.strip() for page in pages):
         raise InvalidInput(f"{filename}: no text found; check the file has text in it")
     return ParsedDocument(content_type, _MIME_TYPES[content_type], title, pages)
+
+
+class _Budget:
+    """The characters a document has decoded so far; passing MAX_CHARS refuses it."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename, self.used = filename, 0
+
+    def add(self, count: int, where: str | None = None) -> None:
+        self.used += count
+        if self.used > MAX_CHARS:
+            raise self.refusal(where)
+
+    def refusal(self, where: str | None = None) -> InvalidInput:
+        stopped = f" (stopped reading at {where})" if where else ""
+        return InvalidInput(f"{self.filename}: decodes to more than {MAX_CHARS:,} characters of text, the "
+                            f"limit for one document{stopped}; split it into smaller files and upload those")
 
 
 def _decode_text(data: bytes, filename: str) -> str:
@@ -149,12 +175,15 @@ def _single_page(text: str) -> list[Page]:
 
 # --- text and markdown ---------------------------------------------------------------------------
 
-def _parse_text(data: bytes, filename: str) -> tuple[str | None, list[Page]]:
-    return None, _single_page(_decode_text(data, filename))
-
-
-def _parse_markdown(data: bytes, filename: str) -> tuple[str | None, list[Page]]:
+def _parse_text(data: bytes, filename: str, budget: _Budget) -> tuple[str | None, list[Page]]:
     text = _decode_text(data, filename)
+    budget.add(len(text))
+    return None, _single_page(text)
+
+
+def _parse_markdown(data: bytes, filename: str, budget: _Budget) -> tuple[str | None, list[Page]]:
+    text = _decode_text(data, filename)
+    budget.add(len(text))
     return _markdown_title(text), _single_page(text)
 
 
@@ -171,21 +200,21 @@ def _markdown_title(text: str) -> str | None:
 
 # --- HTML ----------------------------------------------------------------------------------------
 
-def _parse_html(data: bytes, filename: str) -> tuple[str | None, list[Page]]:
+def _parse_html(data: bytes, filename: str, budget: _Budget) -> tuple[str | None, list[Page]]:
     soup = BeautifulSoup(_decode_text(data, filename), "html.parser")
     title = _collapse(soup.title.get_text()) if soup.title else ""
-    return title or None, _single_page(_html_to_text(soup))
+    return title or None, _single_page(_html_to_text(soup, budget))
 
 
-def _html_to_text(soup: BeautifulSoup | Tag) -> str:
+def _html_to_text(soup: BeautifulSoup | Tag, budget: _Budget) -> str:
     """Readable text with h1-h6 as '#' lines and blocks as line or paragraph breaks."""
     parts: list[str | int] = []
-    _html_parts(soup, parts)
+    _html_parts(soup, parts, budget)
     lines = [line.rstrip() for line in _join_html_parts(parts).split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _html_parts(node: Tag, parts: list[str | int]) -> None:
+def _html_parts(node: Tag, parts: list[str | int], budget: _Budget) -> None:
     """Append text pieces and break requests (1 = new line, 2 = new paragraph) in document order.
     Walks with its own stack, not recursion: hostile HTML nests tags thousands deep."""
     # Each open element: its children still to visit, and what closing it does (a break, or a
@@ -211,6 +240,7 @@ def _html_parts(node: Tag, parts: list[str | int]) -> None:
             continue
         if isinstance(child, NavigableString):
             parts.append(re.sub(r"\s+", " ", str(child)))
+            budget.add(len(parts[-1]))
         elif not isinstance(child, Tag) or child.name in _HTML_DROPPED:
             continue
         elif child.name in _HTML_HEADINGS and not headings_open:
@@ -223,6 +253,7 @@ def _html_parts(node: Tag, parts: list[str | int]) -> None:
         elif child.name == "pre":
             # Inside <pre> the line breaks are the content, so they are kept as written.
             parts.extend([2, child.get_text(), 2])
+            budget.add(len(parts[-2]))
         else:
             brk = 2 if child.name in _HTML_PARAGRAPHS else 1 if child.name in _HTML_LINES else 0
             parts.append(brk)
@@ -252,12 +283,13 @@ def _collapse(text: str) -> str:
 
 # --- CSV -----------------------------------------------------------------------------------------
 
-def _parse_csv(data: bytes, filename: str) -> tuple[str | None, list[Page]]:
-    return None, _single_page(_csv_to_text(_decode_text(data, filename), filename))
+def _parse_csv(data: bytes, filename: str, budget: _Budget) -> tuple[str | None, list[Page]]:
+    return None, _single_page(_csv_to_text(_decode_text(data, filename), filename, budget))
 
 
-def _csv_to_text(text: str, filename: str) -> str:
-    """'Columns: a, b' then one 'a: 1; b: 2' line per data row."""
+def _csv_to_text(text: str, filename: str, budget: _Budget) -> str:
+    """'Columns: a, b' then one 'a: 1; b: 2' line per data row (each repeats the column names, so a
+    small file can make much text: counted row by row)."""
     try:
         rows = list(csv.reader(io.StringIO(text), _sniff_dialect(text)))
     except csv.Error as exc:
@@ -268,11 +300,13 @@ def _csv_to_text(text: str, filename: str) -> str:
         return ""
     header = [name.strip() or f"column {i}" for i, name in enumerate(rows[0], start=1)]
     lines = ["Columns: " + ", ".join(header)]
+    budget.add(len(lines[0]) + 1)
     for row in rows[1:]:
         names = header + [f"column {i}" for i in range(len(header) + 1, len(row) + 1)]
         # Empty cells are left out: "notes: " on every row only adds noise for search.
         pairs = [f"{name}: {value.strip()}" for name, value in zip(names, row, strict=False) if value.strip()]
         lines.append("; ".join(pairs))
+        budget.add(len(lines[-1]) + 1, f"row {len(lines)}")
     return "\n".join(lines)
 
 
@@ -285,12 +319,17 @@ def _sniff_dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
 
 # --- Word ----------------------------------------------------------------------------------------
 
-def _parse_docx(data: bytes, filename: str) -> tuple[str | None, list[Page]]:
+def _parse_docx(data: bytes, filename: str, budget: _Budget) -> tuple[str | None, list[Page]]:
     _check_docx_size(data, filename)
     try:
         document = docx.Document(io.BytesIO(data))
-        blocks = list(_docx_blocks(document))
+        blocks = []
+        for block in _docx_blocks(document):
+            blocks.append(block)
+            budget.add(len(block) + 2, f"paragraph {len(blocks)}")
         title = _collapse(document.core_properties.title or "")
+    except InvalidInput:
+        raise
     except Exception as exc:  # python-docx raises zip, XML, key and value errors for damaged files
         raise InvalidInput(f"{filename}: not a readable Word .docx file; open it in Word and save it "
                            "again as .docx (old .doc files must be converted)") from exc
@@ -378,11 +417,21 @@ def _docx_table_rows(table: Table) -> list[str]:
 
 # --- PDF -----------------------------------------------------------------------------------------
 
-def _parse_pdf(data: bytes, filename: str) -> tuple[str | None, list[Page]]:
+def _parse_pdf(data: bytes, filename: str, budget: _Budget) -> tuple[str | None, list[Page]]:
     reader = _open_pdf(data, filename)
     try:
-        texts = [(page.extract_text() or "").replace("\r\n", "\n").strip() for page in reader.pages]
+        if len(reader.pages) > MAX_PAGES:
+            raise InvalidInput(f"{filename}: {len(reader.pages):,} pages; the limit is {MAX_PAGES:,} pages. "
+                               "Split it into smaller PDFs and upload those")
+        allowance, unpacked, texts = max(PDF_MIN_CONTENT_MB * 2**20, PDF_MAX_INFLATION * len(data)), 0, []
+        for number, page in enumerate(reader.pages, start=1):
+            unpacked += _content_size(page)
+            if unpacked > allowance:
+                raise _pdf_bomb(filename, len(data), unpacked, number)
+            texts.append(_page_text(page, number, budget))
         title = _collapse(str(reader.metadata.title or "")) if reader.metadata else ""
+    except InvalidInput:
+        raise
     except Exception as exc:  # pypdf raises many kinds of errors for damaged content streams
         raise _unreadable_pdf(filename, exc) from exc
     if not texts:
@@ -390,6 +439,68 @@ def _parse_pdf(data: bytes, filename: str) -> tuple[str | None, list[Page]]:
     if not any(texts):
         raise InvalidInput(f"{filename}: the PDF has no text layer (scanned images?); run OCR first")
     return title or None, [Page(number, text) for number, text in enumerate(texts, start=1)]
+
+
+def _content_size(page: PageObject) -> int:
+    """Bytes of the page's content stream(s), unpacked (pypdf caps each stream at 75 MB)."""
+    contents = page.get_contents()
+    return len(contents.get_data()) if contents is not None else 0
+
+
+def _pdf_bomb(filename: str, size: int, unpacked: int, number: int) -> InvalidInput:
+    return InvalidInput(
+        f"{filename}: by page {number} its content unpacks to {unpacked / 2**20:,.1f} MB from a "
+        f"{size / 1e3:,.0f} KB file, over the limit of {PDF_MAX_INFLATION} times the file's size (or "
+        f"{PDF_MIN_CONTENT_MB} MB). It may be a PDF bomb; export it again as PDF, or split it"
+    )
+
+
+def _page_text(page: PageObject, number: int, budget: _Budget) -> str:
+    """The page's text, counted into the budget while pypdf decodes it: one text object can show
+    millions of characters, so pypdf is stopped at the limit instead of finishing the page."""
+    counter = _PageCounter(budget)
+    try:
+        text = page.extract_text(visitor_operand_before=counter.operator, visitor_text=counter.text)
+    except _LimitReached:
+        raise budget.refusal(f"page {number}") from None
+    if counter.stopped:  # pypdf caught the stop inside a form XObject at the end of the page
+        raise budget.refusal(f"page {number}")
+    text = (text or "").replace("\r\n", "\n").strip()
+    budget.add(len(text), f"page {number}")
+    return text
+
+
+class _LimitReached(Exception):
+    """Raised inside pypdf's extraction to stop it (turned into the budget's refusal)."""
+
+
+class _PageCounter:
+    """pypdf's visitors for one page: the characters it has written out, plus the bytes of the text
+    operators it has read since (text it holds until the line ends)."""
+
+    def __init__(self, budget: _Budget) -> None:
+        self.budget, self.written, self.held, self.stopped = budget, 0, 0, False
+
+    def operator(self, operator: bytes, operands: list, _cm, _tm) -> None:
+        if self.stopped:  # pypdf caught the stop inside a form XObject: stop it again, a level up
+            raise _LimitReached
+        if operator in _SHOW_TEXT and operands:
+            shown = operands[0] if operator == b"TJ" else operands[-1:]
+            strings = (o for o in shown if isinstance(o, (str, bytes)) and not isinstance(o, NameObject))
+            self.held += sum(len(o) for o in strings)
+            self._check()
+
+    def text(self, text: str, *_args) -> None:
+        self.written, self.held = self.written + len(text), 0
+        self._check()
+
+    def _check(self) -> None:
+        if self.budget.used + self.written + self.held > MAX_CHARS:
+            self.stopped = True
+            raise _LimitReached
+
+
+_SHOW_TEXT = frozenset({b"Tj", b"TJ", b"'", b'"'})
 
 
 def _open_pdf(data: bytes, filename: str) -> PdfReader:

@@ -293,16 +293,3 @@ def update_stage(
             position=int(position),
             response_template=response_template,
         )
-
-
-INJECTION = re.compile(
-    r"ignore (all |any )?(the )?(previous|prior|above) (instructions|prompts?)"
-    r"|disregard (the|all|your) (previous |prior )?(instructions|rules)|you are now "
-    r"|system prompt|reveal (your|the) (prompt|instructions)",
-    re.IGNORECASE,
-)
-
-
-def looks_like_injection(text: str) -> bool:
-    """A passage that talks to the model instead of the reader."""
-    return bool(INJECTION.search(text))
