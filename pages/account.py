@@ -14,15 +14,16 @@ with st.expander(f"What my roles allow ({len(ctx.permissions)} permissions)"):
 
 with st.form("password", clear_on_submit=True):
     st.subheader("Change password")
+    current = st.text_input("Current password", type="password")
     new = st.text_input("New password", type="password")
     again = st.text_input("Repeat it", type="password")
     if st.form_submit_button("Change password"):
         if new != again:
-            st.error("The two passwords differ.")
+            st.error("The two new passwords differ.")
         else:
             try:
-                with ui.connection(write=True) as con:
-                    users.reset_password(ctx, con, ctx.username, new)
-                st.success("Password changed.")
+                with ui.connection(write=True, reraise=True) as con:
+                    ui.keep_session(users.change_password(ctx, con, current, new))
+                st.success("Password changed. Your other sessions end at their next click.")
             except WorkbenchError as exc:
                 st.error(str(exc))

@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from workbench import ui, users
+from workbench import csv_safe, ui, users
 
 ctx = ui.require("users:manage")
 st.title("Users & roles")
@@ -20,7 +20,7 @@ table = pl.DataFrame(rows, infer_schema_length=None).with_columns(
     pl.col("full_name").fill_null(""),
 )
 st.dataframe(table.drop("uuid"), hide_index=True, width="stretch")
-st.download_button("Download CSV", table.drop("uuid").write_csv(), "users.csv", "text/csv")
+st.download_button("Download CSV", csv_safe.write_csv(table.drop("uuid")), "users.csv", "text/csv")
 
 left, right = st.columns(2)
 with left, st.form("add-user", clear_on_submit=True):
@@ -55,9 +55,10 @@ with right, st.form(f"set-role.{who}"):
 left, right = st.columns(2)
 with left, st.form("reset-password", clear_on_submit=True):
     st.subheader("Reset a password")
-    target = st.selectbox("User", names, key="reset.user")
+    target = st.selectbox("User", [n for n in names if n != ctx.username], key="reset.user")
     password = st.text_input("New password", type="password", key="reset.password")
-    st.caption("Also lifts a lock after too many failed logins. Tell the user the new password yourself.")
+    st.caption("Also lifts a lock after too many failed logins and ends the user's open sessions. Tell "
+               "them the new password yourself. Your own password is changed in My account.")
     if st.form_submit_button("Reset password"):
         ui.apply(
             lambda c: users.reset_password(ctx, c, target, password),

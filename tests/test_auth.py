@@ -51,10 +51,53 @@ def test_repeated_failures_lock_the_account_even_with_the_right_password(org):
         for _ in range(2):
             with pytest.raises(AuthFailed, match="Wrong"):
                 auth.login(con, "ana", "nope", max_failures=3)
-        with pytest.raises(AuthFailed, match="locked"):
+        with pytest.raises(AuthFailed, match="Wrong"):
             auth.login(con, "ana", "nope", max_failures=3)
-        with pytest.raises(AuthFailed, match="locked"):
+        with pytest.raises(AuthFailed, match="Wrong"):
             auth.login(con, "ana", "analyst pass", max_failures=3)
+        locked = con.execute("SELECT locked_until FROM users WHERE username = 'ana'").fetchone()[0]
+    assert locked is not None
+
+
+def test_a_locked_account_answers_as_an_unknown_name_does(org):
+    """Neither the message nor a shortcut tells a locked account (so an existing name) apart."""
+    with org.connect() as con:
+        for _ in range(3):
+            with pytest.raises(AuthFailed):
+                auth.login(con, "ana", "nope", max_failures=3)
+        answers = set()
+        for username, password in [("ana", "nope"), ("ana", "analyst pass"), ("nobody", "nope")]:
+            with pytest.raises(AuthFailed) as failed:
+                auth.login(con, username, password, max_failures=3)
+            answers.add(str(failed.value))
+    assert answers == {auth.LOGIN_FAILED}
+
+
+def test_every_password_check_does_the_same_work(monkeypatch):
+    """An argon2 account, a legacy pbkdf2 one and an unknown name each cost one argon2 verification
+    and one pbkdf2 derivation at the legacy rounds, so a failed login's time tells nothing."""
+    import hashlib
+
+    work = []
+    real_verify, real_pbkdf2 = auth._argon2_verify, hashlib.pbkdf2_hmac
+    monkeypatch.setattr(auth, "_argon2_verify", lambda *a: work.append("argon2") or real_verify(*a))
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac",
+                        lambda name, pw, salt, n: work.append(n) or real_pbkdf2(name, pw, salt, n))
+    argon2_hash = auth.hash_password("some password")
+    legacy = legacy_pbkdf2_hash("legacy pass", b"0123456789abcdef")
+    seen = {}
+    for kind, stored in [("argon2", argon2_hash), ("legacy", legacy), ("unknown", None)]:
+        work.clear()
+        assert not auth.verify_password("a wrong guess", stored)
+        seen[kind] = sorted(map(str, work))
+    assert seen["argon2"] == seen["legacy"] == seen["unknown"] == ["29000", "argon2"]
+
+
+def test_usernames_are_normalised_once_at_the_boundary(org):
+    with org.connect() as con:
+        for typed in (" ana", "ana ", "\tana\n", "\uff41na"):  # fullwidth a: NFKC makes it 'a'
+            assert auth.login(con, typed, "analyst pass").username == "ana"
+        assert auth.context_for(con, " ana ").username == "ana"
 
 
 def test_password_reset_lifts_the_lock(org):

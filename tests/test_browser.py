@@ -383,3 +383,45 @@ def test_admin_creates_a_user_who_logs_in_and_sees_only_what_their_role_allows(s
     deep_link.screenshot(path=str(ARTIFACTS / "admin-deep-link.png"), full_page=True)
     assert "Add a user" not in deep_link.content()
     deep_link.close()
+
+
+def test_an_open_admin_session_loses_its_rights_when_the_cli_demotes_then_disables_the_admin(server, browser):
+    """Issue 16's reproduction: an admin's tab stays open while the CLI demotes, then disables them.
+    The next click shows the viewer's navigation; the one after, the login page with the reason;
+    the add-user form filled in meanwhile adds no one."""
+    url, env = server
+
+    def cli(*args):
+        out = subprocess.run([WORKBENCH, *args, "--as", "alice"], env=env, input="root2-password\n",
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+
+    cli("user", "add", "root2", "--email", "root2@northwind.example", "--role", "admin", "--password-stdin")
+    page = log_in(browser, url, "root2", "root2-password")
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_role("link", name="Users & roles").click()
+    form = page.get_by_test_id("stForm").filter(has_text="Add a user")
+    form.wait_for(timeout=30_000)
+    settle(page)
+
+    cli("user", "set-role", "root2", "viewer")
+    form.get_by_label("Username").fill("intruder")  # the form the tab still shows
+    form.get_by_label("Email").fill("intruder@northwind.example")
+    form.get_by_label("Initial password").fill("intruder-password")
+    form.get_by_role("button", name="Add user").click()
+    page.get_by_test_id("stMetric").first.wait_for(timeout=30_000)  # the page is gone: Home instead
+    settle(page)
+    assert nav_labels(page) == ["Home", "Chat", "Documents", "Calls", "My account"]
+    assert "Role: viewer" in page.get_by_test_id("stSidebar").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "session-demoted.png"), full_page=True)
+
+    cli("user", "disable", "root2")
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Calls").click()
+    page.get_by_role("button", name="Log in").wait_for(timeout=30_000)
+    settle(page)
+    assert "You were logged out: Your account was disabled" in page.content()
+    page.screenshot(path=str(ARTIFACTS / "session-disabled.png"), full_page=True)
+    page.close()
+    out = subprocess.run([WORKBENCH, "user", "list", "--as", "alice", "--json"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and "intruder" not in out.stdout and "root2" in out.stdout

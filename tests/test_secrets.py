@@ -247,8 +247,9 @@ def test_the_pages_show_no_password_and_the_users_csv_holds_none(app, downloads)
     assert seen[0] == "Wrong username or password." and "ctx" in at.session_state
     seen.append(str(at.session_state["ctx"]))
     at.switch_page("pages/account.py").run()
-    at.text_input[0].input(RESET)
+    at.text_input[0].input(PASSWORD)  # the current one
     at.text_input[1].input(RESET)
+    at.text_input[2].input(RESET)
     at.button[0].click().run()
     assert not at.exception and at.success, at.error
     seen.append(page_text(at))

@@ -98,3 +98,33 @@ def test_changes_across_tenants_are_refused_and_change_nothing(demo_copy):
             == before
         assert auth.list_api_keys(alice, con) == []
         assert auth.verify_api_key(con, key["key"])["org_name"] == "Helio Cloud"
+
+
+def test_another_organisations_ids_answer_as_unknown_ones_do(demo_copy):
+    """Probing ids tells nothing: another organisation's budget or API key gets the very message an
+    id that does not exist gets (once only the foreign one said 'Not found in your organisation')."""
+    import uuid
+
+    from workbench import budgets, home
+
+    store = home.open_store(demo_copy)
+    with store.connect() as con:
+        alice, hannah = auth.context_for(con, "alice"), auth.context_for(con, "hannah")
+        budget_id = budgets.set_budget(hannah, con, scope="organization", monthly_usd=100)
+        key = auth.create_api_key(hannah, con, "helio-bot")["uuid"]
+        missing_budget = con.execute("SELECT max(id) + 1000 FROM budgets").fetchone()[0]
+        missing_key = str(uuid.uuid4())
+        for unknown, foreign, message in [
+            (lambda: budgets.delete_budget(alice, con, missing_budget),
+             lambda: budgets.delete_budget(alice, con, budget_id), "No budget {}."),
+            (lambda: auth.revoke_api_key(alice, con, missing_key),
+             lambda: auth.revoke_api_key(alice, con, key), "No API key {}."),
+        ]:
+            with pytest.raises(NotFound) as a:
+                unknown()
+            with pytest.raises(NotFound) as b:
+                foreign()
+            assert str(a.value) == message.format(missing_budget if "budget" in message else missing_key)
+            assert str(b.value) == message.format(budget_id if "budget" in message else key)
+        assert con.execute("SELECT count(*) FROM budgets WHERE id = ?", [budget_id]).fetchone()[0] == 1
+        assert auth.list_api_keys(hannah, con)[0]["revoked_at"] is None

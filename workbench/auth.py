@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,8 +20,16 @@ from workbench.db import atomic, fetch_dicts, fetch_one
 from workbench.errors import AuthFailed, Conflict, InvalidInput, NotAllowed, NotFound
 
 _hasher = PasswordHasher()  # argon2id with argon2-cffi's recommended parameters
+# Every failed login answers this, whatever failed (unknown name, wrong password, locked account),
+# so that the answer never tells which usernames exist or which accounts are locked.
+# The login form says how locks work instead (ui.login_form).
 LOGIN_FAILED = "Wrong username or password."
 API_KEY_PREFIX = "wbk_"
+# The work of one password check is the same for every account and for unknown names: one argon2
+# verification and one pbkdf2_sha256 derivation at seed 000's (passlib's) rounds, one of them against
+# a dummy when the account does not need it. So the time of a failed login tells nothing either.
+_DUMMY_ARGON2 = _hasher.hash("not a password of anyone")
+_LEGACY_ROUNDS = 29000
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,9 @@ class Context:
     org_name: str
     roles: frozenset[str]
     permissions: frozenset[str]
+    # Derived from the password hash (as Django's session auth hash): a password change or an admin
+    # reset changes it, which ends every session opened with the old password.
+    session_stamp: str = ""
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions or "admin:full" in self.permissions
@@ -46,10 +58,12 @@ class Context:
             raise NotAllowed(f"{self.username} may not do this: it needs the '{permission}' "
                              "permission. Ask an admin of your organisation for a role that has it.")
 
-    def require_org(self, org_id: int | None) -> None:
-        """Raise NotFound when a row belongs to another organisation (its existence stays hidden)."""
-        if org_id != self.org_id:
-            raise NotFound("Not found in your organisation.")
+
+
+def normalise_username(username: str | None) -> str:
+    """A username as typed, in the one form it is stored and looked up in (NFKC, no surrounding
+    space): every boundary (login form, CLI --as, API) passes names through here once."""
+    return unicodedata.normalize("NFKC", username or "").strip()
 
 
 def hash_password(password: str) -> str:
@@ -83,10 +97,18 @@ def is_legacy_hash(stored: str) -> bool:
     return stored.startswith(("$pbkdf2-sha256$", "pbkdf2:sha256"))
 
 
-def verify_password(password: str, stored: str) -> bool:
-    """True when the password matches an argon2 or legacy pbkdf2_sha256 hash."""
-    if is_legacy_hash(stored):
+def verify_password(password: str, stored: str | None) -> bool:
+    """True when the password matches an argon2 or legacy pbkdf2_sha256 hash. The check costs the
+    same whatever the hash (or None, for a user that does not exist): see _DUMMY_ARGON2."""
+    legacy = stored is not None and is_legacy_hash(stored)
+    argon2_ok = _argon2_verify(stored if stored is not None and not legacy else _DUMMY_ARGON2, password)
+    if legacy:
         return verify_legacy_pbkdf2(password, stored)
+    hashlib.pbkdf2_hmac("sha256", password.encode(), b"dummy salt", _LEGACY_ROUNDS)
+    return stored is not None and argon2_ok
+
+
+def _argon2_verify(stored: str, password: str) -> bool:
     try:
         return _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
@@ -97,29 +119,26 @@ def login(con: duckdb.DuckDBPyConnection, username: str, password: str, *,
           max_failures: int = 5, lock_minutes: int = 15) -> Context:
     """Check a username and password; on success return the user's context.
 
-    Wrong user and wrong password give the same message. After `max_failures` failures in a row
-    the account is locked for `lock_minutes`. Legacy pbkdf2 hashes are rehashed to argon2id.
+    Every failure (unknown user, wrong password, a locked account even with the right password)
+    gives the same message after the same work. After `max_failures` failures in a row the account
+    is locked for `lock_minutes`. Legacy pbkdf2 hashes are rehashed to argon2id.
     """
+    username = normalise_username(username)
     user = fetch_one(con, "SELECT u.id, u.password_hash, u.is_active, u.failed_logins,"
                           " u.locked_until, o.is_active AS org_active FROM users u"
                           " JOIN organizations o ON o.id = u.org_id WHERE u.username = ?",
-                     [username.strip()])
+                     [username])
     now = datetime.now()
+    matches = verify_password(password or "", user["password_hash"] if user else None)
     if user is None:
-        _hasher.hash(password or "x")  # same work as a real check, so timing does not tell
         raise AuthFailed(LOGIN_FAILED)
     if user["locked_until"] is not None and user["locked_until"] > now:
-        minutes = max(1, round((user["locked_until"] - now).total_seconds() / 60))
-        raise AuthFailed(f"This account is locked after repeated failed logins. Try again in "
-                         f"{minutes} min, or ask an admin to reset the password.")
-    if not verify_password(password, user["password_hash"]):
+        raise AuthFailed(LOGIN_FAILED)  # even with the right password: a lock holds, silently
+    if not matches:
         failures = user["failed_logins"] + 1
         locked = now + timedelta(minutes=lock_minutes) if failures >= max_failures else None
         _record_login(con, "UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?",
                       [0 if locked else failures, locked, user["id"]])
-        if locked:
-            raise AuthFailed(f"Too many failed logins: the account is locked for {lock_minutes} "
-                             "min.")
         raise AuthFailed(LOGIN_FAILED)
     if not user["is_active"] or not user["org_active"]:
         raise AuthFailed("This account is disabled. Ask an admin of your organisation.")
@@ -146,16 +165,39 @@ def _record_login(con: duckdb.DuckDBPyConnection, sql: str, params: list, attemp
 
 
 def context_for(con: duckdb.DuckDBPyConnection, username: str) -> Context:
-    """The context of an active user, as the CLI's --as and the app's session use it."""
-    row = fetch_one(con, "SELECT u.id, u.uuid::VARCHAR AS uuid, u.username,"
-                         " coalesce(u.full_name, u.username) AS full_name, u.is_active,"
-                         " o.id AS org_id, o.uuid::VARCHAR AS org_uuid, o.name AS org_name"
-                         " FROM users u JOIN organizations o ON o.id = u.org_id"
-                         " WHERE u.username = ?", [username])
+    """The context of an active user, as the CLI's --as and a new login use it."""
+    username = normalise_username(username)
+    row = _user_row(con, "u.username = ?", username)
     if row is None:
         raise NotFound(f"No user named {username!r}. `workbench user list --as ADMIN` lists them.")
-    if not row["is_active"]:
+    if not row["is_active"] or not row["org_active"]:
         raise AuthFailed(f"The user {username!r} is disabled.")
+    return _context(con, row)
+
+
+def refresh(con: duckdb.DuckDBPyConnection, ctx: Context) -> Context:
+    """The acting user as they are now: current roles and permissions. A session (or any holder of
+    an old context) calls this before acting; a user who was deleted, disabled (or whose
+    organisation was), or whose password was changed elsewhere is refused with AuthFailed."""
+    row = _user_row(con, "u.id = ? AND u.uuid::VARCHAR = ?", ctx.user_id, ctx.user_uuid)
+    if row is None:
+        raise AuthFailed("Your account no longer exists. Ask an admin of your organisation.")
+    if not row["is_active"] or not row["org_active"]:
+        raise AuthFailed("Your account was disabled. Ask an admin of your organisation.")
+    if _stamp(row["password_hash"]) != ctx.session_stamp:
+        raise AuthFailed("Your password was changed, so please log in again.")
+    return _context(con, row)
+
+
+def _user_row(con: duckdb.DuckDBPyConnection, where: str, *params) -> dict | None:
+    return fetch_one(con, "SELECT u.id, u.uuid::VARCHAR AS uuid, u.username, u.password_hash,"
+                          " coalesce(u.full_name, u.username) AS full_name, u.is_active,"
+                          " o.is_active AS org_active, o.id AS org_id, o.uuid::VARCHAR AS org_uuid,"
+                          " o.name AS org_name FROM users u JOIN organizations o ON o.id = u.org_id"
+                          f" WHERE {where}", list(params))
+
+
+def _context(con: duckdb.DuckDBPyConnection, row: dict) -> Context:
     grants = fetch_dicts(con, "SELECT r.name AS role, p.name AS permission FROM user_roles ur"
                               " JOIN roles r ON r.id = ur.role_id"
                               " LEFT JOIN role_permissions rp ON rp.role_id = r.id"
@@ -167,7 +209,12 @@ def context_for(con: duckdb.DuckDBPyConnection, username: str) -> Context:
         org_name=row["org_name"],
         roles=frozenset(g["role"] for g in grants),
         permissions=frozenset(g["permission"] for g in grants if g["permission"]),
+        session_stamp=_stamp(row["password_hash"]),
     )
+
+
+def _stamp(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 def _key_hash(key: str) -> str:
@@ -200,11 +247,10 @@ def list_api_keys(ctx: Context, con: duckdb.DuckDBPyConnection) -> list[dict]:
 def revoke_api_key(ctx: Context, con: duckdb.DuckDBPyConnection, key_uuid: str) -> None:
     """Revoke a key of the acting user's organisation."""
     ctx.require("keys:manage")
-    row = fetch_one(con, "SELECT id, org_id, name, key_prefix, revoked_at FROM api_keys"
-                         " WHERE uuid::VARCHAR = ?", [key_uuid])
-    if row is None:
+    row = fetch_one(con, "SELECT id, name, key_prefix, revoked_at FROM api_keys"
+                         " WHERE uuid::VARCHAR = ? AND org_id = ?", [key_uuid, ctx.org_id])
+    if row is None:  # one answer for an unknown key and another organisation's
         raise NotFound(f"No API key {key_uuid}.")
-    ctx.require_org(row["org_id"])
     if row["revoked_at"] is not None:
         return
     with atomic(con):

@@ -159,10 +159,10 @@ def set_budget(
 def delete_budget(ctx: Context, con: duckdb.DuckDBPyConnection, budget_id: int) -> None:
     """Delete a budget of the acting user's organisation."""
     ctx.require("prices:manage")
-    row = fetch_one(con, "SELECT org_id, scope, monthly_usd FROM budgets WHERE id = ?", [budget_id])
-    if row is None:
+    row = fetch_one(con, "SELECT scope, monthly_usd FROM budgets WHERE id = ? AND org_id = ?",
+                    [budget_id, ctx.org_id])
+    if row is None:  # one answer for an unknown budget and another organisation's
         raise NotFound(f"No budget {budget_id}.")
-    ctx.require_org(row["org_id"])
     with atomic(con):
         con.execute("DELETE FROM budgets WHERE id = ?", [budget_id])
         audit.record(

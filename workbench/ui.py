@@ -14,7 +14,7 @@ import streamlit as st
 from workbench import auth, home
 from workbench import settings as settings_mod
 from workbench.auth import Context
-from workbench.errors import WorkbenchError
+from workbench.errors import AuthFailed, WorkbenchError
 
 
 @dataclass(frozen=True)
@@ -123,14 +123,36 @@ def connection(write: bool = False, reraise: bool = False) -> Iterator:
 
 
 def current_context() -> Context | None:
-    return st.session_state.get("ctx")
+    """The logged-in user as they are now, read again on every run: a role changed since the last
+    click applies at once, and a user deleted, disabled or whose password was reset elsewhere is
+    logged out (None) with the reason shown on the login page."""
+    ctx = st.session_state.get("ctx")
+    if ctx is None:
+        return None
+    try:
+        with connection(reraise=True) as con:
+            fresh = auth.refresh(con, ctx)
+    except AuthFailed as exc:
+        st.session_state.clear()
+        st.session_state["logged_out"] = str(exc)
+        return None
+    except WorkbenchError as exc:  # the database is held: nothing can be checked, nothing shown
+        st.error(str(exc))
+        st.stop()
+    st.session_state["ctx"] = fresh
+    return fresh
+
+
+def keep_session(ctx: Context) -> None:
+    """Keep this session's user after a change that ends their other sessions (their password)."""
+    st.session_state["ctx"] = ctx
 
 
 def require(permission: str | None = None) -> Context:
     """The acting user's context; stops the page when not logged in or not allowed."""
     ctx = current_context()
-    if ctx is None:
-        st.warning("Please log in.")
+    if ctx is None:  # logged out (perhaps just now, at this click): the login form, with the reason
+        login_form()
         st.stop()
     if permission and not ctx.can(permission):
         st.error(f"Your role does not allow this page (it needs '{permission}').")
@@ -151,12 +173,16 @@ def login_form() -> None:
     """The login page: username and password; the same message for any wrong pair."""
     st.title("Workbench")
     st.caption("Analytics for LLM and RAG chat products and call centres.")
+    if reason := st.session_state.get("logged_out"):
+        st.warning(f"You were logged out: {reason}")
     with st.form("login"):
         username = st.text_input("Username")
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Log in", type="primary")
+    cfg = settings()
+    st.caption(f"{cfg.login_max_failures} failed logins in a row lock an account for "
+               f"{cfg.login_lock_minutes} min; an admin can lift the lock by resetting the password.")
     if submitted:
-        cfg = settings()
         try:
             with store().connect() as con:  # autocommit: a failed attempt must be recorded
                 ctx = auth.login(con, username, password, max_failures=cfg.login_max_failures,
@@ -164,6 +190,7 @@ def login_form() -> None:
         except WorkbenchError as exc:
             st.error(str(exc))
             return
+        st.session_state.clear()
         st.session_state["ctx"] = ctx
         st.rerun()
 
@@ -179,11 +206,14 @@ def sidebar(ctx: Context) -> None:
 
 
 def exports(frame, name: str, key: str) -> None:
-    """A chart's or table's data as CSV and Parquet downloads (a polars DataFrame)."""
+    """A chart's or table's data as CSV (formula cells neutralised, see `csv_safe`) and Parquet
+    downloads (a polars DataFrame)."""
     import io
 
+    from workbench import csv_safe
+
     with st.popover("Export", icon=":material/download:", disabled=frame.is_empty()):
-        st.download_button("CSV", frame.write_csv().encode(), f"{name}.csv", "text/csv", key=f"{key}.csv",
+        st.download_button("CSV", csv_safe.write_csv(frame), f"{name}.csv", "text/csv", key=f"{key}.csv",
                            icon=":material/table:")
         buffer = io.BytesIO()
         frame.write_parquet(buffer)
@@ -243,21 +273,23 @@ def document_detail(ctx: Context, document_uuid: str) -> None:
 
     with connection() as con:
         doc = documents.get_document(ctx, con, document_uuid)
-    st.subheader(doc["title"] or doc["filename"])
+    from workbench import markup
+
+    st.subheader(markup.inert(doc["title"] or doc["filename"]))
     cols = st.columns(5)
     for col, (label, value) in zip(cols, [("Status", doc["processing_status"]), ("Chunks", doc["num_chunks"]),
                                           ("Tokens", f"{doc['num_tokens']:,}"), ("Version", doc["version"]),
                                           ("Content", doc["content_type"] or "-")], strict=True):
         col.metric(label, value)
     if doc["error_message"]:
-        st.error(doc["error_message"])
+        st.error(markup.inert(doc["error_message"]))
     if doc["auto_summary"]:
         st.markdown(f"**Summary** ({doc['summarization_model']})")
-        st.write(doc["auto_summary"])
+        st.markdown(markup.inert(doc["auto_summary"]))
     if doc["keywords"]:
         st.markdown("**Keywords** " + " ".join(f"`{k}`" for k in doc["keywords"]))
     if doc["topics"]:
-        st.markdown("**Topics** " + " · ".join(doc["topics"]))
+        st.markdown(markup.inert("**Topics** " + " · ".join(doc["topics"])))
     with st.expander(f"{len(doc['chunks'])} chunks"):
         st.dataframe(doc["chunks"], hide_index=True, width="stretch",
                      column_config={"content": st.column_config.TextColumn("text", width="large")})
@@ -270,6 +302,8 @@ def document_detail(ctx: Context, document_uuid: str) -> None:
 
 def hit_card(rank: int, hit, query: str) -> None:
     """One search result: where it comes from, how it scored, the text with the query words marked."""
+    from workbench import markup
+
     where = [hit.title]
     if hit.page_number:
         where.append(f"page {hit.page_number}")
@@ -278,18 +312,20 @@ def hit_card(rank: int, hit, query: str) -> None:
     if hit.section and hit.section != hit.title:
         where.append(hit.section)
     with st.container(border=True):
-        st.markdown(f"**{rank}. {' · '.join(where)}**")
+        st.markdown(markup.inert(f"**{rank}. {' · '.join(where)}**"))
         st.caption(f"fused score {hit.score:.4f} · similarity {hit.similarity:.2f} · vector rank "
                    f"{hit.vector_rank or '-'} · text rank {hit.text_rank or '-'}")
         st.markdown(mark(hit.text, query))
 
 
 def mark(text: str, query: str) -> str:
-    """Bold the query's words (of 3+ letters) in a result's text."""
+    """Bold the query's words (of 3+ letters) in a result's text, as inert Markdown (no images)."""
+    from workbench import markup
+
     text = re.sub(r"^#{1,6}\s*", "", text, flags=re.MULTILINE)  # headings as plain lines, not titles
     text = re.sub(r"\*\*|__", "", text)  # the source's own emphasis: bold is kept for the query's words
     words = sorted({w for w in re.findall(r"\w{3,}", query.lower())}, key=len, reverse=True)
-    if not words:
-        return text
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\w*", re.IGNORECASE)
-    return pattern.sub(lambda m: f"**{m.group(0)}**", text.replace("*", "\\*"))
+    if words:
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\w*", re.IGNORECASE)
+        text = pattern.sub(lambda m: f"**{m.group(0)}**", text.replace("*", "\\*"))
+    return markup.inert(text)  # last: dropping "**" above can join a "!" to a "["

@@ -115,10 +115,11 @@ def add_user(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, email:
     ctx.require("users:manage")
     if role == "admin" and not ctx.can("admin:full"):
         raise NotAllowed("Only an admin may create another admin.")
+    username = auth.normalise_username(username)
     with atomic(con):
-        user_id = insert_user(con, ctx.org_id, username.strip(), email.strip(),
+        user_id = insert_user(con, ctx.org_id, username, email.strip(),
                               auth.hash_password(password), role, full_name)
-        audit.record(ctx, con, "user.add", username.strip(), email=email.strip(), role=role)
+        audit.record(ctx, con, "user.add", username, email=email.strip(), role=role)
     return get_user(ctx, con, user_id=user_id)
 
 
@@ -150,8 +151,9 @@ def list_users(ctx: Context, con: duckdb.DuckDBPyConnection) -> list[dict]:
 
 
 def _user_id_in_org(ctx: Context, con, username: str) -> int:
-    row = fetch_one(con, "SELECT id, org_id FROM users WHERE username = ?", [username])
-    if row is None or row["org_id"] != ctx.org_id:
+    row = fetch_one(con, "SELECT id FROM users WHERE username = ? AND org_id = ?",
+                    [auth.normalise_username(username), ctx.org_id])
+    if row is None:
         raise NotFound(f"No user {username!r} in {ctx.org_name}.")
     return row["id"]
 
@@ -192,16 +194,33 @@ def set_active(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, acti
 
 def reset_password(ctx: Context, con: duckdb.DuckDBPyConnection, username: str,
                    password: str) -> None:
-    """Set a new password and lift any login lock."""
-    if username != ctx.username:
-        ctx.require("users:manage")
+    """An admin sets another user's password and lifts any login lock; that user's open sessions
+    end at their next click. One's own password is changed with `change_password`."""
+    ctx.require("users:manage")
     user_id = _user_id_in_org(ctx, con, username)
+    if user_id == ctx.user_id:
+        raise InvalidInput("To change your own password, use My account: it asks for the current one.")
     with atomic(con):
-        con.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL,"
-                    " updated_at = current_localtimestamp() WHERE id = ?",
-                    [auth.hash_password(password), user_id])
-        audit.record(ctx, con, "user.password", username,
-                     by="self" if username == ctx.username else "admin reset")
+        _set_password(con, user_id, password)
+        audit.record(ctx, con, "user.password", username, by="admin reset")
+
+
+def change_password(ctx: Context, con: duckdb.DuckDBPyConnection, current: str, new: str) -> Context:
+    """Change the acting user's own password, given the current one. Returns the context for the
+    session that made the change; the user's other sessions end at their next click."""
+    stored = con.execute("SELECT password_hash FROM users WHERE id = ?", [ctx.user_id]).fetchone()
+    if stored is None or not auth.verify_password(current or "", stored[0]):
+        raise InvalidInput("The current password is not right, so the password was not changed.")
+    with atomic(con):
+        _set_password(con, ctx.user_id, new)
+        audit.record(ctx, con, "user.password", ctx.username, by="self")
+    return auth.context_for(con, ctx.username)
+
+
+def _set_password(con: duckdb.DuckDBPyConnection, user_id: int, password: str) -> None:
+    con.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL,"
+                " updated_at = current_localtimestamp() WHERE id = ?",
+                [auth.hash_password(password), user_id])
 
 
 def delete_user(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, *, settings=None,
