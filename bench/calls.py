@@ -26,9 +26,15 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbench import auth, call_search, calls, home, users  # noqa: E402
-from workbench.demo import calls as demo_calls  # noqa: E402
-from workbench.embed import HashEmbedder, LocalEmbedder  # noqa: E402
+from workbench import home  # noqa: E402
+from workbench.accounts import (  # noqa: E402
+    auth,
+    users,
+)
+from workbench.calls import imports as calls  # noqa: E402
+from workbench.calls import search as call_search  # noqa: E402
+from workbench.ops.demo import calls as demo_calls  # noqa: E402
+from workbench.search.embed import HashEmbedder, LocalEmbedder  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
 
 QUERIES = ["refund", "parcel delivered", "password reset", "cancel my contract", "roaming charges abroad",

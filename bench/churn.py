@@ -20,7 +20,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from workbench import auth, churn, demo, home
+from workbench import home
+from workbench.accounts import auth
+from workbench.models.churn import training as churn
+from workbench.ops import demo
 from workbench.settings import Settings
 
 

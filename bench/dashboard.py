@@ -16,10 +16,14 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from workbench import auth, budgets, demo, home, rollup, usage
-from workbench.demo import people
-from workbench.demo import usage as demo_usage
+from workbench import home
+from workbench.accounts import auth
+from workbench.ops import demo
+from workbench.ops.demo import people
+from workbench.ops.demo import usage as demo_usage
 from workbench.settings import Settings
+from workbench.usage import budgets, rollup
+from workbench.usage import queries as usage
 
 RUNS = 30
 

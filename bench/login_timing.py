@@ -22,9 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench import auth, db, users  # noqa: E402
-from workbench.demo.people import legacy_pbkdf2_hash  # noqa: E402
+from workbench import db  # noqa: E402
+from workbench.accounts import (  # noqa: E402
+    auth,
+    users,
+)
 from workbench.errors import AuthFailed  # noqa: E402
+from workbench.ops.demo.people import legacy_pbkdf2_hash  # noqa: E402
 
 KINDS = {
     "unknown name": ("nobody", "a wrong guess"),

@@ -43,7 +43,13 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbench import auth, home, ingest, users, vectors  # noqa: E402
+from workbench import home  # noqa: E402
+from workbench.accounts import (  # noqa: E402
+    auth,
+    users,
+)
+from workbench.documents import ingest  # noqa: E402
+from workbench.search import vectors  # noqa: E402
 from workbench.settings import Settings, from_env  # noqa: E402
 
 MODES = ("hybrid", "vector", "text")
@@ -221,7 +227,7 @@ def evaluate(ctx, vecs, embedder, queries, qrels, by_uuid, mode: str) -> dict:
     }
 
 
-# --- answer latency: waits for workbench.chat ------------------------------------------------------
+# --- answer latency: waits for workbench.chat.ask ------------------------------------------------------
 
 
 def answer_latency(ctx, cfg, store, vecs, embedder, queries: dict[str, str]) -> None:
@@ -230,7 +236,7 @@ def answer_latency(ctx, cfg, store, vecs, embedder, queries: dict[str, str]) -> 
     conversation; and how many answers came back grounded and confident."""
     import numpy as np
 
-    from workbench import chat
+    from workbench.chat import ask as chat
 
     samples, grounded, confident = [], 0, 0
     for text in list(queries.values()):

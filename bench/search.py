@@ -24,8 +24,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbench.auth import Context  # noqa: E402
-from workbench.vectors import VectorStore, chunk_schema, search, visible_filter  # noqa: E402
+from workbench.accounts.context import Context  # noqa: E402
+from workbench.search.vectors import VectorStore, chunk_schema, search, visible_filter  # noqa: E402
 
 DIM, TOPICS, QUERIES = 384, 64, 200
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples" / "documents"

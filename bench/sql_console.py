@@ -89,8 +89,9 @@ def duckdb_version() -> str:
 
 def build_home(home_dir: Path, calls: int) -> None:
     """The demo plus `calls` llm_calls, built once and reused."""
-    from workbench import demo, home
-    from workbench.demo import people, usage
+    from workbench import home
+    from workbench.ops import demo
+    from workbench.ops.demo import people, usage
     from workbench.settings import Settings
 
     cfg = Settings(home=home_dir)
@@ -137,7 +138,8 @@ def _failed(seconds: float, why: str) -> dict:
 
 def measure_one(home_dir: Path, impl: str, old_module: str, index: str) -> None:
     """In a process of its own: one query through one implementation, measured."""
-    from workbench import auth, home
+    from workbench import home
+    from workbench.accounts import auth
     from workbench.settings import Settings
 
     cfg = Settings(home=home_dir)
@@ -149,7 +151,7 @@ def measure_one(home_dir: Path, impl: str, old_module: str, index: str) -> None:
         sandbox = sys.modules["old_sandbox"] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(sandbox)
     else:
-        from workbench import sandbox
+        from workbench.sql_console import sandbox
 
         box_peak = watch_box_memory(sandbox)
     label, sql = QUERIES[int(index)]

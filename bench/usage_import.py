@@ -25,8 +25,13 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbench import auth, home, usage_import, users  # noqa: E402
+from workbench import home  # noqa: E402
+from workbench.accounts import (  # noqa: E402
+    auth,
+    users,
+)
 from workbench.settings import Settings  # noqa: E402
+from workbench.usage import imports as usage_import  # noqa: E402
 
 USERS = [f"user{i:02d}" for i in range(20)]
 PROJECTS = ["Support", "Sales", "Research"]

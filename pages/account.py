@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from workbench import ui, users
+from workbench import ui
+from workbench.accounts import users
 from workbench.errors import WorkbenchError
 
 ctx = ui.require()

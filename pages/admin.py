@@ -6,7 +6,8 @@ from datetime import date, timedelta
 import polars as pl
 import streamlit as st
 
-from workbench import audit, auth, ui, users
+from workbench import ui
+from workbench.accounts import api_keys, audit, organisations, users
 from workbench.errors import WorkbenchError
 
 ctx = ui.require("admin:full")
@@ -16,9 +17,9 @@ state = st.session_state
 profile_tab, keys_tab, log_tab = st.tabs(["Organisation", "API keys", "Audit log"])
 
 with ui.connection() as con:
-    org = users.organization(ctx, con)
+    org = organisations.organization(ctx, con)
     members = [u["username"] for u in users.list_users(ctx, con)]
-    keys = auth.list_api_keys(ctx, con)
+    keys = api_keys.list_api_keys(ctx, con)
 
 with profile_tab, st.form("org-profile"):
     st.caption(
@@ -36,7 +37,8 @@ with profile_tab, st.form("org-profile"):
     )
     if st.form_submit_button("Save profile", type="primary"):
         ui.apply(
-            lambda c: users.update_organization(ctx, c, owner=owner, **fields), "Profile saved.", "admin.done"
+            lambda c: organisations.update_organization(ctx, c, owner=owner, **fields), "Profile saved.",
+            "admin.done"
         )
 
 with keys_tab:
@@ -48,7 +50,7 @@ with keys_tab:
         if st.form_submit_button("Create key"):
             try:
                 with ui.connection(write=True, reraise=True) as con:
-                    state["admin.new_key"] = auth.create_api_key(ctx, con, name)["key"]
+                    state["admin.new_key"] = api_keys.create_api_key(ctx, con, name)["key"]
                 st.rerun()
             except WorkbenchError as exc:
                 st.error(str(exc))
@@ -63,7 +65,7 @@ with keys_tab:
         )
         if not key["revoked_at"] and right.button("Revoke", key=f"revoke.{key['uuid']}"):
             ui.apply(
-                lambda c, k=key: auth.revoke_api_key(ctx, c, k["uuid"]),
+                lambda c, k=key: api_keys.revoke_api_key(ctx, c, k["uuid"]),
                 f"Revoked {key['name']}.",
                 "admin.done",
             )

@@ -8,19 +8,12 @@ import plotly.express as px
 import streamlit as st
 import streamlit.components.v1 as components
 
-from workbench import (
-    call_browse,
-    call_search,
-    calls,
-    csv_safe,
-    datasets,
-    intents,
-    markup,
-    qa,
-    transcripts,
-    ui,
-    users,
-)
+from workbench import csv_safe, errors, markup, ui
+from workbench.accounts import projects
+from workbench.calls import browse as call_browse
+from workbench.calls import datasets, intents, qa, transcripts
+from workbench.calls import imports as calls
+from workbench.calls import search as call_search
 from workbench.errors import WorkbenchError
 
 ctx = ui.require("calls:read")
@@ -120,7 +113,7 @@ def run(action, done: str | None = None) -> None:
     """Run a QA action, then show its counts (or its error) and refresh the table."""
     try:
         result = action()
-    except transcripts.ImportReport as report:
+    except errors.ImportReport as report:
         st.error(str(report))
         return
     except WorkbenchError as exc:
@@ -131,7 +124,8 @@ def run(action, done: str | None = None) -> None:
 
 
 with ui.connection() as con:
-    projects = [p["name"] for p in users.list_projects(ctx, con)] if ctx.can("projects:read") else []
+    project_names = (
+        [p["name"] for p in projects.list_projects(ctx, con)] if ctx.can("projects:read") else [])
 tabs = ["Calls", "Search"] + ["QA pairs"] * ctx.can("qa:read") + ["Datasets"] * ctx.can("datasets:read")
 sections = dict(
     zip(
@@ -144,7 +138,7 @@ sections = dict(
 with sections["Calls"]:
     a, b, c, d = st.columns([2, 2, 3, 2])
     project = a.selectbox(
-        "Project", [None, *projects], format_func=lambda p: p or "all projects", key="calls.project"
+        "Project", [None, *project_names], format_func=lambda p: p or "all projects", key="calls.project"
     )
     period = b.date_input("Dates", (date.today() - timedelta(days=180), date.today()), key="calls.period")
     with ui.connection() as con:
@@ -264,7 +258,7 @@ with sections["Search"]:
     )
     mode = b.radio("Mode", call_search.MODES, horizontal=True, key="calls.mode")
     where = c.selectbox(
-        "Project", [None, *projects], format_func=lambda p: p or "all projects", key="calls.sp"
+        "Project", [None, *project_names], format_func=lambda p: p or "all projects", key="calls.sp"
     )
     if query:
         try:
@@ -312,7 +306,7 @@ if "Import" in sections:
                 "Call files", type=[f.lstrip(".") for f in transcripts.FORMATS], accept_multiple_files=True,
                 max_upload_size=ui.settings().upload_max_mb,
             )
-            target = st.selectbox("Into project", projects)
+            target = st.selectbox("Into project", project_names)
             go = st.form_submit_button("Import", type="primary")
         if go and files and target:
             outcomes = []  # kept in the session: the report stays until the next import
@@ -335,7 +329,7 @@ if "Import" in sections:
                             [],
                         )
                     )
-                except transcripts.ImportReport as report:
+                except errors.ImportReport as report:
                     outcomes.append(("error", str(report).split(". ")[0] + ".", report.problems))
                 except WorkbenchError as exc:
                     outcomes.append(("error", str(exc), []))
@@ -365,7 +359,7 @@ if "Import" in sections:
 
 if "QA pairs" in sections:
     with sections["QA pairs"]:
-        qa_project = st.selectbox("Project", projects, key="qa.project")
+        qa_project = st.selectbox("Project", project_names, key="qa.project")
         words = st.text_input("Filter by words", key="qa.text")
         with ui.connection() as con:
             pairs = qa.list_pairs(ctx, con, qa_project, words)

@@ -4,9 +4,13 @@ confidence, grounding and the agents' reasoning. Conversations can be renamed, e
 import plotly.express as px
 import streamlit as st
 
-from workbench import chat, conversations, documents, ingest, markup, parsing, prompts, ui
+from workbench import markup, ui
+from workbench.chat import ask as chat
+from workbench.chat import conversations, prompts
+from workbench.chat.providers import PROVIDERS
+from workbench.documents import ingest, parsing
+from workbench.documents import records as documents
 from workbench.errors import WorkbenchError
-from workbench.providers import PROVIDERS
 
 ctx = ui.require("chat:use")
 st.title("Chat")

@@ -7,8 +7,12 @@ from datetime import datetime, time
 import polars as pl
 import streamlit as st
 
-from workbench import churn, churn_features, datasets, registry, tabular, ui
+from workbench import ui
+from workbench.calls import datasets
 from workbench.errors import WorkbenchError
+from workbench.models import registry, tabular
+from workbench.models.churn import features as churn_features
+from workbench.models.churn import training as churn
 
 ctx = ui.require("models:train")
 state = st.session_state

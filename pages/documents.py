@@ -3,8 +3,13 @@
 import polars as pl
 import streamlit as st
 
-from workbench import agents, csv_safe, documents, ingest, markup, parsing, repos, ui, users, vectors
+from workbench import csv_safe, markup, ui
+from workbench.accounts import projects
+from workbench.chat import steps as agents
+from workbench.documents import ingest, parsing, repos
+from workbench.documents import records as documents
 from workbench.errors import WorkbenchError
+from workbench.search import vectors
 
 ctx = ui.require("documents:read")
 st.title("Documents")
@@ -31,7 +36,8 @@ with upload:
         st.info("Your role can read documents but not upload them.")
     else:
         with ui.connection() as con:
-            projects = [p["name"] for p in users.list_projects(ctx, con)] if ctx.can("projects:read") else []
+            project_names = (
+        [p["name"] for p in projects.list_projects(ctx, con)] if ctx.can("projects:read") else [])
         with st.form("docs.upload", clear_on_submit=True):
             files = st.file_uploader(
                 "Files",
@@ -50,7 +56,7 @@ with upload:
                     "global": "my whole organisation",
                 }.get,
             )
-            project = mid.selectbox("Project", [None, *projects], format_func=lambda p: p or "none")
+            project = mid.selectbox("Project", [None, *project_names], format_func=lambda p: p or "none")
             doc_type = right.selectbox(
                 "Type", [None, *ingest.DOC_TYPES], format_func=lambda t: t or "unspecified"
             )

@@ -7,9 +7,11 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from workbench import forecast, registry, tabular, ui
-from workbench.datasets import list_datasets
+from workbench import ui
+from workbench.calls.datasets import list_datasets
 from workbench.errors import WorkbenchError
+from workbench.models import registry, tabular
+from workbench.models.forecast import training as forecast
 
 METHODS = {
     "auto": "Backtests AutoETS and gradient boosting and keeps the one with the lower MASE.",

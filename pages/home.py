@@ -3,7 +3,8 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from workbench import budgets, overview, ui
+from workbench import ui
+from workbench.usage import budgets, overview
 
 ctx = ui.require()
 st.title(f"{ctx.org_name}")

@@ -6,8 +6,9 @@ import plotly.express as px
 import polars as pl
 import streamlit as st
 
-from workbench import registry, ui
+from workbench import ui
 from workbench.errors import WorkbenchError
+from workbench.models import registry
 
 ctx = ui.require("models:read")
 state = st.session_state

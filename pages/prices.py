@@ -6,8 +6,9 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from workbench import budgets, price_catalogue, price_import, ui
+from workbench import ui
 from workbench.errors import WorkbenchError
+from workbench.usage import budgets, price_catalogue, price_import
 
 ctx = ui.require("prices:manage")
 st.title("Prices & budgets")

@@ -5,7 +5,8 @@ from functools import partial
 
 import streamlit as st
 
-from workbench import prompts, ui
+from workbench import ui
+from workbench.chat import prompts
 from workbench.errors import WorkbenchError
 
 ctx = ui.require("prompts:manage")

@@ -6,8 +6,9 @@ import plotly.express as px
 import polars as pl
 import streamlit as st
 
-from workbench import sql_console, ui
+from workbench import ui
 from workbench.errors import WorkbenchError
+from workbench.sql_console import console as sql_console
 
 ctx = ui.require("sql:query")
 state = st.session_state

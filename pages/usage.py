@@ -7,8 +7,10 @@ import plotly.express as px
 import polars as pl
 import streamlit as st
 
-from workbench import budgets, ui, usage
+from workbench import ui
 from workbench.errors import WorkbenchError
+from workbench.usage import budgets
+from workbench.usage import queries as usage
 
 ctx = ui.require("usage:read")
 state = st.session_state

@@ -3,7 +3,9 @@
 import polars as pl
 import streamlit as st
 
-from workbench import csv_safe, ui, users
+from workbench import csv_safe, ui
+from workbench.accounts import users
+from workbench.documents import records
 
 ctx = ui.require("users:manage")
 st.title("Users & roles")
@@ -72,6 +74,6 @@ with right:
     if gone:
         ui.confirm_delete(
             f"Delete {gone} and everything they own",
-            lambda c: users.delete_user(ctx, c, gone, settings=ui.settings(), vectors=ui.vectors()),
+            lambda c: records.delete_user(ctx, c, gone, settings=ui.settings(), vectors=ui.vectors()),
             f"user.{gone}",
         )

@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from workbench import auth, call_search, calls, demo, home, ingest, qa
-from workbench.embed import HashEmbedder
+from workbench import home
+from workbench.accounts import auth, context
+from workbench.calls import imports as calls
+from workbench.calls import qa
+from workbench.calls import search as call_search
+from workbench.documents import ingest
+from workbench.ops import demo
+from workbench.search.embed import HashEmbedder
 from workbench.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +65,7 @@ def demo_store(demo_home):
     return home.open_store(demo_home)
 
 
-def ctx_of(store, username: str) -> auth.Context:
+def ctx_of(store, username: str) -> context.Context:
     with store.connect() as con:
         return auth.context_for(con, username)
 

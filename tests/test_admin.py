@@ -8,8 +8,12 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, ctx_of
 from tests.test_pages import app, logged_in  # noqa: F401
-from workbench import audit, auth, budgets, home, price_catalogue, prompts, users
+from workbench import home
+from workbench.accounts import api_keys, audit, auth, organisations, users
+from workbench.chat import prompts
+from workbench.documents import records
 from workbench.errors import InvalidInput, NotAllowed, NotFound
+from workbench.usage import budgets, price_catalogue
 
 
 @pytest.fixture
@@ -30,7 +34,7 @@ def test_every_user_change_is_recorded_with_who_what_and_when(admin_store):
         users.set_role(alice, con, "zoe", "manager")
         users.set_active(alice, con, "zoe", False)
         users.reset_password(alice, con, "zoe", "another-secret-2")
-        users.delete_user(alice, con, "zoe")
+        records.delete_user(alice, con, "zoe")
     log = entries(admin_store, action="user.")
     assert [e["action"] for e in log] == [
         "user.delete",
@@ -58,21 +62,21 @@ def test_a_refused_change_records_nothing(admin_store):
 def test_keys_are_recorded_by_prefix_never_by_secret(admin_store):
     alice = ctx_of(admin_store, "alice")
     with admin_store.transaction() as con:
-        key = auth.create_api_key(alice, con, "support-bot")
-        auth.revoke_api_key(alice, con, key["uuid"])
-        auth.revoke_api_key(alice, con, key["uuid"])  # a second revoke changes nothing
+        key = api_keys.create_api_key(alice, con, "support-bot")
+        api_keys.revoke_api_key(alice, con, key["uuid"])
+        api_keys.revoke_api_key(alice, con, key["uuid"])  # a second revoke changes nothing
     log = entries(admin_store, action="key.")
     assert [e["action"] for e in log] == ["key.revoke", "key.create"]
     assert log[0]["target"] == f"support-bot ({key['prefix']}…)"
     assert key["key"] not in json.dumps(log, default=str)
     with admin_store.connect() as con, pytest.raises(auth.AuthFailed):
-        auth.verify_api_key(con, key["key"])
+        api_keys.verify_api_key(con, key["key"])
 
 
 def test_business_profile_edits_are_checked_and_recorded(admin_store):
     alice = ctx_of(admin_store, "alice")
     with admin_store.transaction() as con:
-        org = users.update_organization(
+        org = organisations.update_organization(
             alice, con, owner="mike", website="https://northwind.example/support", phone_number=""
         )
     assert org["owner"] == "mike" and org["website"] == "https://northwind.example/support"
@@ -81,15 +85,15 @@ def test_business_profile_edits_are_checked_and_recorded(admin_store):
     assert json.loads(entry["detail"]) == {"owner": "mike", "website": "https://northwind.example/support"}
     with admin_store.connect() as con:
         with pytest.raises(InvalidInput, match="needs a name"):
-            users.update_organization(alice, con, name="  ")
+            organisations.update_organization(alice, con, name="  ")
         with pytest.raises(InvalidInput, match="already exists"):
-            users.update_organization(
-                alice, con, name=users.organization(ctx_of(admin_store, "hannah"), con)["name"]
+            organisations.update_organization(
+                alice, con, name=organisations.organization(ctx_of(admin_store, "hannah"), con)["name"]
             )
         with pytest.raises(NotFound):
-            users.update_organization(alice, con, owner="hannah")  # another organisation's user
+            organisations.update_organization(alice, con, owner="hannah")  # another organisation's user
         with pytest.raises(NotAllowed):
-            users.update_organization(ctx_of(admin_store, "mike"), con, website="https://evil.example")
+            organisations.update_organization(ctx_of(admin_store, "mike"), con, website="https://evil.example")
     assert len(entries(admin_store, action="org.")) == 1
 
 
@@ -163,7 +167,7 @@ def test_the_record_outlives_the_actor_and_goes_with_the_organisation(admin_stor
     ops = ctx_of(admin_store, "ops")
     with admin_store.transaction() as con:
         users.set_role(ops, con, "vera", "analyst")
-        users.delete_user(alice, con, "ops")
+        records.delete_user(alice, con, "ops")
     log = entries(admin_store)
     assert ("ops", "user.role", "vera") in [(e["actor"], e["action"], e["target"]) for e in log]
     with admin_store.connect() as con:
@@ -200,12 +204,12 @@ def test_administration_page_creates_a_key_shown_once_then_revokes_it(app):  # n
     name = next(t for t in at.text_input if t.label == "Name of a new key")
     name.input("support-bot")
     next(b for b in at.button if b.label == "Create key").click().run()
-    shown = [c.value for c in at.code if c.value.startswith(auth.API_KEY_PREFIX)]
+    shown = [c.value for c in at.code if c.value.startswith(api_keys.API_KEY_PREFIX)]
     assert len(shown) == 1 and not at.exception
     with app.connect() as con:
-        assert auth.verify_api_key(con, shown[0])["org_name"] == "Northwind Mobile"
+        assert api_keys.verify_api_key(con, shown[0])["org_name"] == "Northwind Mobile"
     at.run()
-    assert not [c.value for c in at.code if c.value.startswith(auth.API_KEY_PREFIX)]  # shown once
+    assert not [c.value for c in at.code if c.value.startswith(api_keys.API_KEY_PREFIX)]  # shown once
     next(b for b in at.button if b.label == "Revoke").click().run()
     assert any("Revoked support-bot" in s.value for s in at.success)
     log = at.dataframe[0].value

@@ -2,16 +2,16 @@
 
 import pytest
 
-from workbench import auth, users
-from workbench.demo.people import legacy_pbkdf2_hash
+from workbench.accounts import api_keys, auth, organisations, users
 from workbench.errors import AuthFailed, InvalidInput, NotAllowed, NotFound
+from workbench.ops.demo.people import legacy_pbkdf2_hash
 
 
 @pytest.fixture
 def org(store):
     with store.transaction() as con:
-        org_id = users.create_organization(con, "Acme")
-        other = users.create_organization(con, "Globex")
+        org_id = organisations.create_organization(con, "Acme")
+        other = organisations.create_organization(con, "Globex")
         users.insert_user(con, org_id, "boss", "boss@acme.test",
                           auth.hash_password("correct horse"), "admin")
         users.insert_user(con, org_id, "ana", "ana@acme.test",
@@ -144,29 +144,29 @@ def test_short_password_is_refused():
 def test_api_key_lifecycle(org):
     with org.connect() as con:
         admin = auth.context_for(con, "boss")
-        created = auth.create_api_key(admin, con, "support-bot")
+        created = api_keys.create_api_key(admin, con, "support-bot")
         key = created["key"]
         stored = con.execute("SELECT key_hash, key_prefix FROM api_keys").fetchall()
         assert all(key not in row[0] for row in stored)  # only the hash is kept
-        assert auth.verify_api_key(con, key)["org_name"] == "Acme"
-        listed = auth.list_api_keys(admin, con)
+        assert api_keys.verify_api_key(con, key)["org_name"] == "Acme"
+        listed = api_keys.list_api_keys(admin, con)
         assert [k["name"] for k in listed] == ["support-bot"] and listed[0]["last_used_at"]
         assert "key" not in listed[0]
         other = auth.context_for(con, "gadmin")
         with pytest.raises(NotFound):
-            auth.revoke_api_key(other, con, created["uuid"])
-        assert auth.list_api_keys(other, con) == []
-        auth.revoke_api_key(admin, con, created["uuid"])
+            api_keys.revoke_api_key(other, con, created["uuid"])
+        assert api_keys.list_api_keys(other, con) == []
+        api_keys.revoke_api_key(admin, con, created["uuid"])
         with pytest.raises(AuthFailed, match="revoked"):
-            auth.verify_api_key(con, key)
+            api_keys.verify_api_key(con, key)
         with pytest.raises(AuthFailed):
-            auth.verify_api_key(con, key + "x")
+            api_keys.verify_api_key(con, key + "x")
 
 
 def test_api_keys_need_keys_manage(org):
     with org.connect() as con:
         with pytest.raises(NotAllowed, match="keys:manage"):
-            auth.create_api_key(auth.context_for(con, "ana"), con, "mine")
+            api_keys.create_api_key(auth.context_for(con, "ana"), con, "mine")
 
 
 def test_the_same_account_logging_in_from_six_tabs_at_once_succeeds_everywhere(org):

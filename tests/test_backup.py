@@ -17,9 +17,13 @@ from mlflow.tracking import MlflowClient
 from tests.conftest import ctx_of
 from tests.test_lock import hold
 from tests.test_registry import customers
-from workbench import backup, churn, db, home, registry, tabular, vectors
-from workbench.embed import HashEmbedder
+from workbench import db, home
 from workbench.errors import InvalidInput, NotInitialised
+from workbench.models import registry, tabular
+from workbench.models.churn import training as churn
+from workbench.ops import backup
+from workbench.search import vectors
+from workbench.search.embed import HashEmbedder
 from workbench.settings import Settings
 
 WORKBENCH = str(Path(sys.executable).parent / "workbench")

@@ -8,8 +8,9 @@ from datetime import date, datetime, time, timedelta
 import pytest
 
 from tests.conftest import DEMO_TODAY, ctx_of
-from workbench import auth, budgets, metering, users
+from workbench.accounts import auth, organisations, users
 from workbench.errors import InvalidInput, NotAllowed, NotFound
+from workbench.usage import budgets, metering
 
 TODAY = date(2026, 3, 18)  # a Wednesday in the middle of March
 
@@ -31,8 +32,8 @@ def tenants(store):
     pw = auth.hash_password("password1")
     with store.transaction() as con:
         ids = {
-            "acme": users.create_organization(con, "Acme"),
-            "globex": users.create_organization(con, "Globex"),
+            "acme": organisations.create_organization(con, "Acme"),
+            "globex": organisations.create_organization(con, "Globex"),
         }
         for org, name, role, plan in PEOPLE:
             ids[name] = users.insert_user(con, ids[org], name, f"{name}@{org}.test", pw, role, plan=plan)

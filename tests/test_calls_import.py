@@ -7,7 +7,8 @@ import pytest
 
 from tests.conftest import ctx_of
 from tests.test_cli import run
-from workbench import calls, home, transcripts
+from workbench import errors, home
+from workbench.calls import imports as calls
 from workbench.errors import NotAllowed, NotFound
 
 PER_CALL_CSV = (
@@ -132,7 +133,7 @@ def test_a_bad_file_is_reported_by_row_and_writes_nothing(store, name, data, pro
         before = con.execute(
             "SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM utterances)"
         ).fetchone()
-    with pytest.raises(transcripts.ImportReport, match="nothing imported") as report:
+    with pytest.raises(errors.ImportReport, match="nothing imported") as report:
         load(store, "anna", name, PER_CALL_CSV.encode() if data is None else data)
     assert problem in str(report.value)
     with store.connect() as con:
@@ -152,7 +153,7 @@ def test_encodings_and_size(store):
         "Agent: Señor, ¿en qué puedo ayudarle?\nCustomer: Gracias.".encode("latin-1"),
     )
     assert turns(store, "E-1")[0][1] == "Grüß Gott." and turns(store, "latin")[0][1].startswith("Señor")
-    with pytest.raises(transcripts.ImportReport, match="the limit is 1 MB"):
+    with pytest.raises(errors.ImportReport, match="the limit is 1 MB"):
         load(store, "anna", "big.csv", b"x" * (2 * 1024 * 1024), max_mb=1)
 
 
@@ -183,7 +184,7 @@ HAND_CHECKED = (
 
 
 def test_call_analytics_are_computed_at_import_on_a_hand_checked_call(store):
-    from workbench import call_metrics
+    from workbench.calls import metrics as call_metrics
 
     load(store, "anna", "checked.txt", HAND_CHECKED.encode())
     with store.connect() as con:
@@ -215,7 +216,7 @@ def test_demo_calls_carry_their_analytics(demo_store):
 
 
 def test_a_200_mb_file_is_refused_before_it_is_read(store):
-    with pytest.raises(transcripts.ImportReport, match="the file is 200 MB; the limit is 50 MB"):
+    with pytest.raises(errors.ImportReport, match="the file is 200 MB; the limit is 50 MB"):
         load(store, "anna", "huge.csv", b"x" * (200 * 1024 * 1024))
     with store.connect() as con:
         assert con.execute("SELECT count(*) FROM calls WHERE external_id LIKE 'x%'").fetchone()[0] == 0
@@ -246,7 +247,7 @@ def count_calls(store) -> tuple[int, int]:
 )
 def test_a_webvtt_cue_with_an_impossible_time_is_refused_with_its_line(store, cues, says):
     before = count_calls(store)
-    with pytest.raises(transcripts.ImportReport, match="^bad.vtt: nothing imported") as report:
+    with pytest.raises(errors.ImportReport, match="^bad.vtt: nothing imported") as report:
         load(store, "anna", "bad.vtt", f"WEBVTT\n\nNOTE a comment\n\n{cues}".encode())
     assert says in str(report.value)
     assert count_calls(store) == before
@@ -254,12 +255,12 @@ def test_a_webvtt_cue_with_an_impossible_time_is_refused_with_its_line(store, cu
 
 def test_impossible_times_in_text_and_utterance_rows_are_refused(store):
     before = count_calls(store)
-    with pytest.raises(transcripts.ImportReport, match=r"line 2: '00:00:75' .*minutes and seconds"):
+    with pytest.raises(errors.ImportReport, match=r"line 2: '00:00:75' .*minutes and seconds"):
         load(store, "anna", "t.txt", b"[00:00:01] Agent: Hi\n[00:00:75] Customer: Yo\n")
-    with pytest.raises(transcripts.ImportReport, match=r"row 2: end 1.0 is before start 5.0"):
+    with pytest.raises(errors.ImportReport, match=r"row 2: end 1.0 is before start 5.0"):
         load(store, "anna", "u.csv",
              b"call_id,role,content,index,start,end\nX,agent,Hi,0,0,5\nX,customer,Yo,1,5,1\n")
-    with pytest.raises(transcripts.ImportReport, match=r"row 1: .*'1:99'.* minutes and seconds"):
+    with pytest.raises(errors.ImportReport, match=r"row 1: .*'1:99'.* minutes and seconds"):
         load(store, "anna", "u.csv", b"call_id,role,content,index,start\nX,agent,Hi,0,1:99\n")
     assert count_calls(store) == before
     load(store, "anna", "long.vtt", b"WEBVTT\n\n100:00:00.000 --> 100:00:02.500\n<v Agent>Still here.</v>\n")
@@ -286,6 +287,6 @@ def test_a_utf16_csv_is_read_like_utf8(store, codec):
 
 def test_a_damaged_utf16_file_says_it_is_utf16(store):
     before = count_calls(store)
-    with pytest.raises(transcripts.ImportReport, match="not valid UTF-16.*save it again as UTF-8"):
+    with pytest.raises(errors.ImportReport, match="not valid UTF-16.*save it again as UTF-8"):
         load(store, "anna", "broken.csv", utf16("call_id,transcript\nA,Agent: hi\n", "utf-16-le") + b"\x00")
     assert count_calls(store) == before

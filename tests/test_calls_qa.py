@@ -10,9 +10,15 @@ import pytest
 
 from tests.conftest import ctx_of
 from tests.test_chat import Scripted
-from workbench import call_browse, call_search, calls, chat, datasets, home, intents, qa, transcripts, vectors
-from workbench.embed import HashEmbedder
+from workbench import errors, home
+from workbench.calls import browse as call_browse
+from workbench.calls import datasets, intents, qa
+from workbench.calls import imports as calls
+from workbench.calls import search as call_search
+from workbench.chat import ask as chat
 from workbench.errors import InvalidInput, NotAllowed, NotFound
+from workbench.search import vectors
+from workbench.search.embed import HashEmbedder
 
 DIALOGUE = (
     "call_id,role,content,index\n"
@@ -307,10 +313,10 @@ def test_a_csv_import_is_all_or_nothing_with_row_numbers(env):
     anna = ctx_of(store, "anna")
     before = count(store, "SELECT count(*) FROM qa_pairs")
     bad = b"question,answer\nWhat is eSIM?,A digital SIM.\n,No question here\nWhy?,\n"
-    with pytest.raises(transcripts.ImportReport) as report:
+    with pytest.raises(errors.ImportReport) as report:
         qa.import_pairs(anna, store, vecs, emb, "Retention desk", "faq.csv", bad)
     assert [row for row, _ in report.value.problems] == [3, 4]
-    with pytest.raises(transcripts.ImportReport, match="question and answer"):
+    with pytest.raises(errors.ImportReport, match="question and answer"):
         qa.import_pairs(anna, store, vecs, emb, "Retention desk", "faq.csv", b"q,a\nx,y\n")
     assert count(store, "SELECT count(*) FROM qa_pairs") == before
     good = "question,answer\nWhat is eSIM?,A digital SIM.\nWhat is an eSIM?,Same.\n".encode("utf-8-sig")

@@ -10,9 +10,15 @@ import pytest
 
 from tests.conftest import ctx_of
 from tests.fake_openai import fake_openai_fixture  # noqa: F401
-from workbench import agents, chat, conversations, home, ingest, prompts, providers, relations
-from workbench.embed import HashEmbedder
+from workbench import home
+from workbench.accounts import cascade as relations
+from workbench.accounts import organisations
+from workbench.chat import ask as chat
+from workbench.chat import conversations, prompts, providers
+from workbench.chat import steps as agents
+from workbench.documents import ingest
 from workbench.errors import InvalidInput, NotAllowed, NotFound
+from workbench.search.embed import HashEmbedder
 from workbench.settings import Settings
 
 REFUND_Q = "Is a phone that arrives damaged replaced free of charge?"
@@ -329,7 +335,7 @@ def test_the_analytics_agent_runs_a_tenant_scoped_catalogue_query(env):
 
 def test_the_code_agent_cites_file_paths_and_line_ranges(env, tmp_path):
     from tests.test_repos import REFUNDS, git
-    from workbench import repos
+    from workbench.documents import repos
 
     cfg, store, vecs, emb = env
     root = tmp_path / "shop"
@@ -395,10 +401,9 @@ def test_admins_edit_the_templates_that_shape_the_prompt(env):
 
 
 def test_a_new_organisation_gets_the_default_templates_stages_and_agents(store):
-    from workbench import users
 
     with store.connect() as con:
-        org = users.create_organization(con, "Acme")
+        org = organisations.create_organization(con, "Acme")
         counts = con.execute(
             "SELECT (SELECT count(*) FROM templates WHERE org_id = $1),"
             " (SELECT count(*) FROM stages WHERE org_id = $1),"
@@ -406,9 +411,9 @@ def test_a_new_organisation_gets_the_default_templates_stages_and_agents(store):
             [org],
         ).fetchone()
     assert counts == (
-        len(prompts.DEFAULT_TEMPLATES),
-        len(prompts.DEFAULT_STAGES),
-        len(prompts.DEFAULT_AGENTS),
+        len(organisations.DEFAULT_TEMPLATES),
+        len(organisations.DEFAULT_STAGES),
+        len(organisations.DEFAULT_AGENTS),
     )
 
 
@@ -442,7 +447,7 @@ def test_review_edges_unpriced_cost_failed_first_question_and_stale_scope(env, m
 
 
 def test_grounding_checks_numbers_however_they_are_written():
-    from workbench import grounding
+    from workbench.chat import grounding
 
     source = [
         providers.Passage(1, "Fees", "The setup fee is 1000 dollars. The limit is 5 devices per account.")
@@ -453,7 +458,7 @@ def test_grounding_checks_numbers_however_they_are_written():
 
 
 def test_analytics_grounding_ignores_digits_inside_row_labels():
-    from workbench import analytics_agent
+    from workbench.chat import analytics as analytics_agent
 
     table = {
         "name": "cost_by_model",

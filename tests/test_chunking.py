@@ -3,8 +3,8 @@ section kept; code on definition boundaries with line ranges."""
 
 import re
 
-from workbench.chunking import chunk_code, chunk_pages, split_spans
-from workbench.parsing import Page
+from workbench.documents.chunking import chunk_code, chunk_pages, split_spans
+from workbench.documents.parsing import Page
 
 SENTENCES = [f"Sentence number {i} explains a detail of the refund policy in plain words." for i in range(60)]
 PROSE = "\n\n".join(" ".join(SENTENCES[i : i + 4]) for i in range(0, 60, 4))

@@ -13,8 +13,11 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import DEMO_TODAY, ctx_of
-from workbench import churn, churn_features, home, registry
+from workbench import home
 from workbench.errors import InvalidInput
+from workbench.models import registry
+from workbench.models.churn import features as churn_features
+from workbench.models.churn import training as churn
 
 CUTOFF = DEMO_TODAY - timedelta(days=45)
 

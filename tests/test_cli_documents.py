@@ -5,8 +5,9 @@ import subprocess
 
 from tests.conftest import ctx_of
 from tests.test_cli import run
-from workbench import home, vectors
-from workbench.embed import HashEmbedder
+from workbench import home
+from workbench.search import vectors
+from workbench.search.embed import HashEmbedder
 
 
 def test_ingest_a_folder_reports_each_file_and_fails_only_the_bad_one(cli_env, tmp_path):

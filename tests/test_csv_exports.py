@@ -16,8 +16,12 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ctx_of
 from tests.test_pages import APP, app  # noqa: F401 - the `app` fixture
-from workbench import calls, csv_safe, datasets, home, price_catalogue, qa, users
-from workbench.embed import HashEmbedder
+from workbench import csv_safe, home
+from workbench.accounts import users
+from workbench.calls import datasets, qa
+from workbench.calls import imports as calls
+from workbench.search.embed import HashEmbedder
+from workbench.usage import price_catalogue
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 HYPERLINK = '=HYPERLINK("http://x","y")'

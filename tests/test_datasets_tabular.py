@@ -10,8 +10,10 @@ import pytest
 
 from tests.conftest import ctx_of
 from tests.test_cli import run
-from workbench import datasets, home, tabular
+from workbench import home
+from workbench.calls import datasets
 from workbench.errors import InvalidInput, NotAllowed, NotFound
+from workbench.models import tabular
 from workbench.settings import Settings
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"

@@ -10,9 +10,12 @@ import pytest
 
 from tests.conftest import DEMO_TODAY
 from tests.test_cli import run
-from workbench import auth, calls, home, price_import, usage_import, user_files
-from workbench.errors import InvalidInput
-from workbench.transcripts import ImportReport
+from workbench import home, user_files
+from workbench.accounts import auth
+from workbench.calls import imports as calls
+from workbench.errors import ImportReport, InvalidInput
+from workbench.usage import imports as usage_import
+from workbench.usage import price_import
 
 OPEN = b"[" * 100_000
 CLOSED = b"[" * 1_000 + b"]" * 1_000  # parses in Python and polars, but far past the depth limit

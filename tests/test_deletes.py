@@ -3,7 +3,10 @@
 import duckdb
 import pytest
 
-from workbench import auth, conversations, documents, relations, users
+from workbench.accounts import auth, organisations, users
+from workbench.accounts import cascade as relations
+from workbench.chat import conversations
+from workbench.documents import records as documents
 from workbench.errors import NotFound
 
 
@@ -12,7 +15,7 @@ def filled(store):
     """One organisation with a user who has a project, calls, a conversation with an agent log,
     a document with chunks, and metered LLM calls; plus a colleague who keeps their data."""
     with store.transaction() as con:
-        org = users.create_organization(con, "Acme")
+        org = organisations.create_organization(con, "Acme")
         pw = auth.hash_password("password1")
         boss = users.insert_user(con, org, "boss", "boss@acme.test", pw, "admin")
         for name in ("ana", "bob"):
@@ -51,7 +54,7 @@ def count(con, table, where="true", params=()):
 def test_delete_user_removes_their_rows_and_keeps_others(filled):
     with filled.transaction() as con:
         boss = auth.context_for(con, "boss")
-        deleted = users.delete_user(boss, con, "ana")
+        deleted = documents.delete_user(boss, con, "ana")
     with filled.connect() as con:
         assert deleted["users"] == 1 and deleted["conversations"] == 1
         assert deleted["messages"] == 1 and deleted["agent_logs"] == 1
@@ -106,7 +109,7 @@ def test_a_failing_cascade_changes_nothing(filled, monkeypatch):
     with filled.connect() as con:
         before = {t: count(con, t) for t in ("users", "agent_logs", "documents", "calls")}
         with pytest.raises(duckdb.InvalidInputException):
-            users.delete_user(auth.context_for(con, "boss"), con, "ana")
+            documents.delete_user(auth.context_for(con, "boss"), con, "ana")
         assert {t: count(con, t) for t in before} == before
 
 

@@ -5,8 +5,10 @@ import json
 import pytest
 
 from tests.conftest import DEMO_TODAY
-from workbench import demo, home, relations
-from workbench.demo import people, usage
+from workbench import home
+from workbench.accounts import cascade as relations
+from workbench.ops import demo
+from workbench.ops.demo import people, usage
 from workbench.settings import Settings
 
 

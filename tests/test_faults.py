@@ -19,8 +19,9 @@ import pytest
 
 from tests.conftest import ctx_of
 from tests.test_browser import CHROMIUM, free_port
-from workbench import home, vectors
-from workbench.embed import HashEmbedder
+from workbench import home
+from workbench.search import vectors
+from workbench.search.embed import HashEmbedder
 
 WORKBENCH = str(Path(sys.executable).parent / "workbench")
 PROJECT = "Customer care line"
@@ -151,7 +152,7 @@ def test_kill_mid_ingest_then_doctor_reports_and_repairs(env, demo_copy, tmp_pat
     files = [note(tmp_path, f"{s}.md", s) for s in ("kettle", "toaster", "blender")]
     marker = tmp_path / "paused"
     # the second document's vectors are in LanceDB, its chunks not yet in DuckDB
-    proc = start_paused(env, "workbench.vectors:VectorStore.add_chunks:2", marker, "ingest",
+    proc = start_paused(env, "workbench.search.vectors:VectorStore.add_chunks:2", marker, "ingest",
                         *map(str, files), "--as", "anna")
     try:  # work in progress is not damage: doctor leaves it alone
         code, report = doctor(env, "--fix")
@@ -214,7 +215,7 @@ def test_kill_inside_a_calls_import_writes_nothing_and_keeps_earlier_calls(env, 
     big = calls_csv(tmp_path / "big.csv", "K-", 3000)
     marker = tmp_path / "paused"
     # inside the write transaction, every call and utterance inserted, the commit not reached
-    proc = start_paused(env, "workbench.call_metrics:refresh:1", marker, "calls", "import", str(big),
+    proc = start_paused(env, "workbench.calls.metrics:refresh:1", marker, "calls", "import", str(big),
                         "--project", PROJECT, "--as", "anna")
     kill(proc)
     assert calls_of(demo_copy, "K-") == {} and calls_of(demo_copy, "E-") == kept
@@ -236,7 +237,7 @@ def test_kill_while_embedding_calls_leaves_them_for_doctor(env, demo_copy, tmp_p
     batch = calls_csv(tmp_path / "batch.csv", "M-", 120)
     marker = tmp_path / "paused"
     # the utterance vectors are appended, the calls not yet marked embedded
-    proc = start_paused(env, "workbench.call_search:_replace:1", marker, "calls", "import", str(batch),
+    proc = start_paused(env, "workbench.calls.search:_replace:1", marker, "calls", "import", str(batch),
                         "--project", PROJECT, "--as", "anna")
     kill(proc)
     imported = calls_of(demo_copy, "M-")
@@ -257,7 +258,7 @@ def test_kill_while_embedding_calls_leaves_them_for_doctor(env, demo_copy, tmp_p
 
 def test_a_held_database_names_the_cli_command_not_the_interpreter(env, tmp_path):
     marker = tmp_path / "paused"
-    holder = start_paused(env, "workbench.call_metrics:refresh:1", marker, "calls", "import",
+    holder = start_paused(env, "workbench.calls.metrics:refresh:1", marker, "calls", "import",
                           str(calls_csv(tmp_path / "few.csv", "H-", 3)), "--project", PROJECT, "--as", "anna")
     try:
         result = run(env, "user", "list", "--as", "alice")
@@ -280,14 +281,14 @@ def test_app_and_cli_lock_messages_and_a_kill_during_an_ingest_in_the_app(env, d
     port = free_port()
 
     # 1. `workbench serve` while a CLI import holds the database: the message, then exit 1
-    holder = start_paused(env, "workbench.call_metrics:refresh:1", tmp_path / "held-1", *holding)
+    holder = start_paused(env, "workbench.calls.metrics:refresh:1", tmp_path / "held-1", *holding)
     started = run(env, "serve", "--port", str(port), timeout=60)
     kill(holder)
     assert started.returncode == 1 and "Traceback" not in started.stderr
     assert f"in use by a workbench command (pid {holder.pid}: workbench calls import" in started.stderr
 
     # 2. the app, its first ingest to pause inside its write transaction
-    app_env = {**env, "WORKBENCH_PAUSE": "workbench.ingest:_meter:1",
+    app_env = {**env, "WORKBENCH_PAUSE": "workbench.documents.ingest:_meter:1",
                "WORKBENCH_PAUSE_MARKER": str(tmp_path / "app-paused")}
     app = subprocess.Popen([WORKBENCH, "serve", "--port", str(port)], env=app_env,
                            stdout=(tmp_path / "app.log").open("w"), stderr=subprocess.STDOUT)
@@ -305,7 +306,7 @@ def test_app_and_cli_lock_messages_and_a_kill_during_an_ingest_in_the_app(env, d
                     time.sleep(0.5)
 
             # 3. log in while a CLI import holds the database: the page says who holds it
-            holder = start_paused(env, "workbench.call_metrics:refresh:1", tmp_path / "held-2", *holding)
+            holder = start_paused(env, "workbench.calls.metrics:refresh:1", tmp_path / "held-2", *holding)
             log_in(page, "anna")
             message = page.get_by_test_id("stAlertContentError").first
             message.wait_for(timeout=30_000)

@@ -17,9 +17,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import DEMO_TODAY, ctx_of
-from workbench import forecast, home, registry, tabular
-from workbench import forecast_methods as fm
+from workbench import home
 from workbench.errors import InvalidInput, NotAllowed
+from workbench.models import registry, tabular
+from workbench.models.forecast import methods as fm
+from workbench.models.forecast import training as forecast
 from workbench.settings import Settings
 
 HORIZON = 14

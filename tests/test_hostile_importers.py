@@ -20,12 +20,19 @@ from hypothesis import strategies as st
 
 from tests.conftest import ROOT, ctx_of
 from tests.test_legacy_import import SEED_000, SEED_004, build, seed_000_rows, seed_004_rows
-from workbench import calls, documents, home, ingest, legacy, parsing, price_import, qa, tabular, usage_import
-from workbench.chunking import chunk_code, chunk_pages, split_spans
-from workbench.embed import HashEmbedder
-from workbench.errors import InvalidInput, WorkbenchError
+from workbench import home
+from workbench.calls import imports as calls
+from workbench.calls import qa
+from workbench.documents import ingest, parsing
+from workbench.documents import records as documents
+from workbench.documents.chunking import chunk_code, chunk_pages, split_spans
+from workbench.errors import ImportReport, InvalidInput, WorkbenchError
+from workbench.models import tabular
+from workbench.ops.legacy import importer as legacy
+from workbench.search.embed import HashEmbedder
 from workbench.settings import Settings
-from workbench.transcripts import ImportReport
+from workbench.usage import imports as usage_import
+from workbench.usage import price_import
 
 SAMPLES = ROOT / "data" / "samples"
 FEW = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -19,10 +19,15 @@ import docx
 import pytest
 
 from tests.conftest import ctx_of
-from workbench import calls, home, ingest, parsing, price_import, qa, tabular, usage_import
-from workbench.embed import HashEmbedder
-from workbench.errors import InvalidInput
-from workbench.transcripts import ImportReport
+from workbench import home
+from workbench.calls import imports as calls
+from workbench.calls import qa
+from workbench.documents import ingest, parsing
+from workbench.errors import ImportReport, InvalidInput
+from workbench.models import tabular
+from workbench.search.embed import HashEmbedder
+from workbench.usage import imports as usage_import
+from workbench.usage import price_import
 
 WORKBENCH = str(Path(sys.executable).parent / "workbench")
 

@@ -13,8 +13,15 @@ from streamlit.testing.v1.element_tree import Block
 
 from tests.conftest import ctx_of
 from tests.test_pages import app, logged_in  # noqa: F401 - the `app` fixture
-from workbench import call_browse, call_search, calls, home, ingest, qa, sql_console, ui, users
-from workbench.embed import HashEmbedder
+from workbench import home, ui
+from workbench.accounts import users
+from workbench.calls import browse as call_browse
+from workbench.calls import imports as calls
+from workbench.calls import qa
+from workbench.calls import search as call_search
+from workbench.documents import ingest
+from workbench.search.embed import HashEmbedder
+from workbench.sql_console import console as sql_console
 
 
 def script(where: str) -> str:
@@ -280,7 +287,8 @@ LOYALTY_Q = "How many loyalty points do members earn per euro?"
 
 def test_images_in_documents_and_answers_load_nothing_in_chat_and_search(app, demo_copy):  # noqa: F811
     from tests.test_chat import Scripted
-    from workbench import chat, conversations
+    from workbench.chat import ask as chat
+    from workbench.chat import conversations
 
     store, cfg = app, demo_copy
     anna, vectors = ctx_of(store, "anna"), home.open_vectors(cfg)

@@ -10,10 +10,14 @@ import pytest
 from fpdf import FPDF
 
 from tests.conftest import ctx_of
-from workbench import doctor, documents, home, ingest, vectors
-from workbench.embed import HashEmbedder
+from workbench import home
+from workbench.documents import ingest
+from workbench.documents import records as documents
+from workbench.documents.jobs import IngestWorker
 from workbench.errors import NotAllowed, NotFound
-from workbench.jobs import IngestWorker
+from workbench.ops import doctor
+from workbench.search import vectors
+from workbench.search.embed import HashEmbedder
 
 POLICY = "\n\n".join(
     ["# Warranty"]

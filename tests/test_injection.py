@@ -10,7 +10,7 @@ import unicodedata
 
 import pytest
 
-from workbench import injection
+from workbench.chat import injection
 
 INJECTIONS = [
     # the four, verbatim

@@ -12,9 +12,14 @@ import pytest
 
 from tests.conftest import ctx_of
 from tests.test_cli import run
-from workbench import auth, datasets, documents, home, ingest, legacy, users
-from workbench.embed import HashEmbedder
+from workbench import home
+from workbench.accounts import auth, users
+from workbench.calls import datasets
+from workbench.documents import ingest
+from workbench.documents import records as documents
 from workbench.errors import InvalidInput, NotAllowed
+from workbench.ops.legacy import importer as legacy
+from workbench.search.embed import HashEmbedder
 
 # Seed 000's seven tables as its description lists them.
 SEED_000 = """

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from workbench.demo import SPIKE_DAYS_AGO
+from workbench.ops.demo import SPIKE_DAYS_AGO
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import DEMO_TODAY, ROOT, ctx_of
 from tests.test_pages import app, logged_in  # noqa: F401  (the fixture)
-from workbench import forecast, registry, tabular
+from workbench.models import registry, tabular
+from workbench.models.forecast import training as forecast
 from workbench.settings import from_env
 
 PAGE = "pages/forecast.py"

@@ -9,7 +9,8 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT, ctx_of
 from tests.test_pages import app, logged_in  # noqa: F401  (the fixture)
 from tests.test_registry import customers
-from workbench import churn, registry
+from workbench.models import registry
+from workbench.models.churn import training as churn
 
 
 def test_a_data_scientist_trains_churn_on_the_workbench_users(app):  # noqa: F811
@@ -92,7 +93,7 @@ def test_scoring_lists_users_at_risk_with_reasons(app):  # noqa: F811
 
 
 def test_a_data_scientist_trains_on_a_registered_dataset_with_its_profile(app):  # noqa: F811
-    from workbench import tabular
+    from workbench.models import tabular
     from workbench.settings import from_env
 
     with app.connect() as con:

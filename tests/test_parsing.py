@@ -11,8 +11,8 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
+from workbench.documents.parsing import SUPPORTED_TYPES, content_type_for, parse_document
 from workbench.errors import InvalidInput
-from workbench.parsing import SUPPORTED_TYPES, content_type_for, parse_document
 
 
 def build_pdf(page_texts: list[str], title: str | None = None) -> bytes:
@@ -244,7 +244,7 @@ def test_aes_encrypted_pdfs_open_with_an_empty_password_and_are_refused_with_a_r
 def test_a_long_repetitive_pdf_from_a_real_generator_stays_well_inside_the_limits():
     """The limits on decoded text refuse bombs, not manuals: 300 pages of the most compressible text
     fpdf2 writes unpack to about 8 times the file's size (the limit is 100 times)."""
-    from workbench import parsing
+    from workbench.documents import parsing
 
     data = build_pdf(["Refunds take five days. " * 150] * 300)
     unpacked = sum(len(page.get_contents().get_data()) for page in PdfReader(io.BytesIO(data)).pages)

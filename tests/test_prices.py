@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from workbench import auth, home, metering, price_catalogue, price_import, prices, rollup
+from workbench import home
+from workbench.accounts import auth
 from workbench.errors import InvalidInput, NotAllowed, NotFound
+from workbench.usage import metering, price_catalogue, price_import, prices, rollup
 
 WORKBENCH = str(Path(sys.executable).parent / "workbench")
 SAMPLE = ROOT / "data" / "samples" / "litellm-prices.json"

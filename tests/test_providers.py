@@ -9,9 +9,9 @@ import time
 import pytest
 
 from tests.fake_openai import FakeOpenAI, fake_openai_fixture  # noqa: F401 - the `fake_openai` fixture
-from workbench import providers
-from workbench.providers import NOT_FOUND, Extractive, Passage, ProviderError, Request
-from workbench.providers_openai import OpenAICompatible, endpoint, provider_label
+from workbench.chat import providers
+from workbench.chat.providers import NOT_FOUND, Extractive, Passage, ProviderError, Request
+from workbench.chat.providers.openai import OpenAICompatible, endpoint, provider_label
 from workbench.settings import Settings
 
 REQUEST = Request(question="What is the capital of France?",

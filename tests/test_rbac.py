@@ -2,7 +2,9 @@
 
 import pytest
 
-from workbench import auth, home, users
+from workbench import home
+from workbench.accounts import auth, organisations, users
+from workbench.documents import records
 from workbench.errors import NotAllowed
 from workbench.settings import Settings
 
@@ -41,7 +43,7 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def contexts(store):
     with store.transaction() as con:
-        org_id = users.create_organization(con, "Acme")
+        org_id = organisations.create_organization(con, "Acme")
         pw = auth.hash_password("password1")
         for role in users.ROLES:
             users.insert_user(con, org_id, f"u-{role}", f"{role}@acme.test", pw, role)
@@ -82,4 +84,4 @@ def test_admin_adds_and_changes_roles(store, contexts):
         assert users.set_role(admin, con, "newbie", "manager")["roles"] == ["manager"]
         ctx = auth.context_for(con, "newbie")
         assert ctx.can("usage:read") and not ctx.can("calls:import")
-        users.delete_user(admin, con, "newbie")
+        records.delete_user(admin, con, "newbie")

@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import DEMO_TODAY, ctx_of
-from workbench import demo, home, ingest, vectors
-from workbench.embed import LocalEmbedder
+from workbench import home
+from workbench.documents import ingest
+from workbench.ops import demo
+from workbench.search import vectors
+from workbench.search.embed import LocalEmbedder
 from workbench.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -54,7 +57,7 @@ def test_a_paraphrased_question_finds_the_right_passage_in_the_top_3(real, user,
 
 
 def test_the_chat_answers_a_paraphrase_from_the_right_policy_with_the_real_model(real):
-    from workbench import chat
+    from workbench.chat import ask as chat
 
     cfg, store, vecs, embedder, _before = real
     answer = chat.ask(ctx_of(store, "anna"), cfg, store, vecs, embedder,

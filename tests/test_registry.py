@@ -16,8 +16,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import ROOT, ctx_of
-from workbench import churn, home, registry
+from workbench import home
 from workbench.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from workbench.models import registry
+from workbench.models.churn import training as churn
 
 
 def customers(n: int = 400, signal: float = 1.0, seed: int = 1) -> pl.DataFrame:

@@ -6,9 +6,12 @@ import subprocess
 import pytest
 
 from tests.conftest import ctx_of
-from workbench import doctor, home, repos, vectors
-from workbench.embed import HashEmbedder
+from workbench import home
+from workbench.documents import repos
 from workbench.errors import InvalidInput
+from workbench.ops import doctor
+from workbench.search import vectors
+from workbench.search.embed import HashEmbedder
 
 REFUNDS = '''"""Refund rules."""
 

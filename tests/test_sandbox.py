@@ -14,13 +14,14 @@ import pytest
 
 from tests.conftest import ctx_of
 from tests.test_chat import REFUND_Q, Scripted, ask, rows
-from workbench import home, sandbox
+from workbench import home
 from workbench.errors import InvalidInput
+from workbench.sql_console import sandbox
 
 
 @pytest.fixture
 def env(demo_copy):
-    from workbench.embed import HashEmbedder
+    from workbench.search.embed import HashEmbedder
 
     return demo_copy, home.open_store(demo_copy), home.open_vectors(demo_copy), HashEmbedder()
 

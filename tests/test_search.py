@@ -4,9 +4,12 @@ document selection returns a chunk the user may not read."""
 import pytest
 
 from tests.conftest import ctx_of
-from workbench import documents, home, ingest, vectors
-from workbench.embed import HashEmbedder
+from workbench import home
+from workbench.documents import ingest
+from workbench.documents import records as documents
 from workbench.errors import InvalidInput, NotAllowed, NotFound
+from workbench.search import vectors
+from workbench.search.embed import HashEmbedder
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,18 @@ from tests.fake_openai import fake_openai_fixture  # noqa: F401 - the `fake_open
 from tests.test_cli import WORKBENCH
 from tests.test_inert_html import shown as page_text  # every element the page sent, as text
 from tests.test_pages import APP, app  # noqa: F401 - the `app` fixture
-from workbench import auth, chat, churn, conversations, datasets, home, registry, tabular, usage, users
-from workbench.embed import HashEmbedder
+from workbench import home
+from workbench.accounts import api_keys, auth, users
+from workbench.calls import datasets
+from workbench.chat import ask as chat
+from workbench.chat import conversations
+from workbench.chat.providers import ProviderError, Request
+from workbench.chat.providers.openai import OpenAICompatible
 from workbench.errors import WorkbenchError
-from workbench.providers import ProviderError, Request
-from workbench.providers_openai import OpenAICompatible
+from workbench.models import registry, tabular
+from workbench.models.churn import training as churn
+from workbench.search.embed import HashEmbedder
+from workbench.usage import queries as usage
 
 PASSWORD = "Plain-Pw-4c1d9e7b-sam"
 RESET = "Reset-Pw-8a2f6b3c-sam"
@@ -86,7 +93,7 @@ def world(demo_copy, fake_openai):
         users.add_user(alice, con, "sam", "sam@northwind.example", PASSWORD, "data_scientist",
                        full_name="Sam Secret")
         users.reset_password(alice, con, "sam", RESET)
-        key = auth.create_api_key(alice, con, "support-bot")["key"]
+        key = api_keys.create_api_key(alice, con, "support-bot")["key"]
     remote = dataclasses.replace(demo_copy, llm_provider="openai", llm_base_url=fake_openai.url,
                                  llm_model="gpt-4o-mini", llm_api_key=LLM_KEY)
     return remote, store, key, fake_openai
@@ -104,11 +111,11 @@ def test_no_secret_reaches_logs_errors_exports_the_database_or_mlflow(world, cap
             with pytest.raises(WorkbenchError) as failed:
                 auth.login(con, username, password)
             messages.append(str(failed.value))
-        assert auth.verify_api_key(con, api_key)["org_name"] == "Northwind Mobile"
+        assert api_keys.verify_api_key(con, api_key)["org_name"] == "Northwind Mobile"
         with pytest.raises(WorkbenchError) as refused:
-            auth.verify_api_key(con, api_key[:-1] + ("A" if api_key[-1] != "A" else "B"))
+            api_keys.verify_api_key(con, api_key[:-1] + ("A" if api_key[-1] != "A" else "B"))
         messages.append(str(refused.value))
-        exports["api key list"] = json.dumps(auth.list_api_keys(ctx_of(store, "alice"), con), default=str)
+        exports["api key list"] = json.dumps(api_keys.list_api_keys(ctx_of(store, "alice"), con), default=str)
 
     vectors = home.open_vectors(cfg)  # the chat against an OpenAI-compatible server with the key
     answer = chat.ask(sam, cfg, store, vectors, HashEmbedder(), QUESTION)

@@ -7,13 +7,15 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, ctx_of
 from tests.test_pages import APP, app, logged_in  # noqa: F401
-from workbench import auth, ui, users
+from workbench import ui
+from workbench.accounts import auth, organisations, users
+from workbench.documents import records
 from workbench.errors import AuthFailed, InvalidInput
 
 
 def test_refresh_reads_the_user_again(store):
     with store.transaction() as con:
-        org = users.create_organization(con, "Acme")
+        org = organisations.create_organization(con, "Acme")
         users.insert_user(con, org, "boss", "boss@acme.test", auth.hash_password("boss password"), "admin")
         users.insert_user(con, org, "ana", "ana@acme.test", auth.hash_password("ana password"), "admin")
     with store.connect() as con:
@@ -28,14 +30,14 @@ def test_refresh_reads_the_user_again(store):
         users.set_active(boss, con, "ana", False)
         with pytest.raises(AuthFailed, match="disabled"):
             auth.refresh(con, fresh)
-        users.delete_user(boss, con, "ana")
+        records.delete_user(boss, con, "ana")
         with pytest.raises(AuthFailed, match="no longer exists"):
             auth.refresh(con, fresh)
 
 
 def test_changing_ones_own_password_needs_the_current_one(store):
     with store.transaction() as con:
-        org = users.create_organization(con, "Acme")
+        org = organisations.create_organization(con, "Acme")
         users.insert_user(con, org, "boss", "boss@acme.test", auth.hash_password("boss password"), "admin")
     with store.connect() as con:
         boss = auth.context_for(con, "boss")
@@ -101,7 +103,7 @@ def test_a_demoted_user_sees_the_smaller_navigation_and_is_refused_the_old_pages
 def test_a_deleted_or_reset_user_is_logged_out(app, change):  # noqa: F811
     at = logged_in(app, "anna", "pages/calls.py")
     if change == "delete":
-        _alice_does(app, lambda alice, con: users.delete_user(alice, con, "anna"))
+        _alice_does(app, lambda alice, con: records.delete_user(alice, con, "anna"))
     else:
         _alice_does(app, lambda alice, con: users.reset_password(alice, con, "anna", "reset-by-alice"))
     at.run()

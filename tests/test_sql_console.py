@@ -11,8 +11,9 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT, ctx_of
 from tests.test_cli import run
 from tests.test_pages import app, logged_in  # noqa: F401  (the fixture)
-from workbench import home, sql_console
+from workbench import home
 from workbench.errors import InvalidInput, NotAllowed, NotFound
+from workbench.sql_console import console as sql_console
 
 
 def test_a_query_sees_only_the_users_organisation(demo_copy):

@@ -3,8 +3,11 @@
 import pytest
 
 from tests.conftest import DEMO_TODAY, ctx_of
-from workbench import auth, conversations, documents, overview, users
+from workbench.accounts import api_keys, auth, projects, users
+from workbench.chat import conversations
+from workbench.documents import records as documents
 from workbench.errors import NotFound
+from workbench.usage import overview
 
 
 @pytest.fixture
@@ -26,7 +29,7 @@ def test_projects_documents_conversations_stay_in_their_tenant(demo_store, pair)
         uuids = {}
         for ctx in pair:
             found = (
-                {p["uuid"] for p in users.list_projects(ctx, con)}
+                {p["uuid"] for p in projects.list_projects(ctx, con)}
                 | {d["uuid"] for d in documents.list_documents(ctx, con)}
                 | {c["uuid"] for c in conversations.list_conversations(ctx, con)})
             assert found
@@ -79,25 +82,25 @@ def test_changes_across_tenants_are_refused_and_change_nothing(demo_copy):
         amir = auth.context_for(con, "amir")
         helio_doc = documents.list_documents(amir, con)[0]["uuid"]
         helio_conv = conversations.list_conversations(amir, con)[0]["uuid"]
-        key = auth.create_api_key(hannah, con, "helio-bot")
+        key = api_keys.create_api_key(hannah, con, "helio-bot")
         before = con.execute("SELECT count(*), sum(hash(password_hash)) FROM users").fetchone()
         attempts = [
             lambda: users.set_role(alice, con, "amir", "admin"),
             lambda: users.set_active(alice, con, "amir", False),
             lambda: users.reset_password(alice, con, "amir", "hijacked-pass"),
-            lambda: users.delete_user(alice, con, "amir"),
+            lambda: documents.delete_user(alice, con, "amir"),
             lambda: users.get_user(alice, con, username="amir"),
             lambda: documents.delete_document(alice, con, helio_doc),
             lambda: conversations.delete_conversation(alice, con, helio_conv),
-            lambda: auth.revoke_api_key(alice, con, key["uuid"]),
+            lambda: api_keys.revoke_api_key(alice, con, key["uuid"]),
         ]
         for attempt in attempts:
             with pytest.raises(NotFound):
                 attempt()
         assert con.execute("SELECT count(*), sum(hash(password_hash)) FROM users").fetchone() \
             == before
-        assert auth.list_api_keys(alice, con) == []
-        assert auth.verify_api_key(con, key["key"])["org_name"] == "Helio Cloud"
+        assert api_keys.list_api_keys(alice, con) == []
+        assert api_keys.verify_api_key(con, key["key"])["org_name"] == "Helio Cloud"
 
 
 def test_another_organisations_ids_answer_as_unknown_ones_do(demo_copy):
@@ -105,20 +108,21 @@ def test_another_organisations_ids_answer_as_unknown_ones_do(demo_copy):
     id that does not exist gets (once only the foreign one said 'Not found in your organisation')."""
     import uuid
 
-    from workbench import budgets, home
+    from workbench import home
+    from workbench.usage import budgets
 
     store = home.open_store(demo_copy)
     with store.connect() as con:
         alice, hannah = auth.context_for(con, "alice"), auth.context_for(con, "hannah")
         budget_id = budgets.set_budget(hannah, con, scope="organization", monthly_usd=100)
-        key = auth.create_api_key(hannah, con, "helio-bot")["uuid"]
+        key = api_keys.create_api_key(hannah, con, "helio-bot")["uuid"]
         missing_budget = con.execute("SELECT max(id) + 1000 FROM budgets").fetchone()[0]
         missing_key = str(uuid.uuid4())
         for unknown, foreign, message in [
             (lambda: budgets.delete_budget(alice, con, missing_budget),
              lambda: budgets.delete_budget(alice, con, budget_id), "No budget {}."),
-            (lambda: auth.revoke_api_key(alice, con, missing_key),
-             lambda: auth.revoke_api_key(alice, con, key), "No API key {}."),
+            (lambda: api_keys.revoke_api_key(alice, con, missing_key),
+             lambda: api_keys.revoke_api_key(alice, con, key), "No API key {}."),
         ]:
             with pytest.raises(NotFound) as a:
                 unknown()
@@ -127,4 +131,4 @@ def test_another_organisations_ids_answer_as_unknown_ones_do(demo_copy):
             assert str(a.value) == message.format(missing_budget if "budget" in message else missing_key)
             assert str(b.value) == message.format(budget_id if "budget" in message else key)
         assert con.execute("SELECT count(*) FROM budgets WHERE id = ?", [budget_id]).fetchone()[0] == 1
-        assert auth.list_api_keys(hannah, con)[0]["revoked_at"] is None
+        assert api_keys.list_api_keys(hannah, con)[0]["revoked_at"] is None

@@ -10,8 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import DEMO_TODAY
-from workbench import auth, home, metering, relations, rollup, usage, users
+from workbench import home
+from workbench.accounts import auth, organisations, users
+from workbench.accounts import cascade as relations
+from workbench.documents import records as documents
 from workbench.errors import InvalidInput, NotAllowed
+from workbench.usage import metering, rollup
+from workbench.usage import queries as usage
 
 TODAY = DEMO_TODAY.date()
 LAST_30 = usage.Filters(*usage.period("Last 30 days", TODAY))
@@ -45,7 +50,7 @@ def blank(tmp_path_factory):
     store = home.open_store(cfg)
     with store.transaction() as con:
         for org in ("Org A", "Org B"):
-            org_id = users.create_organization(con, org)
+            org_id = organisations.create_organization(con, org)
             for i in range(3):
                 users.insert_user(
                     con, org_id, f"{org[-1].lower()}{i}", f"{org[-1]}{i}@x.test", "x", "manager"
@@ -195,7 +200,7 @@ def test_latency_percentiles_are_within_the_histograms_precision(demo_store):
 def test_rollups_follow_deletes_of_users_and_projects(demo_copy):
     store = home.open_store(demo_copy)
     with store.transaction() as con:
-        relations.delete_cascade(con, "users", "username = ?", ["anna"])
+        documents.delete_user(auth.context_for(con, "alice"), con, "anna")
         relations.delete_cascade(con, "projects", "name = ?", ["Retention desk"])
         assert rollup.differences(con) == []
         assert relations.orphans(con) == {}
@@ -264,7 +269,7 @@ def test_usage_report_cli_gives_the_pages_numbers(cli_env, demo_copy):
 
 
 def test_doctor_finds_and_rebuilds_a_stale_rollup(demo_copy):
-    from workbench import doctor
+    from workbench.ops import doctor
 
     store, vecs = home.open_store(demo_copy), home.open_vectors(demo_copy)
     with store.transaction() as con:  # a write that bypassed the rollups (e.g. a hand-made SQL insert)
@@ -291,7 +296,7 @@ def test_an_upgraded_database_gets_its_history_priced_and_rolled_up(tmp_path):
         shutil.copy(path, before)
     con = duckdb.connect(str(tmp_path / "old.duckdb"))
     db.migrate(con, before)
-    org_id = users.create_organization(con, "Old Co")
+    org_id = organisations.create_organization(con, "Old Co")
     user_id = users.insert_user(con, org_id, "old", "old@x.test", "x", "manager")
     con.execute("INSERT INTO llm_calls (org_id, user_id, provider, model, operation_type, prompt_tokens,"
                 " completion_tokens, total_tokens, cost_usd, latency_ms, created_at) VALUES"

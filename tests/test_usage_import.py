@@ -11,9 +11,11 @@ import pytest
 
 from tests.conftest import DEMO_TODAY, ROOT
 from tests.test_cli import run
-from workbench import auth, home, prices, rollup, usage_import
-from workbench.errors import InvalidInput, NotAllowed
-from workbench.transcripts import ImportReport
+from workbench import home
+from workbench.accounts import auth
+from workbench.errors import ImportReport, InvalidInput, NotAllowed
+from workbench.usage import imports as usage_import
+from workbench.usage import prices, rollup
 
 SAMPLE = ROOT / "data" / "samples" / "usage-log.jsonl"
 CSV = (

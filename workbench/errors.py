@@ -31,3 +31,16 @@ class NotInitialised(WorkbenchError):
 
 class Conflict(WorkbenchError):
     """A concurrent write changed the same rows; the transaction was rolled back."""
+
+
+MAX_ERRORS = 50  # problems an import report lists before it stops reading
+
+
+class ImportReport(InvalidInput):
+    """A file that cannot be imported: every problem found, with its row number."""
+
+    def __init__(self, filename: str, problems: list[tuple[int | None, str]]) -> None:
+        self.filename, self.problems = filename, problems
+        shown = "; ".join(f"row {row}: {text}" if row else text for row, text in problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        super().__init__(f"{filename}: nothing imported. {shown}{more}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from workbench import db, prompts
+from workbench import db
+from workbench.accounts import organisations
 from workbench.settings import Settings
 
 
@@ -13,7 +14,7 @@ def init(settings: Settings) -> list[str]:
     with open_store(settings, create=True).connect() as con:
         applied = db.migrate(con)
         for (org_id,) in con.execute("SELECT id FROM organizations").fetchall():
-            prompts.ensure_defaults(con, org_id)  # organisations made before the prompt defaults
+            organisations.ensure_defaults(con, org_id)  # organisations made before the prompt defaults
         return applied
 
 
@@ -32,14 +33,14 @@ def is_empty(store: db.Store) -> bool:
 
 def open_vectors(settings: Settings):
     """The LanceDB store of this data home."""
-    from workbench.vectors import VectorStore
+    from workbench.search.vectors import VectorStore
 
     return VectorStore(settings.lancedb_uri)
 
 
 def local_embedder(settings: Settings):
     """The configured sentence-transformers embedder (loads on first use)."""
-    from workbench.embed import HashEmbedder, LocalEmbedder
+    from workbench.search.embed import HashEmbedder, LocalEmbedder
 
     if settings.embedding_backend == "hash":
         return HashEmbedder()

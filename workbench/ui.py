@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from workbench import auth, home
+from workbench import home
 from workbench import settings as settings_mod
-from workbench.auth import Context
+from workbench.accounts import auth
+from workbench.accounts.context import Context
 from workbench.errors import AuthFailed, WorkbenchError
 
 
@@ -82,8 +83,8 @@ def warm_imports() -> threading.Thread:
     Forecast or Models page does not wait for them."""
 
     def imports() -> None:
-        import workbench.churn  # noqa: F401
-        import workbench.forecast  # noqa: F401
+        import workbench.models.churn.training  # noqa: F401
+        import workbench.models.forecast.training  # noqa: F401
 
     thread = threading.Thread(target=imports, name="warm-up-imports", daemon=True)
     thread.start()
@@ -93,7 +94,7 @@ def warm_imports() -> threading.Thread:
 @st.cache_resource
 def ingest_worker():
     """The process's background ingest thread and its job states."""
-    from workbench.jobs import IngestWorker
+    from workbench.documents.jobs import IngestWorker
 
     return IngestWorker(settings(), store(), vectors(), embedder())
 
@@ -269,7 +270,7 @@ def confirm_delete(label: str, action, key: str) -> None:
 
 def document_detail(ctx: Context, document_uuid: str) -> None:
     """Summary, keywords, topics and chunks of one document, with its delete button."""
-    from workbench import documents
+    from workbench.documents import records as documents
 
     with connection() as con:
         doc = documents.get_document(ctx, con, document_uuid)

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import codecs
 import json
+from pathlib import PurePath
+
+from workbench.errors import ImportReport
 
 # Real files nest a few levels (a call's metadata, a usage object, a LiteLLM entry). A limit far
 # below Python's recursion limit keeps json.loads, and the repr and json.dumps of what it returns,
@@ -118,3 +121,11 @@ def separator(text: str) -> str:
     if "," in header or not any(s in header for s in SEPARATORS):
         return ","
     return max(SEPARATORS, key=header.count)
+
+
+def check_size(filename: str, size: int, max_mb: int = 50) -> None:
+    """Refuse a file over the limit (callers holding a path check before reading it)."""
+    if size > max_mb * 1024 * 1024:
+        raise ImportReport(
+            PurePath(filename).name, [(None, f"the file is {size / 2**20:.0f} MB; the limit is {max_mb} MB")]
+        )

@@ -1,0 +1,107 @@
+"""The package's layout holds: areas import downwards only, no module imports itself back through
+others, and the top level keeps only the foundations (DESIGN.md, folders by area)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "workbench"
+
+# bottom to top: a module may import its own layer (no cycle) and the layers below it, never one above
+LAYERS = [
+    {"settings", "errors", "db", "text", "markup", "csv_safe", "user_files"},
+    {"accounts"},
+    {"search"},
+    {"home"},
+    {"models"},
+    {"calls"},
+    {"usage"},
+    {"documents"},
+    {"sql_console"},
+    {"chat"},
+    {"ops"},
+    {"ui", "cli"},
+    {"__main__"},
+]
+RANK = {area: rank for rank, areas in enumerate(LAYERS) for area in areas}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """Every workbench module `path` imports, at the top or inside a function (not for type checks)."""
+    tree = ast.parse(path.read_text())
+    checking = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                and ast.unparse(node.test) == "TYPE_CHECKING" for n in ast.walk(node)}
+    out = set()
+    for node in ast.walk(tree):
+        if id(node) in checking:
+            continue
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("workbench"):
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                out.add(full if full in modules else node.module)
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("workbench")}
+    return out
+
+
+def _area(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "workbench"
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {name: _imports(path, modules) - {name} for name, path in modules.items()}
+
+
+def test_every_area_and_top_level_module_has_a_layer():
+    areas = {_area(m) for m in _modules()} - {"workbench"}
+    assert areas <= set(RANK), f"place these in LAYERS: {sorted(areas - set(RANK))}"
+
+
+def test_areas_import_downwards_only():
+    upward = sorted(
+        f"{module} imports {target}"
+        for module, targets in _graph().items() if module != "workbench"
+        for target in targets
+        if _area(target) != _area(module) and RANK[_area(target)] > RANK[_area(module)]
+    )
+    assert upward == []
+
+
+def test_no_import_cycles():
+    graph = _graph()
+    cycles, state = [], {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in graph:
+                continue
+            if state.get(nxt) == "open":
+                loop = path[path.index(nxt):] if nxt in path else []
+                cycles.append(" -> ".join([*loop, node, nxt]))
+            elif nxt not in state:
+                visit(nxt, path + [node])
+        state[node] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])
+    assert cycles == []
+
+
+def test_the_top_level_keeps_only_the_foundations():
+    flat = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+    assert len(flat) <= 12, flat
+    assert set(flat) <= {m for layer in LAYERS for m in layer} | {"home"}

@@ -1,0 +1,2 @@
+"""The `workbench` command: the entry point and one module per command group, over the same services
+the pages call."""

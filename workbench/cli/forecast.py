@@ -1,0 +1,86 @@
+"""CLI commands for forecasts: train on a workbench metric or a dataset, score with production."""
+
+from __future__ import annotations
+
+import click
+
+from workbench.cli.common import acting, as_option, emit, json_option, load_settings
+
+
+@click.group("forecast")
+def forecast_group() -> None:
+    """Daily forecasts of usage or a dataset's series, tracked in the MLflow registry."""
+
+
+@forecast_group.command("train")
+@click.option("--metric", type=click.Choice(["tokens", "cost", "calls", "conversations"]),
+              help="A daily metric of your organisation's usage.")
+@click.option("--by", type=click.Choice(["provider", "model"]), help="One series per provider or model.")
+@click.option("--dataset", metavar="NAME", help="A registered dataset instead of a metric.")
+@click.option("--date", "date_col", metavar="COL", help="The dataset's date column.")
+@click.option("--value", "value_col", metavar="COL", help="The dataset's value column.")
+@click.option("--series", "series_col", metavar="COL", help="The dataset's series id column, if several.")
+@click.option("--method", default="auto", show_default=True,
+              type=click.Choice(["auto", "ets", "gbm", "seasonal_naive"]),
+              help="auto: the better of AutoETS and gradient boosting in the backtest (gradient boosting "
+                   "alone above 20 series).")
+@click.option("--horizon", default=30, show_default=True, type=click.IntRange(1, 365), help="Days ahead.")
+@click.option("--name", help="Model name (default forecast-METRIC[-BY] or forecast-DATASET).")
+@as_option
+@json_option
+def train_command(metric, by, dataset, date_col, value_col, series_col, method, horizon, name, as_user,
+                  as_json) -> None:
+    """Backtest against seasonal naive, fit, log to MLflow and register a staging version."""
+    from workbench.models.forecast import training as forecast
+
+    if not (metric or dataset):
+        raise click.UsageError("Give --metric (a workbench metric) or --dataset with --date and --value.")
+
+    def progress(fraction: float, message: str) -> None:
+        click.echo(f"{fraction:4.0%} {message}", err=True)
+
+    settings = load_settings()
+    with acting(as_user) as (ctx, con):  # the file is held to read the series, not while fitting
+        prepared = forecast.prepare(ctx, con, metric=metric, by=by, dataset=dataset, date_col=date_col,
+                                    value_col=value_col, series_col=series_col, horizon=horizon, name=name,
+                                    progress=progress)
+    fitted = forecast.fit(ctx, settings, prepared, method=method, progress=progress)
+    with acting(as_user, write=True) as (ctx, con):
+        result = forecast.register_fitted(ctx, con, settings, fitted, progress=progress)
+    m = result["metrics"]
+    lines = [f"{result['name']} version {result['version']} ({result['stage']}), method {result['method']},"
+             f" run {result['run_id']}",
+             f"backtest over {result['params']['windows']} windows of {horizon} days:"
+             f" MASE {_num(m['mase'])} (seasonal naive {_num(m['baseline_mase'])}),"
+             f" sMAPE {_num(m['smape'])}% ({_num(m['baseline_smape'])}%),"
+             f" MAE {_num(m['mae'])} ({_num(m['baseline_mae'])})",
+             f"{'window':<7} {'cutoff':<11} {'method':<15} {'MAE':>12} {'sMAPE %':>8} {'MASE':>7}"]
+    lines += [f"{r['window']:<7} {r['cutoff'] or '':<11} {r['method']:<15} {_num(r['mae']):>12}"
+              f" {_num(r['smape']):>8} {_num(r['mase']):>7}" for r in result["backtest"]]
+    emit(result, as_json, "\n".join(lines))
+
+
+@forecast_group.command("score")
+@click.argument("name")
+@as_option
+@json_option
+def score_command(name, as_user, as_json) -> None:
+    """Forecast with the production version and save the results and chart (analytics_results)."""
+    from workbench.models.forecast import training as forecast
+
+    settings = load_settings()
+    with acting(as_user) as (ctx, con):  # read the history, forecast without the file, then write
+        prepared = forecast.prepare_score(ctx, con, name)
+    predicted = forecast.predict_score(ctx, settings, prepared)
+    with acting(as_user, write=True) as (ctx, con):
+        result = forecast.save_score(ctx, con, settings, predicted)
+    lines = [f"{name} version {result['version']} ({result['method']}): {result['rows']} forecast days of"
+             f" {result['series']} series saved as batch {result['batch_id']}; chart {result['chart']}",
+             f"{'series':<24} {'day':<11} {'forecast':>12} {'80% interval':>27}"]
+    lines += [f"{r['series']:<24} {r['day']:<11} {_num(r['value']):>12}"
+              f" {_num(r['lo80']):>13}-{_num(r['hi80']):<13}" for r in result["forecast"]]
+    emit(result, as_json, "\n".join(lines))
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"

@@ -1,0 +1,2 @@
+"""Documents: records and who may see them, parsing, chunking, ingest and its background jobs, and
+indexed git repositories."""

@@ -1,0 +1,1 @@
+"""Models: tabular datasets, churn and forecast training and scoring, and the MLflow model registry."""

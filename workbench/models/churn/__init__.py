@@ -1,0 +1,1 @@
+"""Churn: features from usage or a dataset, training and scoring, and the model report."""

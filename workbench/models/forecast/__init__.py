@@ -1,0 +1,1 @@
+"""Forecasts: the methods and the training, backtest and scoring service."""

@@ -1,0 +1,2 @@
+"""The SQL console: saved queries and one SELECT run in a bounded child process over the organisation's
+rows."""

@@ -1,0 +1,49 @@
+"""Text helpers shared by the areas: the one sentence splitter, the one stemmer, content words and
+template variables. The chat's extractive answers and grounding, the documents' summaries and the
+test embedder all read text through these, so they agree on what a sentence and a word are."""
+
+from __future__ import annotations
+
+import re
+import string
+
+
+def variables(text: str) -> list[str]:
+    """The {names} a template uses."""
+    return sorted({name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name})
+
+
+STOPWORDS = frozenset(
+    "a an and are as at be by can could do does did for from has have how i if in is it its me my of on "
+    "or our should so than that the their them then there these they this to was we were what when where "
+    "which who why will with would you your yours not no any all about into may might must also more most "
+    "get got been being over under after before than per each other some such only own same too very just "
+    "tell please know want need".split()
+)
+# a sentence ends at . ! or ? before a capital, a digit or a quote; paragraphs and list items end one too
+SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n{2,}|\n(?=[-*#] )")
+WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-case words of `text` that carry meaning, with a light plural/verb stem."""
+    return {stem(w) for w in WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
+
+
+def stem(word: str) -> str:
+    """A light plural/verb stem: "policies" -> "policy", "refunds" -> "refund", "billed" -> "bill"."""
+    for suffix in ("ies", "es", "s", "ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of a passage, markdown markers and line breaks tidied."""
+    out = []
+    for part in SENTENCE.split(text):
+        part = re.sub(r"^[#>*\-\s]+", "", part.strip())
+        part = re.sub(r"\s+", " ", part)
+        if len(part) >= 12 and re.search(r"[A-Za-z]", part):
+            out.append(part)
+    return out

@@ -1,0 +1,59 @@
+"""Metering: one `llm_calls` row per model call (chat, analysis, grounding, explanation,
+embedding), priced from the catalogue at the time of the call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from workbench.db import atomic
+from workbench.usage import prices, rollup
+
+
+@dataclass(frozen=True)
+class Call:
+    """One metered call, before it is linked to its message and agent log."""
+
+    provider: str
+    model: str
+    operation: str  # chat / embedding / analysis / grounding / explanation
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    embedding_tokens: int = 0
+    estimated: bool = False
+    latency_ms: int = 0
+    status: str = "ok"  # ok / error / timeout
+
+
+def record(
+    con: duckdb.DuckDBPyConnection,
+    call: Call,
+    *,
+    org_id: int,
+    user_id: int,
+    project_id: int | None = None,
+    conversation_id: int | None = None,
+    message_id: int | None = None,
+    agent_log_id: int | None = None,
+    at: datetime | None = None,
+) -> int:
+    """Insert the llm_calls row of `call`, priced from the catalogue (NULL cost when the model is
+    unpriced), add it to the rollups, and return its id."""
+    at = at or datetime.now()
+    total = call.prompt_tokens + call.completion_tokens + call.embedding_tokens
+    with atomic(con):
+        call_id = con.execute(
+            "INSERT INTO llm_calls (org_id, user_id, project_id, conversation_id, message_id, agent_log_id,"
+            " provider, model, operation_type, prompt_tokens, completion_tokens, cached_tokens,"
+            " embedding_tokens, total_tokens, tokens_estimated, latency_ms, status, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            [org_id, user_id, project_id, conversation_id, message_id, agent_log_id, call.provider,
+             call.model, call.operation, call.prompt_tokens, call.completion_tokens, call.cached_tokens,
+             call.embedding_tokens, total, call.estimated, call.latency_ms, call.status, at],
+        ).fetchone()[0]
+        prices.reprice(con, "id = ?", [call_id])
+        rollup.add(con, "id = ?", [call_id])
+    return call_id
