@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 run: install
 	@$(BIN)/workbench init
-	@$(BIN)/workbench demo --if-empty
+	@$(BIN)/workbench demo --if-empty --background
 	@$(BIN)/workbench serve
 
 test: install chromium

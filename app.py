@@ -12,6 +12,7 @@ if ctx is None:
     nav = st.navigation([st.Page(ui.login_form, title="Log in", icon=":material/login:")])
 else:
     ui.sidebar(ctx)
+    ui.indexing_banner()
     ui.warm_up()
     nav = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0)
                          for i, p in enumerate(ui.visible_pages(ctx))], expanded=True)  # admins see all 14

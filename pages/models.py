@@ -8,7 +8,7 @@ import streamlit as st
 
 from workbench import ui
 from workbench.errors import WorkbenchError
-from workbench.models import registry
+from workbench.models import promotion, registry
 
 ctx = ui.require("models:read")
 state = st.session_state
@@ -121,7 +121,7 @@ if ctx.can("models:promote"):
                         st.spinner("Scoring both versions on the same data..."),
                         ui.connection(reraise=True) as con,
                     ):
-                        checked = registry.check_promotion(
+                        checked = promotion.check_promotion(
                             ctx,
                             con,
                             cfg,
@@ -135,7 +135,7 @@ if ctx.can("models:promote"):
                     st.error(str(exc))
             if force or checked:
                 ui.registry_action(
-                    lambda con: registry.promote(
+                    lambda con: promotion.promote(
                         ctx, con, cfg, name, version, reason=reason, force=force, checked=checked
                     ),
                     f"{name} v{version} is in production.",

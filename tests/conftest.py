@@ -12,12 +12,7 @@ import pytest
 
 from workbench import home
 from workbench.accounts import auth, context
-from workbench.calls import imports as calls
-from workbench.calls import qa
-from workbench.calls import search as call_search
-from workbench.documents import ingest
-from workbench.ops import demo
-from workbench.search.embed import HashEmbedder
+from workbench.ops import demo, indexing
 from workbench.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,13 +37,7 @@ def demo_home(tmp_path_factory) -> Settings:
     home.init(cfg)
     store = home.open_store(cfg)
     demo.load(cfg, store, today=DEMO_TODAY)
-    vectors, embedder = home.open_vectors(cfg), HashEmbedder()
-    for doc_uuid in ingest.pending(store):
-        assert ingest.process(cfg, store, vectors, embedder, doc_uuid).status == "completed"
-    with store.connect() as con:  # what `workbench demo` does next: calls and QA pairs searchable
-        waiting = call_search.pending_calls(con)
-    calls.index_calls(store, vectors, embedder, waiting)
-    qa.embed_missing(store, vectors, embedder)
+    indexing.run(cfg)  # what `workbench demo` does next: documents, calls and QA pairs searchable
     return cfg
 
 

@@ -19,7 +19,7 @@ from tests.test_lock import hold
 from tests.test_registry import customers
 from workbench import db, home
 from workbench.errors import InvalidInput, NotInitialised
-from workbench.models import registry, tabular
+from workbench.models import promotion, registry, tabular
 from workbench.models.churn import training as churn
 from workbench.ops import backup
 from workbench.search import vectors
@@ -80,7 +80,7 @@ def round_trip(demo_home, tmp_path_factory):
             source="customers.csv",
             algorithms=("logistic_regression",),
         )
-        registry.promote(dan, con, original, "churn", trained["version"])
+        promotion.promote(dan, con, original, "churn", trained["version"])
         tabular.register_file(
             dan, con, original, customers(n=50).write_csv().encode(), "customers", filename="customers.csv"
         )

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import DEMO_TODAY, ctx_of
 from workbench import home
 from workbench.errors import InvalidInput
-from workbench.models import registry
+from workbench.models import promotion
 from workbench.models.churn import features as churn_features
 from workbench.models.churn import training as churn
 
@@ -118,7 +118,7 @@ def test_scoring_writes_each_users_risk_and_reasons(demo_copy):
             churn.score(dan, con, demo_copy, cutoff=CUTOFF)
         trained = churn.train_from_workbench(dan, con, demo_copy, cutoff=CUTOFF)
         assert trained["metrics"]["roc_auc"] > 0.8, trained["metrics"]
-        registry.promote(alice, con, demo_copy, "churn", trained["version"])
+        promotion.promote(alice, con, demo_copy, "churn", trained["version"])
         result = churn.score(dan, con, demo_copy, cutoff=CUTOFF)
         rows = con.execute(
             "SELECT org_id, result_type, meta, model_artifact_id FROM analytics_results WHERE batch_id = ?",

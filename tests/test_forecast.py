@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from tests.conftest import DEMO_TODAY, ctx_of
 from workbench import home
 from workbench.errors import InvalidInput, NotAllowed
-from workbench.models import registry, tabular
+from workbench.models import promotion, registry, tabular
 from workbench.models.forecast import methods as fm
 from workbench.models.forecast import training as forecast
 from workbench.settings import Settings
@@ -87,7 +87,7 @@ def northwind(demo_home, tmp_path_factory):
         dan = ctx_of(store, "dan")
         good = forecast.train(dan, con, cfg, metric="calls", method="ets", end=DEMO_TODAY.date(),
                               progress=lambda fraction, message: steps.append(fraction))
-        registry.promote(dan, con, cfg, good["name"], good["version"])
+        promotion.promote(dan, con, cfg, good["name"], good["version"])
         worse = forecast.train(dan, con, cfg, metric="calls", method="seasonal_naive", end=DEMO_TODAY.date())
     return cfg, store, good, worse, steps
 
@@ -124,7 +124,7 @@ def test_the_gate_keeps_a_worse_forecast_out_of_production(northwind):
                          len(registry.history(dan, con, "forecast-calls")))
         before = state()
         with pytest.raises(registry.GateFailed, match="did not pass the gate on mase"):
-            registry.promote(dan, con, cfg, "forecast-calls", worse["version"])
+            promotion.promote(dan, con, cfg, "forecast-calls", worse["version"])
         assert state() == before
         assert registry.production(dan, con, "forecast-calls")["version"] == good["version"]
     rname = registry.registered_name(1, "forecast-calls")
@@ -286,7 +286,7 @@ def test_a_dataset_with_several_series_trains_and_scores(demo_copy):
                               filename="sales.csv")
         trained = forecast.train(dan, con, demo_copy, dataset="Daily sales", date_col="date",
                                  value_col="value", series_col="store", method="gbm", horizon=HORIZON)
-        registry.promote(dan, con, demo_copy, trained["name"], trained["version"])
+        promotion.promote(dan, con, demo_copy, trained["name"], trained["version"])
         scored = forecast.score(dan, con, demo_copy, trained["name"])
     assert trained["name"] == "forecast-daily-sales" and trained["params"]["series"] == 2
     assert trained["metrics"]["mase"] < trained["metrics"]["baseline_mase"]

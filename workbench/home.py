@@ -1,14 +1,91 @@
-"""The data home: its folders, its database, and opening both."""
+"""The data home: its layout (every path in it), and the one handle that opens its stores.
+
+`Workbench(settings)` is made once per process (the app's `ui.workbench()`, the CLI's
+`cli.common.workbench()`) and costs nothing until a store is used: DuckDB is opened for each unit
+of work through `connect`/`transaction` (DESIGN.md, who holds the database), LanceDB, the embedder
+and MLflow on first use. Nothing outside this module builds a path into the data home or opens a
+store; it is also where a second backend (the team profile) will plug in.
+
+    data home/
+      workbench.duckdb        the relational schema (db.py, sql/)
+      lancedb/                chunk and utterance vectors (search/vectors.py)
+      mlflow.db, mlartifacts/ MLflow's store and the models it keeps (models/registry.py)
+      uploads/<org>/          uploaded documents, as received
+      exports/org-<id>/       datasets: exported QA pairs, tabular uploads, legacy/ copies
+      results/org-<id>/       churn and forecast scores written as Parquet
+      cache/                  derived and rebuilt on demand: the exported embedding model, the SQL
+                              console's snapshots (sandbox/), the background indexing's progress
+"""
 
 from __future__ import annotations
 
+import functools
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from workbench import db
-from workbench.accounts import organisations
 from workbench.settings import Settings
+
+if TYPE_CHECKING:
+    from workbench.search.embed import Embedder
+    from workbench.search.vectors import VectorStore
+
+RESULTS, ARTIFACTS, INDEXING = "results", "mlartifacts", "indexing.json"
+
+
+class Workbench:
+    """One data home, opened from Settings: owns every path of its layout and opens every store."""
+
+    def __init__(self, settings: Settings, *, on_wait=None, read_only: bool = False) -> None:
+        self.settings = settings
+        self.store = open_store(settings, on_wait=on_wait, read_only=read_only)
+
+    # --- layout ----------------------------------------------------------------------------------
+    @property
+    def home(self) -> Path:
+        return self.settings.home
+
+    def results_dir(self, org_id: int) -> Path:
+        return results_dir(self.settings, org_id)
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return artifacts_dir(self.settings)
+
+    @property
+    def indexing_file(self) -> Path:
+        return indexing_file(self.settings)
+
+    # --- stores ----------------------------------------------------------------------------------
+    def connect(self) -> AbstractContextManager:
+        """A connection for one unit of work (a page run, a command's read)."""
+        return self.store.connect()
+
+    def transaction(self) -> AbstractContextManager:
+        """A connection in one transaction, committed on success."""
+        return self.store.transaction()
+
+    @functools.cached_property
+    def vectors(self) -> VectorStore:
+        return open_vectors(self.settings)
+
+    @functools.cached_property
+    def embedder(self) -> Embedder:
+        """The configured embedder, loaded on first use and kept (the app, bulk commands)."""
+        return local_embedder(self.settings)
+
+    @functools.cached_property
+    def query_embedder(self) -> Embedder:
+        """For a one-shot command that embeds a question: the torch-free ONNX copy of the model when
+        this home has one (a fraction of a second to load), else the configured embedder."""
+        return local_embedder(self.settings, light=True)
 
 
 def init(settings: Settings) -> list[str]:
     """Create the data home and apply pending migrations. Returns the migrations applied."""
+    from workbench.accounts import organisations
+
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.uploads_dir.mkdir(exist_ok=True)
     with open_store(settings, create=True).connect() as con:
@@ -31,17 +108,34 @@ def is_empty(store: db.Store) -> bool:
         return con.execute("SELECT count(*) FROM organizations").fetchone()[0] == 0
 
 
-def open_vectors(settings: Settings):
+def open_vectors(settings: Settings) -> VectorStore:
     """The LanceDB store of this data home."""
     from workbench.search.vectors import VectorStore
 
     return VectorStore(settings.lancedb_uri)
 
 
-def local_embedder(settings: Settings):
-    """The configured sentence-transformers embedder (loads on first use)."""
+def local_embedder(settings: Settings, *, light: bool = False) -> Embedder:
+    """The configured sentence-transformers embedder (loads on first use). `light`: a one-shot
+    command's, which loads the exported ONNX model without torch when the cache holds it."""
     from workbench.search.embed import HashEmbedder, LocalEmbedder
 
     if settings.embedding_backend == "hash":
         return HashEmbedder()
-    return LocalEmbedder(settings.embedding_model, settings.cache_dir, settings.embedding_backend)
+    return LocalEmbedder(settings.embedding_model, settings.cache_dir, settings.embedding_backend,
+                         light=light)
+
+
+def results_dir(settings: Settings, org_id: int) -> Path:
+    """Where an organisation's churn and forecast scores are written."""
+    return settings.home / RESULTS / f"org-{int(org_id)}"
+
+
+def artifacts_dir(settings: Settings) -> Path:
+    """MLflow's artifact root for a local store (a remote server keeps its own)."""
+    return settings.home / ARTIFACTS
+
+
+def indexing_file(settings: Settings) -> Path:
+    """The background indexing's progress, read by the app's banner."""
+    return settings.cache_dir / INDEXING

@@ -205,6 +205,34 @@ def sidebar(ctx: Context) -> None:
             st.rerun()
 
 
+def indexing_banner() -> None:
+    """While embeddings are made in the background (the demo's first start): what is done so far,
+    refreshed every few seconds, and a full rerun when it finishes so the pages show the rest."""
+    from workbench.ops import indexing
+
+    found = indexing.status(settings())
+    if found is not None and (found["state"] != "done" or st.session_state.get("indexing.shown")):
+        _indexing_progress()
+
+
+@st.fragment(run_every=3)
+def _indexing_progress() -> None:
+    from workbench.ops import indexing
+
+    found = indexing.status(settings())
+    if found is None or found["state"] == "done":
+        if st.session_state.pop("indexing.shown", False):
+            st.rerun(scope="app")
+        return
+    st.session_state["indexing.shown"] = True
+    if found["state"] == "failed":
+        st.warning(f"Embedding stopped ({found['message']}). Search, chat and intents cover only what"
+                   " was embedded; run `workbench index` to finish.", icon=":material/warning:")
+        return
+    st.info(f"Embedding the data in the background: {indexing.summary(found)}. Search, chat and call"
+            " intents cover what is embedded so far; the rest appears when it is done.",
+            icon=":material/hourglass_top:")
+
 
 def exports(frame, name: str, key: str) -> None:
     """A chart's or table's data as CSV (formula cells neutralised, see `csv_safe`) and Parquet

@@ -108,7 +108,7 @@ def search_command(query, as_user, mode, project, k, as_json) -> None:
         context_of(as_user),
         open_store(),
         home.open_vectors(cfg),
-        home.local_embedder(cfg),
+        home.local_embedder(cfg, light=True),
         query,
         mode=mode,
         project=project,

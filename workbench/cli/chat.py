@@ -48,7 +48,7 @@ def ask_command(
         cfg,
         open_store(),
         home.open_vectors(cfg),
-        home.local_embedder(cfg),
+        home.local_embedder(cfg, light=True),
         question,
         conversation_uuid=conversation_uuid,
         agent_type=agent_type,

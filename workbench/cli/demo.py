@@ -9,14 +9,17 @@ import click
 from workbench import home
 from workbench.cli.common import emit, json_option, load_settings, open_store
 from workbench.errors import WorkbenchError
+from workbench.ops import indexing
 
 
 @click.command()
 @click.option("--scale", type=click.IntRange(min=1), metavar="N",
               help="Also write N extra llm_calls through the bulk path (for benchmarks).")
 @click.option("--if-empty", is_flag=True, help="Load only when the database is empty.")
+@click.option("--background", is_flag=True,
+              help="Embed the documents and calls in a background process (the app shows its progress).")
 @json_option
-def demo(scale, if_empty, as_json) -> None:
+def demo(scale, if_empty, background, as_json) -> None:
     """Load the deterministic demo data (two organisations) into an empty database."""
     from workbench.ops import demo as demo_mod
     from workbench.ops.demo import people, usage
@@ -32,15 +35,10 @@ def demo(scale, if_empty, as_json) -> None:
         raise WorkbenchError("The database already holds data; the demo loads only into an "
                              "empty one. Point WORKBENCH_HOME at a new folder.")
     result["load_seconds"] = round(time.perf_counter() - started, 2)
-    from workbench.documents import ingest
-
-    waiting = ingest.pending(store)
-    if waiting:
-        started = time.perf_counter()
-        outcomes = _ingest_pending(cfg, store, waiting, quiet=as_json)
-        result["documents_ingested"] = sum(o.status == "completed" for o in outcomes)
-        result["ingest_seconds"] = round(time.perf_counter() - started, 2)
-    result |= _index_demo_calls(cfg, store, quiet=as_json)
+    if background:
+        result["indexing_pid"] = indexing.start_background(cfg)
+    else:
+        result |= indexing.run(cfg, None if as_json else lambda line: click.echo(line, err=True))
     if scale:
         started = time.perf_counter()
         with store.transaction() as con:
@@ -64,44 +62,11 @@ def demo(scale, if_empty, as_json) -> None:
     if result.get("calls_embedded"):
         lines.append(f"Embedded {result['calls_embedded']:,} calls' utterances and"
                      f" {result['qa_embedded']} QA pairs, clustered intents, in {result['calls_seconds']} s.")
+    if result.get("indexing_pid"):
+        lines.append("Embedding the documents and calls in the background: the app shows the progress"
+                     " (or run `workbench index --status`).")
     if scale:
         lines.append(f"Wrote {scale:,} llm_calls in {result['scale_seconds']} s.")
     lines.append(f"Demo logins (password: {people.DEMO_PASSWORD}):")
     lines += [f"  {x['username']:<8} {x['role']:<15} {x['organization']}" for x in result["logins"]]
     emit(result, as_json, "\n".join(lines))
-
-
-def _index_demo_calls(cfg, store, quiet: bool) -> dict:
-    """Embed the calls and QA pairs still without vectors, and cluster the calls' intents."""
-    from workbench.calls import imports as calls
-    from workbench.calls import qa
-    from workbench.calls import search as call_search
-
-    with store.connect() as con:
-        waiting = call_search.pending_calls(con)
-    vectors, embedder = home.open_vectors(cfg), home.local_embedder(cfg)
-    started = time.perf_counter()
-    qa_done = qa.embed_missing(store, vectors, embedder)
-    if not waiting and not qa_done:
-        return {}
-
-    def say(done: int, total: int) -> None:
-        if not quiet:
-            click.echo(f"  calls embedded: {done:,}/{total:,}", err=True)
-
-    calls.index_calls(store, vectors, embedder, waiting, say)
-    return {"calls_embedded": len(waiting), "qa_embedded": qa_done,
-            "calls_seconds": round(time.perf_counter() - started, 2)}
-
-
-def _ingest_pending(cfg, store, waiting: list[str], quiet: bool) -> list:
-    """Process pending documents (the demo's samples), one progress line each."""
-    from workbench.documents import ingest
-
-    vectors, embedder = home.open_vectors(cfg), home.local_embedder(cfg)
-
-    def say(name: str, stage: str, fraction: float) -> None:
-        if not quiet and (fraction >= 1.0 or stage.endswith("chunks") and fraction == 0):
-            click.echo(f"  {name}: {stage}", err=True)
-
-    return ingest.process_many(cfg, store, vectors, embedder, waiting, say)

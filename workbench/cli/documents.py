@@ -132,7 +132,7 @@ def search_command(query, as_user, k, mode, document_uuids, as_json) -> None:
         ctx,
         open_store(),
         home.open_vectors(cfg),
-        home.local_embedder(cfg),
+        home.local_embedder(cfg, light=True),
         query,
         k=k,
         document_uuids=list(document_uuids) or None,

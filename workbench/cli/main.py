@@ -22,6 +22,7 @@ from workbench.cli import datasets as _datasets
 from workbench.cli import demo as _demo
 from workbench.cli import documents as _documents
 from workbench.cli import forecast as _forecast
+from workbench.cli import indexing as _indexing
 from workbench.cli import legacy as _legacy
 from workbench.cli import models as _models
 from workbench.cli import prices as _prices
@@ -113,6 +114,7 @@ for _command in (
     _documents.doctor_command,
     _documents.documents_group,
     _forecast.forecast_group,
+    _indexing.index_command,
     _legacy.import_legacy_command,
     _models.churn_group,
     _models.models_group,

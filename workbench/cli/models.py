@@ -7,7 +7,9 @@ from datetime import datetime
 
 import click
 
+from workbench import home
 from workbench.cli.common import acting, as_option, emit, json_option, load_settings, reading
+from workbench.models import promotion
 
 
 @click.group("churn")
@@ -135,12 +137,11 @@ def promote_command(
     name, version, metric, threshold, min_improvement, force, reason, as_user, as_json
 ) -> None:
     """Promote a version to production; the current production version is archived."""
-    from workbench.models import registry
 
     settings, checked = load_settings(), None
     if not force:  # the gate scores both versions reading only; the file is held to write after
         with acting(as_user) as (ctx, con):
-            checked = registry.check_promotion(
+            checked = promotion.check_promotion(
                 ctx,
                 con,
                 settings,
@@ -151,7 +152,8 @@ def promote_command(
                 min_improvement=min_improvement,
             )
     with acting(as_user, write=True) as (ctx, con):
-        row = registry.promote(ctx, con, settings, name, version, reason=reason, force=force, checked=checked)
+        row = promotion.promote(ctx, con, settings, name, version, reason=reason, force=force,
+                                checked=checked)
     gate = row["gate"]
     how = (
         "forced"
@@ -220,7 +222,7 @@ def mlflow_ui_command() -> None:
 
     settings = load_settings()
     where = urlparse(settings.mlflow_ui_url)
-    artifacts = settings.home / "mlartifacts"
+    artifacts = home.artifacts_dir(settings)
     artifacts.mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable,

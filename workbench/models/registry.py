@@ -10,13 +10,12 @@ production before the current one."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -24,14 +23,12 @@ from urllib.parse import unquote, urlsplit
 import duckdb
 import mlflow
 from mlflow.exceptions import MlflowException
-from mlflow.models import MetricThreshold
-from mlflow.models.evaluation import EvaluationResult
-from mlflow.models.evaluation.validation import ModelValidationFailedException, validate_evaluation_results
 from mlflow.tracking import MlflowClient
 
+from workbench import home
 from workbench.accounts.context import Context
 from workbench.db import atomic, fetch_dicts, fetch_one
-from workbench.errors import Conflict, InvalidInput, NotFound, WorkbenchError
+from workbench.errors import InvalidInput, NotFound, WorkbenchError
 from workbench.settings import Settings
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no progress bars in logs
@@ -139,7 +136,7 @@ def experiment_id(settings: Settings, org_id: int, kind: str) -> str:
             return found.experiment_id
         location = None
         if settings.mlflow_tracking_uri.startswith("sqlite:") or "://" not in settings.mlflow_tracking_uri:
-            folder = settings.home / "mlartifacts"
+            folder = home.artifacts_dir(settings)
             folder.mkdir(parents=True, exist_ok=True)
             location = folder.as_uri()
         return client.create_experiment(name, artifact_location=location, tags={"org_id": str(org_id)})
@@ -272,125 +269,6 @@ def history(ctx: Context, con: duckdb.DuckDBPyConnection, name: str | None = Non
     )
 
 
-def gate(
-    settings: Settings,
-    challenger: dict,
-    champion: dict | None,
-    *,
-    metric: str | None = None,
-    threshold: float | None = None,
-    min_improvement: float | None = None,
-) -> dict:
-    """Evaluate the challenger and the champion on the challenger's holdout and validate the
-    challenger with MLflow's validator: it must reach `threshold` (when given) and be at least as
-    good as the champion (better by `min_improvement` when given). Raises GateFailed."""
-    metric = metric or GATE_METRICS[challenger["kind"]][0]
-    greater = metric not in LOWER_IS_BETTER
-    if champion is None:
-        mine, theirs = dict(challenger["metrics"]), None
-    else:
-        mine, theirs = _evaluator(challenger["kind"])(settings, challenger, champion)
-    if metric not in mine:
-        raise InvalidInput(
-            f"The gate metric {metric!r} is not one of this model's: {', '.join(sorted(mine))}."
-        )
-    if theirs is not None and theirs.get(metric) is None:
-        raise InvalidInput(
-            f"Production version {champion['version']} has no {metric} on the challenger's data, "
-            "so the two cannot be compared: pick another gate metric, or force it with a reason."
-        )
-    outcome = {
-        "metric": metric,
-        "challenger": mine.get(metric),
-        "production": (theirs or {}).get(metric),
-        "threshold": threshold,
-        "min_improvement": min_improvement,
-    }
-    if threshold is None and theirs is None:
-        return outcome  # nothing to compare with and no bar: the first production version
-    change = {"min_absolute_change": min_improvement} if min_improvement else {"min_relative_change": 0.0}
-    rule = MetricThreshold(threshold=threshold, greater_is_better=greater, **(change if theirs else {}))
-    try:
-        validate_evaluation_results(
-            {metric: rule}, EvaluationResult(mine, {}), EvaluationResult(theirs, {}) if theirs else None
-        )
-    except ModelValidationFailedException as exc:
-        raise GateFailed(_gate_message(challenger, outcome, champion)) from exc
-    return outcome
-
-
-def check_promotion(
-    ctx: Context,
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    name: str,
-    version: int | str,
-    *,
-    metric: str | None = None,
-    threshold: float | None = None,
-    min_improvement: float | None = None,
-) -> dict:
-    """Run the gate for promoting a version, reading only: the slow part (scoring or backtesting
-    both versions) needs no write lock. Pass the outcome to `promote(checked=...)`."""
-    ctx.require("models:promote")
-    target = version_of(ctx, con, name, version)
-    if target["stage"] == "production":
-        raise InvalidInput(f"Version {target['version']} of {name} is already in production.")
-    current = production(ctx, con, name)
-    outcome = gate(
-        settings, target, current, metric=metric, threshold=threshold, min_improvement=min_improvement
-    )
-    return outcome | {
-        "name": name,
-        "version": target["version"],
-        "production_version": current["version"] if current else None,
-    }
-
-
-def promote(
-    ctx: Context,
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    name: str,
-    version: int | str,
-    *,
-    reason: str = "",
-    metric: str | None = None,
-    threshold: float | None = None,
-    min_improvement: float | None = None,
-    force: bool = False,
-    checked: dict | None = None,
-) -> dict:
-    """Promote a version to production through the gate (or forced by an admin with a reason);
-    the previous production version becomes archived. `checked` is the outcome of
-    `check_promotion` run just before on a read connection; it holds only if production has not
-    changed since."""
-    ctx.require("models:promote")
-    target = version_of(ctx, con, name, version)
-    if target["stage"] == "production":
-        raise InvalidInput(f"Version {target['version']} of {name} is already in production.")
-    current = production(ctx, con, name)
-    if force:
-        ctx.require("admin:full")
-        if not reason.strip():
-            raise InvalidInput("A forced promotion needs a written reason.")
-        outcome = {"forced": True, "challenger": target["metrics"]}
-    elif checked is not None:
-        if (checked.get("name"), checked.get("version")) != (name, target["version"]) or checked.get(
-            "production_version"
-        ) != (current["version"] if current else None):
-            raise Conflict("Production changed while the gate ran; run the promotion again.")
-        outcome = {k: v for k, v in checked.items() if k not in ("name", "version")}
-    else:
-        outcome = gate(
-            settings, target, current, metric=metric, threshold=threshold, min_improvement=min_improvement
-        )
-    moves = [(current, "archived", "promote")] if current else []
-    moves.append((target, "production", "force" if force else "promote"))
-    _move(ctx, con, settings, name, moves, reason.strip() or "passed the gate", outcome)
-    return version_of(ctx, con, name, version) | {"gate": outcome}
-
-
 def archive(
     ctx: Context,
     con: duckdb.DuckDBPyConnection,
@@ -406,7 +284,7 @@ def archive(
         raise InvalidInput(f"Version {target['version']} of {name} is already archived.")
     if not reason.strip():
         raise InvalidInput("Say why the version is archived.")
-    _move(ctx, con, settings, name, [(target, "archived", "archive")], reason.strip(), target["metrics"])
+    move_stage(ctx, con, settings, name, [(target, "archived", "archive")], reason.strip(), target["metrics"])
     return version_of(ctx, con, name, version)
 
 
@@ -436,11 +314,11 @@ def rollback(
     current = production(ctx, con, name)
     moves = [(current, "archived", "rollback")] if current else []
     moves.append((previous, "production", "rollback"))
-    _move(ctx, con, settings, name, moves, reason.strip(), previous["metrics"])
+    move_stage(ctx, con, settings, name, moves, reason.strip(), previous["metrics"])
     return version_of(ctx, con, name, previous["version"])
 
 
-def _move(
+def move_stage(
     ctx, con, settings, name: str, moves: list[tuple[dict, str, str]], reason: str, metrics: dict
 ) -> None:
     """Apply stage moves to the mirror and the audit, then to MLflow, in one transaction: if MLflow
@@ -496,30 +374,6 @@ def _audit(con, ctx: Context, artifact_id: int, from_stage, to_stage: str, actio
         " metrics, action) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [artifact_id, from_stage, to_stage, ctx.user_id, reason, json.dumps(metrics, default=float), action],
     )
-
-
-def _evaluator(kind: str) -> Callable[[Settings, dict, dict], tuple[dict, dict]]:
-    """`gate_metrics(settings, challenger, champion)` of the module that trains this kind of model."""
-    module = importlib.import_module(f"workbench.{kind}")
-    return module.gate_metrics
-
-
-def _gate_message(challenger: dict, outcome: dict, champion: dict | None) -> str:
-    better = "higher" if outcome["metric"] not in LOWER_IS_BETTER else "lower"
-    parts = [
-        f"Version {challenger['version']} of {challenger['name']} did not pass the gate on "
-        f"{outcome['metric']} ({better} is better): {outcome['challenger']:.4f}"
-    ]
-    if champion is not None:
-        parts.append(
-            f" against {outcome['production']:.4f} for production version {champion['version']}"
-            " on the same holdout"
-        )
-        if outcome["min_improvement"]:
-            parts.append(f", needing an improvement of {outcome['min_improvement']}")
-    if outcome["threshold"] is not None:
-        parts.append(f"; the bar is {outcome['threshold']}")
-    return "".join(parts) + ". Nothing was changed; an admin may force it with a written reason."
 
 
 def _connection_failure(exc: MlflowException) -> bool:

@@ -33,7 +33,7 @@ import duckdb
 
 from workbench import db, home
 from workbench.errors import InvalidInput, StoreBusy, WorkbenchError
-from workbench.settings import Settings
+from workbench.settings import ENV, Settings
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -46,7 +46,9 @@ PARTS = ("database", "vectors", "uploads", "mlflow", "other")
 LEFT_OUT = {"cache": "the exported embedding model, rebuilt on first use"}
 # Columns that keep absolute paths into the data home; a restore into another folder rewrites them.
 PATH_COLUMNS = (("datasets", "file_path"), ("analytics_results", "artifact_path"))
-ENV_OF = {"database": "WORKBENCH_DB", "vectors": "WORKBENCH_LANCEDB_URI", "mlflow": "MLFLOW_TRACKING_URI"}
+# the variable that moves each store out of the home (settings.ENV names them all)
+ENV_OF = {part: ENV[name][0] for part, name in
+          (("database", "db_path"), ("vectors", "lancedb_uri"), ("mlflow", "mlflow_tracking_uri"))}
 
 Progress = Callable[[str, dict], None]
 
@@ -278,7 +280,7 @@ def _part_of(rel: str, places: dict) -> str:
         return "vectors"
     if top == "uploads":
         return "uploads"
-    if rel == places["mlflow"] or top == "mlartifacts":
+    if rel == places["mlflow"] or top == home.ARTIFACTS:
         return "mlflow"
     return "other"
 
@@ -367,7 +369,7 @@ def _rewrite_paths(staging: Path, places: dict, manifest: dict, new_home: Path) 
     if pairs and places["mlflow"] and (staging / places["mlflow"]).is_file():
         changed += _rewrite_sqlite(staging / places["mlflow"], pairs)
     uris = [(old, new) for old, new in pairs if old.startswith("file:")]
-    for mlmodel in (staging / "mlartifacts").rglob("MLmodel") if uris else ():
+    for mlmodel in (staging / home.ARTIFACTS).rglob("MLmodel") if uris else ():
         text = original = mlmodel.read_text()
         for old, new in uris:  # MLflow notes where it saved the model; a plain path in free text stays
             text = text.replace(old, new)

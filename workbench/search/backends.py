@@ -138,6 +138,78 @@ class OnnxEncoder(PooledEncoder):
         return self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
 
 
+class LightOnnxEncoder:
+    """The exported fp32 graph with the model's fast tokenizer: no torch, no transformers, so a
+    one-shot command loads it in a fraction of a second. Same vectors as the fp32 model (cosine 1.0
+    to 1e-6); used for questions, while documents are embedded by the configured backend."""
+
+    name = "onnx-fp32-light"
+
+    def __init__(self, model_dir: Path, path: Path) -> None:
+        """Open the tokenizer (tokenizer.json) and an ONNX Runtime session on `path`."""
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+        self.max_len = _max_seq_length(Path(model_dir))
+        self.sep_id = self.tokenizer.token_to_id("[SEP]")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    def ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids with [CLS] and [SEP]; cut to the model's length keeping the final [SEP]."""
+        out = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        return [x if len(x) <= self.max_len else [*x[: self.max_len - 1], self.sep_id] for x in out]
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        out = np.zeros((len(texts), DIM), np.float32)
+        ids = self.ids(texts) if texts else []
+        for start in range(0, len(ids), batch_size):
+            part = ids[start:start + batch_size]
+            batch = np.zeros((len(part), max(map(len, part))), np.int64)
+            mask = np.zeros_like(batch)
+            for row, x in enumerate(part):
+                batch[row, :len(x)], mask[row, :len(x)] = x, 1
+            feed = {"input_ids": batch, "attention_mask": mask, "token_type_ids": np.zeros_like(batch)}
+            hidden = self.session.run(None, feed)[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
+            out[start:start + len(part)] = pooled / np.maximum(
+                np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+def _max_seq_length(model_dir: Path) -> int:
+    import json
+
+    config = model_dir / "sentence_bert_config.json"
+    return int(json.loads(config.read_text()).get("max_seq_length", 256)) if config.exists() else 256
+
+
+def load_light_encoder(model_dir: Path, cache_dir: Path) -> LightOnnxEncoder | None:
+    """The torch-free encoder when the fp32 graph was exported into the cache, else None."""
+    path = _artefact_dir(Path(model_dir), Path(cache_dir)) / "model-fp32.onnx"
+    return LightOnnxEncoder(Path(model_dir), path) if path.exists() else None
+
+
+def export_light_encoder(model_dir: Path, cache_dir: Path) -> bool:
+    """Export the graphs (once; about 15 s with torch) so one-shot commands load fast. True when
+    this call exported them, False when they were there already."""
+    out_dir = _artefact_dir(Path(model_dir), Path(cache_dir))
+    if (out_dir / "model-fp32.onnx").exists():
+        return False
+    from sentence_transformers import SentenceTransformer
+
+    _export(SentenceTransformer(str(model_dir), device="cpu", local_files_only=True), out_dir)
+    return True
+
+
 def _classic_bert(bert: Any) -> Any:
     """BertModel forward in the classic form that ORT's optimizer fuses into Attention ops."""
     import torch
@@ -192,9 +264,14 @@ def _export(model: Any, out_dir: Path) -> None:
         opt.save_model_to_file(str(fused))
         # Per-channel int8 weights, dynamic uint8 activations (u8s8 is exact on VNNI); only weight MatMuls
         # and the fused QKV projection are quantized, attention scores stay fp32.
-        quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul", "Attention"],
-                         extra_options={"MatMulConstBOnly": True, "DefaultTensorType": 1})
+        root, level = logging.getLogger(), logging.getLogger().level
+        root.setLevel(logging.ERROR)  # onnxruntime's quantizer advises on the root logger: not for users
+        try:
+            quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8, per_channel=True,
+                             op_types_to_quantize=["MatMul", "Attention"],
+                             extra_options={"MatMulConstBOnly": True, "DefaultTensorType": 1})
+        finally:
+            root.setLevel(level)
         for f in (fused, int8):
             os.replace(f, out_dir / f.name)
 

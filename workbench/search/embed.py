@@ -45,10 +45,12 @@ class LocalEmbedder:
     dim = 384
 
     def __init__(
-        self, model: str = "", cache_dir: Path | None = None, backend: str = "auto", batch_size: int = 32
+        self, model: str = "", cache_dir: Path | None = None, backend: str = "auto", batch_size: int = 32,
+        *, light: bool = False,
     ) -> None:
         self.model_name = Path(model).name if model else DEFAULT_MODEL
         self._model_ref, self._cache_dir, self._backend = model, cache_dir, backend
+        self._light = light  # a one-shot command's: the exported graph without torch, when there
         self._batch_size = batch_size
         self._encoder = None
         self._lock = threading.Lock()
@@ -66,9 +68,12 @@ class LocalEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from workbench.search import backends as embed_backends
 
-        path = Path(self._model_ref) if self._model_ref else _packaged_model_path()
+        path = model_path(self._model_ref)
         cache = self._cache_dir or Path.home() / ".cache" / "workbench"
-        encoder = embed_backends.load_encoder(path, cache, prefer=self._backend)
+        encoder = embed_backends.load_light_encoder(path, cache) if self._light else None
+        if encoder is None:
+            _quiet_loading()
+            encoder = embed_backends.load_encoder(path, cache, prefer=self._backend)
         self.dim = int(encoder.encode(["dimension probe"]).shape[1])
         return encoder
 
@@ -81,8 +86,25 @@ class LocalEmbedder:
         return np.asarray(self.encoder.encode(texts, batch_size=self._batch_size), dtype=np.float32)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        tokenizer = self.encoder.tokenizer
-        return [len(ids) for ids in tokenizer(texts, add_special_tokens=True)["input_ids"]]
+        encoder = self.encoder
+        if hasattr(encoder, "count_tokens"):
+            return encoder.count_tokens(texts)
+        return [len(ids) for ids in encoder.tokenizer(texts, add_special_tokens=True)["input_ids"]]
+
+
+def _quiet_loading() -> None:
+    """No library progress bars or notices on a user's console ("Loading weights: 100%...")."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def model_path(model: str = "") -> Path:
+    """The folder of the configured model: a path given in settings, else the packaged MiniLM."""
+    return Path(model) if model else _packaged_model_path()
 
 
 def _packaged_model_path() -> Path:

@@ -26,6 +26,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from workbench import home
 from workbench.accounts.context import Context
 from workbench.db import atomic
 from workbench.errors import InvalidInput, NotFound
@@ -379,7 +380,7 @@ def score(
     risk = model.predict_proba(x)[:, 1]
     reasons = churn_report.reasons(model, x, risk, top_reasons)
     batch = str(uuid.uuid4())
-    folder = settings.home / "results" / f"org-{int(ctx.org_id)}"
+    folder = home.results_dir(settings, ctx.org_id)
     folder.mkdir(parents=True, exist_ok=True)
     chart = folder / f"churn-risk-{batch}.png"
     rows = [

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from workbench import csv_safe
+from workbench import csv_safe, home
 from workbench.accounts.context import Context
 from workbench.db import atomic
 from workbench.errors import InvalidInput
@@ -310,7 +310,7 @@ def save_score(ctx: Context, con: duckdb.DuckDBPyConnection, settings: Settings,
     ctx.require("models:train")
     current, forecast = predicted["version"], predicted["forecast"]
     batch = str(uuid.uuid4())
-    folder = settings.home / "results" / f"org-{int(ctx.org_id)}"
+    folder = home.results_dir(settings, ctx.org_id)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"forecast-{batch}.png"
     path.write_bytes(predicted["png"])
