@@ -9,8 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: run test install chromium lint bench clean-data mlflow
 
 run: install
-	@$(BIN)/workbench init
-	@$(BIN)/workbench demo --if-empty --background
+	@$(BIN)/workbench demo --if-empty --background  # creates the data home and applies migrations too
 	@$(BIN)/workbench serve
 
 test: install chromium

@@ -22,6 +22,7 @@ import polars as pl
 
 from workbench import home
 from workbench.accounts import auth
+from workbench.models.churn import service as churn_service
 from workbench.models.churn import training as churn
 from workbench.ops import demo
 from workbench.settings import Settings
@@ -96,8 +97,7 @@ def main() -> None:
             )
 
         started = time.perf_counter()
-        with store.connect() as con:
-            own = churn.train_from_workbench(dan, con, cfg, name="member-churn")
+        own = churn_service.train(dan, store, cfg, name="member-churn")
         print(
             f"demo users (Northwind's members, cutoff {own['params']['source'].split('cutoff ')[1][:10]}): "
             f"{own['params']['rows']} users, churn rate {own['params']['churn_rate']:.2f}, "

@@ -5,10 +5,11 @@ import html
 from datetime import date, timedelta
 
 import plotly.express as px
+import polars as pl
 import streamlit as st
 import streamlit.components.v1 as components
 
-from workbench import csv_safe, errors, markup, ui
+from workbench import errors, markup, ui
 from workbench.accounts import projects
 from workbench.calls import browse as call_browse
 from workbench.calls import datasets, intents, qa, transcripts
@@ -22,9 +23,10 @@ state = st.session_state
 
 
 def csv_button(rows: list[dict], name: str, key: str) -> None:
+    """The shared export (CSV and Parquet, `ui.exports`) of a list of rows, search terms left out."""
     if rows:
-        data = csv_safe.write_csv([{k: v for k, v in row.items() if k != "terms"} for row in rows])
-        st.download_button("Export CSV", data, f"{name}.csv", "text/csv", key=key, icon=":material/download:")
+        ui.exports(pl.DataFrame([{k: v for k, v in row.items() if k != "terms"} for row in rows],
+                                infer_schema_length=None), name, key)
 
 
 def transcript(call_uuid: str, focus_id: int | None = None, terms: list[str] | None = None) -> None:
@@ -309,48 +311,26 @@ if "Import" in sections:
             target = st.selectbox("Into project", project_names)
             go = st.form_submit_button("Import", type="primary")
         if go and files and target:
-            outcomes = []  # kept in the session: the report stays until the next import
-            for f in files:
-                try:
-                    done = calls.import_calls(
-                        ctx,
-                        ui.store(),
-                        f.name,
-                        f.getvalue(),
-                        target,
-                        vectors=ui.vectors(),
-                        max_mb=ui.settings().upload_max_mb,
-                    )
-                    outcomes.append(
-                        (
-                            "ok",
-                            f"{f.name}: {done['calls']} calls ({done['created']} new, "
-                            f"{done['updated']} updated), {done['utterances']} utterances.",
-                            [],
-                        )
-                    )
-                except errors.ImportReport as report:
-                    outcomes.append(("error", str(report).split(". ")[0] + ".", report.problems))
-                except WorkbenchError as exc:
-                    outcomes.append(("error", str(exc), []))
-            bar = st.progress(0.0, text="Embedding utterances for semantic search")
-            indexed = calls.index_pending(
-                ctx,
-                ui.store(),
-                ui.vectors(),
-                ui.embedder(),
-                target,
-                lambda d, n: bar.progress(d / max(n, 1), text=f"Embedded {d}/{n} calls"),
+            bar = st.progress(0.0, text="Importing")
+            imported, indexed = calls.import_files(
+                ctx, ui.store(), ui.vectors(), ui.embedder(), [(f.name, f.getvalue()) for f in files], target,
+                max_mb=ui.settings().upload_max_mb,
+                progress=lambda d, n: bar.progress(d / max(n, 1), text=f"Embedded {d}/{n} calls"),
             )
             bar.empty()
-            outcomes.append(
-                (
-                    "ok",
-                    f"{indexed['utterances']} utterances embedded in {indexed['seconds']} s; "
-                    "intents re-clustered.",
-                    [],
-                )
-            )
+            outcomes = []  # kept in the session: the report stays until the next import
+            for one in imported:
+                if one.counts:
+                    done = one.counts
+                    outcomes.append(("ok", f"{one.filename}: {done['calls']} calls ({done['created']} new, "
+                                     f"{done['updated']} updated), {done['utterances']} utterances.", []))
+                elif isinstance(one.error, errors.ImportReport):
+                    outcomes.append(("error", str(one.error).split(". ")[0] + ".", one.error.problems))
+                else:
+                    outcomes.append(("error", str(one.error), []))
+            if indexed is not None:
+                outcomes.append(("ok", f"{indexed['utterances']} utterances embedded in"
+                                 f" {indexed['seconds']} s; intents re-clustered.", []))
             state["calls.imported"] = outcomes
         for kind, message, problems in state.get("calls.imported", []):
             (st.success if kind == "ok" else st.error)(message)

@@ -12,6 +12,7 @@ from workbench.calls import datasets
 from workbench.errors import WorkbenchError
 from workbench.models import registry, tabular
 from workbench.models.churn import features as churn_features
+from workbench.models.churn import service as churn_service
 from workbench.models.churn import training as churn
 
 ctx = ui.require("models:train")
@@ -115,28 +116,21 @@ with train_tab:
             def progress(fraction: float, message: str) -> None:
                 bar.progress(fraction, message)
 
-            try:
-                registry.check_name(name.strip())
-                with ui.connection(reraise=True) as con:  # read the data, then let the file go
-                    if source == "Workbench users":
-                        when = datetime.combine(cutoff, time())
-                        frame, described = churn.workbench_frame(ctx, con, cutoff=when, horizon_days=horizon)
-                    else:
-                        frame, described = tabular.load_frame(ctx, con, dataset), f"dataset {dataset}"
-                fitted = churn.fit(
+            if source == "Workbench users":
+                data = {"cutoff": datetime.combine(cutoff, time()), "horizon_days": horizon}
+            else:
+                data = {"dataset": dataset, "target": target}
+            try:  # the file is held to read the data and to register, not while fitting
+                state["churn.result"] = churn_service.train(
                     ctx,
+                    ui.store(),
                     cfg,
-                    frame,
-                    target=target if source == "A dataset" else "churned",
-                    source=described,
+                    **data,
+                    name=name.strip(),
                     algorithms=tuple(algorithms),
                     threshold=threshold,
                     progress=progress,
                 )
-                with ui.connection(write=True, reraise=True) as con:
-                    state["churn.result"] = churn.register_best(
-                        ctx, con, cfg, fitted, name=name.strip(), progress=progress
-                    )
                 status.update(label="Trained and registered", state="complete")
             except WorkbenchError as exc:
                 status.update(label="Training failed", state="error")
@@ -208,8 +202,8 @@ with risk_tab:
         st.info(f"{model} has no production version yet; promote one on the Models page to score users.")
     elif st.button(f"Score active users with v{live['version']}", icon=":material/bolt:"):
         try:
-            with ui.connection(write=True, reraise=True) as con:
-                done = churn.score(ctx, con, cfg, name=model)
+            with st.spinner(f"Scoring with {model}..."):
+                done = churn_service.score(ctx, ui.store(), cfg, name=model)
             st.toast(f"Scored {done['scored']:,} users: {done['at_risk']:,} at risk.")
             st.rerun()
         except WorkbenchError as exc:

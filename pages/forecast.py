@@ -11,6 +11,7 @@ from workbench import ui
 from workbench.calls.datasets import list_datasets
 from workbench.errors import WorkbenchError
 from workbench.models import registry, tabular
+from workbench.models.forecast import service as forecast_service
 from workbench.models.forecast import training as forecast
 
 METHODS = {
@@ -37,11 +38,7 @@ with score_tab:
     if model and st.button("Score", key="fc.score", help="Forecast from today's history and save it."):
         try:
             with st.spinner(f"Scoring with {model}..."):
-                with ui.connection(reraise=True) as con:  # the file is free while the model forecasts
-                    prepared = forecast.prepare_score(ctx, con, model)
-                predicted = forecast.predict_score(ctx, cfg, prepared)
-                with ui.connection(write=True, reraise=True) as con:
-                    state["fc.scored"] = forecast.save_score(ctx, con, cfg, predicted)
+                state["fc.scored"] = forecast_service.score(ctx, ui.store(), cfg, model)
         except WorkbenchError as exc:
             st.error(str(exc))
     if (done := state.get("fc.scored")) and done["model"] == model:
@@ -101,11 +98,8 @@ with train_tab:
             bar = st.progress(0.0)
             try:
                 report = lambda fraction, text: bar.progress(fraction, text)  # noqa: E731
-                with ui.connection(reraise=True) as con:  # the file is free while the method fits
-                    prepared = forecast.prepare(ctx, con, **spec, horizon=horizon, end=end, progress=report)
-                fitted = forecast.fit(ctx, cfg, prepared, method=method, progress=report)
-                with ui.connection(write=True, reraise=True) as con:
-                    result = forecast.register_fitted(ctx, con, cfg, fitted, progress=report)
+                result = forecast_service.train(ctx, ui.store(), cfg, **spec, method=method, horizon=horizon,
+                                                end=end, progress=report)
                 state["fc.result"] = result | {"history": history}
                 status.update(label=f"Trained {result['method']}", state="complete", expanded=False)
             except WorkbenchError as exc:

@@ -197,20 +197,7 @@ with spend:
     with ui.connection() as con:
         status = budgets.budget_status(ctx, con)
     if status:
-        st.dataframe(
-            pl.DataFrame(status, infer_schema_length=None).select(
-                "scope",
-                "target",
-                "monthly_usd",
-                "spent_usd",
-                "share",
-                "status",
-                "projected_usd",
-                "projected_status",
-            ),
-            hide_index=True,
-            width="stretch",
-        )
+        ui.budget_table(status)
         gone = st.selectbox(
             "Budget to delete", status, format_func=lambda b: f"{b['scope']} {b['target']}", key="budgets.del"
         )

@@ -256,28 +256,7 @@ with ui.connection() as con:
             )
         else:
             st.markdown("**Budgets this month**")
-            st.dataframe(
-                status.select(
-                    "scope",
-                    "target",
-                    "monthly_usd",
-                    "spent_usd",
-                    "share",
-                    "status",
-                    "projected_usd",
-                    "projected_low",
-                    "projected_high",
-                    "projected_status",
-                    "unpriced_calls",
-                ),
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "share": st.column_config.ProgressColumn(
-                        "share", format="percent", min_value=0, max_value=1
-                    )
-                },
-            )
+            ui.budget_table(alerts, detail=True)
             ui.exports(status, "budget-status", key="usage.budgets.x")
         outlook = budgets.projection(ctx, con)
         month = pl.DataFrame(outlook["series"], infer_schema_length=None)

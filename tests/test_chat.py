@@ -426,7 +426,7 @@ def test_review_edges_unpriced_cost_failed_first_question_and_stale_scope(env, m
     # a first question that fails leaves no empty conversation behind
     with store.connect() as con:
         before = len(conversations.list_conversations(anna, con))
-    monkeypatch.setattr(chat.agents, "explain", lambda *a: 1 / 0)
+    monkeypatch.setattr(chat.steps, "explain", lambda *a: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         ask(env, "anna", REFUND_Q, provider=Scripted())
     monkeypatch.undo()

@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -15,9 +16,9 @@ import pytest
 from tests.conftest import DEMO_TODAY, ctx_of
 from workbench import home
 from workbench.errors import InvalidInput
-from workbench.models import promotion
+from workbench.models import promotion, results
 from workbench.models.churn import features as churn_features
-from workbench.models.churn import training as churn
+from workbench.models.churn import service as churn_service
 
 CUTOFF = DEMO_TODAY - timedelta(days=45)
 
@@ -114,18 +115,20 @@ def test_scoring_writes_each_users_risk_and_reasons(demo_copy):
     dan, alice, hannah = ctx_of(store, "dan"), ctx_of(store, "alice"), ctx_of(store, "hannah")
     with store.connect() as con:
         populate(con, dan.org_id)
-        with pytest.raises(InvalidInput, match="no production version"):
-            churn.score(dan, con, demo_copy, cutoff=CUTOFF)
-        trained = churn.train_from_workbench(dan, con, demo_copy, cutoff=CUTOFF)
-        assert trained["metrics"]["roc_auc"] > 0.8, trained["metrics"]
+    with pytest.raises(InvalidInput, match="no production version"):
+        churn_service.score(dan, store, demo_copy, cutoff=CUTOFF)
+    trained = churn_service.train(dan, store, demo_copy, cutoff=CUTOFF)
+    assert trained["metrics"]["roc_auc"] > 0.8, trained["metrics"]
+    with store.connect() as con:
         promotion.promote(alice, con, demo_copy, "churn", trained["version"])
-        result = churn.score(dan, con, demo_copy, cutoff=CUTOFF)
+    result = churn_service.score(dan, store, demo_copy, cutoff=CUTOFF)
+    with store.connect() as con:
         rows = con.execute(
             "SELECT org_id, result_type, meta, model_artifact_id FROM analytics_results WHERE batch_id = ?",
             [result["batch_id"]],
         ).fetchall()
-        with pytest.raises(InvalidInput, match="no production version"):  # another tenant's model
-            churn.score(hannah, con, demo_copy, cutoff=CUTOFF)
+    with pytest.raises(InvalidInput, match="no production version"):  # another tenant's model
+        churn_service.score(hannah, store, demo_copy, cutoff=CUTOFF)
     preds = [r for r in rows if r[1] == "churn_pred"]
     charts = [r for r in rows if r[1] == "viz_image"]
     assert result["scored"] == len(preds) > 200 and {r[0] for r in rows} == {dan.org_id}
@@ -134,3 +137,20 @@ def test_scoring_writes_each_users_risk_and_reasons(demo_copy):
     assert all(0 <= m["risk"] <= 1 for m in metas)
     risky = max(metas, key=lambda m: m["risk"])
     assert risky["reasons"] and "typical" in risky["reasons"][0] and risky["version"] == trained["version"]
+
+
+def test_a_batch_that_cannot_be_written_leaves_no_rows_and_no_chart(demo_copy):
+    """Churn and forecast scores are written by `results.save_batch`: all the rows and the chart,
+    or none of them (here the second row is not JSON)."""
+    store = home.open_store(demo_copy)
+    dan = ctx_of(store, "dan")
+    count = "SELECT count(*) FROM analytics_results"
+    with store.connect() as con:
+        before = con.execute(count).fetchone()[0]
+    with store.connect() as con, pytest.raises(duckdb.Error):
+        results.save_batch(dan, con, demo_copy, result_type="churn_pred", metas=['{"risk": 0.5}', "not json"],
+                           model_artifact_id=1, chart_png=b"\x89PNG", chart_prefix="churn-risk",
+                           chart_meta={"chart": "distribution of churn risk"})
+    with store.connect() as con:
+        assert con.execute(count).fetchone()[0] == before
+    assert not list(home.results_dir(demo_copy, dan.org_id).glob("*.png"))

@@ -21,6 +21,7 @@ from workbench import home
 from workbench.errors import InvalidInput, NotAllowed
 from workbench.models import promotion, registry, tabular
 from workbench.models.forecast import methods as fm
+from workbench.models.forecast import service as forecast_service
 from workbench.models.forecast import training as forecast
 from workbench.settings import Settings
 
@@ -83,12 +84,13 @@ def northwind(demo_home, tmp_path_factory):
     cfg = Settings(home=target, lock_wait_s=1.0, embedding_backend="hash")
     store = home.open_store(cfg)
     steps = []
+    dan = ctx_of(store, "dan")
+    good = forecast_service.train(dan, store, cfg, metric="calls", method="ets", end=DEMO_TODAY.date(),
+                                  progress=lambda fraction, message: steps.append(fraction))
     with store.connect() as con:
-        dan = ctx_of(store, "dan")
-        good = forecast.train(dan, con, cfg, metric="calls", method="ets", end=DEMO_TODAY.date(),
-                              progress=lambda fraction, message: steps.append(fraction))
         promotion.promote(dan, con, cfg, good["name"], good["version"])
-        worse = forecast.train(dan, con, cfg, metric="calls", method="seasonal_naive", end=DEMO_TODAY.date())
+    worse = forecast_service.train(dan, store, cfg, metric="calls", method="seasonal_naive",
+                                   end=DEMO_TODAY.date())
     return cfg, store, good, worse, steps
 
 
@@ -199,8 +201,8 @@ def test_a_metric_one_version_leaves_undefined_is_none_in_both(northwind, monkey
 
 def test_score_writes_the_forecast_and_its_chart_for_the_organisation(northwind):
     cfg, store, good, _, _ = northwind
+    result = forecast_service.score(ctx_of(store, "dan"), store, cfg, "forecast-calls")
     with store.connect() as con:
-        result = forecast.score(ctx_of(store, "dan"), con, cfg, "forecast-calls")
         rows = con.execute("SELECT org_id, result_type, artifact_path, meta, model_artifact_id"
                            " FROM analytics_results WHERE batch_id = ? ORDER BY id",
                            [result["batch_id"]]).fetchall()
@@ -217,16 +219,15 @@ def test_score_writes_the_forecast_and_its_chart_for_the_organisation(northwind)
 
 def test_permissions_to_train_and_score(northwind):
     cfg, store, _, _, _ = northwind
-    with store.connect() as con:
-        for user in ("anna", "mike"):  # an analyst lacks models:train; a manager may only read models
-            with pytest.raises(NotAllowed, match="models:train"):
-                forecast.train(ctx_of(store, user), con, cfg, metric="calls", horizon=HORIZON)
+    for user in ("anna", "mike"):  # an analyst lacks models:train; a manager may only read models
         with pytest.raises(NotAllowed, match="models:train"):
-            forecast.score(ctx_of(store, "mike"), con, cfg, "forecast-calls")
-        with pytest.raises(NotAllowed, match="usage:read"):
-            forecast.workbench_series(ctx_of(store, "anna"), con, "cost")
-        with pytest.raises(InvalidInput, match="no production version"):  # helio has no such model
-            forecast.score(ctx_of(store, "diego"), con, cfg, "forecast-calls")
+            forecast_service.train(ctx_of(store, user), store, cfg, metric="calls", horizon=HORIZON)
+    with pytest.raises(NotAllowed, match="models:train"):
+        forecast_service.score(ctx_of(store, "mike"), store, cfg, "forecast-calls")
+    with pytest.raises(InvalidInput, match="no production version"):  # helio has no such model
+        forecast_service.score(ctx_of(store, "diego"), store, cfg, "forecast-calls")
+    with store.connect() as con, pytest.raises(NotAllowed, match="usage:read"):
+        forecast.workbench_series(ctx_of(store, "anna"), con, "cost")
 
 
 def test_workbench_series_stay_in_the_organisation(demo_store):
@@ -269,9 +270,10 @@ def test_bad_input_says_why_and_logs_nothing(demo_copy):
     with store.connect() as con:
         tabular.register_file(dan, con, demo_copy, short, "Short", filename="short.csv")
         tabular.register_file(dan, con, demo_copy, not_dates, "Not dates", filename="not-dates.csv")
-        for options, message in cases:
-            with pytest.raises(InvalidInput, match=message):
-                forecast.train(dan, con, demo_copy, **{"horizon": HORIZON, **options})
+    for options, message in cases:
+        with pytest.raises(InvalidInput, match=message):
+            forecast_service.train(dan, store, demo_copy, **{"horizon": HORIZON, **options})
+    with store.connect() as con:
         assert con.execute("SELECT count(*) FROM model_artifacts").fetchall()[0][0] == 0
     assert not (demo_copy.home / "mlflow.db").exists()  # nothing reached MLflow
 
@@ -284,10 +286,11 @@ def test_a_dataset_with_several_series_trains_and_scores(demo_copy):
     with store.connect() as con:
         tabular.register_file(dan, con, demo_copy, gappy.write_csv().encode(), "Daily sales",
                               filename="sales.csv")
-        trained = forecast.train(dan, con, demo_copy, dataset="Daily sales", date_col="date",
-                                 value_col="value", series_col="store", method="gbm", horizon=HORIZON)
+    trained = forecast_service.train(dan, store, demo_copy, dataset="Daily sales", date_col="date",
+                                     value_col="value", series_col="store", method="gbm", horizon=HORIZON)
+    with store.connect() as con:
         promotion.promote(dan, con, demo_copy, trained["name"], trained["version"])
-        scored = forecast.score(dan, con, demo_copy, trained["name"])
+    scored = forecast_service.score(dan, store, demo_copy, trained["name"])
     assert trained["name"] == "forecast-daily-sales" and trained["params"]["series"] == 2
     assert trained["metrics"]["mase"] < trained["metrics"]["baseline_mase"]
     assert scored["series"] == 2 and scored["rows"] == 2 * HORIZON
@@ -321,25 +324,23 @@ def test_an_unreachable_mlflow_server_fails_before_training_and_registers_nothin
     offline = dataclasses.replace(demo_copy, mlflow_tracking_uri="http://127.0.0.1:9")
     store = home.open_store(demo_copy)
     steps = []
+    with pytest.raises(registry.RegistryUnavailable, match="Nothing was changed"):
+        forecast_service.train(ctx_of(store, "dan"), store, offline, metric="calls", horizon=HORIZON,
+                               progress=lambda fraction, message: steps.append(message))
     with store.connect() as con:
-        with pytest.raises(registry.RegistryUnavailable, match="Nothing was changed"):
-            forecast.train(ctx_of(store, "dan"), con, offline, metric="calls", horizon=HORIZON,
-                           progress=lambda fraction, message: steps.append(message))
         assert con.execute("SELECT count(*) FROM model_artifacts").fetchall()[0][0] == 0
     assert not any(step.startswith("Backtest") for step in steps)
 
 
 def test_the_database_is_free_while_a_forecast_fits(demo_copy, cli_env):
-    """prepare reads on a connection that is then closed; fit holds none, so another process (the
-    CLI) opens the file mid-fit; register_fitted writes on a connection of its own."""
+    """Training reads on a connection that is then closed and holds none while the method is
+    backtested and fitted, so another process (the CLI) opens the file mid-fit; the version is
+    registered on a connection of its own after."""
     import subprocess
     import sys
 
     store = home.open_store(demo_copy)
     dan = ctx_of(store, "dan")
-    with store.connect() as con:
-        prepared = forecast.prepare(dan, con, metric="calls", horizon=HORIZON, end=DEMO_TODAY.date())
-    assert prepared["name"] == "forecast-calls" and prepared["horizon"] == HORIZON
     workbench = str(Path(sys.executable).parent / "workbench")
     others = []
 
@@ -348,11 +349,11 @@ def test_the_database_is_free_while_a_forecast_fits(demo_copy, cli_env):
             others.append(subprocess.run([workbench, "models", "list", "--as", "dan", "--json"], env=cli_env,
                                          capture_output=True, text=True, timeout=60))
 
-    fitted = forecast.fit(dan, demo_copy, prepared, method="seasonal_naive", progress=progress)
+    result = forecast_service.train(dan, store, demo_copy, metric="calls", method="seasonal_naive",
+                                    horizon=HORIZON, end=DEMO_TODAY.date(), progress=progress)
     assert others and others[0].returncode == 0, others[0].stderr
     assert json.loads(others[0].stdout) == []  # nothing registered yet
-    with store.transaction() as con:
-        result = forecast.register_fitted(dan, con, demo_copy, fitted)
+    with store.connect() as con:
         assert [m["name"] for m in registry.list_models(dan, con)] == ["forecast-calls"]
     assert (result["name"], result["version"], result["stage"]) == ("forecast-calls", 1, "staging")
-    assert result["run_id"] == fitted["run_id"] and result["params"]["horizon"] == HORIZON
+    assert result["params"]["horizon"] == HORIZON

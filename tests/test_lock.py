@@ -14,13 +14,13 @@ store = home.open_store(settings.from_env())
 with store.transaction() as con:
     con.execute("UPDATE users SET full_name = 'held' WHERE username = 'mike'")
     print("holding", flush=True)
-    time.sleep(float(sys.argv[1]))
+    sys.stdin.readline() if sys.argv[1] == "until-told" else time.sleep(float(sys.argv[1]))
 """
 
 
-def hold(env, seconds: float) -> subprocess.Popen:
+def hold(env, seconds: float | str) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(seconds)], env=env,
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "holding"
     return proc
 
@@ -52,13 +52,15 @@ def test_killed_holder_leaves_nothing_half_written(cli_env):
 
 
 def test_cli_waits_for_a_short_holder_then_succeeds(cli_env):
-    env = {**cli_env, "WORKBENCH_LOCK_WAIT_S": "20"}
-    holder = hold(env, 1.5)
-    result = subprocess.run([WORKBENCH, "user", "list", "--as", "alice"], env=env,
-                            capture_output=True, text=True, timeout=60)
-    holder.wait()
-    assert result.returncode == 0, result.stderr
-    assert "waiting" in result.stderr and "mike" in result.stdout
+    env = {**cli_env, "WORKBENCH_LOCK_WAIT_S": "60"}
+    holder = hold(env, "until-told")
+    cli = subprocess.Popen([WORKBENCH, "user", "list", "--as", "alice"], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    first = cli.stderr.readline()  # the CLI says it waits: only then does the holder let go
+    holder.communicate("release\n", timeout=60)
+    out, rest = cli.communicate(timeout=60)
+    assert cli.returncode == 0, first + rest
+    assert "waiting" in first and "mike" in out
 
 
 READER = """
@@ -67,7 +69,7 @@ from workbench import home, settings
 with home.open_store(settings.from_env(), read_only=True).connect() as con:  # as a reading command
     con.execute("SELECT count(*) FROM users").fetchone()
     print("holding", flush=True)
-    time.sleep(float(sys.argv[1]))
+    sys.stdin.readline() if sys.argv[1] == "until-told" else time.sleep(float(sys.argv[1]))
 """
 
 

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import DEMO_TODAY, ROOT, ctx_of
 from tests.test_pages import app, logged_in  # noqa: F401  (the fixture)
 from workbench.models import promotion, tabular
+from workbench.models.forecast import service as forecast_service
 from workbench.models.forecast import training as forecast
 from workbench.settings import from_env
 
@@ -72,9 +73,9 @@ def test_a_dataset_offers_its_columns_and_says_when_it_is_too_short(app):  # noq
 
 def test_scoring_with_the_production_version_shows_what_was_written(app):  # noqa: F811
     dan = ctx_of(app, "dan")
+    trained = forecast_service.train(dan, app, from_env(), metric="calls", method="seasonal_naive", horizon=7,
+                                     end=DEMO_TODAY.date())
     with app.connect() as con:
-        trained = forecast.train(dan, con, from_env(), metric="calls", method="seasonal_naive", horizon=7,
-                                 end=DEMO_TODAY.date())
         promotion.promote(dan, con, from_env(), trained["name"], trained["version"])
     at = logged_in(app, "dan", PAGE)
     assert at.selectbox(key="fc.model").options == ["forecast-calls"]

@@ -8,9 +8,9 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, ctx_of
 from tests.test_pages import app, logged_in  # noqa: F401  (the fixture)
-from tests.test_registry import customers
+from tests.test_registry import customers, register, train_on
 from workbench.models import promotion, registry
-from workbench.models.churn import training as churn
+from workbench.models.churn import service as churn_service
 
 
 def test_a_data_scientist_trains_churn_on_the_workbench_users(app):  # noqa: F811
@@ -29,26 +29,9 @@ def test_the_models_page_compares_promotes_and_refuses_a_worse_challenger(app): 
     from workbench.settings import from_env
 
     cfg = from_env()
-    with app.connect() as con:
-        churn.train(
-            dan,
-            con,
-            cfg,
-            customers(),
-            target="churned",
-            source="customers.csv",
-            algorithms=("logistic_regression",),
-        )
-        churn.train(
-            dan,
-            con,
-            cfg,
-            customers(),
-            target="churned",
-            source="customers.csv",
-            features=["noise"],
-            algorithms=("logistic_regression",),
-        )
+    register(app, cfg, dan, customers())
+    train_on(dan, app, cfg, algorithms=("logistic_regression",))
+    train_on(dan, app, cfg, features=["noise"], algorithms=("logistic_regression",))
     at = logged_in(app, "dan", "pages/models.py")
     assert "v2 :blue-badge[staging]" in at.markdown[0].value
     at.selectbox[1].set_value(1).run()
@@ -82,8 +65,8 @@ def test_scoring_lists_users_at_risk_with_reasons(app):  # noqa: F811
     from workbench.settings import from_env
 
     cfg = from_env()
+    trained = churn_service.train(dan, app, cfg, algorithms=("logistic_regression",))
     with app.connect() as con:
-        trained = churn.train_from_workbench(dan, con, cfg, algorithms=("logistic_regression",))
         promotion.promote(alice, con, cfg, "churn", trained["version"])
     at = logged_in(app, "dan", "pages/churn.py")
     at.button[1].click().run(timeout=60)

@@ -18,7 +18,8 @@ from mlflow.tracking import MlflowClient
 from tests.conftest import ROOT, ctx_of
 from workbench import home
 from workbench.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from workbench.models import promotion, registry
+from workbench.models import promotion, registry, tabular
+from workbench.models.churn import service as churn_service
 from workbench.models.churn import training as churn
 
 
@@ -40,33 +41,28 @@ def customers(n: int = 400, signal: float = 1.0, seed: int = 1) -> pl.DataFrame:
     )
 
 
+def register(store, settings, ctx, frame: pl.DataFrame, name: str = "customers") -> None:
+    """Register a frame as a CSV dataset of the user's organisation."""
+    with store.connect() as con:
+        tabular.register_file(ctx, con, settings, frame.write_csv().encode(), name, filename=f"{name}.csv")
+
+
+def train_on(ctx, store, settings, dataset: str = "customers", **options) -> dict:
+    """Churn trained on a registered dataset's `churned` column, as the page and the CLI train."""
+    return churn_service.train(ctx, store, settings, dataset=dataset, target="churned", **options)
+
+
 @pytest.fixture
 def trained(demo_copy):
-    """v1: a good logistic regression, promoted to production; v2: a model on noise alone, in staging."""
+    """The dataset `customers` registered; v1: a good logistic regression on it, promoted to
+    production; v2: a model on noise alone, in staging."""
     store = home.open_store(demo_copy)
     dan = ctx_of(store, "dan")
-    frame = customers()
+    register(store, demo_copy, dan, customers())
+    good = train_on(dan, store, demo_copy, algorithms=("logistic_regression",))
     with store.connect() as con:
-        good = churn.train(
-            dan,
-            con,
-            demo_copy,
-            frame,
-            target="churned",
-            source="customers.csv",
-            algorithms=("logistic_regression",),
-        )
         promotion.promote(dan, con, demo_copy, "churn", good["version"])
-        worse = churn.train(
-            dan,
-            con,
-            demo_copy,
-            frame,
-            target="churned",
-            source="customers.csv",
-            features=["noise"],
-            algorithms=("logistic_regression",),
-        )
+    worse = train_on(dan, store, demo_copy, features=["noise"], algorithms=("logistic_regression",))
     return demo_copy, store, good, worse
 
 
@@ -95,7 +91,7 @@ def test_training_registers_a_staging_version_mirrored_and_audited(trained):
     with store.connect() as con:
         v2 = registry.version_of(dan, con, "churn", 2)
         history = registry.history(dan, con, "churn")
-    assert v2["created_by"] == "dan" and v2["source"] == "customers.csv" and v2["run_id"] == worse["run_id"]
+    assert (v2["created_by"], v2["source"], v2["run_id"]) == ("dan", "dataset customers", worse["run_id"])
     assert v2["params"]["numeric"] == ["noise"]
     assert [(h["version"], h["from_stage"], h["to_stage"], h["action"]) for h in history] == [
         (2, None, "staging", "register"),
@@ -130,16 +126,8 @@ def test_the_gate_rejects_a_worse_challenger_and_changes_nothing(trained):
 def test_a_better_challenger_passes_and_the_old_production_is_archived(trained):
     settings, store, good, _worse = trained
     dan = ctx_of(store, "dan")
+    again = train_on(dan, store, settings, algorithms=("logistic_regression",))
     with store.connect() as con:
-        again = churn.train(
-            dan,
-            con,
-            settings,
-            customers(),
-            target="churned",
-            source="customers.csv",
-            algorithms=("logistic_regression",),
-        )
         result = promotion.promote(dan, con, settings, "churn", again["version"])
     # the same data and seed: as good as production on the same holdout, which the gate accepts
     assert result["gate"]["challenger"] == pytest.approx(result["gate"]["production"])
@@ -200,9 +188,9 @@ def test_archive_takes_a_version_out_of_staging(trained):
 def test_roles_and_tenants(trained):
     settings, store, _good, _worse = trained
     anna, mike, hannah = ctx_of(store, "anna"), ctx_of(store, "mike"), ctx_of(store, "hannah")
+    with pytest.raises(NotAllowed):
+        train_on(anna, store, settings)
     with store.connect() as con:
-        with pytest.raises(NotAllowed):
-            churn.train(anna, con, settings, customers(), target="churned")
         assert [v["version"] for v in registry.versions(mike, con, "churn")] == [2, 1]  # models:read
         with pytest.raises(NotAllowed):
             promotion.promote(mike, con, settings, "churn", 2)
@@ -229,8 +217,8 @@ def test_bad_targets_give_a_clear_message(demo_copy):
     frame = customers(100)
     with store.connect() as con:
         for bad, message in [
-            (frame.with_columns(churned=pl.lit(True)), "exactly two classes; it has 1"),
-            (frame.with_columns(churned=pl.Series(np.arange(100) % 3)), "it has 3"),
+            (frame.with_columns(churned=pl.lit(True)), r"has only one class \(True\); churn needs two"),
+            (frame.with_columns(churned=pl.Series(np.arange(100) % 3)), r"has 3 classes \(0, 1, 2\)"),
             (frame.head(0), "no rows"),
             (frame.select("churned", empty=pl.lit(None, pl.Float64)), "No usable feature"),
             (frame.head(20), "Too little data"),
@@ -274,20 +262,21 @@ def test_names_kinds_and_unclear_targets_are_refused_before_anything_is_logged(t
             [registry.experiment_id(settings, dan.org_id, "churn")]
         )
     )
+    for bad in ["", "Churn", "x'y", "a/b", "churn "]:
+        with pytest.raises(InvalidInput, match="not a model name"):
+            train_on(dan, store, settings, name=bad)
     with store.connect() as con:
-        for bad in ["", "Churn", "x'y", "a/b", "churn "]:
-            with pytest.raises(InvalidInput, match="not a model name"):
-                churn.train(dan, con, settings, customers(), target="churned", name=bad)
         with pytest.raises(InvalidInput, match="already a churn model"):
             registry.check_kind(dan, con, "churn", "forecast")
         registry.check_kind(hannah, con, "churn", "forecast")  # another organisation's name is free
-        stayed_left = customers().with_columns(
-            churned=pl.when(pl.col("churned")).then(pl.lit("b")).otherwise(pl.lit("a"))
-        )
-        with pytest.raises(InvalidInput, match="Which target value means churned"):
-            churn.train(dan, con, settings, stayed_left, target="churned")
-        with pytest.raises(InvalidInput, match="not over yet"):
-            churn.workbench_frame(dan, con, cutoff=datetime.now())
+    stayed_left = customers().with_columns(
+        churned=pl.when(pl.col("churned")).then(pl.lit("b")).otherwise(pl.lit("a"))
+    )
+    register(store, settings, dan, stayed_left, "stayed-left")
+    with pytest.raises(InvalidInput, match="Which target value means churned"):
+        train_on(dan, store, settings, "stayed-left")
+    with pytest.raises(InvalidInput, match="not over yet"):
+        churn_service.train(dan, store, settings, cutoff=datetime.now())
     assert (
         len(
             MlflowClient(settings.mlflow_tracking_uri).search_runs(
@@ -326,18 +315,16 @@ def test_mlflow_failing_half_way_leaves_the_registry_as_it_was(trained, monkeypa
         raise MlflowException("INTERNAL_ERROR: alias refused")
 
     monkeypatch.setattr(MlflowClient, "set_registered_model_alias", refuse)
-    with store.connect() as con, pytest.raises(registry.RegistryError):
-        churn.train(alice, con, settings, customers(), target="churned", algorithms=("logistic_regression",))
+    with pytest.raises(registry.RegistryError):
+        train_on(alice, store, settings, algorithms=("logistic_regression",))
     assert state(store, settings, alice) == before  # no mirror row, no MLflow version left behind
 
 
 def test_the_gate_runs_reading_and_holds_only_if_production_did_not_change(trained):
     settings, store, _good, _worse = trained
     dan, alice = ctx_of(store, "dan"), ctx_of(store, "alice")
+    again = train_on(dan, store, settings, algorithms=("logistic_regression",))
     with store.connect() as con:
-        again = churn.train(
-            dan, con, settings, customers(), target="churned", algorithms=("logistic_regression",)
-        )
         checked = promotion.check_promotion(dan, con, settings, "churn", again["version"])
         promotion.promote(alice, con, settings, "churn", 2, force=True, reason="meanwhile")
         with pytest.raises(Conflict, match="Production changed"):

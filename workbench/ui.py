@@ -51,20 +51,23 @@ def settings() -> settings_mod.Settings:
 
 
 @st.cache_resource
+def workbench() -> home.Workbench:
+    """The process's handle on the data home (one per process, shared by every session)."""
+    return home.Workbench(settings())
+
+
 def store():
     """The process's store: the file is opened per page run and closed after it."""
-    return home.open_store(settings())
+    return workbench().store
 
 
-@st.cache_resource
 def vectors():
-    return home.open_vectors(settings())
+    return workbench().vectors
 
 
-@st.cache_resource
 def embedder():
     """The embedding model, loaded once per process on first use."""
-    return home.local_embedder(settings())
+    return workbench().embedder
 
 
 @st.cache_resource
@@ -248,6 +251,31 @@ def exports(frame, name: str, key: str) -> None:
         frame.write_parquet(buffer)
         st.download_button("Parquet", buffer.getvalue(), f"{name}.parquet", "application/vnd.apache.parquet",
                            key=f"{key}.parquet", icon=":material/database:")
+
+
+BUDGET_LABELS = {"scope": "Scope", "target": "Name", "monthly_usd": "Monthly (USD)",
+                 "spent_usd": "Spent (USD)", "share": "Used", "status": "Status",
+                 "projected_usd": "Month-end projection (USD)",
+                 "projected_low": "Projection low", "projected_high": "Projection high",
+                 "projected_status": "Projected status", "unpriced_calls": "Unpriced calls"}
+
+
+def budget_table(status: list[dict], *, detail: bool = False):
+    """This month's budgets as one table (Usage, Prices & budgets); `detail` adds the projection's
+    range and the unpriced calls. Returns the frame shown."""
+    import polars as pl
+
+    columns = ["scope", "target", "monthly_usd", "spent_usd", "share", "status", "projected_usd"]
+    columns += ["projected_low", "projected_high", "projected_status", "unpriced_calls"] if detail else [
+        "projected_status"]
+    frame = pl.DataFrame(status, infer_schema_length=None).select(columns)
+    money = {c: st.column_config.NumberColumn(BUDGET_LABELS[c], format="$%.2f")
+             for c in columns if c.endswith(("_usd", "_low", "_high"))}
+    st.dataframe(frame, hide_index=True, width="stretch", column_config={
+        **{c: BUDGET_LABELS[c] for c in columns}, **money,
+        "share": st.column_config.ProgressColumn(BUDGET_LABELS["share"], format="percent", min_value=0,
+                                                 max_value=1)})
+    return frame
 
 
 # The metrics the Models page compares, per kind of model (the first is the gate's default).

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
@@ -14,7 +15,7 @@ from workbench.calls import intents, transcripts
 from workbench.calls import metrics as call_metrics
 from workbench.calls import search as call_search
 from workbench.db import Store, atomic
-from workbench.errors import InvalidInput
+from workbench.errors import InvalidInput, WorkbenchError
 from workbench.search.embed import Embedder
 from workbench.search.vectors import VectorStore
 
@@ -42,6 +43,43 @@ def import_calls(
         call_search.forget_calls(vectors, result["updated_ids"])
     del result["updated_ids"]
     return result
+
+
+@dataclass(frozen=True)
+class Imported:
+    """One file of an import: its counts, or the error that kept all of it out."""
+
+    filename: str
+    counts: dict | None = None
+    error: WorkbenchError | None = None
+
+
+def import_files(
+    ctx: Context,
+    store: Store,
+    vectors: VectorStore,
+    embedder: Embedder,
+    files: list[tuple[str, bytes]],
+    project: str,
+    *,
+    max_mb: int = 50,
+    embed: bool = True,
+    progress=None,
+) -> tuple[list[Imported], dict | None]:
+    """The import job the page and the CLI run: each file whole or not at all (a refused file is
+    reported, the others still import), then the project's new utterances embedded and its intents
+    re-clustered, once. Returns each file's outcome and the embedding's counts (None: not run)."""
+    outcomes = []
+    for filename, data in files:
+        try:
+            counts = import_calls(ctx, store, filename, data, project, max_mb=max_mb, vectors=vectors)
+            outcomes.append(Imported(filename, counts))
+        except WorkbenchError as exc:
+            outcomes.append(Imported(filename, error=exc))
+    indexed = None
+    if embed and any(o.counts for o in outcomes):
+        indexed = index_pending(ctx, store, vectors, embedder, project, progress)
+    return outcomes, indexed
 
 
 def index_calls(

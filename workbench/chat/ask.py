@@ -1,29 +1,32 @@
-"""The chat: one question through the four agents of workbench.chat.steps (research, analyzer,
-grounding, explainability), each logged to `agent_logs` and metered to `llm_calls`.
+"""The chat: one question through four steps, each logged to `agent_logs` and metered to
+`llm_calls` (the steps are in workbench.chat.steps):
 
-The database is held only to read the conversation and, at the end, to write the question, the
-answer, the logs and the metering rows in one transaction; retrieval and generation run without
-it. A failing step is logged as failed and the answer degrades visibly: a provider that fails
-falls back to the extractive answer, and says so."""
+    load     the conversation, its agent (rag, code or analytics), scope, prompts and provider
+    draft    an answer from the documents, or from the data for the analytics agent
+    check    ground the draft's claims in its sources, score it, explain how it was reached
+    save     the question, the answer, the step logs and the metering rows
+
+The database is held only to load and, at the end, to save in one transaction; retrieval and
+generation run without it. A failing step is logged as failed and the answer degrades visibly: a
+provider that fails falls back to the extractive answer, and says so."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import duckdb
+
 from workbench.accounts.context import Context
-from workbench.chat import analytics as analytics_agent
-from workbench.chat import conversations, prompts, providers
-from workbench.chat import steps as agents
+from workbench.chat import analytics, conversations, prompts, providers, steps
 from workbench.chat.providers import NOT_FOUND
 from workbench.chat.steps import LOW_CONFIDENCE, Step
+from workbench.chat.turns import Checked, Draft, Saved, Turn, save
 from workbench.db import Store, atomic, fetch_one
-from workbench.errors import InvalidInput, NotFound
+from workbench.errors import InvalidInput
 from workbench.search.embed import Embedder
 from workbench.search.vectors import VectorStore
 from workbench.settings import Settings
-from workbench.usage import metering
 
 MAX_QUESTION_CHARS = 4000
 EXPLAIN_LEVELS = ("basic", "detailed", "debug")
@@ -40,7 +43,7 @@ class Answer:
     low_confidence: bool
     grounding: dict | None
     reasoning_chain: list[dict]
-    agents: list[str]
+    agents: list[str]  # each step's agent name, as agent_logs and messages.agents_involved record it
     degraded: bool  # a step failed and the answer says so
     provider: str
     model: str
@@ -111,18 +114,20 @@ def ask(
                 model=model,
             )
         conversation_uuid = created = conv["uuid"]
-    options = _Options(
-        agent_type,
-        provider_name,
-        model,
-        provider,
-        document_uuids,
-        on_delta,
-        on_step or (lambda _text: None),
-        secrets,
+    asked = _Asked(
+        question=question,
+        conversation_uuid=conversation_uuid,
+        agent_type=agent_type,
+        provider_name=provider_name,
+        model=model,
+        provider=provider,
+        document_uuids=document_uuids,
+        on_delta=on_delta,
+        say=on_step or (lambda _text: None),
+        secrets=secrets,
     )
     try:
-        return _answer(ctx, settings, store, vectors, embedder, question, conversation_uuid, options)
+        return _answer(ctx, settings, store, vectors, embedder, asked)
     except BaseException:
         if created:  # a failed first question leaves no empty conversation behind
             with store.connect() as con, atomic(con):
@@ -130,160 +135,192 @@ def ask(
         raise
 
 
-@dataclass(frozen=True)
-class _Options:
-    """How one question is to be answered (see `ask`)."""
+# --- what passes between the steps ---------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class _Asked:
+    """The question and how it is to be answered (see `ask`)."""
+
+    question: str
+    conversation_uuid: str
     agent_type: str | None
     provider_name: str | None
     model: str | None
     provider: providers.Provider | None
     document_uuids: list[str] | None
     on_delta: providers.Delta | None
-    say: Callable[[str], None]
+    say: Callable[[str], None]  # names the step under way (the page's status line)
     secrets: Mapping[str, str] | None
 
 
+# --- the steps -----------------------------------------------------------------------------
+
+
 def _answer(
-    ctx, settings, store, vectors, embedder, question, conversation_uuid, options: _Options
+    ctx: Context, settings: Settings, store: Store, vectors: VectorStore, embedder: Embedder, asked: _Asked
 ) -> Answer:
-    agent_type, provider_name, model, provider = (
-        options.agent_type,
-        options.provider_name,
-        options.model,
-        options.provider,
-    )
-    document_uuids, on_delta, say, secrets = (
-        options.document_uuids,
-        options.on_delta,
-        options.say,
-        options.secrets,
-    )
+    """Load, draft, check, save: the steps of the module's docstring."""
     with store.connect() as con:
-        conv = conversations.get_conversation(ctx, con, conversation_uuid)
-        agent_type = agent_type or conv["agent_type"]
-        if agent_type not in prompts.AGENT_TYPES:
-            raise InvalidInput(f"Agent must be one of {', '.join(prompts.AGENT_TYPES)}.")
-        scope = document_uuids if document_uuids is not None else conv["selected_document_ids"]
-        # only the documents agent is scoped; a scope keeps the documents that still exist
-        scope = conversations.still_readable(ctx, con, scope) if agent_type == "rag" and scope else None
-        level = _level(con, ctx)
-        stage_rows = prompts.stages(ctx, con)
-        stage = _stage(stage_rows, agent_type)
-        # with several stages a model may pick one (seed 003); each with its description and templates
-        choices = {s["name"]: (s["description"], prompts.prompting_for(ctx, con, s)) for s in stage_rows}
-        prompting = choices[stage["name"]][1] if stage else None
-        history = _history(con, conv["id"])
-        if agent_type == "analytics":
-            say("Choosing a query")
-            try:
-                result = analytics_agent.run(ctx, con, embedder, question)
-            except Exception as exc:  # noqa: BLE001 - a failed query degrades the answer, never the chat
-                result = analytics_agent.failed(f"{type(exc).__name__}: {exc}")
-    count = embedder.count_tokens
-    if provider is None:
-        name, chosen = provider_name or conv["llm_provider"], model or conv["llm_model"]
-        try:
-            provider = providers.make(settings, name or None, chosen or None, secrets, count, embedder)
-        except providers.ProviderError as exc:  # not configured: the analyzer logs it and falls back
-            provider = providers.Unavailable(name or settings.llm_provider, chosen or "", str(exc))
-    if agent_type == "analytics":
-        steps, passages, completion, modelled = [], [], None, None
-        writer = provider if not isinstance(provider, providers.Extractive | providers.Unavailable) else None
-        if writer is not None:
-            say("Writing SQL")
-            steps, modelled = agents.model_sql(ctx, store, writer, question)
-        if modelled is not None:
-            result = modelled
-        else:
-            failure = next((s.error for s in steps if s.error), None)
-            steps += agents.analytics_steps(result)
-            if failure:
-                result.text += (
-                    f"\n\n(The model's SQL could not be used: {failure} "
-                    "This answer comes from the query catalogue.)"
-                )
-        content, sources, table = result.text, result.sources, result.table
-        if on_delta:
-            on_delta(content)
+        turn = _load(ctx, con, asked)
+        # the analytics agent's catalogue query reads the database too, so it runs while it is open
+        catalogue = _run_catalogue(ctx, con, embedder, asked) if turn.agent_type == "analytics" else None
+    provider = _provider(settings, turn.conversation, asked, embedder)
+    if catalogue is None:
+        draft = _draft_from_documents(ctx, vectors, embedder, provider, turn, asked)
     else:
-        say("Searching your documents")
-        research, hits = agents.research(ctx, vectors, embedder, question, agent_type, scope, conv["id"])
-        passages = agents.passages_from(question, hits)
-        research.output["relevant"] = len(passages)
-        say("Writing the answer")
-        analyzer, completion = agents.analyze(
-            ctx,
-            provider,
-            question,
-            passages,
-            prompting,
-            history,
-            on_delta,
-            embedder,
-            choices if len(choices) > 1 else None,
-        )
-        steps = [research, analyzer]
-        content = completion.text if completion else analyzer.output.get("text", NOT_FOUND)
-        sources, table = agents.sources_of(passages, content), None
-    say("Checking the answer against the sources")
-    checked = agents.ground(content, passages, table, result.facts if agent_type == "analytics" else None)
-    steps.append(checked)
-    if agent_type == "analytics":
-        score = checked.output.get("score", 0.0) if table else 0.0
-        confidence = round(0.5 * min(1.0, result.match / 0.6) + 0.5 * score, 3) if table else 0.1
-    else:
-        confidence = agents.confidence_of(content, passages, checked)
-    degraded = any(s.status != "success" for s in steps)
-    explain = agents.explain(steps, level, confidence)
-    steps.append(explain)
-    if completion:
-        provider_name, model_name = completion.provider, completion.model
-    elif agent_type == "analytics" and modelled is not None:
-        provider_name, model_name = writer.name, writer.model
-    else:
-        provider_name = "local" if agent_type == "analytics" else "extractive"
-        model_name = "catalogue-sql" if agent_type == "analytics" else providers.Extractive.model
-    say("Saving")
+        draft = _draft_from_data(ctx, store, provider, turn, catalogue, asked)
+    checked = _check(draft, turn.level, asked.say)
+    asked.say("Saving")
     with store.connect() as con, atomic(con):
-        ids = _save(
-            con,
-            ctx,
-            conv,
-            question,
-            content,
-            sources,
-            confidence,
-            checked.output,
-            explain.output["chain"],
-            steps,
-            count,
+        saved = save(con, ctx, turn, draft, checked, embedder.count_tokens)
+    return _answer_of(turn, draft, checked, saved)
+
+
+def _load(ctx: Context, con: duckdb.DuckDBPyConnection, asked: _Asked) -> Turn:
+    """The conversation, its agent and scope, the user's explainability level, the prompt stages
+    and the recent history."""
+    conv = conversations.get_conversation(ctx, con, asked.conversation_uuid)
+    agent_type = asked.agent_type or conv["agent_type"]
+    if agent_type not in prompts.AGENT_TYPES:
+        raise InvalidInput(f"Agent must be one of {', '.join(prompts.AGENT_TYPES)}.")
+    scope = asked.document_uuids if asked.document_uuids is not None else conv["selected_document_ids"]
+    # only the documents agent is scoped; a scope keeps the documents that still exist
+    scope = conversations.still_readable(ctx, con, scope) if agent_type == "rag" and scope else None
+    level = _level(con, ctx)
+    stage_rows = prompts.stages(ctx, con)
+    stage = _stage(stage_rows, agent_type)
+    # with several stages a model may pick one (seed 003); each with its description and templates
+    stages = {s["name"]: (s["description"], prompts.prompting_for(ctx, con, s)) for s in stage_rows}
+    prompting = stages[stage["name"]][1] if stage else None
+    history = _history(con, conv["id"])
+    return Turn(asked.question, conv, agent_type, scope, level, stages, prompting, history)
+
+
+def _run_catalogue(
+    ctx: Context, con: duckdb.DuckDBPyConnection, embedder: Embedder, asked: _Asked
+) -> analytics.Result:
+    """The analytics agent's answer from its query catalogue."""
+    asked.say("Choosing a query")
+    try:
+        return analytics.run(ctx, con, embedder, asked.question)
+    except Exception as exc:  # noqa: BLE001 - a failed query degrades the answer, never the chat
+        return analytics.failed(f"{type(exc).__name__}: {exc}")
+
+
+def _provider(settings: Settings, conv: dict, asked: _Asked, embedder: Embedder) -> providers.Provider:
+    """The provider asked for, else the conversation's, else the settings'."""
+    if asked.provider is not None:
+        return asked.provider
+    name, model = asked.provider_name or conv["llm_provider"], asked.model or conv["llm_model"]
+    try:
+        return providers.make(
+            settings, name or None, model or None, asked.secrets, embedder.count_tokens, embedder
         )
-        conversations.touch(con, conv["id"], question)
-        cost = con.execute(  # one unpriced call makes the answer unpriced, never $0
-            "SELECT CASE WHEN count(*) FILTER (WHERE cost_usd IS NULL) > 0 THEN NULL ELSE sum(cost_usd) END"
-            " FROM llm_calls WHERE message_id = ?",
-            [ids[1]],
-        ).fetchone()[0]
-    return Answer(
-        conv["uuid"],
-        ids[2],
-        question,
-        content,
-        sources,
-        confidence,
-        confidence < LOW_CONFIDENCE,
-        checked.output if checked.status == "success" else None,
-        explain.output["chain"],
-        [s.agent for s in steps],
-        degraded,
-        provider_name,
-        model_name,
-        sum(s.tokens for s in steps),
-        cost,
-        steps,
-        table,
+    except providers.ProviderError as exc:  # not configured: the analyzer logs it and falls back
+        return providers.Unavailable(name or settings.llm_provider, model or "", str(exc))
+
+
+def _draft_from_documents(
+    ctx: Context,
+    vectors: VectorStore,
+    embedder: Embedder,
+    provider: providers.Provider,
+    turn: Turn,
+    asked: _Asked,
+) -> Draft:
+    """The rag and code agents: retrieve passages, then the provider answers from them."""
+    asked.say("Searching your documents")
+    research, hits = steps.research(
+        ctx, vectors, embedder, turn.question, turn.agent_type, turn.scope, turn.conversation["id"]
     )
+    passages = steps.passages_from(turn.question, hits)
+    research.output["relevant"] = len(passages)
+    asked.say("Writing the answer")
+    stages = turn.stages if len(turn.stages) > 1 else None  # a model picks a stage only given a choice
+    analyzer, completion = steps.analyze(
+        ctx, provider, turn.question, passages, turn.prompting, turn.history, asked.on_delta, embedder, stages
+    )
+    if completion is None:  # no passage was relevant: the not-found answer, written by no model
+        text, by = analyzer.output.get("text", NOT_FOUND), ("extractive", providers.Extractive.model)
+    else:
+        text, by = completion.text, (completion.provider, completion.model)
+    return Draft(text, steps.sources_of(passages, text), [research, analyzer], *by, passages=passages)
+
+
+def _draft_from_data(
+    ctx: Context,
+    store: Store,
+    provider: providers.Provider,
+    turn: Turn,
+    catalogue: analytics.Result,
+    asked: _Asked,
+) -> Draft:
+    """The analytics agent: a configured model writes SQL that runs in the sandbox; without one,
+    or when its SQL fails, the catalogue's query answers (and says why)."""
+    ran, modelled = [], None
+    if steps.is_model(provider):
+        asked.say("Writing SQL")
+        ran, modelled = steps.model_sql(ctx, store, provider, turn.question)
+    if modelled is not None:
+        result, text, by = modelled, modelled.text, (provider.name, provider.model)
+    else:
+        failure = next((s.error for s in ran if s.error), None)
+        ran += steps.analytics_steps(catalogue)
+        result, text, by = catalogue, catalogue.text, ("local", "catalogue-sql")
+        if failure:
+            text += (
+                f"\n\n(The model's SQL could not be used: {failure} "
+                "This answer comes from the query catalogue.)"
+            )
+    if asked.on_delta:
+        asked.on_delta(text)
+    return Draft(text, result.sources, ran, *by, table=result.table, facts=result.facts, match=result.match)
+
+
+def _check(draft: Draft, level: str, say: Callable[[str], None]) -> Checked:
+    """Ground the draft's claims in its sources, score it, and explain how it was reached."""
+    say("Checking the answer against the sources")
+    grounding = steps.ground(draft.text, draft.passages, draft.table, draft.facts)
+    confidence = _confidence(draft, grounding)
+    ran = [*draft.steps, grounding]
+    explanation = steps.explain(ran, level, confidence)
+    return Checked(grounding, confidence, explanation.output["chain"], [*ran, explanation])
+
+
+def _confidence(draft: Draft, grounding: Step) -> float:
+    """0-1; below LOW_CONFIDENCE the answer carries a warning."""
+    if draft.facts is None:  # an answer from documents
+        return steps.confidence_of(draft.text, draft.passages, grounding)
+    if draft.table is None:  # no query ran
+        return 0.1
+    score = grounding.output.get("score", 0.0)
+    return round(0.5 * min(1.0, draft.match / 0.6) + 0.5 * score, 3)
+
+
+def _answer_of(turn: Turn, draft: Draft, checked: Checked, saved: Saved) -> Answer:
+    return Answer(
+        conversation_uuid=turn.conversation["uuid"],
+        message_uuid=saved.message_uuid,
+        question=turn.question,
+        content=draft.text,
+        sources=draft.sources,
+        confidence=checked.confidence,
+        low_confidence=checked.confidence < LOW_CONFIDENCE,
+        grounding=checked.grounding.output if checked.grounding.status == "success" else None,
+        reasoning_chain=checked.chain,
+        agents=[s.agent for s in checked.steps],
+        degraded=any(s.status != "success" for s in checked.steps),
+        provider=draft.provider,
+        model=draft.model,
+        tokens=sum(s.tokens for s in checked.steps),
+        cost_usd=saved.cost_usd,
+        steps=checked.steps,
+        table=draft.table,
+    )
+
+
+# --- loading and saving --------------------------------------------------------------------
 
 
 def _stage(stage_rows: list[dict], agent_type: str) -> dict | None:
@@ -309,76 +346,3 @@ def _history(con, conversation_id: int, turns: int = 6) -> str:
     return "\n".join(f"{role}: {content[:500]}" for role, content in reversed(rows))
 
 
-def _save(con, ctx, conv, question, content, sources, confidence, evidence, chain, steps, count_tokens):
-    """Question, answer, agent logs and metering rows: one transaction."""
-    if not con.execute("SELECT 1 FROM conversations WHERE id = ?", [conv["id"]]).fetchone():
-        raise NotFound("The conversation was deleted while the answer was being written; nothing was saved.")
-    user_msg = con.execute(
-        "INSERT INTO messages (conversation_id, user_id, role, content, token_count)"
-        " VALUES (?, ?, 'user', ?, ?) RETURNING id",
-        [conv["id"], ctx.user_id, question, sum(count_tokens([question]))],
-    ).fetchone()[0]
-    calls = [c for s in steps for c in s.calls]
-    answering = "chat" if any(c.operation == "chat" for c in calls) else "analysis"  # what wrote the text
-    completion_tokens = sum(c.completion_tokens for c in calls if c.operation == answering)
-    retrieved = [
-        {
-            "document_id": s["id"],
-            "chunk_id": s["chunk_id"],
-            "content": s["cited_text"],
-            "similarity_score": s["similarity"],
-            "page_number": s["page_number"],
-        }
-        for s in sources
-        if s.get("chunk_id")
-    ]
-    row = con.execute(
-        "INSERT INTO messages (conversation_id, role, content, token_count, retrieved_documents,"
-        " confidence_score, low_confidence_warning, reasoning_chain, sources, grounding_evidence,"
-        " agents_involved)"
-        " VALUES (?, 'assistant', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, uuid::VARCHAR",
-        [
-            conv["id"],
-            content,
-            completion_tokens,
-            json.dumps(retrieved),
-            confidence,
-            confidence < LOW_CONFIDENCE,
-            json.dumps(chain, default=str),
-            json.dumps(sources, default=str),
-            json.dumps(evidence, default=str),
-            json.dumps([s.agent for s in steps]),
-        ],
-    ).fetchone()
-    for s in steps:
-        log_id = con.execute(
-            "INSERT INTO agent_logs (message_id, agent_name, agent_type, action, input_data, output_data,"
-            " execution_time, tokens_used, status, error_message, reasoning, confidence)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            [
-                row[0],
-                s.agent,
-                s.kind,
-                s.action,
-                json.dumps(s.input, default=str),
-                json.dumps(s.output, default=str),
-                s.seconds,
-                s.tokens,
-                s.status,
-                s.error,
-                s.reasoning,
-                s.confidence,
-            ],
-        ).fetchone()[0]
-        for call in s.calls:
-            metering.record(
-                con,
-                call,
-                org_id=ctx.org_id,
-                user_id=ctx.user_id,
-                project_id=conv["project_id"],
-                conversation_id=conv["id"],
-                message_id=row[0],
-                agent_log_id=log_id,
-            )
-    return user_msg, row[0], row[1]

@@ -16,7 +16,6 @@ from workbench.db import atomic, fetch_dicts, fetch_one
 from workbench.errors import InvalidInput, NotFound
 from workbench.text import variables
 
-TEMPLATE_TYPES = ("system", "stage_selection", "data_extraction", "response_generation")
 AGENT_TYPES = ("rag", "code", "analytics")
 
 

@@ -1,8 +1,13 @@
-"""The chat's agents. Each returns a `Step`: what its `agent_logs` row records and the model
-calls it made (metered by the caller, in the same transaction as the answer).
+"""The steps of one answer. Each returns a `Step`: what its `agent_logs` row records and the
+model calls it made (metered by the caller, in the same transaction as the answer). A step's
+`agent` is the name its agent_logs row gives it (seed 004); the agents a user chooses between
+(rag, code, analytics: seed 003) are the conversation's `agent_type`. Whichever agent answers,
+its steps carry these names:
 
-    ResearchAgent        hybrid retrieval, scoped to the conversation and tenant-safe
-    AnalyzerAgent        writes the answer through the chosen provider, citing [1], [2]
+    ResearchAgent        hybrid retrieval, scoped to the conversation and tenant-safe; for the
+                         analytics agent, choosing (or having the model write) the query
+    AnalyzerAgent        writes the answer through the chosen provider, citing [1], [2]; for the
+                         analytics agent, runs the query
     GroundingAgent       checks each claim of the answer against the retrieved text
     ExplainabilityAgent  the reasoning chain, at the user's explainability level
 
@@ -32,10 +37,10 @@ PASSAGES = 6
 
 @dataclass
 class Step:
-    """One agent's run: what agent_logs records, and the model calls it made."""
+    """One step of an answer: what its agent_logs row records, and the model calls it made."""
 
-    agent: str
-    kind: str  # research / analyzer / grounding / explainability
+    agent: str  # agent_logs.agent_name: ResearchAgent, AnalyzerAgent, GroundingAgent, ...
+    kind: str  # agent_logs.agent_type (not the conversation's): research / analyzer / grounding / ...
     action: str
     input: dict = field(default_factory=dict)
     output: dict = field(default_factory=dict)

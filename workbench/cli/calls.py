@@ -31,34 +31,28 @@ def import_command(file, project, no_embed, as_user, as_json) -> None:
     path = Path(file)
     ctx, cfg, store = context_of(as_user), load_settings(), open_store()
     vectors = home.open_vectors(cfg)
-    try:
-        user_files.check_size(path.name, path.stat().st_size, cfg.upload_max_mb)  # before reading it
-        result = calls.import_calls(
-            ctx, store, path.name, path.read_bytes(), project, max_mb=cfg.upload_max_mb, vectors=vectors
-        )
-    except errors.ImportReport as report:
+    user_files.check_size(path.name, path.stat().st_size, cfg.upload_max_mb)  # before reading it
+    say = None if as_json else lambda done, total: click.echo(f"  embedded {done}/{total} calls", err=True)
+    (outcome,), indexed = calls.import_files(
+        ctx, store, vectors, home.local_embedder(cfg), [(path.name, path.read_bytes())], project,
+        max_mb=cfg.upload_max_mb, embed=not no_embed, progress=say,
+    )
+    if isinstance(outcome.error, errors.ImportReport):
+        report = outcome.error
         if as_json:
-            emit(
-                {
-                    "file": report.filename,
-                    "imported": 0,
-                    "problems": [{"row": row, "problem": text} for row, text in report.problems],
-                },
-                True,
-                "",
-            )
+            emit({"file": report.filename, "imported": 0,
+                  "problems": [{"row": row, "problem": text} for row, text in report.problems]}, True, "")
         else:
             echo_report(report)
         sys.exit(1)
+    if outcome.error is not None:
+        raise outcome.error
+    result = outcome.counts
     text = (
         f"{result['file']}: {result['calls']} calls ({result['created']} new, "
         f"{result['updated']} updated), {result['utterances']} utterances into {project}."
     )
-    if not no_embed:
-        say = (
-            None if as_json else lambda done, total: click.echo(f"  embedded {done}/{total} calls", err=True)
-        )
-        indexed = calls.index_pending(ctx, store, vectors, home.local_embedder(cfg), project, say)
+    if indexed is not None:
         result["embedded_utterances"], result["embed_seconds"] = indexed["utterances"], indexed["seconds"]
         text += f" Embedded {indexed['utterances']} utterances in {indexed['seconds']} s."
     emit(result, as_json, text)

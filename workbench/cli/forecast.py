@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from workbench.cli.common import acting, as_option, emit, json_option, load_settings
+from workbench.cli.common import as_option, context_of, emit, json_option, load_settings, open_store
 
 
 @click.group("forecast")
@@ -31,7 +31,7 @@ def forecast_group() -> None:
 def train_command(metric, by, dataset, date_col, value_col, series_col, method, horizon, name, as_user,
                   as_json) -> None:
     """Backtest against seasonal naive, fit, log to MLflow and register a staging version."""
-    from workbench.models.forecast import training as forecast
+    from workbench.models.forecast import service
 
     if not (metric or dataset):
         raise click.UsageError("Give --metric (a workbench metric) or --dataset with --date and --value.")
@@ -39,14 +39,10 @@ def train_command(metric, by, dataset, date_col, value_col, series_col, method, 
     def progress(fraction: float, message: str) -> None:
         click.echo(f"{fraction:4.0%} {message}", err=True)
 
-    settings = load_settings()
-    with acting(as_user) as (ctx, con):  # the file is held to read the series, not while fitting
-        prepared = forecast.prepare(ctx, con, metric=metric, by=by, dataset=dataset, date_col=date_col,
-                                    value_col=value_col, series_col=series_col, horizon=horizon, name=name,
-                                    progress=progress)
-    fitted = forecast.fit(ctx, settings, prepared, method=method, progress=progress)
-    with acting(as_user, write=True) as (ctx, con):
-        result = forecast.register_fitted(ctx, con, settings, fitted, progress=progress)
+    # the file is held to read the series and to register, not while fitting
+    result = service.train(context_of(as_user), open_store(), load_settings(), metric=metric, by=by,
+                           dataset=dataset, date_col=date_col, value_col=value_col, series_col=series_col,
+                           method=method, horizon=horizon, name=name, progress=progress)
     m = result["metrics"]
     lines = [f"{result['name']} version {result['version']} ({result['stage']}), method {result['method']},"
              f" run {result['run_id']}",
@@ -66,14 +62,10 @@ def train_command(metric, by, dataset, date_col, value_col, series_col, method, 
 @json_option
 def score_command(name, as_user, as_json) -> None:
     """Forecast with the production version and save the results and chart (analytics_results)."""
-    from workbench.models.forecast import training as forecast
+    from workbench.models.forecast import service
 
-    settings = load_settings()
-    with acting(as_user) as (ctx, con):  # read the history, forecast without the file, then write
-        prepared = forecast.prepare_score(ctx, con, name)
-    predicted = forecast.predict_score(ctx, settings, prepared)
-    with acting(as_user, write=True) as (ctx, con):
-        result = forecast.save_score(ctx, con, settings, predicted)
+    # read the history, forecast without the file, then write
+    result = service.score(context_of(as_user), open_store(), load_settings(), name)
     lines = [f"{name} version {result['version']} ({result['method']}): {result['rows']} forecast days of"
              f" {result['series']} series saved as batch {result['batch_id']}; chart {result['chart']}",
              f"{'series':<24} {'day':<11} {'forecast':>12} {'80% interval':>27}"]

@@ -8,7 +8,16 @@ from datetime import datetime
 import click
 
 from workbench import home
-from workbench.cli.common import acting, as_option, emit, json_option, load_settings, reading
+from workbench.cli.common import (
+    acting,
+    as_option,
+    context_of,
+    emit,
+    json_option,
+    load_settings,
+    open_store,
+    reading,
+)
 from workbench.models import promotion
 
 
@@ -34,31 +43,26 @@ def churn_group() -> None:
 @json_option
 def train_command(dataset, target, name, cutoff, horizon, threshold, as_user, as_json) -> None:
     """Train a logistic regression and gradient boosting, log both to MLflow, register the better."""
-    from workbench.models import registry, tabular
-    from workbench.models.churn import training as churn
+    from workbench.models import registry
+    from workbench.models.churn import service
 
     def progress(fraction: float, message: str) -> None:
         if not as_json:
             click.echo(f"[{fraction:4.0%}] {message}", err=True)
 
-    settings = load_settings()
-    registry.check_name(name)
-    with acting(as_user) as (ctx, con):  # the file is held to read the data, not while training
-        if dataset:
-            frame, source = tabular.load_frame(ctx, con, dataset), f"dataset {dataset}"
-        else:
-            frame, source = churn.workbench_frame(ctx, con, cutoff=cutoff, horizon_days=horizon)
-    fitted = churn.fit(
-        ctx,
-        settings,
-        frame,
-        target=target if dataset else "churned",
-        source=source,
+    registry.check_name(name)  # before anything is opened
+    result = service.train(  # the file is held to read the data and to register, not while training
+        context_of(as_user),
+        open_store(),
+        load_settings(),
+        dataset=dataset,
+        target=target,
+        cutoff=cutoff,
+        horizon_days=horizon,
+        name=name,
         threshold=threshold,
         progress=progress,
     )
-    with acting(as_user, write=True) as (ctx, con):
-        result = churn.register_best(ctx, con, settings, fitted, name=name, progress=progress)
     m = result["metrics"]
     text = (
         f"{result['name']} version {result['version']} ({result['algorithm'].replace('_', ' ')}) is in "
@@ -78,10 +82,10 @@ def train_command(dataset, target, name, cutoff, horizon, threshold, as_user, as
 @json_option
 def score_command(name, cutoff, as_user, as_json) -> None:
     """Score your organisation's active users with the production version (analytics_results)."""
-    from workbench.models.churn import training as churn
+    from workbench.models.churn import service
 
-    with acting(as_user, write=True) as (ctx, con):
-        result = churn.score(ctx, con, load_settings(), name=name, cutoff=cutoff or datetime.now())
+    result = service.score(context_of(as_user), open_store(), load_settings(), name=name,
+                           cutoff=cutoff or datetime.now())
     emit(
         result,
         as_json,

@@ -34,7 +34,6 @@ from workbench.settings import Settings
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no progress bars in logs
 logging.getLogger("mlflow").setLevel(logging.WARNING)  # its INFO lines (validation passed...) are noise here
 
-STAGES = ("staging", "production", "archived")
 # The gate's default metric per kind of model and whether greater is better.
 GATE_METRICS = {"churn": ("roc_auc", True), "forecast": ("mase", False)}
 LOWER_IS_BETTER = {"mase", "smape", "mae", "brier", "log_loss"}

@@ -67,7 +67,7 @@ def period(
     end = today + timedelta(days=1)
     words = name.split()
     if len(words) == 3 and words[0] == "Last" and words[1].isdigit() and words[2] == "days":
-        return end - timedelta(days=int(words[1])), end
+        return last_days(int(words[1]), today)
     if name == "Month to date":
         return today.replace(day=1), end
     if name == "Previous month":
@@ -79,6 +79,12 @@ def period(
             raise InvalidInput("The period ends before it starts.")
         return start, last + timedelta(days=1)
     raise InvalidInput(f"Unknown period {name!r}: choose one of {', '.join(PERIODS)}.")
+
+
+def last_days(days: int, today: date | None = None) -> tuple[date, date]:
+    """[start, end) of the last `days` days, today included."""
+    end = (today or date.today()) + timedelta(days=1)
+    return end - timedelta(days=days), end
 
 
 def _where(ctx: Context, f: Filters, alias: str = "r", raw: bool = False) -> tuple[str, list]:
@@ -422,7 +428,7 @@ def report(
     today: date | None = None,
 ) -> dict:
     """What `workbench usage report` prints: the page's totals and breakdown for the last `days`."""
-    start, end = period(f"Last {days} days", today)
+    start, end = last_days(days, today)
     f = Filters(start, end)
     current = totals(ctx, con, f)["current"]
     rows = breakdown(ctx, con, f, by=by)

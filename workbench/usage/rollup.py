@@ -71,11 +71,6 @@ COMPACT_AFTER = 20_000  # rows added since the last compaction
 _compacting = threading.Lock()
 
 
-def bucket_ms(bucket_sql: str) -> str:
-    """SQL for the latency a histogram bucket stands for (its geometric centre)."""
-    return f"round(pow({LATENCY_BASE}, {bucket_sql}))"
-
-
 def _aggregate(table: str, where: str) -> str:
     keys, measures, extra_filter = TABLES[table]
     cols = [f"{_SOURCE.get(k, k)} AS {k}" for k in keys] + [f"{sql} AS {name}" for name, sql in measures]

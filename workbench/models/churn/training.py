@@ -1,15 +1,14 @@
 """Churn models: scikit-learn pipelines (numeric and categorical preprocessing) for a logistic
 regression and a gradient-boosting classifier, a stratified holdout and stratified cross-validation
 on the rest, metrics and plots, all logged to MLflow; the better model by cross-validated ROC AUC is
-registered as a new staging version. Scoring with the production version writes each user's risk
-and top reasons to analytics_results."""
+registered as a new staging version. The steps (`workbench_frame`, `fit`, `register_best`) are
+composed by `churn.service`, which also scores users with the production version."""
 
 from __future__ import annotations
 
 import json
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -26,11 +25,9 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from workbench import home
 from workbench.accounts.context import Context
-from workbench.db import atomic
 from workbench.errors import InvalidInput, NotFound
-from workbench.models import registry
+from workbench.models import registry, tabular
 from workbench.models.churn import features as churn_features
 from workbench.models.churn import report as churn_report
 from workbench.settings import Settings
@@ -81,21 +78,8 @@ def pipeline(algorithm: str, numeric: list[str], categorical: list[str], seed: i
 def prepare(frame: pl.DataFrame, target: str, features: list[str] | None = None) -> tuple:
     """Split a frame into features X (pandas, for scikit-learn and MLflow) and a 0/1 target y,
     with numeric and categorical column lists. Raises InvalidInput on data that cannot train."""
-    if frame.height == 0:
-        raise InvalidInput("The data has no rows; nothing to train on.")
-    if target not in frame.columns:
-        raise InvalidInput(
-            f"There is no target column {target!r}; the columns are {', '.join(frame.columns)}."
-        )
+    classes = tabular.check_binary_target(frame, target)  # the same words as the dataset profile
     frame = frame.filter(pl.col(target).is_not_null())
-    classes = frame.get_column(target).unique().sort().to_list()
-    if len(classes) != 2:
-        shown = ", ".join(map(str, classes[:5]))
-        raise InvalidInput(
-            f"The target {target!r} must have exactly two classes; it has {len(classes)}"
-            + (f" ({shown})" if classes else "")
-            + "."
-        )
     nested = [c for c in frame.columns if frame.schema[c].is_nested()]
     if nested:
         raise InvalidInput(
@@ -146,7 +130,9 @@ def train(
     progress: Progress | None = None,
     **options,
 ) -> dict:
-    """Fit and log every algorithm (`fit`), then register the best as a new staging version."""
+    """Fit and log every algorithm (`fit`), then register the best as a new staging version, on
+    one connection: for a frame already in memory (benchmarks, tests of the fit). The app and the
+    CLI train through `service.train`, which holds the database only to read and to register."""
     registry.check_name(name)
     fitted = fit(ctx, settings, frame, progress=progress, **options)
     return register_best(ctx, con, settings, fitted, name=name, progress=progress)
@@ -243,24 +229,6 @@ def register_best(
     }
 
 
-def train_from_workbench(
-    ctx: Context,
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    *,
-    cutoff: datetime | None = None,
-    horizon_days: int = 30,
-    name: str = "churn",
-    progress: Progress | None = None,
-    **options,
-) -> dict:
-    """Train on the organisation's own users: features before the cutoff, churn after it."""
-    registry.check_name(name)
-    frame, source = workbench_frame(ctx, con, cutoff=cutoff, horizon_days=horizon_days)
-    fitted = fit(ctx, settings, frame, source=source, progress=progress, **options)
-    return register_best(ctx, con, settings, fitted, name=name, progress=progress)
-
-
 def workbench_frame(
     ctx: Context, con: duckdb.DuckDBPyConnection, *, cutoff: datetime | None = None, horizon_days: int = 30
 ) -> tuple[pl.DataFrame, str]:
@@ -350,93 +318,6 @@ def gate_metrics(settings: Settings, challenger: dict, champion: dict) -> tuple[
             churn_report.metrics(y, model.predict_proba(holdout[model.feature_names_in_])[:, 1], threshold)
         )
     return results[0], results[1]
-
-
-def score(
-    ctx: Context,
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    *,
-    name: str = "churn",
-    cutoff: datetime | None = None,
-    horizon_days: int = 30,
-    top_reasons: int = 3,
-) -> dict:
-    """Score the organisation's active users with the production model: each user's risk and the
-    features that raise it most, written to analytics_results (churn_pred) in one transaction."""
-    ctx.require("models:train")
-    current = registry.production_of_kind(ctx, con, name, "churn")
-    if not current["source"].startswith("workbench users"):
-        raise InvalidInput(
-            f"{name} was trained on a dataset ({current['source']}); scoring the workbench's "
-            "users needs a model trained on them."
-        )
-    model = load(settings, current["artifact_uri"])
-    when = cutoff or datetime.now()
-    frame = churn_features.build(ctx, con, when, horizon_days=horizon_days, labelled=False)
-    if frame.height == 0:
-        raise InvalidInput("No user was active in the 90 days before the cutoff; nobody to score.")
-    x = frame.select(model.feature_names_in_.tolist()).to_pandas()
-    risk = model.predict_proba(x)[:, 1]
-    reasons = churn_report.reasons(model, x, risk, top_reasons)
-    batch = str(uuid.uuid4())
-    folder = home.results_dir(settings, ctx.org_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    chart = folder / f"churn-risk-{batch}.png"
-    rows = [
-        (
-            ctx.org_id,
-            ctx.user_id,
-            "churn_pred",
-            json.dumps(
-                {
-                    "user_id": int(u),
-                    "username": n,
-                    "risk": round(float(r), 4),
-                    "reasons": why,
-                    "model": name,
-                    "version": current["version"],
-                    "cutoff": f"{when:%Y-%m-%d}",
-                }
-            ),
-            current["id"],
-            batch,
-        )
-        for u, n, r, why in zip(frame["user_id"], frame["username"], risk, reasons, strict=True)
-    ]
-    try:
-        churn_report.risk_figure(risk, float(current["params"].get("threshold", 0.5))).savefig(chart, dpi=90)
-        with atomic(con):
-            con.executemany(
-                "INSERT INTO analytics_results (org_id, user_id, result_type, meta, model_artifact_id,"
-                " batch_id) VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            con.execute(
-                "INSERT INTO analytics_results (org_id, user_id, result_type, artifact_path, meta,"
-                " model_artifact_id, batch_id) VALUES (?, ?, 'viz_image', ?, ?, ?, ?)",
-                [
-                    ctx.org_id,
-                    ctx.user_id,
-                    str(chart),
-                    json.dumps(
-                        {"model": name, "version": current["version"], "chart": "distribution of churn risk"}
-                    ),
-                    current["id"],
-                    batch,
-                ],
-            )
-    except BaseException:
-        chart.unlink(missing_ok=True)  # no chart without its rows
-        raise
-    return {
-        "batch_id": batch,
-        "model": name,
-        "version": current["version"],
-        "scored": len(rows),
-        "chart": str(chart),
-        "at_risk": int((risk >= float(current["params"].get("threshold", 0.5))).sum()),
-    }
 
 
 def _is_identifier(frame: pl.DataFrame, column: str) -> bool:

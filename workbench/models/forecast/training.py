@@ -2,19 +2,17 @@
 acting user's organisation, in total or per provider or model) or a registered dataset. Training
 backtests the method against the seasonal-naive baseline (rolling origin), fits on all history,
 logs one MLflow run with its artifacts and a pyfunc model, and registers a staging version;
-scoring forecasts with the production version and writes `analytics_results`. Both come in steps
-(`prepare`, `fit`, `register_fitted`; `prepare_score`, `predict_score`, `save_score`) so that a
-page or the CLI holds the database only to read and to write, never during a fit. The methods live
-in `forecast_methods`."""
+scoring forecasts with the production version. Both come in steps (`prepare`, `fit`,
+`register_fitted`; `prepare_score`, `predict_score`) that `forecast.service` composes into one job
+each, holding the database only to read and to write, never during a fit. The methods live in
+`forecast.methods`."""
 
 from __future__ import annotations
 
 import io
-import json
 import re
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,9 +20,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from workbench import csv_safe, home
+from workbench import csv_safe
 from workbench.accounts.context import Context
-from workbench.db import atomic
 from workbench.errors import InvalidInput
 from workbench.models import registry, tabular
 from workbench.models.forecast import methods as fm
@@ -100,38 +97,6 @@ def dataset_series(
     return fm.history_frame(filled.with_columns(pl.col("value").interpolate().over("series")))
 
 
-def train(
-    ctx: Context,
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    *,
-    metric: str | None = None,
-    by: str | None = None,
-    dataset: str | None = None,
-    date_col: str | None = None,
-    value_col: str | None = None,
-    series_col: str | None = None,
-    method: str = "auto",
-    horizon: int = 30,
-    name: str | None = None,
-    start: date | None = None,
-    end: date | None = None,
-    progress: Progress | None = None,
-) -> dict:
-    """Backtest, fit, log to MLflow and register a forecast of a workbench metric or a dataset's
-    series as a new staging version, trained on the days from `start` to `end` (default: all):
-    `prepare`, `fit` and `register_fitted` on one connection. A page or the CLI calls the three
-    itself, to hold the file only to read and to register (DESIGN.md, "Who holds the database").
-    Needs models:train (and usage:read or datasets:read)."""
-    ctx.require("models:train")
-    _check_method(method)
-    what = {"metric": metric, "by": by, "dataset": dataset, "date_col": date_col, "value_col": value_col,
-            "series_col": series_col, "name": name, "start": start, "end": end}
-    prepared = prepare(ctx, con, **what, horizon=horizon, progress=progress)
-    fitted = fit(ctx, settings, prepared, method=method, horizon=horizon, progress=progress)
-    return register_fitted(ctx, con, settings, fitted, progress=progress)
-
-
 def prepare(
     ctx: Context,
     con: duckdb.DuckDBPyConnection,
@@ -202,7 +167,7 @@ def fit(
     model = fm.ForecastModel(chosen, horizon, quantiles)
     run_id, model_uri = _log_run(settings, experiment, history, table, forecast, model, params, metrics, name)
     return {"run_id": run_id, "model_uri": model_uri, "name": name, "method": chosen, "metrics": metrics,
-            "params": params, "backtest": table.to_dicts(), "forecast": _rows(forecast)}
+            "params": params, "backtest": table.to_dicts(), "forecast": forecast_rows(forecast)}
 
 
 def register_fitted(
@@ -269,21 +234,13 @@ def _not_comparable(row: dict, why: str) -> str:
             "challenger on a history both can forecast.")
 
 
-def score(ctx: Context, con: duckdb.DuckDBPyConnection, settings: Settings, name: str) -> dict:
-    """Forecast from the current history with the production version of a forecast model and write
-    each forecast day as a `timeseries_forecast` result and the chart as a `viz_image` result, in
-    one transaction: `prepare_score`, `predict_score` and `save_score` on one connection (a page or
-    the CLI calls them itself to hold the file only to read and to write). Needs models:read (to
-    read the registry) and models:train (to write results)."""
-    return save_score(ctx, con, settings, predict_score(ctx, settings, prepare_score(ctx, con, name)))
-
-
-def prepare_score(ctx: Context, con: duckdb.DuckDBPyConnection, name: str) -> dict:
-    """The production version of `name` and its series read now: {version, history}."""
+def prepare_score(ctx: Context, con: duckdb.DuckDBPyConnection, name: str, end: date | None = None) -> dict:
+    """The production version of `name` and its series read now, up to `end` when given (else up
+    to yesterday for usage, every day of a dataset): {name, version, history}."""
     ctx.require("models:read")
     ctx.require("models:train")
     current = registry.production_of_kind(ctx, con, name, "forecast")
-    history = _history(ctx, con, current["params"], int(current["params"]["horizon"]))
+    history = _history(ctx, con, current["params"], int(current["params"]["horizon"]), end=end)
     series, days = fm.shortest(history)
     if days < 2 * fm.SEASON:
         raise InvalidInput(f"Series {series!r} has {days} days; a forecast needs at least {2 * fm.SEASON}.")
@@ -301,51 +258,6 @@ def predict_score(ctx: Context, settings: Settings, prepared: dict) -> dict:
     chart(prepared["history"], forecast, f"{prepared['name']} v{current['version']}").savefig(
         png, format="png", dpi=90, bbox_inches="tight")
     return prepared | {"forecast": forecast, "png": png.getvalue()}
-
-
-def save_score(ctx: Context, con: duckdb.DuckDBPyConnection, settings: Settings, predicted: dict) -> dict:
-    """Write `predict_score`'s forecast (one `timeseries_forecast` row per series and day) and its
-    chart (a `viz_image` row and the PNG under the data home's results) as one batch, in one
-    transaction; the chart file goes when the rows cannot be written."""
-    ctx.require("models:train")
-    current, forecast = predicted["version"], predicted["forecast"]
-    batch = str(uuid.uuid4())
-    folder = home.results_dir(settings, ctx.org_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"forecast-{batch}.png"
-    path.write_bytes(predicted["png"])
-    try:
-        _save_results(ctx, con, current, forecast, path, batch)
-    except BaseException:
-        path.unlink(missing_ok=True)  # no chart without its result rows
-        raise
-    return {"batch_id": batch, "model": predicted["name"], "version": current["version"],
-            "method": current["params"].get("method"), "series": forecast["series"].n_unique(),
-            "rows": forecast.height, "chart": str(path), "forecast": _rows(forecast)}
-
-
-def _save_results(ctx: Context, con, version: dict, forecast: pl.DataFrame, chart_path: Path, batch: str):
-    """One `timeseries_forecast` row per series and day and one `viz_image` row, in one transaction."""
-    about = {"model": version["name"], "version": int(version["version"])}
-    meta = forecast.with_columns(pl.col("day").cast(pl.String), pl.col(fm.COLUMNS[2:]).fill_nan(None),
-                                 model=pl.lit(about["model"]), version=pl.lit(about["version"]))
-    meta = meta.select(meta=pl.struct(pl.all()).struct.json_encode())
-    try:
-        with atomic(con):
-            con.register("forecast_results", meta.to_arrow())
-            con.execute(
-                "INSERT INTO analytics_results (org_id, user_id, result_type, meta, model_artifact_id,"
-                " batch_id) SELECT ?, ?, 'timeseries_forecast', meta, ?, ? FROM forecast_results",
-                [ctx.org_id, ctx.user_id, version["id"], batch],
-            )
-            con.execute(
-                "INSERT INTO analytics_results (org_id, user_id, result_type, artifact_path, meta,"
-                " model_artifact_id, batch_id) VALUES (?, ?, 'viz_image', ?, ?, ?, ?)",
-                [ctx.org_id, ctx.user_id, str(chart_path), json.dumps(about | {"chart": "history, forecast,"
-                 " 80% and 95% intervals"}), version["id"], batch],
-            )
-    finally:
-        con.unregister("forecast_results")
 
 
 def chart(history: pl.DataFrame, forecast: pl.DataFrame, title: str, most: int = 6, days: int = 120):
@@ -472,5 +384,6 @@ def _known(metrics: dict) -> dict:
     return {key: value for key, value in metrics.items() if value is not None}
 
 
-def _rows(frame: pl.DataFrame) -> list[dict]:
+def forecast_rows(frame: pl.DataFrame) -> list[dict]:
+    """A forecast (or any frame with a `day`) as rows for JSON: days as text."""
     return frame.with_columns(pl.col("day").cast(pl.String)).to_dicts()

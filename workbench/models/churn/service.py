@@ -1,0 +1,101 @@
+"""The churn jobs the app, the CLI and the notebooks run: train (on the organisation's users or a
+registered dataset) and score the active users with the production version. Each holds the
+database only to read and to write, never while a model fits or predicts, so the app and other
+commands keep working meanwhile (DESIGN.md, who holds the database)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+
+from workbench.accounts.context import Context
+from workbench.db import Store
+from workbench.errors import InvalidInput
+from workbench.models import registry, results, tabular
+from workbench.models.churn import features as churn_features
+from workbench.models.churn import report as churn_report
+from workbench.models.churn import training
+from workbench.settings import Settings
+
+
+def train(
+    ctx: Context,
+    store: Store,
+    settings: Settings,
+    *,
+    dataset: str | None = None,
+    target: str = churn_features.TARGET,
+    cutoff: datetime | None = None,
+    horizon_days: int = 30,
+    name: str = "churn",
+    progress: training.Progress | None = None,
+    **options,
+) -> dict:
+    """Train every algorithm and register the best as a new staging version of `name`: on the
+    registered `dataset`'s `target` column, or without one on the organisation's users (features
+    before `cutoff`, churned = no activity in the `horizon_days` after it). `options` go to
+    `training.fit` (algorithms, threshold, features...). Needs models:train."""
+    registry.check_name(name)
+    with store.connect() as con:  # read the data, then let the file go while fitting
+        if dataset:
+            frame, source = tabular.load_frame(ctx, con, dataset, settings=settings), f"dataset {dataset}"
+        else:
+            frame, source = training.workbench_frame(ctx, con, cutoff=cutoff, horizon_days=horizon_days)
+            target = churn_features.TARGET
+    fitted = training.fit(ctx, settings, frame, target=target, source=source, progress=progress, **options)
+    with store.transaction() as con:
+        return training.register_best(ctx, con, settings, fitted, name=name, progress=progress)
+
+
+def score(
+    ctx: Context,
+    store: Store,
+    settings: Settings,
+    *,
+    name: str = "churn",
+    cutoff: datetime | None = None,
+    horizon_days: int = 30,
+    top_reasons: int = 3,
+) -> dict:
+    """Score the organisation's users active before `cutoff` (default now) with the production
+    version of `name`: each user's risk and the features that raise it most, written to
+    analytics_results (churn_pred rows and the risk chart) as one batch. Needs models:train."""
+    ctx.require("models:train")
+    when = cutoff or datetime.now()
+    current, frame = _users_to_score(ctx, store, name, when, horizon_days)
+    model = training.load(settings, current["artifact_uri"])  # the version read, whatever happens meanwhile
+    x = frame.select(model.feature_names_in_.tolist()).to_pandas()
+    risk = model.predict_proba(x)[:, 1]
+    reasons = churn_report.reasons(model, x, risk, top_reasons)
+    about = {"model": name, "version": current["version"]}
+    metas = [
+        json.dumps({"user_id": int(u), "username": n, "risk": round(float(r), 4), "reasons": why, **about,
+                    "cutoff": f"{when:%Y-%m-%d}"})
+        for u, n, r, why in zip(frame["user_id"], frame["username"], risk, reasons, strict=True)
+    ]
+    threshold = float(current["params"].get("threshold", 0.5))
+    png = io.BytesIO()
+    churn_report.risk_figure(risk, threshold).savefig(png, format="png", dpi=90)
+    with store.transaction() as con:
+        saved = results.save_batch(ctx, con, settings, result_type="churn_pred", metas=metas,
+                                   model_artifact_id=current["id"], chart_png=png.getvalue(),
+                                   chart_prefix="churn-risk",
+                                   chart_meta=about | {"chart": "distribution of churn risk"})
+    return {"batch_id": saved["batch_id"], "model": name, "version": current["version"], "scored": len(metas),
+            "chart": saved["chart"], "at_risk": int((risk >= threshold).sum())}
+
+
+def _users_to_score(ctx: Context, store: Store, name: str, when: datetime, horizon_days: int) -> tuple:
+    """The production version of `name` and the features of the users active before `when`."""
+    with store.connect() as con:
+        current = registry.production_of_kind(ctx, con, name, "churn")
+        if not current["source"].startswith("workbench users"):
+            raise InvalidInput(
+                f"{name} was trained on a dataset ({current['source']}); scoring the workbench's "
+                "users needs a model trained on them."
+            )
+        frame = churn_features.build(ctx, con, when, horizon_days=horizon_days, labelled=False)
+    if frame.height == 0:
+        raise InvalidInput("No user was active in the 90 days before the cutoff; nobody to score.")
+    return current, frame
