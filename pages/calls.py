@@ -26,7 +26,7 @@ def csv_button(rows: list[dict], name: str, key: str) -> None:
     """The shared export (CSV and Parquet, `ui.exports`) of a list of rows, search terms left out."""
     if rows:
         ui.exports(pl.DataFrame([{k: v for k, v in row.items() if k != "terms"} for row in rows],
-                                infer_schema_length=None), name, key)
+                                infer_schema_length=None), name, key, label="Download table")
 
 
 def transcript(call_uuid: str, focus_id: int | None = None, terms: list[str] | None = None) -> None:

@@ -112,3 +112,22 @@ def test_no_module_imports_another_by_a_computed_name():
     hidden = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
                     if "import_module(" in p.read_text() or "__import__(" in p.read_text())
     assert hidden == []
+
+
+def test_a_command_pays_only_for_what_it_uses(cli_env):
+    """`workbench --help` and `user list` load no model, vector or plotting library: they start in a
+    fraction of a second (bench/commands.py measures it)."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "transformers", "sentence_transformers", "lancedb", "mlflow", "sklearn",
+             "statsforecast", "matplotlib", "onnxruntime", "streamlit", "polars")
+    probe = ("import runpy, sys\n"
+             "sys.argv = ['workbench', *sys.argv[1:]]\n"
+             "try:\n    runpy.run_module('workbench', run_name='__main__')\n"
+             "except SystemExit:\n    pass\n"
+             f"print(sorted(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)")
+    for args in (["--help"], ["user", "list", "--as", "alice"]):
+        done = subprocess.run([sys.executable, "-c", probe, *args], env=cli_env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.stderr.strip().splitlines()[-1] == "[]", (args, done.stderr[-1500:])

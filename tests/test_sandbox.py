@@ -159,8 +159,8 @@ def test_a_query_needing_more_memory_than_the_box_has_is_stopped(env, sql):
 def test_the_time_limit_covers_the_copy_of_the_rows(env):
     _cfg, store, _vecs, _emb = env
     began = time.perf_counter()
-    with pytest.raises(InvalidInput, match="longer than 0.05 s"):
-        run(store, "mike", "SELECT count(*) AS n FROM llm_calls", time_limit_s=0.05)
+    with pytest.raises(InvalidInput, match="longer than 0.001 s"):  # no copy is that quick
+        run(store, "mike", "SELECT count(*) AS n FROM llm_calls", time_limit_s=0.001)
     assert time.perf_counter() - began < 5  # generous for a busy machine; bench/sql_console.py measures
 
 

@@ -237,14 +237,14 @@ def _indexing_progress() -> None:
             icon=":material/hourglass_top:")
 
 
-def exports(frame, name: str, key: str) -> None:
+def exports(frame, name: str, key: str, label: str = "Export") -> None:
     """A chart's or table's data as CSV (formula cells neutralised, see `csv_safe`) and Parquet
-    downloads (a polars DataFrame)."""
+    downloads (a polars DataFrame), behind one button."""
     import io
 
     from workbench import csv_safe
 
-    with st.popover("Export", icon=":material/download:", disabled=frame.is_empty()):
+    with st.popover(label, icon=":material/download:", disabled=frame.is_empty()):
         st.download_button("CSV", csv_safe.write_csv(frame), f"{name}.csv", "text/csv", key=f"{key}.csv",
                            icon=":material/table:")
         buffer = io.BytesIO()

@@ -34,7 +34,7 @@ def import_command(file, project, no_embed, as_user, as_json) -> None:
     user_files.check_size(path.name, path.stat().st_size, cfg.upload_max_mb)  # before reading it
     say = None if as_json else lambda done, total: click.echo(f"  embedded {done}/{total} calls", err=True)
     (outcome,), indexed = calls.import_files(
-        ctx, store, vectors, home.local_embedder(cfg), [(path.name, path.read_bytes())], project,
+        ctx, store, vectors, home.local_embedder(cfg, light=True), [(path.name, path.read_bytes())], project,
         max_mb=cfg.upload_max_mb, embed=not no_embed, progress=say,
     )
     if isinstance(outcome.error, errors.ImportReport):

@@ -18,7 +18,6 @@ from workbench.cli.common import (
     open_store,
     reading,
 )
-from workbench.models import promotion
 
 
 @click.group("churn")
@@ -141,6 +140,7 @@ def promote_command(
     name, version, metric, threshold, min_improvement, force, reason, as_user, as_json
 ) -> None:
     """Promote a version to production; the current production version is archived."""
+    from workbench.models import promotion
 
     settings, checked = load_settings(), None
     if not force:  # the gate scores both versions reading only; the file is held to write after
