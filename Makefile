@@ -13,7 +13,7 @@ run: install
 	@$(BIN)/workbench serve
 
 test: install chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 install: $(STAMP)
 
