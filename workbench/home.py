@@ -2,9 +2,9 @@
 
 `Workbench(settings)` is made once per process (the app's `ui.workbench()`, the CLI's
 `cli.common.workbench()`) and costs nothing until a store is used: DuckDB is opened for each unit
-of work through `connect`/`transaction` (DESIGN.md, who holds the database), LanceDB, the embedder
-and MLflow on first use. Nothing outside this module builds a path into the data home or opens a
-store; it is also where a second backend (the team profile) will plug in.
+of work (DESIGN.md, who holds the database), LanceDB and the embedder on first use. Nothing
+outside this module builds a path into the data home or opens a store; it is also where a second
+backend (the team profile) will plug in.
 
     data home/
       workbench.duckdb        the relational schema (db.py, sql/)
@@ -20,7 +20,6 @@ store; it is also where a second backend (the team profile) will plug in.
 from __future__ import annotations
 
 import functools
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,36 +34,13 @@ RESULTS, ARTIFACTS, INDEXING = "results", "mlartifacts", "indexing.json"
 
 
 class Workbench:
-    """One data home, opened from Settings: owns every path of its layout and opens every store."""
+    """One data home, opened from Settings: its store, opened per unit of work (`store.connect()`,
+    `store.transaction()`), and LanceDB and the embedders, opened on first use and kept. The paths
+    of the layout are the functions below."""
 
     def __init__(self, settings: Settings, *, on_wait=None, read_only: bool = False) -> None:
         self.settings = settings
         self.store = open_store(settings, on_wait=on_wait, read_only=read_only)
-
-    # --- layout ----------------------------------------------------------------------------------
-    @property
-    def home(self) -> Path:
-        return self.settings.home
-
-    def results_dir(self, org_id: int) -> Path:
-        return results_dir(self.settings, org_id)
-
-    @property
-    def artifacts_dir(self) -> Path:
-        return artifacts_dir(self.settings)
-
-    @property
-    def indexing_file(self) -> Path:
-        return indexing_file(self.settings)
-
-    # --- stores ----------------------------------------------------------------------------------
-    def connect(self) -> AbstractContextManager:
-        """A connection for one unit of work (a page run, a command's read)."""
-        return self.store.connect()
-
-    def transaction(self) -> AbstractContextManager:
-        """A connection in one transaction, committed on success."""
-        return self.store.transaction()
 
     @functools.cached_property
     def vectors(self) -> VectorStore:

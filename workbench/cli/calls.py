@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from workbench import errors, user_files
-from workbench.cli.common import as_option, context_of, emit, json_option, load_settings, open_store, reading
+from workbench.cli.common import (
+    as_option,
+    context_of,
+    emit,
+    json_option,
+    load_settings,
+    reading,
+    workbench,
+)
 
 
 @click.group("calls")
@@ -25,16 +33,15 @@ def calls_group() -> None:
 def import_command(file, project, no_embed, as_user, as_json) -> None:
     """Import CSV, JSON, JSONL, a plain-text transcript or WebVTT: all or nothing, idempotent.
     Then embed the new utterances and re-cluster the project's intents."""
-    from workbench import home
     from workbench.calls import imports as calls
 
     path = Path(file)
-    ctx, cfg, store = context_of(as_user), load_settings(), open_store()
-    vectors = home.open_vectors(cfg)
+    ctx, cfg, wb = context_of(as_user), load_settings(), workbench()
+    store, vectors = wb.store, wb.vectors
     user_files.check_size(path.name, path.stat().st_size, cfg.upload_max_mb)  # before reading it
     say = None if as_json else lambda done, total: click.echo(f"  embedded {done}/{total} calls", err=True)
     (outcome,), indexed = calls.import_files(
-        ctx, store, vectors, home.local_embedder(cfg, light=True), [(path.name, path.read_bytes())], project,
+        ctx, store, vectors, wb.query_embedder, [(path.name, path.read_bytes())], project,
         max_mb=cfg.upload_max_mb, embed=not no_embed, progress=say,
     )
     if isinstance(outcome.error, errors.ImportReport):
@@ -94,15 +101,13 @@ def list_command(as_user, project, as_json) -> None:
 @json_option
 def search_command(query, as_user, mode, project, k, as_json) -> None:
     """Search the utterances of your organisation's calls by keyword or by meaning."""
-    from workbench import home
     from workbench.calls import search as call_search
 
-    cfg = load_settings()
     hits = call_search.search_utterances(
         context_of(as_user),
-        open_store(),
-        home.open_vectors(cfg),
-        home.local_embedder(cfg, light=True),
+        workbench().store,
+        workbench().vectors,
+        workbench().query_embedder,
         query,
         mode=mode,
         project=project,

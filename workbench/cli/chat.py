@@ -17,8 +17,8 @@ from workbench.cli.common import (
     emit,
     json_option,
     load_settings,
-    open_store,
     reading,
+    workbench,
 )
 
 
@@ -46,9 +46,9 @@ def ask_command(
     answer = chat.ask(
         context_of(as_user),
         cfg,
-        open_store(),
-        home.open_vectors(cfg),
-        home.local_embedder(cfg, light=True),
+        workbench().store,
+        workbench().vectors,
+        workbench().query_embedder,
         question,
         conversation_uuid=conversation_uuid,
         agent_type=agent_type,

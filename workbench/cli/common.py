@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -15,6 +16,12 @@ from workbench.accounts import auth, context
 
 def load_settings():
     return settings_mod.from_env()
+
+
+@functools.cache
+def workbench() -> home.Workbench:
+    """This command's handle on the data home: one per process, opened on first need."""
+    return home.Workbench(load_settings(), on_wait=lambda m: click.echo(m, err=True))
 
 
 def open_store(read_only: bool = False):

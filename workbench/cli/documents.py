@@ -20,6 +20,7 @@ from workbench.cli.common import (
     load_settings,
     open_store,
     reading,
+    workbench,
 )
 from workbench.documents import records as documents
 from workbench.documents.records import DOC_TYPES, SCOPES
@@ -126,13 +127,12 @@ def search_command(query, as_user, k, mode, document_uuids, as_json) -> None:
     """Hybrid search over the documents and code you may read."""
     from workbench.chat import steps as agents
 
-    cfg = load_settings()
     ctx = context_of(as_user)
     hits = agents.metered_search(
         ctx,
-        open_store(),
-        home.open_vectors(cfg),
-        home.local_embedder(cfg, light=True),
+        workbench().store,
+        workbench().vectors,
+        workbench().query_embedder,
         query,
         k=k,
         document_uuids=list(document_uuids) or None,
