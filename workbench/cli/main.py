@@ -32,7 +32,7 @@ from workbench.cli.common import emit, json_option, load_settings, open_store
 from workbench.errors import WorkbenchError
 
 
-class Workbench(click.Group):
+class Commands(click.Group):
     """Turns the package's errors into one-line messages and exit code 1."""
 
     def invoke(self, ctx: click.Context):
@@ -46,7 +46,7 @@ class Workbench(click.Group):
             sys.exit(1)
 
 
-@click.group(cls=Workbench)
+@click.group(cls=Commands)
 @click.version_option(package_name="workbench")
 def main() -> None:
     """Workbench: analytics for LLM/RAG chat products and call centres."""

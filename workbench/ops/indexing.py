@@ -38,7 +38,7 @@ def run(settings: Settings, say: Say | None = None, *, light_model: bool = True)
     store, vectors = home.open_store(settings), home.open_vectors(settings)
     embedder = home.local_embedder(settings)
     status = {"state": "running", "pid": os.getpid(), "started": time.time(), "documents": [0, 0],
-              "calls": [0, 0], "qa": 0, "message": ""}
+              "calls": [0, 0], "message": ""}
     result: dict = {}
     _write(settings, status)
     try:
@@ -98,8 +98,10 @@ def start_background(settings: Settings) -> int | None:
         child = subprocess.Popen([sys.executable, "-m", "workbench", "index", "--quiet"], env=env,
                                  stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                  start_new_session=True)
-    _write(settings, {"state": "running", "pid": child.pid, "started": time.time(),
-                      "documents": [0, 0], "calls": [0, 0], "qa": 0, "message": "starting"})
+    found = status(settings)
+    if not found or found.get("pid") != child.pid:  # the child may have written its own already
+        _write(settings, {"state": "running", "pid": child.pid, "started": time.time(),
+                          "documents": [0, 0], "calls": [0, 0], "message": "starting"})
     return child.pid
 
 
