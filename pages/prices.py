@@ -64,6 +64,15 @@ def rates_inputs(key: str, defaults: dict | None = None) -> dict:
     return out
 
 
+# the catalogue's and the unpriced models' columns, in words
+LABELS = {"id": "Id", "provider": "Provider", "model": "Model", "match_pattern": "Matches",
+          "input_per_million": "Input per 1M", "output_per_million": "Output per 1M",
+          "cached_input_per_million": "Cached input per 1M", "embedding_per_million": "Embedding per 1M",
+          "currency": "Currency", "effective_from": "From", "effective_to": "Until", "source": "Source",
+          "own": st.column_config.CheckboxColumn("Yours"), "in_effect": st.column_config.CheckboxColumn(
+              "In effect"), "updated_at": "Updated", "calls": "Calls", "tokens": "Tokens",
+          "first_seen": "First seen", "last_seen": "Last seen"}
+
 catalogue, add, correct, litellm, spend = st.tabs(
     ["Catalogue", "Add or change a price", "Correct a price", "Import LiteLLM prices", "Budgets"]
 )
@@ -75,7 +84,7 @@ with catalogue:
             " a price for these models in the next tab:",
             icon=":material/money_off:",
         )
-        st.dataframe(missing, hide_index=True, width="stretch")
+        st.dataframe(missing, hide_index=True, width="stretch", column_config=LABELS)
     left, right = st.columns([3, 1])
     text = left.text_input("Search model or pattern", key="prices.text")
     current_only = right.toggle("In effect today only", value=True, key="prices.current")
@@ -88,12 +97,9 @@ with catalogue:
         )
     if current_only and not table.is_empty():
         table = table.filter(pl.col("in_effect"))
-    st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        column_config={"own": st.column_config.CheckboxColumn("yours")},
-    )
+    rates = [c for c in table.columns if c.endswith("_per_million")]
+    shown = table.with_columns(pl.col(c).cast(pl.String).fill_null("—") for c in rates)  # no "None"
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=LABELS)
     ui.exports(table, "price-catalogue", key="prices.x")
     own = [r for r in rows if r["own"]]
     if own:
