@@ -75,12 +75,16 @@ class PooledEncoder:
         """Last hidden state (batch, seq, 384) as float32."""
         raise NotImplementedError
 
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids with [CLS] and [SEP], cut to the model's length."""
+        return self.tokenizer(list(texts), truncation=True, max_length=self.max_len)["input_ids"]
+
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Embed texts; same tokenization, pooling and normalization as sentence-transformers."""
         out = np.zeros((len(texts), DIM), np.float32)
         if not texts:
             return out
-        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_len)["input_ids"]
+        ids = self._token_ids(texts)
         order = np.argsort([-len(x) for x in ids], kind="stable")
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
@@ -138,28 +142,28 @@ class OnnxEncoder(PooledEncoder):
         return self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
 
 
-class LightOnnxEncoder:
+class LightOnnxEncoder(PooledEncoder):
     """The exported fp32 graph with the model's fast tokenizer: no torch, no transformers, so a
     one-shot command loads it in a fraction of a second. Same vectors as the fp32 model (cosine 1.0
     to 1e-6); used for questions, while documents are embedded by the configured backend."""
-
-    name = "onnx-fp32-light"
 
     def __init__(self, model_dir: Path, path: Path) -> None:
         """Open the tokenizer (tokenizer.json) and an ONNX Runtime session on `path`."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        self.name = "onnx-fp32-light"
         self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
         self.max_len = _max_seq_length(Path(model_dir))
+        self.pad_id = self.tokenizer.token_to_id("[PAD]") or 0
         self.sep_id = self.tokenizer.token_to_id("[SEP]")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
-    def ids(self, texts: list[str]) -> list[list[int]]:
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
         """Token ids with [CLS] and [SEP]; cut to the model's length keeping the final [SEP]."""
         out = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
         return [x if len(x) <= self.max_len else [*x[: self.max_len - 1], self.sep_id] for x in out]
@@ -167,22 +171,9 @@ class LightOnnxEncoder:
     def count_tokens(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
 
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        out = np.zeros((len(texts), DIM), np.float32)
-        ids = self.ids(texts) if texts else []
-        for start in range(0, len(ids), batch_size):
-            part = ids[start:start + batch_size]
-            batch = np.zeros((len(part), max(map(len, part))), np.int64)
-            mask = np.zeros_like(batch)
-            for row, x in enumerate(part):
-                batch[row, :len(x)], mask[row, :len(x)] = x, 1
-            feed = {"input_ids": batch, "attention_mask": mask, "token_type_ids": np.zeros_like(batch)}
-            hidden = self.session.run(None, feed)[0]
-            weights = mask[..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
-            out[start:start + len(part)] = pooled / np.maximum(
-                np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return out
+    def _hidden(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        return self.session.run(None, feed)[0]
 
 
 def _max_seq_length(model_dir: Path) -> int:
