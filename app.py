@@ -14,6 +14,5 @@ else:
     ui.sidebar(ctx)
     ui.indexing_banner()
     ui.warm_up()
-    nav = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0)
-                         for i, p in enumerate(ui.visible_pages(ctx))], expanded=True)  # admins see all 14
+    nav = st.navigation(ui.navigation(ctx), expanded=True)
 nav.run()

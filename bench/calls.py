@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from workbench import home  # noqa: E402
 from workbench.accounts import (  # noqa: E402
     auth,
+    organisations,
+    projects,
     users,
 )
 from workbench.calls import imports as calls  # noqa: E402
@@ -75,19 +77,20 @@ def main(n_utterances: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Settings(home=Path(tmp) / "home", embedding_backend="hash", upload_max_mb=500)
         home.init(cfg)
-        store = home.open_store(cfg)
+        wb = home.Workbench(cfg)  # hash settings: wb.embedder is the HashEmbedder
+        store = wb.store
         with store.transaction() as con:
-            org = users.create_organization(con, "Bench")
+            org = organisations.create_organization(con, "Bench")
             users.insert_user(
                 con, org, "ana", "ana@example.com", auth.hash_password("bench-password"), "analyst"
             )
             ctx = auth.context_for(con, "ana")
-            users.create_project(ctx, con, "Calls")
-            users.create_project(ctx, con, "Baseline")
-        vectors, hashed = home.open_vectors(cfg), HashEmbedder()
+            projects.create_project(ctx, con, "Calls")
+            projects.create_project(ctx, con, "Baseline")
+        assert isinstance(wb.embedder, HashEmbedder)
 
         began = time.perf_counter()
-        result = calls.import_calls(ctx, store, "bench.csv", data, "Calls", max_mb=500, vectors=vectors)
+        result = calls.import_calls(ctx, wb, "bench.csv", data, "Calls", max_mb=500)
         took = time.perf_counter() - began
         print(
             f"import (parse, insert, sentiment, metrics): {took:.2f} s"
@@ -97,7 +100,7 @@ def main(n_utterances: int) -> None:
         baseline(store, data, n_calls)
 
         began = time.perf_counter()
-        indexed = calls.index_pending(ctx, store, vectors, hashed, "Calls")
+        indexed = calls.index_pending(ctx, wb, "Calls")
         print(
             f"embed + LanceDB write + intents (hash embedder): {time.perf_counter() - began:.2f} s"
             f" for {indexed['utterances']:,} utterances"
@@ -109,7 +112,7 @@ def main(n_utterances: int) -> None:
             for i in range(100):
                 q = QUERIES[i % len(QUERIES)]
                 began = time.perf_counter()
-                hits = call_search.search_utterances(ctx, store, vectors, hashed, q, mode=mode, k=50)
+                hits = call_search.search_utterances(ctx, wb, q, mode=mode, k=50)
                 samples.append(time.perf_counter() - began)
                 found += len(hits)
             print(

@@ -70,9 +70,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Settings(home=Path(tmp) / "home", embedding_backend="hash")
         home.init(cfg)
-        store = home.open_store(cfg)
-        demo.load(cfg, store)
-        with store.connect() as con:
+        wb = home.Workbench(cfg)
+        demo.load(cfg, wb.store)
+        with wb.store.connect() as con:
             dan = auth.context_for(con, "dan")
         frame = customers(rows)
 
@@ -83,11 +83,10 @@ def main() -> None:
         bare = time.perf_counter() - started
 
         started = time.perf_counter()
-        with store.connect() as con:
-            result = churn.train(dan, con, cfg, frame, target="churned", source="bench")
+        result = churn_service.train(dan, wb, frame=frame, target="churned", source="bench")
         full = time.perf_counter() - started
         print(f"{rows:,} rows, churn rate {frame['churned'].mean():.2f}")
-        print(f"churn.train, both algorithms, CV, metrics, plots, MLflow: {full:.1f} s (goal: under 60 s)")
+        print(f"churn training, both algorithms, CV, metrics, plots, MLflow: {full:.1f} s (goal: under 60 s)")
         print(f"baseline: bare fits of the same two pipelines: {bare:.1f} s")
         for run in result["runs"]:
             m = run["metrics"]
@@ -97,7 +96,7 @@ def main() -> None:
             )
 
         started = time.perf_counter()
-        own = churn_service.train(dan, store, cfg, name="member-churn")
+        own = churn_service.train(dan, wb, name="member-churn")
         print(
             f"demo users (Northwind's members, cutoff {own['params']['source'].split('cutoff ')[1][:10]}): "
             f"{own['params']['rows']} users, churn rate {own['params']['churn_rate']:.2f}, "

@@ -83,7 +83,8 @@ def render_page(cfg: Settings) -> float:
         ctx = auth.context_for(con, "mike")
     times = []
     for _ in range(3):
-        at = AppTest.from_file(str(Path(__file__).parents[1] / "pages" / "usage.py"), default_timeout=60)
+        page = Path(__file__).parents[1] / "pages" / "usage" / "overview.py"
+        at = AppTest.from_file(str(page), default_timeout=60)
         at.session_state["ctx"] = ctx
         started = time.perf_counter()
         at.run()

@@ -28,6 +28,7 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 from workbench import home  # noqa: E402
 from workbench.accounts import (  # noqa: E402
     auth,
+    organisations,
     users,
 )
 from workbench.models import tabular  # noqa: E402
@@ -56,19 +57,19 @@ def synthetic(n_series: int, days: int, seed: int = 3) -> pl.DataFrame:
     return pl.concat([f.with_columns(day=stamps) for f in frames]).select("store", "day", "sales")
 
 
-def setup(root: Path, frame: pl.DataFrame):
+def setup(root: Path, frame: pl.DataFrame) -> home.Workbench:
     cfg = Settings(home=root / "home", embedding_backend="hash")
     home.init(cfg)
-    store = home.open_store(cfg)
-    with store.transaction() as con:
-        org = users.create_organization(con, "Bench")
+    wb = home.Workbench(cfg)
+    with wb.store.transaction() as con:
+        org = organisations.create_organization(con, "Bench")
         users.insert_user(con, org, "ds", "ds@bench.example", "x", "data_scientist")
     buffer = io.BytesIO()
     frame.write_parquet(buffer)
-    with store.connect() as con:
+    with wb.store.connect() as con:
         tabular.register_file(auth.context_for(con, "ds"), con, cfg, buffer.getvalue(), "Sales",
                               filename="sales.parquet")
-    return cfg, store
+    return wb
 
 
 def main() -> None:
@@ -78,19 +79,19 @@ def main() -> None:
           f" Python {platform.python_version()}")
     print(f"{n_series} series x {days} days, horizon {HORIZON}, <= {forecast.MAX_WINDOWS} backtest windows")
     with tempfile.TemporaryDirectory() as tmp:
-        cfg, store = setup(Path(tmp), synthetic(n_series, days))
+        wb = setup(Path(tmp), synthetic(n_series, days))
         print(f"{'method':<15} {'chosen':<15} {'train s':>8} {'MASE':>7} {'naive MASE':>11} {'sMAPE %':>8}"
               f" {'naive sMAPE':>12} {'log_model s':>12}")
         for method in METHODS:
-            with store.connect() as con:
+            with wb.store.connect() as con:
                 ctx = auth.context_for(con, "ds")
             started = time.perf_counter()
-            result = forecast_service.train(ctx, store, cfg, dataset="Sales", date_col="day",
+            result = forecast_service.train(ctx, wb, dataset="Sales", date_col="day",
                                             value_col="sales", series_col="store", method=method,
                                             horizon=HORIZON, name=f"bench-{method}")
             seconds = time.perf_counter() - started
             m = result["metrics"]
-            logged = MlflowClient(cfg.mlflow_tracking_uri).get_run(result["run_id"]).data.metrics
+            logged = MlflowClient(wb.settings.mlflow_tracking_uri).get_run(result["run_id"]).data.metrics
             print(f"{method:<15} {result['method']:<15} {seconds:>8.1f} {m['mase']:>7.3f}"
                   f" {m['baseline_mase']:>11.3f} {m['smape']:>8.2f} {m['baseline_smape']:>12.2f}"
                   f" {logged['log_model_seconds']:>12.2f}")

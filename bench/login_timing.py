@@ -23,10 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from workbench import db  # noqa: E402
-from workbench.accounts import (  # noqa: E402
-    auth,
-    users,
-)
+from workbench.accounts import auth, organisations, users  # noqa: E402
 from workbench.errors import AuthFailed  # noqa: E402
 from workbench.ops.demo.people import legacy_pbkdf2_hash  # noqa: E402
 
@@ -42,7 +39,7 @@ def world(folder: Path) -> db.Store:
     store = db.Store(folder / "bench.duckdb", create=True)
     with store.connect() as con:
         db.migrate(con)
-        org = users.create_organization(con, "Acme")
+        org = organisations.create_organization(con, "Acme")
         users.insert_user(con, org, "argon", "a@acme.test", auth.hash_password("argon password"), "analyst")
         users.insert_user(con, org, "legacy", "l@acme.test", legacy_pbkdf2_hash("legacy password", b"s" * 16),
                           "analyst")

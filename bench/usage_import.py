@@ -26,10 +26,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from workbench import home  # noqa: E402
-from workbench.accounts import (  # noqa: E402
-    auth,
-    users,
-)
+from workbench.accounts import auth, organisations, projects, users  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
 from workbench.usage import imports as usage_import  # noqa: E402
 
@@ -80,7 +77,7 @@ def fresh_home(root: Path, name: str):
     home.init(cfg)
     store = home.open_store(cfg)
     with store.transaction() as con:
-        org = users.create_organization(con, "Bench")
+        org = organisations.create_organization(con, "Bench")
         users.insert_user(
             con, org, "admin", "admin@bench.example", auth.hash_password("bench-password"), "admin"
         )
@@ -88,7 +85,7 @@ def fresh_home(root: Path, name: str):
             users.insert_user(con, org, name, f"{name}@bench.example", "x", "analyst")
         ctx = auth.context_for(con, "admin")
         for project in PROJECTS:
-            users.create_project(ctx, con, project)
+            projects.create_project(ctx, con, project)
     return store
 
 

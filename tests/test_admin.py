@@ -199,8 +199,8 @@ def test_model_stage_changes_appear_in_the_log(admin_store):
 
 
 def test_administration_page_creates_a_key_shown_once_then_revokes_it(app):  # noqa: F811
-    at = logged_in(app, "alice", "pages/admin.py")
-    assert at.title[0].value == "Administration" and not at.error
+    at = logged_in(app, "alice", "pages/admin/api_keys.py")
+    assert at.title[0].value == "API keys" and not at.error
     name = next(t for t in at.text_input if t.label == "Name of a new key")
     name.input("support-bot")
     next(b for b in at.button if b.label == "Create key").click().run()
@@ -212,6 +212,7 @@ def test_administration_page_creates_a_key_shown_once_then_revokes_it(app):  # n
     assert not [c.value for c in at.code if c.value.startswith(api_keys.API_KEY_PREFIX)]  # shown once
     next(b for b in at.button if b.label == "Revoke").click().run()
     assert any("Revoked support-bot" in s.value for s in at.success)
+    at.switch_page("pages/admin/audit.py").run()
     log = at.dataframe[0].value
     assert list(log["action"][:2]) == ["key.revoke", "key.create"]
 
@@ -219,9 +220,10 @@ def test_administration_page_creates_a_key_shown_once_then_revokes_it(app):  # n
 def test_administration_page_is_absent_for_a_manager_and_refuses_if_reached(app):  # noqa: F811
     at = logged_in(app, "mike")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("pages/admin.py")
-    direct = AppTest.from_file(str(ROOT / "pages" / "admin.py"), default_timeout=30)
-    direct.session_state["ctx"] = ctx_of(app, "mike")
-    direct.run()
-    assert direct.error and "admin:full" in direct.error[0].value
-    assert not direct.code and not direct.dataframe
+        at.switch_page("pages/admin/organisation.py")
+    for page in ("organisation.py", "api_keys.py", "audit.py"):
+        direct = AppTest.from_file(str(ROOT / "pages" / "admin" / page), default_timeout=30)
+        direct.session_state["ctx"] = ctx_of(app, "mike")
+        direct.run()
+        assert direct.error and "admin:full" in direct.error[0].value, page
+        assert not direct.code and not direct.dataframe and not direct.text_input, page

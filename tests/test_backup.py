@@ -20,7 +20,8 @@ from tests.test_registry import customers
 from workbench import db, home
 from workbench.errors import InvalidInput, NotInitialised
 from workbench.models import promotion, registry, tabular
-from workbench.models.churn import training as churn
+from workbench.models.churn import service as churn_service
+from workbench.models.churn import training as churn_training
 from workbench.ops import backup
 from workbench.search import vectors
 from workbench.search.embed import HashEmbedder
@@ -44,7 +45,7 @@ def answers(cfg: Settings) -> dict:
         dataset = tabular.load_frame(dan, con, "customers")
     client = MlflowClient(cfg.mlflow_tracking_uri)
     name = registry.registered_name(dan.org_id, "churn")
-    model = churn.load(cfg, production["artifact_uri"])
+    model = churn_training.load(cfg, production["artifact_uri"])
     sample = customers(n=20, seed=7).to_pandas()[list(model.feature_names_in_)]
     return {
         "tables": tables,
@@ -68,18 +69,11 @@ def round_trip(demo_home, tmp_path_factory):
     root = tmp_path_factory.mktemp("backup")
     original = Settings(home=root / "original", lock_wait_s=1.0, embedding_backend="hash")
     shutil.copytree(demo_home.home, original.home)
-    store = home.open_store(original)
-    dan = ctx_of(store, "dan")
-    with store.connect() as con:
-        trained = churn.train(
-            dan,
-            con,
-            original,
-            customers(),
-            target="churned",
-            source="customers.csv",
-            algorithms=("logistic_regression",),
-        )
+    wb = home.Workbench(original)
+    dan = ctx_of(wb.store, "dan")
+    trained = churn_service.train(dan, wb, frame=customers(), source="customers.csv", target="churned",
+                                  algorithms=("logistic_regression",))
+    with wb.store.connect() as con:
         promotion.promote(dan, con, original, "churn", trained["version"])
         tabular.register_file(
             dan, con, original, customers(n=50).write_csv().encode(), "customers", filename="customers.csv"

@@ -4,6 +4,7 @@ behind a bar and downloads them. Screenshots go to tests/artifacts/."""
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -80,6 +81,13 @@ def log_in(browser, url: str, username: str, password: str = "workbench-demo"):
     return page
 
 
+ANALYST_NAV = ["Home", "Chat", "SQL console", "Documents", "Search documents", "Upload documents",
+               "Code repositories", "Calls", "Search calls", "Import calls", "QA pairs", "Datasets",
+               "My account"]
+VIEWER_NAV = ["Home", "Chat", "Documents", "Search documents", "Code repositories", "Calls", "Search calls",
+              "QA pairs", "My account"]
+
+
 def nav_labels(page) -> list[str]:
     # each link reads "<icon name>\n\n<title>"; keep the title
     return [t.strip().splitlines()[-1] for t in
@@ -107,7 +115,8 @@ def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     manager = log_in(browser, url, "mike")
     manager.screenshot(path=str(ARTIFACTS / "home-manager.png"), full_page=True)
-    assert nav_labels(manager) == ["Home", "Chat", "Documents", "Calls", "Usage", "Models", "My account"]
+    assert nav_labels(manager) == [*VIEWER_NAV[:-1], "Usage", "Latency", "Users and conversations",
+                                   "Budgets and anomalies", "LLM calls", "Models", "My account"]
     assert {"Tokens", "Cost (USD)", "Active users", "Calls"} <= set(metric_labels(manager))
     assert "Mike Chen" in manager.get_by_test_id("stSidebar").inner_text()
     values = manager.get_by_test_id("stMetricValue").all_inner_texts()
@@ -115,14 +124,15 @@ def test_manager_and_analyst_see_their_own_navigation_and_kpis(server, browser):
 
     analyst = log_in(browser, url, "anna")
     analyst.screenshot(path=str(ARTIFACTS / "home-analyst.png"), full_page=True)
-    assert nav_labels(analyst) == ["Home", "Chat", "Documents", "Calls", "SQL console", "My account"]
+    assert nav_labels(analyst) == ANALYST_NAV
     labels = set(metric_labels(analyst))
     assert "Calls" in labels and not labels & {"Tokens", "Cost (USD)"}
 
     admin = log_in(browser, url, "alice")
-    assert nav_labels(admin) == ["Home", "Chat", "Documents", "Calls", "Usage", "Churn", "Forecast", "Models",
-                                 "SQL console", "Prices & budgets", "Agents & prompts", "Users & roles",
-                                 "Administration", "My account"]
+    assert nav_labels(admin) == [*ANALYST_NAV[:-1], "Usage", "Latency", "Users and conversations",
+                                 "Budgets and anomalies", "LLM calls", "Churn", "Users at risk", "Forecast",
+                                 "Score a forecast", "Models", "Prices", "Budgets", "Agents & prompts",
+                                 "Users & roles", "Administration", "API keys", "Audit log", "My account"]
     admin.get_by_role("link", name="Users & roles").click()
     admin.get_by_text("Add a user").wait_for(timeout=20_000)
     admin.get_by_test_id("stDataFrame").wait_for(timeout=20_000)
@@ -151,8 +161,8 @@ def test_analyst_uploads_a_document_sees_it_processed_and_finds_it(server, brows
     bad = tmp_path / "empty.txt"
     bad.write_text("")
     page = log_in(browser, url, "anna")
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Documents").click()
-    page.get_by_role("tab", name="Upload").click()
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_role("link", name="Upload documents").click()  # pages/documents/upload.py
     page.locator("input[type=file]").set_input_files([str(note), str(bad)])
     page.get_by_text("kettle-warranty.md").first.wait_for(timeout=20_000)
     page.get_by_text("empty.txt").first.wait_for(timeout=20_000)
@@ -169,10 +179,11 @@ def test_analyst_uploads_a_document_sees_it_processed_and_finds_it(server, brows
         listed = subprocess.run([WORKBENCH, "documents", "list", "--as", "anna", "--status", "completed"],
                                 env=env, capture_output=True, text=True, timeout=60).stdout
     assert "Kettle warranty" in listed
-    page.get_by_role("tab", name="Library").click()
+    nav.get_by_role("link", name=re.compile(r"Documents$")).click()  # library.py, not "Search documents"
+    page.get_by_test_id("stDataFrame").wait_for(timeout=30_000)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / "documents-library.png"), full_page=True)
-    page.get_by_role("tab", name="Search").click()
+    nav.get_by_role("link", name="Search documents").click()  # pages/documents/search.py
     page.get_by_placeholder("e.g. how long does a refund take?").fill("Zephyr kettle warranty")
     page.keyboard.press("Enter")
     page.get_by_text("1. Kettle warranty").wait_for(timeout=30_000)
@@ -206,12 +217,13 @@ def test_analyst_imports_calls_searches_opens_a_transcript_and_exports_qa_pairs(
     ARTIFACTS.mkdir(exist_ok=True)
     sample = Path(__file__).parent.parent / "data" / "samples" / "calls-esim.csv"
     page = log_in(browser, url, "anna")
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Calls").click()
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_role("link", name=re.compile(r"Calls$")).click()  # pages/calls/browse.py, not "Search calls"
     page.get_by_text("Calls per day").first.wait_for(timeout=30_000)
     page.wait_for_timeout(1000)
     page.screenshot(path=str(ARTIFACTS / "calls-overview.png"), full_page=True)
 
-    page.get_by_role("tab", name="Import").click()
+    nav.get_by_role("link", name="Import calls").click()
     uploader = page.get_by_test_id("stFileUploader").filter(has_text="Call files")
     uploader.locator("input[type=file]").set_input_files(str(sample))
     uploader.get_by_text("calls-esim.csv").wait_for(timeout=30_000)
@@ -219,7 +231,7 @@ def test_analyst_imports_calls_searches_opens_a_transcript_and_exports_qa_pairs(
     page.get_by_text("3 calls (3 new, 0 updated), 15 utterances").wait_for(timeout=60_000)
     page.get_by_text("utterances embedded").wait_for(timeout=60_000)
 
-    page.get_by_role("tab", name="Search").click()
+    nav.get_by_role("link", name="Search calls").click()
     page.get_by_placeholder("e.g. my parcel never arrived").fill("activate esim")
     page.keyboard.press("Enter")
     page.locator("mark").first.wait_for(timeout=30_000)
@@ -232,7 +244,7 @@ def test_analyst_imports_calls_searches_opens_a_transcript_and_exports_qa_pairs(
     page.wait_for_timeout(800)
     page.screenshot(path=str(ARTIFACTS / "calls-transcript.png"), full_page=True)
 
-    page.get_by_role("tab", name="QA pairs").click()
+    nav.get_by_role("link", name="QA pairs").click()
     page.get_by_test_id("stPopoverButton").filter(has_text="Export").click()
     page.get_by_role("button", name="Export and register a dataset").click()
     page.get_by_text("Registered QA pairs").wait_for(timeout=30_000)
@@ -240,7 +252,7 @@ def test_analyst_imports_calls_searches_opens_a_transcript_and_exports_qa_pairs(
         page.get_by_role("button", name="Download qa-").click()
     assert download.value.suggested_filename.endswith(".csv")
     page.keyboard.press("Escape")
-    page.get_by_role("tab", name="Datasets").click()
+    nav.get_by_role("link", name="Datasets").click()
     page.get_by_text("newest: QA pairs · Customer care line").wait_for(timeout=20_000)
     page.screenshot(path=str(ARTIFACTS / "calls-datasets.png"), full_page=True)
     page.close()
@@ -251,7 +263,7 @@ def test_manager_changes_the_period_drills_from_a_chart_into_calls_and_downloads
     ARTIFACTS.mkdir(exist_ok=True)
     page = log_in(browser, url, "mike")
     page.set_viewport_size({"width": 1400, "height": 1600})  # the main area scrolls: show the first chart
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Usage").click()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Usage", exact=True).click()
     page.get_by_text("p95 latency").first.wait_for(timeout=30_000)
     settle(page)
     chart = page.get_by_test_id("stPlotlyChart").filter(has_text="click a bar or draw a box over days")
@@ -278,11 +290,13 @@ def test_manager_changes_the_period_drills_from_a_chart_into_calls_and_downloads
     page.mouse.move(x, y)                     # Plotly selects the point it hovers: hover first
     page.wait_for_timeout(300)
     page.mouse.click(x, y)
-    drill = page.get_by_text("Drill-down:")
+    drill = page.get_by_text("Drill-down:")  # the click opens the LLM calls page, filtered to the bar
     drill.wait_for(timeout=30_000)
-    assert page.get_by_role("tab", name="Calls", exact=True).get_attribute("aria-selected") == "true"
+    page.get_by_role("heading", name="LLM calls").wait_for(timeout=30_000)
+    assert "usage-calls" in page.url
     assert "day 20" in drill.inner_text() and "provider " in drill.inner_text()
-    panel = page.get_by_role("tabpanel").filter(has=drill)
+    assert "compared with the 90 days before" in page.get_by_test_id("stMain").inner_text()  # same period
+    panel = page.get_by_test_id("stMain")
     panel.get_by_test_id("stDataFrame").wait_for(timeout=30_000)
     settle(page)
     drill.scroll_into_view_if_needed()
@@ -305,7 +319,7 @@ def test_data_scientist_trains_churn_compares_versions_and_promotes_one(server, 
     page = log_in(browser, url, "dan")
     page.set_viewport_size({"width": 1400, "height": 1600})
     nav = page.get_by_test_id("stSidebarNav")
-    nav.get_by_role("link", name="Churn").click()
+    nav.get_by_role("link", name="Churn").click()  # pages/models/churn.py
     train = page.get_by_role("button", name="Train", exact=True)
     train.wait_for(timeout=30_000)
     settle(page)
@@ -321,7 +335,7 @@ def test_data_scientist_trains_churn_compares_versions_and_promotes_one(server, 
     page.get_by_test_id("stImage").first.wait_for(timeout=30_000)   # the run's plots, from MLflow
     page.screenshot(path=str(ARTIFACTS / "churn-trained.png"), full_page=True)
 
-    nav.get_by_role("link", name="Models").click()
+    nav.get_by_role("link", name="Models").click()  # pages/models/registry.py
     page.get_by_text("Metrics across versions").wait_for(timeout=30_000)
     settle(page)
     assert page.get_by_text("v2 (staging)").count() >= 1
@@ -356,8 +370,7 @@ def test_admin_creates_a_user_who_logs_in_and_sees_only_what_their_role_allows(s
     settle(admin)
     admin.screenshot(path=str(ARTIFACTS / "admin-user-added.png"), full_page=True)
 
-    nav.get_by_role("link", name="Administration").click()
-    admin.get_by_role("tab", name="Audit log").click()
+    nav.get_by_role("link", name="Audit log").click()
     log = admin.get_by_test_id("stDataFrame").last
     log.wait_for(timeout=30_000)
     settle(admin)
@@ -371,7 +384,7 @@ def test_admin_creates_a_user_who_logs_in_and_sees_only_what_their_role_allows(s
 
     nora = log_in(browser, url, "nora", "nora-first-login")
     assert "Nora Quist" in nora.get_by_test_id("stSidebar").inner_text()
-    assert nav_labels(nora) == ["Home", "Chat", "Documents", "Calls", "SQL console", "My account"]
+    assert nav_labels(nora) == ANALYST_NAV
     labels = set(metric_labels(nora))
     assert "Calls" in labels and not labels & {"Tokens", "Cost (USD)"}
     nora.screenshot(path=str(ARTIFACTS / "admin-new-analyst.png"), full_page=True)
@@ -411,12 +424,12 @@ def test_an_open_admin_session_loses_its_rights_when_the_cli_demotes_then_disabl
     form.get_by_role("button", name="Add user").click()
     page.get_by_test_id("stMetric").first.wait_for(timeout=30_000)  # the page is gone: Home instead
     settle(page)
-    assert nav_labels(page) == ["Home", "Chat", "Documents", "Calls", "My account"]
+    assert nav_labels(page) == VIEWER_NAV
     assert "Role: viewer" in page.get_by_test_id("stSidebar").inner_text()
     page.screenshot(path=str(ARTIFACTS / "session-demoted.png"), full_page=True)
 
     cli("user", "disable", "root2")
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Calls").click()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile(r"Calls$")).click()
     page.get_by_role("button", name="Log in").wait_for(timeout=30_000)
     settle(page)
     assert "You were logged out: Your account was disabled" in page.content()

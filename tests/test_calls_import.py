@@ -33,16 +33,16 @@ VTT = (
 
 
 @pytest.fixture
-def store(demo_copy):
-    return home.open_store(demo_copy)
+def wb(demo_copy):
+    return home.Workbench(demo_copy)
 
 
-def load(store, username, name, data, project="Customer care line", **options):
-    return calls.import_calls(ctx_of(store, username), store, name, data, project, **options)
+def load(wb, username, name, data, project="Customer care line", **options):
+    return calls.import_calls(ctx_of(wb.store, username), wb, name, data, project, **options)
 
 
-def turns(store, external_id):
-    with store.connect() as con:
+def turns(wb, external_id):
+    with wb.store.connect() as con:
         return con.execute(
             "SELECT u.role, u.content, u.utterance_index, u.start_seconds, u.end_seconds"
             " FROM utterances u JOIN calls c ON c.id = u.call_id WHERE c.external_id = ?"
@@ -51,11 +51,11 @@ def turns(store, external_id):
         ).fetchall()
 
 
-def test_each_format_becomes_calls_with_normalised_roles(store):
-    assert load(store, "anna", "calls.csv", PER_CALL_CSV.encode())["created"] == 2
-    assert [t[:2] for t in turns(store, "A-2")] == [("agent", "Hello!"), ("customer", "I want a refund.")]
-    assert load(store, "anna", "turns.csv", PER_UTTERANCE_CSV.encode())["utterances"] == 3
-    assert turns(store, "B-1") == [
+def test_each_format_becomes_calls_with_normalised_roles(wb):
+    assert load(wb, "anna", "calls.csv", PER_CALL_CSV.encode())["created"] == 2
+    assert [t[:2] for t in turns(wb, "A-2")] == [("agent", "Hello!"), ("customer", "I want a refund.")]
+    assert load(wb, "anna", "turns.csv", PER_UTTERANCE_CSV.encode())["utterances"] == 3
+    assert turns(wb, "B-1") == [
         ("agent", "Good morning.", 0, 0.0, 2.5),
         ("customer", "My bill is wrong.", 1, 2.5, 6.0),
         ("unknown", "Hold on.", 2, 6.0, 7.0),
@@ -63,52 +63,52 @@ def test_each_format_becomes_calls_with_normalised_roles(store):
     rows = [
         {"call_id": "J-1", "transcript": "Agent: Hi.\nCustomer: Bye.", "timestamp": "2026-11-04T08:00:00Z"}
     ]
-    load(store, "anna", "calls.json", json.dumps(rows).encode())
+    load(wb, "anna", "calls.json", json.dumps(rows).encode())
     load(
-        store,
+        wb,
         "anna",
         "calls.jsonl",
         b'{"call_id": "L-1", "role": "system", "content": "Recorded line.", "index": 0}\n',
     )
-    assert turns(store, "J-1")[1][:2] == ("customer", "Bye.") and turns(store, "L-1")[0][0] == "system"
-    load(store, "anna", "lost-phone.txt", TEXT.encode())
-    assert turns(store, "lost-phone") == [
+    assert turns(wb, "J-1")[1][:2] == ("customer", "Bye.") and turns(wb, "L-1")[0][0] == "system"
+    load(wb, "anna", "lost-phone.txt", TEXT.encode())
+    assert turns(wb, "lost-phone") == [
         ("agent", "Welcome to Northwind.", 0, 1.0, 4.0),
         ("customer", "I lost my phone. it was stolen yesterday", 1, 4.0, None),
     ]
-    load(store, "anna", "late.vtt", VTT.encode())
-    assert turns(store, "late")[1] == ("customer", "My parcel is late.", 1, 3.0, 7.5)
-    with store.connect() as con:
+    load(wb, "anna", "late.vtt", VTT.encode())
+    assert turns(wb, "late")[1] == ("customer", "My parcel is late.", 1, 3.0, 7.5)
+    with wb.store.connect() as con:
         meta = con.execute(
             "SELECT metadata->>'channel', started_at FROM calls WHERE external_id = 'A-1'"
         ).fetchone()
     assert meta[0] == "phone" and meta[1].isoformat() == "2026-11-02T10:15:00"
 
 
-def test_reimporting_updates_instead_of_duplicating(store):
-    load(store, "anna", "calls.csv", PER_CALL_CSV.encode())
+def test_reimporting_updates_instead_of_duplicating(wb):
+    load(wb, "anna", "calls.csv", PER_CALL_CSV.encode())
     again = load(
-        store, "anna", "calls.csv", PER_CALL_CSV.replace("I want a refund.", "I want my money back.").encode()
+        wb, "anna", "calls.csv", PER_CALL_CSV.replace("I want a refund.", "I want my money back.").encode()
     )
     assert (again["created"], again["updated"]) == (0, 2)
-    assert [t[1] for t in turns(store, "A-2")] == ["Hello!", "I want my money back."]
-    with store.connect() as con:
+    assert [t[1] for t in turns(wb, "A-2")] == ["Hello!", "I want my money back."]
+    with wb.store.connect() as con:
         assert con.execute("SELECT count(*) FROM calls WHERE external_id = 'A-2'").fetchone()[0] == 1
 
 
-def test_call_ids_are_unique_per_project_so_tenants_never_collide(store):
-    load(store, "anna", "calls.csv", PER_CALL_CSV.encode())
-    load(store, "amir", "calls.csv", PER_CALL_CSV.encode(), project="Support desk")
-    with store.connect() as con:
+def test_call_ids_are_unique_per_project_so_tenants_never_collide(wb):
+    load(wb, "anna", "calls.csv", PER_CALL_CSV.encode())
+    load(wb, "amir", "calls.csv", PER_CALL_CSV.encode(), project="Support desk")
+    with wb.store.connect() as con:
         orgs = con.execute(
             "SELECT DISTINCT p.org_id FROM calls c JOIN projects p ON p.id = c.project_id"
             " WHERE c.external_id = 'A-1'"
         ).fetchall()
     assert len(orgs) == 2
     with pytest.raises(NotFound):  # another organisation's project does not exist for you
-        load(store, "anna", "calls.csv", PER_CALL_CSV.encode(), project="Support desk")
+        load(wb, "anna", "calls.csv", PER_CALL_CSV.encode(), project="Support desk")
     with pytest.raises(NotAllowed):
-        load(store, "vera", "calls.csv", PER_CALL_CSV.encode())  # a viewer imports nothing
+        load(wb, "vera", "calls.csv", PER_CALL_CSV.encode())  # a viewer imports nothing
 
 
 @pytest.mark.parametrize(
@@ -128,33 +128,33 @@ def test_call_ids_are_unique_per_project_so_tenants_never_collide(store):
         ("calls.csv", b"", "the file is empty"),
     ],
 )
-def test_a_bad_file_is_reported_by_row_and_writes_nothing(store, name, data, problem):
-    with store.connect() as con:
+def test_a_bad_file_is_reported_by_row_and_writes_nothing(wb, name, data, problem):
+    with wb.store.connect() as con:
         before = con.execute(
             "SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM utterances)"
         ).fetchone()
     with pytest.raises(errors.ImportReport, match="nothing imported") as report:
-        load(store, "anna", name, PER_CALL_CSV.encode() if data is None else data)
+        load(wb, "anna", name, PER_CALL_CSV.encode() if data is None else data)
     assert problem in str(report.value)
-    with store.connect() as con:
+    with wb.store.connect() as con:
         after = con.execute(
             "SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM utterances)"
         ).fetchone()
     assert after == before
 
 
-def test_encodings_and_size(store):
+def test_encodings_and_size(wb):
     bom = '\ufeffcall_id,transcript\nE-1,"Agent: Grüß Gott.\nCustomer: Danke."\n'.encode()
-    load(store, "anna", "bom.csv", bom)
+    load(wb, "anna", "bom.csv", bom)
     load(
-        store,
+        wb,
         "anna",
         "latin.txt",
         "Agent: Señor, ¿en qué puedo ayudarle?\nCustomer: Gracias.".encode("latin-1"),
     )
-    assert turns(store, "E-1")[0][1] == "Grüß Gott." and turns(store, "latin")[0][1].startswith("Señor")
+    assert turns(wb, "E-1")[0][1] == "Grüß Gott." and turns(wb, "latin")[0][1].startswith("Señor")
     with pytest.raises(errors.ImportReport, match="the limit is 1 MB"):
-        load(store, "anna", "big.csv", b"x" * (2 * 1024 * 1024), max_mb=1)
+        load(wb, "anna", "big.csv", b"x" * (2 * 1024 * 1024), max_mb=1)
 
 
 def test_cli_import_prints_counts_or_the_report(cli_env, tmp_path):
@@ -183,11 +183,11 @@ HAND_CHECKED = (
 )
 
 
-def test_call_analytics_are_computed_at_import_on_a_hand_checked_call(store):
+def test_call_analytics_are_computed_at_import_on_a_hand_checked_call(wb):
     from workbench.calls import metrics as call_metrics
 
-    load(store, "anna", "checked.txt", HAND_CHECKED.encode())
-    with store.connect() as con:
+    load(wb, "anna", "checked.txt", HAND_CHECKED.encode())
+    with wb.store.connect() as con:
         row = con.execute(
             "SELECT turns, agent_words, customer_words, talk_ratio, duration_seconds, sentiment,"
             " resolved FROM calls WHERE external_id = 'checked'"
@@ -215,15 +215,15 @@ def test_demo_calls_carry_their_analytics(demo_store):
     assert total > 300 and missing == 0
 
 
-def test_a_200_mb_file_is_refused_before_it_is_read(store):
+def test_a_200_mb_file_is_refused_before_it_is_read(wb):
     with pytest.raises(errors.ImportReport, match="the file is 200 MB; the limit is 50 MB"):
-        load(store, "anna", "huge.csv", b"x" * (200 * 1024 * 1024))
-    with store.connect() as con:
+        load(wb, "anna", "huge.csv", b"x" * (200 * 1024 * 1024))
+    with wb.store.connect() as con:
         assert con.execute("SELECT count(*) FROM calls WHERE external_id LIKE 'x%'").fetchone()[0] == 0
 
 
-def count_calls(store) -> tuple[int, int]:
-    with store.connect() as con:
+def count_calls(wb) -> tuple[int, int]:
+    with wb.store.connect() as con:
         return con.execute(
             "SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM utterances)"
         ).fetchone()
@@ -245,26 +245,26 @@ def count_calls(store) -> tuple[int, int]:
         ("99:00.000 --> 99:01.000\nAgent: Hi\n", "line 5: 99:00.000: minutes and seconds"),
     ],
 )
-def test_a_webvtt_cue_with_an_impossible_time_is_refused_with_its_line(store, cues, says):
-    before = count_calls(store)
+def test_a_webvtt_cue_with_an_impossible_time_is_refused_with_its_line(wb, cues, says):
+    before = count_calls(wb)
     with pytest.raises(errors.ImportReport, match="^bad.vtt: nothing imported") as report:
-        load(store, "anna", "bad.vtt", f"WEBVTT\n\nNOTE a comment\n\n{cues}".encode())
+        load(wb, "anna", "bad.vtt", f"WEBVTT\n\nNOTE a comment\n\n{cues}".encode())
     assert says in str(report.value)
-    assert count_calls(store) == before
+    assert count_calls(wb) == before
 
 
-def test_impossible_times_in_text_and_utterance_rows_are_refused(store):
-    before = count_calls(store)
+def test_impossible_times_in_text_and_utterance_rows_are_refused(wb):
+    before = count_calls(wb)
     with pytest.raises(errors.ImportReport, match=r"line 2: '00:00:75' .*minutes and seconds"):
-        load(store, "anna", "t.txt", b"[00:00:01] Agent: Hi\n[00:00:75] Customer: Yo\n")
+        load(wb, "anna", "t.txt", b"[00:00:01] Agent: Hi\n[00:00:75] Customer: Yo\n")
     with pytest.raises(errors.ImportReport, match=r"row 2: end 1.0 is before start 5.0"):
-        load(store, "anna", "u.csv",
+        load(wb, "anna", "u.csv",
              b"call_id,role,content,index,start,end\nX,agent,Hi,0,0,5\nX,customer,Yo,1,5,1\n")
     with pytest.raises(errors.ImportReport, match=r"row 1: .*'1:99'.* minutes and seconds"):
-        load(store, "anna", "u.csv", b"call_id,role,content,index,start\nX,agent,Hi,0,1:99\n")
-    assert count_calls(store) == before
-    load(store, "anna", "long.vtt", b"WEBVTT\n\n100:00:00.000 --> 100:00:02.500\n<v Agent>Still here.</v>\n")
-    assert turns(store, "long") == [("agent", "Still here.", 0, 360000.0, 360002.5)]
+        load(wb, "anna", "u.csv", b"call_id,role,content,index,start\nX,agent,Hi,0,1:99\n")
+    assert count_calls(wb) == before
+    load(wb, "anna", "long.vtt", b"WEBVTT\n\n100:00:00.000 --> 100:00:02.500\n<v Agent>Still here.</v>\n")
+    assert turns(wb, "long") == [("agent", "Still here.", 0, 360000.0, 360002.5)]
 
 
 def utf16(text: str, codec: str) -> bytes:
@@ -273,20 +273,20 @@ def utf16(text: str, codec: str) -> bytes:
 
 
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
-def test_a_utf16_csv_is_read_like_utf8(store, codec):
-    load(store, "anna", "u16.csv", utf16(PER_CALL_CSV.replace("A-", "U-"), codec))
-    assert [t[:2] for t in turns(store, "U-2")] == [("agent", "Hello!"), ("customer", "I want a refund.")]
+def test_a_utf16_csv_is_read_like_utf8(wb, codec):
+    load(wb, "anna", "u16.csv", utf16(PER_CALL_CSV.replace("A-", "U-"), codec))
+    assert [t[:2] for t in turns(wb, "U-2")] == [("agent", "Hello!"), ("customer", "I want a refund.")]
     unicode_text = "call_id\ttranscript\r\nX-1\tAgent: Grüß Gott.\r\n"  # Excel's "Unicode text": tabs, CRLF
-    load(store, "anna", "excel.csv", utf16(unicode_text, codec))
-    assert turns(store, "X-1") == [("agent", "Grüß Gott.", 0, None, None)]
-    load(store, "anna", "u16.json", utf16(json.dumps([{"call_id": "J-9", "transcript": "Agent: Hé"}]), codec))
-    assert turns(store, "J-9")[0][1] == "Hé"
-    load(store, "anna", "no-bom.csv", "call_id,transcript\nN-1,Agent: Hallo.\n".encode(codec))  # no mark
-    assert turns(store, "N-1") == [("agent", "Hallo.", 0, None, None)]
+    load(wb, "anna", "excel.csv", utf16(unicode_text, codec))
+    assert turns(wb, "X-1") == [("agent", "Grüß Gott.", 0, None, None)]
+    load(wb, "anna", "u16.json", utf16(json.dumps([{"call_id": "J-9", "transcript": "Agent: Hé"}]), codec))
+    assert turns(wb, "J-9")[0][1] == "Hé"
+    load(wb, "anna", "no-bom.csv", "call_id,transcript\nN-1,Agent: Hallo.\n".encode(codec))  # no mark
+    assert turns(wb, "N-1") == [("agent", "Hallo.", 0, None, None)]
 
 
-def test_a_damaged_utf16_file_says_it_is_utf16(store):
-    before = count_calls(store)
+def test_a_damaged_utf16_file_says_it_is_utf16(wb):
+    before = count_calls(wb)
     with pytest.raises(errors.ImportReport, match="not valid UTF-16.*save it again as UTF-8"):
-        load(store, "anna", "broken.csv", utf16("call_id,transcript\nA,Agent: hi\n", "utf-16-le") + b"\x00")
-    assert count_calls(store) == before
+        load(wb, "anna", "broken.csv", utf16("call_id,transcript\nA,Agent: hi\n", "utf-16-le") + b"\x00")
+    assert count_calls(wb) == before

@@ -37,15 +37,16 @@ DIALOGUE = (
 
 
 @pytest.fixture
-def env(demo_copy):
-    return demo_copy, home.open_store(demo_copy), home.open_vectors(demo_copy), HashEmbedder()
+def wb(demo_copy):
+    made = home.Workbench(demo_copy)
+    assert isinstance(made.embedder, HashEmbedder)  # the test settings' hash backend
+    return made
 
 
-def load(env, data=DIALOGUE, project="Retention desk", user="anna", name="dialogue.csv"):
-    _cfg, store, vecs, emb = env
-    ctx = ctx_of(store, user)
-    done = calls.import_calls(ctx, store, name, data.encode(), project, vectors=vecs)
-    calls.index_pending(ctx, store, vecs, emb, project)
+def load(wb, data=DIALOGUE, project="Retention desk", user="anna", name="dialogue.csv"):
+    ctx = ctx_of(wb.store, user)
+    done = calls.import_calls(ctx, wb, name, data.encode(), project)
+    calls.index_pending(ctx, wb, project)
     return ctx, done
 
 
@@ -55,14 +56,12 @@ def count(store, sql, params=()):
 
 
 # --- utterance search --------------------------------------------------------------------------
-def test_keyword_search_finds_every_word_phrase_first_within_the_organisation(env):
-    _cfg, store, vecs, emb = env
-    ctx, _ = load(env)
-    hits = call_search.search_utterances(
-        ctx, store, vecs, emb, "refund take to reach my card", project="Retention desk"
-    )
+def test_keyword_search_finds_every_word_phrase_first_within_the_organisation(wb):
+    store = wb.store
+    ctx, _ = load(wb)
+    hits = call_search.search_utterances(ctx, wb, "refund take to reach my card", project="Retention desk")
     assert [h["external_id"] for h in hits] == ["Q-1", "Q-2"]  # the exact phrase first
-    wide = call_search.search_utterances(ctx, store, vecs, emb, "refund card")
+    wide = call_search.search_utterances(ctx, wb, "refund card")
     assert len(wide) > 2 and all(
         "refund" in h["content"].lower() and "card" in h["content"].lower() for h in wide
     )
@@ -70,20 +69,18 @@ def test_keyword_search_finds_every_word_phrase_first_within_the_organisation(en
     marked = call_search.highlight(hits[0]["content"], hits[0]["terms"])
     assert "<mark>refund</mark>" in marked and "<mark>card</mark>" in marked
     assert call_search.highlight("<b>refund</b>", ["refund"]) == "&lt;b&gt;<mark>refund</mark>&lt;/b&gt;"
-    helio = call_search.search_utterances(ctx_of(store, "amir"), store, vecs, emb, "reach my card")
+    helio = call_search.search_utterances(ctx_of(store, "amir"), wb, "reach my card")
     assert all(not h["external_id"].startswith("Q-") for h in helio)  # another tenant's calls
     with pytest.raises(InvalidInput, match="Type a word"):
-        call_search.search_utterances(ctx, store, vecs, emb, "  ?! ")
+        call_search.search_utterances(ctx, wb, "  ?! ")
 
 
-def test_semantic_search_ranks_by_meaning_and_drops_stale_vectors_after_a_reimport(env):
-    _cfg, store, vecs, emb = env
-    ctx, _ = load(env)
+def test_semantic_search_ranks_by_meaning_and_drops_stale_vectors_after_a_reimport(wb):
+    store, vecs = wb.store, wb.vectors
+    ctx, _ = load(wb)
     hits = call_search.search_utterances(
         ctx,
-        store,
-        vecs,
-        emb,
+        wb,
         "keep my number when I switch plans",
         mode="semantic",
         project="Retention desk",
@@ -92,12 +89,10 @@ def test_semantic_search_ranks_by_meaning_and_drops_stale_vectors_after_a_reimpo
     assert hits[0]["content"] == "Can I keep my number if I switch plans?" and hits[0]["score"] > 0.6
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
     changed = DIALOGUE.replace("Can I keep my number if I switch plans?", "Do you ship abroad?")
-    load(env, changed)
+    load(wb, changed)
     again = call_search.search_utterances(
         ctx,
-        store,
-        vecs,
-        emb,
+        wb,
         "keep my number when I switch plans",
         mode="semantic",
         project="Retention desk",
@@ -114,25 +109,23 @@ def test_semantic_search_ranks_by_meaning_and_drops_stale_vectors_after_a_reimpo
     )
 
 
-def test_semantic_search_never_crosses_organisations(env):
-    _cfg, store, vecs, emb = env
-    load(env)
+def test_semantic_search_never_crosses_organisations(wb):
+    store = wb.store
+    load(wb)
     amir = ctx_of(store, "amir")
-    hits = call_search.search_utterances(
-        amir, store, vecs, emb, "refund reach my card", mode="semantic", k=100
-    )
+    hits = call_search.search_utterances(amir, wb, "refund reach my card", mode="semantic", k=100)
     with store.connect() as con:
         helio_projects = {
             r[0] for r in con.execute("SELECT name FROM projects WHERE org_id = ?", [amir.org_id]).fetchall()
         }
     assert hits and {h["project"] for h in hits} <= helio_projects
     with pytest.raises(NotFound):
-        call_search.search_utterances(amir, store, vecs, emb, "refund", project="Retention desk")
+        call_search.search_utterances(amir, wb, "refund", project="Retention desk")
 
 
 # --- intents -----------------------------------------------------------------------------------
-def test_demo_calls_get_clustered_intents_and_an_analyst_rename_survives_reclustering(env):
-    _cfg, store, vecs, emb = env
+def test_demo_calls_get_clustered_intents_and_an_analyst_rename_survives_reclustering(wb):
+    store, vecs = wb.store, wb.vectors
     anna = ctx_of(store, "anna")
     with store.connect() as con:
         found = intents.list_intents(anna, con, "Customer care line")
@@ -155,13 +148,13 @@ def test_demo_calls_get_clustered_intents_and_an_analyst_rename_survives_reclust
         intents.rename_intent(ctx_of(store, "vera"), con, "Customer care line", "Billing questions", "x")
 
 
-def test_an_imported_intent_is_kept_and_one_call_can_be_relabelled(env):
-    _cfg, store, vecs, emb = env
+def test_an_imported_intent_is_kept_and_one_call_can_be_relabelled(wb):
+    store = wb.store
     data = (
         'call_id,transcript,metadata\nM-1,"Customer: my bill doubled?\nAgent: I will check.",'
         '"{""intent"": ""billing""}"\n'
     )
-    ctx, _ = load(env, data, name="meta.csv")
+    ctx, _ = load(wb, data, name="meta.csv")
     with store.connect() as con:
         row = con.execute(
             "SELECT uuid::VARCHAR, intent, intent_source FROM calls WHERE external_id = 'M-1'"
@@ -179,8 +172,8 @@ def test_an_imported_intent_is_kept_and_one_call_can_be_relabelled(env):
 
 
 # --- filters and charts ------------------------------------------------------------------------
-def test_filters_narrow_the_table_and_the_charts_agree_with_it(env):
-    _cfg, store, _vecs, _emb = env
+def test_filters_narrow_the_table_and_the_charts_agree_with_it(wb):
+    store = wb.store
     anna = ctx_of(store, "anna")
     with store.connect() as con:
         everything = call_browse.Filters(project="Customer care line")
@@ -228,15 +221,15 @@ def test_the_transcript_view_escapes_text_and_marks_the_focused_utterance():
 
 
 # --- QA pairs ----------------------------------------------------------------------------------
-def test_extraction_pairs_questions_with_the_agents_answer_and_merges_repeats(env):
-    _cfg, store, vecs, emb = env
-    ctx, _ = load(env)
+def test_extraction_pairs_questions_with_the_agents_answer_and_merges_repeats(wb):
+    store = wb.store
+    ctx, _ = load(wb)
     before = count(
         store,
         "SELECT count(*) FROM qa_pairs q JOIN projects p ON p.id = q.project_id"
         " WHERE p.name = 'Retention desk'",
     )
-    result = qa.extract_from_calls(ctx, store, vecs, emb, "Retention desk")
+    result = qa.extract_from_calls(ctx, wb, "Retention desk")
     with store.connect() as con:
         mine = con.execute(
             "SELECT q.question, q.answer, q.occurrences, c.external_id FROM qa_pairs q"
@@ -259,21 +252,17 @@ def test_extraction_pairs_questions_with_the_agents_answer_and_merges_repeats(en
         " WHERE p.name = 'Retention desk'",
     )
     assert after - before == result["created"]
-    again = qa.extract_from_calls(ctx, store, vecs, emb, "Retention desk")
+    again = qa.extract_from_calls(ctx, wb, "Retention desk")
     assert again["created"] == 0  # every question is known now: only the counts grow
 
 
-def test_merge_duplicates_folds_stored_pairs_into_the_oldest(env):
-    _cfg, store, vecs, emb = env
+def test_merge_duplicates_folds_stored_pairs_into_the_oldest(wb):
+    store, vecs = wb.store, wb.vectors
     anna = ctx_of(store, "anna")
-    first = qa.create_pair(
-        anna, store, vecs, emb, "Retention desk", "Do you unlock phones?", "Yes, for free."
-    )
-    second = qa.create_pair(anna, store, vecs, emb, "Retention desk", "do you unlock phones", "We do.")
-    other = qa.create_pair(
-        anna, store, vecs, emb, "Retention desk", "Where is my parcel today?", "Tracking link."
-    )
-    result = qa.merge_duplicates(anna, store, vecs, emb, "Retention desk")
+    first = qa.create_pair(anna, wb, "Retention desk", "Do you unlock phones?", "Yes, for free.")
+    second = qa.create_pair(anna, wb, "Retention desk", "do you unlock phones", "We do.")
+    other = qa.create_pair(anna, wb, "Retention desk", "Where is my parcel today?", "Tracking link.")
+    result = qa.merge_duplicates(anna, wb, "Retention desk")
     assert result["merged"] >= 1
     with store.connect() as con:
         left = dict(con.execute("SELECT uuid::VARCHAR, occurrences FROM qa_pairs").fetchall())
@@ -281,56 +270,50 @@ def test_merge_duplicates_folds_stored_pairs_into_the_oldest(env):
     assert vecs.count(f"id = '{second['uuid']}'") == 0
 
 
-def test_pairs_are_edited_deleted_and_kept_to_their_tenant(env):
-    _cfg, store, vecs, emb = env
+def test_pairs_are_edited_deleted_and_kept_to_their_tenant(wb):
+    store, vecs = wb.store, wb.vectors
     anna, amir = ctx_of(store, "anna"), ctx_of(store, "amir")
-    pair = qa.create_pair(
-        anna, store, vecs, emb, "Retention desk", "Is roaming in Norway included?", "Yes, EU rates."
-    )
+    pair = qa.create_pair(anna, wb, "Retention desk", "Is roaming in Norway included?", "Yes, EU rates.")
     assert vecs.count(f"id = '{pair['uuid']}' AND doc_type = 'qa'") == 1
     with pytest.raises(NotFound):
-        qa.update_pair(amir, store, vecs, emb, pair["uuid"], "mine?", "no")
+        qa.update_pair(amir, wb, pair["uuid"], "mine?", "no")
     with pytest.raises(NotAllowed):
-        qa.delete_pair(ctx_of(store, "vera"), store, vecs, pair["uuid"])
+        qa.delete_pair(ctx_of(store, "vera"), wb, pair["uuid"])
     with pytest.raises(InvalidInput, match="both a question and an answer"):
-        qa.update_pair(anna, store, vecs, emb, pair["uuid"], "still?", "  ")
-    qa.update_pair(
-        anna, store, vecs, emb, pair["uuid"], "Is roaming in Norway included?", "Yes, at EEA rates."
-    )
+        qa.update_pair(anna, wb, pair["uuid"], "still?", "  ")
+    qa.update_pair(anna, wb, pair["uuid"], "Is roaming in Norway included?", "Yes, at EEA rates.")
     table = vecs.chunks().search().where(f"id = '{pair['uuid']}'").select(["text"]).limit(5).to_arrow()
     assert table["text"].to_pylist() == [
         "Question: Is roaming in Norway included?\nAnswer: Yes, at EEA rates."
     ]
     with store.connect() as con:
         assert all(p["project"] != "Retention desk" for p in qa.list_pairs(amir, con))
-    gone = qa.delete_pair(anna, store, vecs, pair["uuid"])
+    gone = qa.delete_pair(anna, wb, pair["uuid"])
     assert gone["answer"] == "Yes, at EEA rates." and vecs.count(f"id = '{pair['uuid']}'") == 0
     assert count(store, "SELECT count(*) FROM qa_pairs WHERE uuid::VARCHAR = ?", [pair["uuid"]]) == 0
 
 
-def test_a_csv_import_is_all_or_nothing_with_row_numbers(env):
-    _cfg, store, vecs, emb = env
+def test_a_csv_import_is_all_or_nothing_with_row_numbers(wb):
+    store = wb.store
     anna = ctx_of(store, "anna")
     before = count(store, "SELECT count(*) FROM qa_pairs")
     bad = b"question,answer\nWhat is eSIM?,A digital SIM.\n,No question here\nWhy?,\n"
     with pytest.raises(errors.ImportReport) as report:
-        qa.import_pairs(anna, store, vecs, emb, "Retention desk", "faq.csv", bad)
+        qa.import_pairs(anna, wb, "Retention desk", "faq.csv", bad)
     assert [row for row, _ in report.value.problems] == [3, 4]
     with pytest.raises(errors.ImportReport, match="question and answer"):
-        qa.import_pairs(anna, store, vecs, emb, "Retention desk", "faq.csv", b"q,a\nx,y\n")
+        qa.import_pairs(anna, wb, "Retention desk", "faq.csv", b"q,a\nx,y\n")
     assert count(store, "SELECT count(*) FROM qa_pairs") == before
     good = "question,answer\nWhat is eSIM?,A digital SIM.\nWhat is an eSIM?,Same.\n".encode("utf-8-sig")
-    assert qa.import_pairs(anna, store, vecs, emb, "Retention desk", "faq.csv", good)["created"] >= 1
+    assert qa.import_pairs(anna, wb, "Retention desk", "faq.csv", good)["created"] >= 1
 
 
-def test_qa_pairs_are_sources_the_chat_cites(env):
-    cfg, store, vecs, emb = env
+def test_qa_pairs_are_sources_the_chat_cites(wb):
+    store, vecs, emb = wb.store, wb.vectors, wb.embedder
     anna = ctx_of(store, "anna")
     pair = qa.create_pair(
         anna,
-        store,
-        vecs,
-        emb,
+        wb,
         "Retention desk",
         "Can I pause my Zephyr plan for the winter?",
         "Yes, a Zephyr plan can be paused for up to three months.",
@@ -339,10 +322,7 @@ def test_qa_pairs_are_sources_the_chat_cites(env):
     assert hits[0].chunk_id == pair["uuid"] and hits[0].doc_type == "qa"
     answer = chat.ask(
         anna,
-        cfg,
-        store,
-        vecs,
-        emb,
+        wb,
         "Can I pause my Zephyr plan for the winter?",
         provider=Scripted(reply="Yes, for up to three months. [1]"),
     )
@@ -352,8 +332,8 @@ def test_qa_pairs_are_sources_the_chat_cites(env):
     ].text.startswith("Question: Can I pause my Zephyr")
 
 
-def test_export_writes_the_file_and_registers_a_dataset(env):
-    cfg, store, vecs, emb = env
+def test_export_writes_the_file_and_registers_a_dataset(wb):
+    cfg, store = wb.settings, wb.store
     anna = ctx_of(store, "anna")
     with store.connect() as con:
         pairs = qa.list_pairs(anna, con, "Customer care line")
@@ -385,8 +365,8 @@ def test_export_writes_the_file_and_registers_a_dataset(env):
     assert len(list((cfg.exports_dir).rglob("*.*"))) == 1
 
 
-def test_a_utf16_qa_csv_from_excel_is_read(env):
-    _cfg, store, vecs, emb = env
+def test_a_utf16_qa_csv_from_excel_is_read(wb):
+    store = wb.store
     text = "question\tanswer\r\nWo ist mein Paket?\tUnterwegs, heute noch.\r\n"  # Excel's "Unicode text"
     for codec, bom in (("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")):
         rows = qa.read_csv("faq.csv", bom + text.encode(codec))
@@ -395,5 +375,5 @@ def test_a_utf16_qa_csv_from_excel_is_read(env):
         ]
     anna = ctx_of(store, "anna")
     data = b"\xff\xfe" + text.encode("utf-16-le")
-    made = qa.import_pairs(anna, store, vecs, emb, "Retention desk", "faq.csv", data)
+    made = qa.import_pairs(anna, wb, "Retention desk", "faq.csv", data)
     assert made["created"] == 1

@@ -111,24 +111,25 @@ def populate(con, org_id: int, n: int = 240, seed: int = 3) -> None:
 
 
 def test_scoring_writes_each_users_risk_and_reasons(demo_copy):
-    store = home.open_store(demo_copy)
+    wb = home.Workbench(demo_copy)
+    store = wb.store
     dan, alice, hannah = ctx_of(store, "dan"), ctx_of(store, "alice"), ctx_of(store, "hannah")
     with store.connect() as con:
         populate(con, dan.org_id)
     with pytest.raises(InvalidInput, match="no production version"):
-        churn_service.score(dan, store, demo_copy, cutoff=CUTOFF)
-    trained = churn_service.train(dan, store, demo_copy, cutoff=CUTOFF)
+        churn_service.score(dan, wb, cutoff=CUTOFF)
+    trained = churn_service.train(dan, wb, cutoff=CUTOFF)
     assert trained["metrics"]["roc_auc"] > 0.8, trained["metrics"]
     with store.connect() as con:
         promotion.promote(alice, con, demo_copy, "churn", trained["version"])
-    result = churn_service.score(dan, store, demo_copy, cutoff=CUTOFF)
+    result = churn_service.score(dan, wb, cutoff=CUTOFF)
     with store.connect() as con:
         rows = con.execute(
             "SELECT org_id, result_type, meta, model_artifact_id FROM analytics_results WHERE batch_id = ?",
             [result["batch_id"]],
         ).fetchall()
     with pytest.raises(InvalidInput, match="no production version"):  # another tenant's model
-        churn_service.score(hannah, store, demo_copy, cutoff=CUTOFF)
+        churn_service.score(hannah, wb, cutoff=CUTOFF)
     preds = [r for r in rows if r[1] == "churn_pred"]
     charts = [r for r in rows if r[1] == "viz_image"]
     assert result["scored"] == len(preds) > 200 and {r[0] for r in rows} == {dan.org_id}

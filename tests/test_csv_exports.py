@@ -20,7 +20,6 @@ from workbench import csv_safe, home
 from workbench.accounts import users
 from workbench.calls import datasets, qa
 from workbench.calls import imports as calls
-from workbench.search.embed import HashEmbedder
 from workbench.usage import price_catalogue
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -78,17 +77,17 @@ def test_categorical_and_empty_frames():
 
 
 @pytest.fixture
-def env(demo_copy):
-    cfg = demo_copy
-    return cfg, home.open_store(cfg), home.open_vectors(cfg)
+def wb(demo_copy):
+    return home.Workbench(demo_copy)
 
 
-def hostile_data(store, vectors) -> None:
+def hostile_data(wb) -> None:
     """A QA pair, a call and a price whose texts are formulas."""
+    store = wb.store
     anna = ctx_of(store, "anna")
-    qa.create_pair(anna, store, vectors, HashEmbedder(), "Customer care line", HYPERLINK, "-5 euros, @once")
+    qa.create_pair(anna, wb, "Customer care line", HYPERLINK, "-5 euros, @once")
     calls.import_calls(
-        anna, store, "f.csv",
+        anna, wb, "f.csv",
         f"call_id,role,content,index\n+CALL-1,customer,{SUM} how do I pay?,0\n+CALL-1,agent,=1+1 you pay,1\n"
         .encode(), "Customer care line",
     )
@@ -100,9 +99,9 @@ def hostile_data(store, vectors) -> None:
                        full_name="=cmd|' /C calc'!A0")
 
 
-def test_the_qa_export_is_neutralised_and_imports_back_unchanged(env):
-    cfg, store, vectors = env
-    hostile_data(store, vectors)
+def test_the_qa_export_is_neutralised_and_imports_back_unchanged(wb):
+    cfg, store = wb.settings, wb.store
+    hostile_data(wb)
     anna = ctx_of(store, "anna")
     with store.connect() as con:
         made = datasets.export_qa(anna, con, cfg, "Customer care line", "csv")
@@ -146,16 +145,20 @@ def page(store, username: str, path: str) -> AppTest:
 
 def test_every_page_csv_download_is_neutralised(app, demo_copy, downloads):  # noqa: F811
     store = app
-    hostile_data(store, home.open_vectors(demo_copy))
-    calls_page = page(store, "anna", "pages/calls.py")
-    calls_page.text_input(key="calls.query").input("SUM").run()
-    calls_page.button(key="qa.export").click().run()
-    assert not calls_page.exception, calls_page.exception
-    page(store, "alice", "pages/users.py")
-    page(store, "alice", "pages/prices.py")
-    page(store, "alice", "pages/admin.py")
-    page(store, "anna", "pages/documents.py")
-    page(store, "alice", "pages/usage.py")
+    hostile_data(home.Workbench(demo_copy))
+    page(store, "anna", "pages/calls/browse.py")
+    search_page = page(store, "anna", "pages/calls/search.py")
+    search_page.text_input(key="calls.query").input("SUM").run()
+    assert not search_page.exception, search_page.exception
+    qa_page = page(store, "anna", "pages/calls/qa.py")
+    qa_page.button(key="qa.export").click().run()
+    assert not qa_page.exception, qa_page.exception
+    page(store, "anna", "pages/calls/datasets.py")
+    page(store, "alice", "pages/admin/users.py")
+    page(store, "alice", "pages/admin/prices.py")
+    page(store, "alice", "pages/admin/audit.py")
+    page(store, "anna", "pages/documents/library.py")
+    page(store, "alice", "pages/usage/overview.py")
     names = set(downloads)
     assert {"calls.csv", "utterance-search.csv", "qa-pairs.csv", "users.csv", "price-catalogue.csv",
             "audit-log.csv", "documents.csv"} <= names, names

@@ -33,8 +33,13 @@ def snapshot(store) -> dict[str, int]:
 
 
 @pytest.fixture
-def store(demo_copy):
-    return home.open_store(demo_copy)
+def wb(demo_copy):
+    return home.Workbench(demo_copy)
+
+
+@pytest.fixture
+def store(wb):
+    return wb.store
 
 
 def test_the_helper_refuses_deep_json_with_a_value_error_and_reads_the_rest():
@@ -55,12 +60,13 @@ CALL_FILES = [
 
 
 @pytest.mark.parametrize(("name", "data"), CALL_FILES, ids=lambda v: v if isinstance(v, str) else "")
-def test_calls_import_refuses_deep_json_naming_the_file(store, name, data):
+def test_calls_import_refuses_deep_json_naming_the_file(wb, name, data):
+    store = wb.store
     before = snapshot(store)
     with store.connect() as con:
         anna = auth.context_for(con, "anna")
     with pytest.raises(ImportReport, match=f"^{name}: nothing imported.*nested more than 100 levels deep"):
-        calls.import_calls(anna, store, name, data, "Customer care line")
+        calls.import_calls(anna, wb, name, data, "Customer care line")
     assert snapshot(store) == before
 
 

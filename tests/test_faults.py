@@ -317,8 +317,7 @@ def test_app_and_cli_lock_messages_and_a_kill_during_an_ingest_in_the_app(env, d
             # 4. logged in, upload a document: the app's worker pauses inside its write
             log_in(page, "anna")
             page.get_by_test_id("stMetric").first.wait_for(timeout=30_000)
-            page.get_by_test_id("stSidebarNav").get_by_role("link", name="Documents").click()
-            page.get_by_role("tab", name="Upload").click()
+            page.get_by_test_id("stSidebarNav").get_by_role("link", name="Upload documents").click()
             page.locator("input[type=file]").set_input_files([str(note(tmp_path, "kettle.md", "kettle"))])
             page.get_by_text("kettle.md").first.wait_for(timeout=20_000)
             submit = page.get_by_role("button", name="Upload and process", exact=True)

@@ -82,20 +82,19 @@ def northwind(demo_home, tmp_path_factory):
     target = tmp_path_factory.mktemp("forecast") / "home"
     shutil.copytree(demo_home.home, target)
     cfg = Settings(home=target, lock_wait_s=1.0, embedding_backend="hash")
-    store = home.open_store(cfg)
+    wb = home.Workbench(cfg)
     steps = []
-    dan = ctx_of(store, "dan")
-    good = forecast_service.train(dan, store, cfg, metric="calls", method="ets", end=DEMO_TODAY.date(),
+    dan = ctx_of(wb.store, "dan")
+    good = forecast_service.train(dan, wb, metric="calls", method="ets", end=DEMO_TODAY.date(),
                                   progress=lambda fraction, message: steps.append(fraction))
-    with store.connect() as con:
+    with wb.store.connect() as con:
         promotion.promote(dan, con, cfg, good["name"], good["version"])
-    worse = forecast_service.train(dan, store, cfg, metric="calls", method="seasonal_naive",
-                                   end=DEMO_TODAY.date())
-    return cfg, store, good, worse, steps
+    worse = forecast_service.train(dan, wb, metric="calls", method="seasonal_naive", end=DEMO_TODAY.date())
+    return cfg, wb, good, worse, steps
 
 
 def test_train_logs_a_run_and_registers_a_staging_version_mirrored_in_model_artifacts(northwind):
-    cfg, store, good, worse, steps = northwind
+    cfg, wb, good, worse, steps = northwind
     assert good["name"] == "forecast-calls" and worse["version"] == good["version"] + 1
     assert worse["stage"] == "staging" and steps[-1] == 1.0 and steps == sorted(steps)
     assert good["metrics"]["mase"] < good["metrics"]["baseline_mase"]
@@ -111,7 +110,7 @@ def test_train_logs_a_run_and_registers_a_staging_version_mirrored_in_model_arti
     assert {"backtest.csv", "forecast.png", "forecast.parquet", "history.parquet"} <= files
     rname = registry.registered_name(1, "forecast-calls")
     assert str(client.get_model_version_by_alias(rname, "staging").version) == str(worse["version"])
-    with store.connect() as con:
+    with wb.store.connect() as con:
         mirror = con.execute("SELECT version, stage, kind, mlflow_run_id FROM model_artifacts WHERE name = ?"
                              " ORDER BY version", ["forecast-calls"]).fetchall()
     assert mirror == [(str(good["version"]), "production", "forecast", good["run_id"]),
@@ -119,9 +118,9 @@ def test_train_logs_a_run_and_registers_a_staging_version_mirrored_in_model_arti
 
 
 def test_the_gate_keeps_a_worse_forecast_out_of_production(northwind):
-    cfg, store, good, worse, _ = northwind
-    with store.connect() as con:
-        dan = ctx_of(store, "dan")
+    cfg, wb, good, worse, _ = northwind
+    with wb.store.connect() as con:
+        dan = ctx_of(wb.store, "dan")
         state = lambda: (registry.versions(dan, con, "forecast-calls"),  # noqa: E731
                          len(registry.history(dan, con, "forecast-calls")))
         before = state()
@@ -142,9 +141,9 @@ class _Stub:
 
 
 def _gate_rows(northwind):
-    cfg, store, good, worse, _ = northwind
-    with store.connect() as con:
-        dan = ctx_of(store, "dan")
+    cfg, wb, good, worse, _ = northwind
+    with wb.store.connect() as con:
+        dan = ctx_of(wb.store, "dan")
         return [registry.version_of(dan, con, "forecast-calls", v["version"]) for v in (worse, good)]
 
 
@@ -200,9 +199,9 @@ def test_a_metric_one_version_leaves_undefined_is_none_in_both(northwind, monkey
 
 
 def test_score_writes_the_forecast_and_its_chart_for_the_organisation(northwind):
-    cfg, store, good, _, _ = northwind
-    result = forecast_service.score(ctx_of(store, "dan"), store, cfg, "forecast-calls")
-    with store.connect() as con:
+    cfg, wb, good, _, _ = northwind
+    result = forecast_service.score(ctx_of(wb.store, "dan"), wb, "forecast-calls")
+    with wb.store.connect() as con:
         rows = con.execute("SELECT org_id, result_type, artifact_path, meta, model_artifact_id"
                            " FROM analytics_results WHERE batch_id = ? ORDER BY id",
                            [result["batch_id"]]).fetchall()
@@ -218,14 +217,15 @@ def test_score_writes_the_forecast_and_its_chart_for_the_organisation(northwind)
 
 
 def test_permissions_to_train_and_score(northwind):
-    cfg, store, _, _, _ = northwind
+    _, wb, _, _, _ = northwind
+    store = wb.store
     for user in ("anna", "mike"):  # an analyst lacks models:train; a manager may only read models
         with pytest.raises(NotAllowed, match="models:train"):
-            forecast_service.train(ctx_of(store, user), store, cfg, metric="calls", horizon=HORIZON)
+            forecast_service.train(ctx_of(store, user), wb, metric="calls", horizon=HORIZON)
     with pytest.raises(NotAllowed, match="models:train"):
-        forecast_service.score(ctx_of(store, "mike"), store, cfg, "forecast-calls")
+        forecast_service.score(ctx_of(store, "mike"), wb, "forecast-calls")
     with pytest.raises(InvalidInput, match="no production version"):  # helio has no such model
-        forecast_service.score(ctx_of(store, "diego"), store, cfg, "forecast-calls")
+        forecast_service.score(ctx_of(store, "diego"), wb, "forecast-calls")
     with store.connect() as con, pytest.raises(NotAllowed, match="usage:read"):
         forecast.workbench_series(ctx_of(store, "anna"), con, "cost")
 
@@ -253,7 +253,8 @@ def test_workbench_series_stay_in_the_organisation(demo_store):
 
 
 def test_bad_input_says_why_and_logs_nothing(demo_copy):
-    store = home.open_store(demo_copy)
+    wb = home.Workbench(demo_copy)
+    store = wb.store
     dan = ctx_of(store, "dan")
     short = b"day,sales\n" + b"".join(f"2026-01-{d:02d},{d}\n".encode() for d in range(1, 21))
     not_dates = b"day,sales\n" + b"".join(f"soon-{d},{d}\n".encode() for d in range(60))
@@ -272,25 +273,26 @@ def test_bad_input_says_why_and_logs_nothing(demo_copy):
         tabular.register_file(dan, con, demo_copy, not_dates, "Not dates", filename="not-dates.csv")
     for options, message in cases:
         with pytest.raises(InvalidInput, match=message):
-            forecast_service.train(dan, store, demo_copy, **{"horizon": HORIZON, **options})
+            forecast_service.train(dan, wb, **{"horizon": HORIZON, **options})
     with store.connect() as con:
         assert con.execute("SELECT count(*) FROM model_artifacts").fetchall()[0][0] == 0
     assert not (demo_copy.home / "mlflow.db").exists()  # nothing reached MLflow
 
 
 def test_a_dataset_with_several_series_trains_and_scores(demo_copy):
-    store = home.open_store(demo_copy)
+    wb = home.Workbench(demo_copy)
+    store = wb.store
     dan = ctx_of(store, "dan")
     rows = seasonal(2, 90).with_columns(pl.col("value").round(2)).rename({"series": "store", "day": "date"})
     gappy = rows.filter(pl.col("date") != date(2026, 2, 1))  # a missing day is interpolated
     with store.connect() as con:
         tabular.register_file(dan, con, demo_copy, gappy.write_csv().encode(), "Daily sales",
                               filename="sales.csv")
-    trained = forecast_service.train(dan, store, demo_copy, dataset="Daily sales", date_col="date",
-                                     value_col="value", series_col="store", method="gbm", horizon=HORIZON)
+    trained = forecast_service.train(dan, wb, dataset="Daily sales", date_col="date", value_col="value",
+                                     series_col="store", method="gbm", horizon=HORIZON)
     with store.connect() as con:
         promotion.promote(dan, con, demo_copy, trained["name"], trained["version"])
-    scored = forecast_service.score(dan, store, demo_copy, trained["name"])
+    scored = forecast_service.score(dan, wb, trained["name"])
     assert trained["name"] == "forecast-daily-sales" and trained["params"]["series"] == 2
     assert trained["metrics"]["mase"] < trained["metrics"]["baseline_mase"]
     assert scored["series"] == 2 and scored["rows"] == 2 * HORIZON
@@ -322,12 +324,12 @@ def test_an_unreachable_mlflow_server_fails_before_training_and_registers_nothin
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
     offline = dataclasses.replace(demo_copy, mlflow_tracking_uri="http://127.0.0.1:9")
-    store = home.open_store(demo_copy)
+    wb = home.Workbench(offline)
     steps = []
     with pytest.raises(registry.RegistryUnavailable, match="Nothing was changed"):
-        forecast_service.train(ctx_of(store, "dan"), store, offline, metric="calls", horizon=HORIZON,
+        forecast_service.train(ctx_of(wb.store, "dan"), wb, metric="calls", horizon=HORIZON,
                                progress=lambda fraction, message: steps.append(message))
-    with store.connect() as con:
+    with wb.store.connect() as con:
         assert con.execute("SELECT count(*) FROM model_artifacts").fetchall()[0][0] == 0
     assert not any(step.startswith("Backtest") for step in steps)
 
@@ -339,8 +341,8 @@ def test_the_database_is_free_while_a_forecast_fits(demo_copy, cli_env):
     import subprocess
     import sys
 
-    store = home.open_store(demo_copy)
-    dan = ctx_of(store, "dan")
+    wb = home.Workbench(demo_copy)
+    dan = ctx_of(wb.store, "dan")
     workbench = str(Path(sys.executable).parent / "workbench")
     others = []
 
@@ -349,11 +351,11 @@ def test_the_database_is_free_while_a_forecast_fits(demo_copy, cli_env):
             others.append(subprocess.run([workbench, "models", "list", "--as", "dan", "--json"], env=cli_env,
                                          capture_output=True, text=True, timeout=60))
 
-    result = forecast_service.train(dan, store, demo_copy, metric="calls", method="seasonal_naive",
-                                    horizon=HORIZON, end=DEMO_TODAY.date(), progress=progress)
+    result = forecast_service.train(dan, wb, metric="calls", method="seasonal_naive", horizon=HORIZON,
+                                    end=DEMO_TODAY.date(), progress=progress)
     assert others and others[0].returncode == 0, others[0].stderr
     assert json.loads(others[0].stdout) == []  # nothing registered yet
-    with store.connect() as con:
+    with wb.store.connect() as con:
         assert [m["name"] for m in registry.list_models(dan, con)] == ["forecast-calls"]
     assert (result["name"], result["version"], result["stage"]) == ("forecast-calls", 1, "staging")
     assert result["params"]["horizon"] == HORIZON

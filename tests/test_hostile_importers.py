@@ -29,7 +29,6 @@ from workbench.documents.chunking import chunk_code, chunk_pages, split_spans
 from workbench.errors import ImportReport, InvalidInput, WorkbenchError
 from workbench.models import tabular
 from workbench.ops.legacy import importer as legacy
-from workbench.search.embed import HashEmbedder
 from workbench.settings import Settings
 from workbench.usage import imports as usage_import
 from workbench.usage import price_import
@@ -42,13 +41,12 @@ SOME = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 # --- shared state and helpers ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def env(demo_home, tmp_path_factory):
+def wb(demo_home, tmp_path_factory):
     """One writable copy of the demo for the whole module: hypothesis runs many examples against it,
     and each example compares counts before and after itself."""
     target = tmp_path_factory.mktemp("hostile") / "home"
     shutil.copytree(demo_home.home, target)
-    cfg = Settings(home=target, lock_wait_s=1.0, embedding_backend="hash")
-    return cfg, home.open_store(cfg), home.open_vectors(cfg)
+    return home.Workbench(Settings(home=target, lock_wait_s=1.0, embedding_backend="hash"))
 
 
 def vector_count(vectors) -> int:
@@ -192,13 +190,13 @@ CALL_FILES = st.one_of(
 
 @SOME
 @given(CALL_FILES)
-def test_any_call_file_imports_whole_or_is_refused_changing_nothing(env, file):
-    _cfg, store, vectors = env
+def test_any_call_file_imports_whole_or_is_refused_changing_nothing(wb, file):
+    store, vectors = wb.store, wb.vectors
     name, data = file
     anna = ctx_of(store, "anna")
     result = all_or_nothing(
         store, CALL_TABLES,
-        lambda: calls.import_calls(anna, store, name, data, "Customer care line", vectors=vectors),
+        lambda: calls.import_calls(anna, wb, name, data, "Customer care line"),
         vectors=vectors,
     )
     if result is not None:
@@ -214,15 +212,15 @@ HUGE = "9" * 5000  # Python refuses to turn more than 4,300 digits into an int: 
     ("calls.csv", f'call_id,transcript,metadata\na,Agent: hi,"{{""n"": {HUGE}}}"\n'),
     ("calls.jsonl", '{"call_id": "a", "role": "agent", "content": "hi", "start_seconds": "1e999"}'),
 ])
-def test_numbers_beyond_any_type_are_refused_with_the_row(env, name, data):
-    _cfg, store, _vectors = env
+def test_numbers_beyond_any_type_are_refused_with_the_row(wb, name, data):
+    store = wb.store
     with pytest.raises(ImportReport, match="nothing imported"):
         all_or_nothing(store, CALL_TABLES, lambda: calls.import_calls(
-            ctx_of(store, "anna"), store, name, data.encode(), "Customer care line"), reraise=True)
+            ctx_of(store, "anna"), wb, name, data.encode(), "Customer care line"), reraise=True)
 
 
-def test_a_price_file_with_a_number_beyond_any_type_is_refused(env):
-    _cfg, store, _vectors = env
+def test_a_price_file_with_a_number_beyond_any_type_is_refused(wb):
+    store = wb.store
     with store.connect() as con, pytest.raises(InvalidInput, match="invalid JSON"):
         price_import.import_litellm(ctx_of(store, "alice"), con, f'{{"m": {HUGE}}}'.encode(),
                                     source_name="p.json")
@@ -241,13 +239,13 @@ QA_FILES = st.one_of(
 
 @FEW
 @given(QA_FILES)
-def test_any_qa_csv_imports_whole_or_is_refused_changing_nothing(env, file):
-    _cfg, store, vectors = env
+def test_any_qa_csv_imports_whole_or_is_refused_changing_nothing(wb, file):
+    store, vectors = wb.store, wb.vectors
     name, data = file
     anna = ctx_of(store, "anna")
     all_or_nothing(
         store, ["qa_pairs"],
-        lambda: qa.import_pairs(anna, store, vectors, HashEmbedder(), "Customer care line", name, data),
+        lambda: qa.import_pairs(anna, wb, "Customer care line", name, data),
         vectors=vectors,
     )
 
@@ -286,10 +284,10 @@ USAGE_FILES = st.one_of(
 
 @SOME
 @given(USAGE_FILES, st.sampled_from([None, "Europe/Paris", "Mars/Olympus", "UTC+99", ""]))
-def test_any_usage_log_imports_whole_or_is_refused_changing_nothing(env, file, timezone):
+def test_any_usage_log_imports_whole_or_is_refused_changing_nothing(wb, file, timezone):
     from tests.conftest import DEMO_TODAY
 
-    _cfg, store, _vectors = env
+    store = wb.store
     name, data = file
     with store.connect() as con:
         alice = ctx_of(store, "alice")
@@ -319,8 +317,8 @@ PRICE_FILES = st.one_of(
 
 @SOME
 @given(PRICE_FILES, st.sampled_from([None, "2026-11-01", "not a day", "2026-02-30"]))
-def test_any_price_file_imports_whole_or_is_refused_changing_nothing(env, data, day):
-    _cfg, store, _vectors = env
+def test_any_price_file_imports_whole_or_is_refused_changing_nothing(wb, data, day):
+    store = wb.store
     with store.connect() as con:
         alice = ctx_of(store, "alice")
         all_or_nothing(
@@ -348,8 +346,8 @@ DATASET_FILES = st.one_of(
 
 @SOME
 @given(DATASET_FILES, st.sampled_from(["hostile", "  ", "../../etc", "<b>x</b>"]))
-def test_any_dataset_file_registers_whole_or_is_refused_changing_nothing(env, file, name):
-    cfg, store, _vectors = env
+def test_any_dataset_file_registers_whole_or_is_refused_changing_nothing(wb, file, name):
+    cfg, store = wb.settings, wb.store
     filename, data = file
     dan = ctx_of(store, "dan")
 
@@ -406,14 +404,14 @@ def legacy_files(draw, tmp_dir):
 
 @FEW
 @given(st.data())
-def test_any_legacy_database_imports_whole_or_is_refused_changing_nothing(env, tmp_path_factory, data):
-    cfg, store, _vectors = env
+def test_any_legacy_database_imports_whole_or_is_refused_changing_nothing(wb, tmp_path_factory, data):
+    cfg, store = wb.settings, wb.store
     folder = tmp_path_factory.getbasetemp() / "legacy-files"
     folder.mkdir(exist_ok=True)
     path = data.draw(legacy_files(folder))
     alice = ctx_of(store, "alice")
     result = all_or_nothing(
-        store, LEGACY_TABLES, lambda: legacy.import_legacy(alice, store, path, settings=cfg),
+        store, LEGACY_TABLES, lambda: legacy.import_legacy(alice, wb, path),
         folder=cfg.uploads_dir,
     )
     if result is not None:
@@ -476,13 +474,13 @@ def test_parsing_any_upload_gives_text_or_a_clear_refusal(file):
 
 @FEW
 @given(DOC_FILES)
-def test_any_upload_ingests_whole_or_leaves_no_chunk_vector_or_file(env, file):
-    cfg, store, vectors = env
+def test_any_upload_ingests_whole_or_leaves_no_chunk_vector_or_file(wb, file):
+    cfg, store, vectors = wb.settings, wb.store, wb.vectors
     name, data = file
     anna = ctx_of(store, "anna")
     before = counts(store, ["documents", "document_chunks"])
     vectors_before, files_before = vectors.count(), files_under(cfg.uploads_dir)
-    [outcome] = ingest.ingest_files(anna, cfg, store, vectors, HashEmbedder(), [(name, data)])
+    [outcome] = ingest.ingest_files(anna, wb, [(name, data)])
     assert outcome.status in ("completed", "duplicate", "refused", "failed"), outcome
     after = counts(store, ["documents", "document_chunks"])
     if outcome.status == "completed":

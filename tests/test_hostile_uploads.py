@@ -34,7 +34,9 @@ WORKBENCH = str(Path(sys.executable).parent / "workbench")
 
 @pytest.fixture
 def env(demo_copy):
-    return demo_copy, home.open_store(demo_copy), home.open_vectors(demo_copy)
+    wb = home.Workbench(demo_copy)
+    assert isinstance(wb.embedder, HashEmbedder)  # the test settings' embedder
+    return wb
 
 
 def stored_files(cfg) -> set[Path]:
@@ -52,12 +54,12 @@ HOSTILE_NAMES = [
 
 
 def test_hostile_upload_names_are_refused_or_stored_inside_the_uploads_folder(env):
-    cfg, store, vectors = env
+    cfg, store = env.settings, env.store
     anna = ctx_of(store, "anna")
     before = stored_files(cfg)
     files = [(name, f"Refund note {i}: returns take five days.".encode())
              for i, name in enumerate(HOSTILE_NAMES)]
-    outcomes = ingest.ingest_files(anna, cfg, store, vectors, HashEmbedder(), files)
+    outcomes = ingest.ingest_files(anna, env, files)
     uploads = cfg.uploads_dir.resolve()
     for name, outcome in zip(HOSTILE_NAMES, outcomes, strict=True):
         if outcome.status == "refused":
@@ -77,10 +79,10 @@ def test_hostile_upload_names_are_refused_or_stored_inside_the_uploads_folder(en
 
 
 def test_hostile_names_never_become_paths_for_calls_and_datasets(env):
-    cfg, store, _vectors = env
+    cfg, store = env.settings, env.store
     anna, dan = ctx_of(store, "anna"), ctx_of(store, "dan")
     before = stored_files(cfg)
-    made = calls.import_calls(anna, store, "../../../etc/cron.d/evil.txt", b"Agent: Hi.\nCustomer: Bye.",
+    made = calls.import_calls(anna, env, "../../../etc/cron.d/evil.txt", b"Agent: Hi.\nCustomer: Bye.",
                               "Customer care line")
     assert made["created"] == 1  # the name only becomes the call id "evil"
     with store.transaction() as con:
@@ -160,7 +162,7 @@ def measured(action) -> tuple[Exception | None, float, float]:
 
 @pytest.mark.parametrize("declared_mb", [None, 0], ids=["honest-directory", "lying-directory"])
 def test_a_zip_bomb_dressed_as_docx_is_refused_quickly_without_inflating_it(env, declared_mb):
-    cfg, store, vectors = env
+    cfg, store = env.settings, env.store
     bomb = docx_bomb(declared_mb)
     assert len(bomb) < 2 * 2**20
     raised, seconds, peak = measured(lambda: parsing.parse_document(bomb, "report.docx"))
@@ -174,8 +176,7 @@ def test_a_zip_bomb_dressed_as_docx_is_refused_quickly_without_inflating_it(env,
     else:
         assert "unpacks to more than the file declares" in str(raised)
     before = stored_files(cfg)
-    [outcome] = ingest.ingest_files(ctx_of(store, "anna"), cfg, store, vectors, HashEmbedder(),
-                                    [("report.docx", bomb)])
+    [outcome] = ingest.ingest_files(ctx_of(store, "anna"), env, [("report.docx", bomb)])
     assert outcome.status == "refused" and stored_files(cfg) == before
 
 
@@ -250,10 +251,10 @@ LATIN1 = b"Refund policy: caf\xe9 cr\xe8me br\xfbl\xe9e \x81\x8d\xff and returns
 
 @pytest.mark.parametrize("name", ["notes.txt", "notes.md", "notes.csv", "notes.html"])
 def test_invalid_utf8_documents_are_decoded_and_ingested(env, name):
-    cfg, store, vectors = env
+    store = env.store
     data = b"name,notes\nr\xe9sum\xe9,five days \xff\n" if name.endswith(".csv") else LATIN1
     anna = ctx_of(store, "anna")
-    [outcome] = ingest.ingest_files(anna, cfg, store, vectors, HashEmbedder(), [(name, data)])
+    [outcome] = ingest.ingest_files(anna, env, [(name, data)])
     assert outcome.status == "completed", outcome
     with store.connect() as con:
         text = " ".join(r[0] for r in con.execute(
@@ -263,9 +264,9 @@ def test_invalid_utf8_documents_are_decoded_and_ingested(env, name):
 
 
 def test_invalid_utf8_imports_decode_as_latin1_or_say_which_row_is_wrong(env):
-    cfg, store, vectors = env
+    cfg, store = env.settings, env.store
     anna, alice, dan = ctx_of(store, "anna"), ctx_of(store, "alice"), ctx_of(store, "dan")
-    made = calls.import_calls(anna, store, "latin.csv",
+    made = calls.import_calls(anna, env, "latin.csv",
                               b'call_id,transcript\nU-1,"Agent: Bonjour, caf\xe9 ?\nCustomer: Merci \xff"\n',
                               "Customer care line")
     assert made["created"] == 1
@@ -274,7 +275,7 @@ def test_invalid_utf8_imports_decode_as_latin1_or_say_which_row_is_wrong(env):
             "SELECT u.content FROM utterances u JOIN calls c ON c.id = u.call_id"
             " WHERE c.external_id = 'U-1' ORDER BY u.utterance_index").fetchall()]
     assert said == ["Bonjour, café ?", "Merci ÿ"]
-    pairs = qa.import_pairs(anna, store, vectors, HashEmbedder(), "Customer care line", "qa.csv",
+    pairs = qa.import_pairs(anna, env, "Customer care line", "qa.csv",
                             b"question,answer\nO\xf9 est mon colis ?,Chez vous en cinq jours.\n")
     assert pairs["created"] == 1
     with store.transaction() as con:
@@ -347,7 +348,7 @@ def extracted_pages(monkeypatch) -> list[int]:
 
 
 def test_a_tiny_pdf_that_decodes_to_millions_of_characters_is_refused_quickly(env):
-    cfg, store, vectors = env
+    cfg, store = env.settings, env.store
     bomb = pdf_bomb()
     assert len(bomb) < 30_000
     raised, seconds, peak = measured(lambda: parsing.parse_document(bomb, "bomb.pdf"))
@@ -357,8 +358,7 @@ def test_a_tiny_pdf_that_decodes_to_millions_of_characters_is_refused_quickly(en
     before = stored_files(cfg)
     with store.connect() as con:
         documents = con.execute("SELECT count(*) FROM documents").fetchone()[0]
-    [outcome] = ingest.ingest_files(ctx_of(store, "anna"), cfg, store, vectors, HashEmbedder(),
-                                    [("bomb.pdf", bomb)])
+    [outcome] = ingest.ingest_files(ctx_of(store, "anna"), env, [("bomb.pdf", bomb)])
     assert outcome.status == "refused" and "bomb.pdf" in outcome.message
     assert stored_files(cfg) == before
     with store.connect() as con:

@@ -44,7 +44,8 @@ def hostile(app, demo_copy):  # noqa: F811
     anna, alice = ctx_of(store, "anna"), ctx_of(store, "alice")
     rows = [{"call_id": image("callid"), "transcript": f"Agent: Hello, {script('utterance')} refund desk.\n"
              f"Customer: I want my refund {image('utterance2')} today."}]
-    calls.import_calls(anna, store, "xss.json", json.dumps(rows).encode(), "Customer care line")
+    wb = home.Workbench(demo_copy)
+    calls.import_calls(anna, wb, "xss.json", json.dumps(rows).encode(), "Customer care line")
     return store, demo_copy, anna, alice
 
 
@@ -99,7 +100,7 @@ def test_transcripts_escape_every_text_from_the_data():
 
 def test_a_hostile_call_is_inert_in_search_hits_and_the_transcript(hostile):
     store, _cfg, _anna, _alice = hostile
-    at = logged_in(store, "anna", "pages/calls.py")
+    at = logged_in(store, "anna", "pages/calls/search.py")
     at.text_input(key="calls.query").input("refund desk").run()
     hits = [b for b in html_sinks(at) if "<mark>" in b]
     assert hits and any("xss-callid" in h and "xss-utterance" in h for h in hits), hits
@@ -114,37 +115,38 @@ def test_a_hostile_call_is_inert_in_search_hits_and_the_transcript(hostile):
 
 def test_a_hostile_document_qa_pair_name_and_query_are_inert_on_every_page(hostile):
     store, cfg, anna, alice = hostile
-    vectors = home.open_vectors(cfg)
+    wb = home.Workbench(cfg)
+    assert isinstance(wb.embedder, HashEmbedder)  # the test settings' embedder
     name = f"{image('docname')}.md"
     text = f"# {script('doctitle')}\n\nRefunds {image('chunk')} take five working days to reach the card."
-    [outcome] = ingest.ingest_files(anna, cfg, store, vectors, HashEmbedder(), [(name, text.encode())])
+    [outcome] = ingest.ingest_files(anna, wb, [(name, text.encode())])
     assert outcome.status == "completed", outcome
-    qa.create_pair(anna, store, vectors, HashEmbedder(), "Customer care line", f"Refund {script('qa-q')}?",
-                   f"Five days {image('qa-a')}.")
+    qa.create_pair(anna, wb, "Customer care line", f"Refund {script('qa-q')}?", f"Five days {image('qa-a')}.")
     with store.connect() as con:
         users.add_user(alice, con, "mallory", "mallory@northwind.example", "a-long-password-1", "analyst",
                        full_name=image("fullname"))
         sql_console.save(ctx_of(store, "mallory"), con, script("query"), "SELECT 1 AS one")
         sql_console.save(anna, con, script("query"), "SELECT 1 AS one")
 
-    at = logged_in(store, "anna", "pages/documents.py")
+    at = logged_in(store, "anna", "pages/documents/library.py")
     assert_inert(at)
     assert "xss-docname" in shown(at) and "xss-doctitle" in shown(at)
+    at.switch_page("pages/documents/search.py").run()
     at.text_input(key="docs.query").input("refunds working days card").run()
     assert_inert(at)
     assert "xss-chunk" in shown(at)
 
-    at = logged_in(store, "anna", "pages/calls.py")
+    at = logged_in(store, "anna", "pages/calls/qa.py")
     assert_inert(at)
     assert "xss-qa-q" in shown(at)
 
-    at = logged_in(store, "mallory", "pages/sql.py")
+    at = logged_in(store, "mallory", "pages/workbench/sql.py")
     assert_inert(at)
     assert "xss-query" in shown(at)
     at = logged_in(store, "mallory")  # home, with the name in the sidebar
     assert_inert(at)
     assert "xss-fullname" in shown(at)
-    at = logged_in(store, "mallory", "pages/account.py")
+    at = logged_in(store, "mallory", "pages/account/my_account.py")
     assert_inert(at)
     assert "xss-fullname" in shown(at)
 
@@ -154,19 +156,19 @@ def test_a_hostile_document_qa_pair_name_and_query_are_inert_on_every_page(hosti
         at.switch_page(page.path).run()
         assert_inert(at)
         visited[page.path] = shown(at)
-    assert len(visited) >= 13 and "xss-fullname" in visited["pages/users.py"]
+    assert len(visited) >= 13 and "xss-fullname" in visited["pages/admin/users.py"]
 
 
 
-def test_the_calls_page_survives_a_large_import_of_calls_without_intents(app):  # noqa: F811
+def test_the_calls_page_survives_a_large_import_of_calls_without_intents(app, demo_copy):  # noqa: F811
     """The newest 150 calls have no intent yet (not embedded), the older ones have: the table's CSV
     export must not guess the column types from the first 100 rows."""
     store = app
     rows = [{"call_id": f"bulk-{i}", "transcript": "Agent: Hello.\nCustomer: My parcel is late.",
              "timestamp": "2026-12-01T10:00:00"} for i in range(150)]
-    calls.import_calls(ctx_of(store, "anna"), store, "bulk.json", json.dumps(rows).encode(),
-                       "Customer care line")
-    at = logged_in(store, "anna", "pages/calls.py")
+    calls.import_calls(ctx_of(store, "anna"), home.Workbench(demo_copy), "bulk.json",
+                       json.dumps(rows).encode(), "Customer care line")
+    at = logged_in(store, "anna", "pages/calls/browse.py")
     assert not at.exception, at.exception
     assert len(at.dataframe[0].value) > 150
 
@@ -291,9 +293,8 @@ def test_images_in_documents_and_answers_load_nothing_in_chat_and_search(app, de
     from workbench.chat import conversations
 
     store, cfg = app, demo_copy
-    anna, vectors = ctx_of(store, "anna"), home.open_vectors(cfg)
-    [outcome] = ingest.ingest_files(anna, cfg, store, vectors, HashEmbedder(),
-                                    [("loyalty.md", IMAGE_DOC.encode())])
+    anna, wb = ctx_of(store, "anna"), home.Workbench(cfg)
+    [outcome] = ingest.ingest_files(anna, wb, [("loyalty.md", IMAGE_DOC.encode())])
     assert outcome.status == "completed", outcome
     with store.connect() as con:
         chunks = " ".join(r[0] for r in con.execute("SELECT content FROM document_chunks").fetchall())
@@ -301,25 +302,25 @@ def test_images_in_documents_and_answers_load_nothing_in_chat_and_search(app, de
 
     # a model's answer with an image of its own, then the conversation opened in the page
     model = Scripted(reply=f"Members earn one loyalty point per euro ![p]({PIXEL}model). [1]")
-    asked = chat.ask(anna, cfg, store, vectors, HashEmbedder(), LOYALTY_Q, provider=model)
+    asked = chat.ask(anna, wb, LOYALTY_Q, provider=model)
     assert f"{PIXEL}model" in asked.content
     with store.connect() as con:  # the Markdown export, opened in any Markdown viewer, loads nothing
         exported = conversations.export(anna, con, asked.conversation_uuid)
     assert f"{PIXEL}model" in exported and not loads_remote(exported)
-    at = logged_in(store, "anna", "pages/chat.py")
+    at = logged_in(store, "anna", "pages/workbench/chat.py")
     at.radio[0].set_value(asked.conversation_uuid).run()
     bodies = assert_no_remote_images(at)
     assert any(f"{PIXEL}model" in b for b in bodies), "the answer is shown, as text"
     assert any(f"{PIXEL}reference" in b for b in bodies), "the source cards are shown, as text"
 
     # the offline answer, written while the page watches, and its source cards
-    at = logged_in(store, "anna", "pages/chat.py")
+    at = logged_in(store, "anna", "pages/workbench/chat.py")
     at.chat_input[0].set_value(LOYALTY_Q).run()
     bodies = assert_no_remote_images(at)
     assert any(f"{PIXEL}doc" in b for b in bodies)
 
-    # search hits on the Documents page
-    at = logged_in(store, "anna", "pages/documents.py")
+    # search hits on the Search documents page
+    at = logged_in(store, "anna", "pages/documents/search.py")
     at.text_input(key="docs.query").input("loyalty points per euro members").run()
     bodies = assert_no_remote_images(at)
     assert any(f"{PIXEL}reference" in b for b in bodies)

@@ -50,13 +50,18 @@ class BrokenEmbedder(HashEmbedder):
 
 @pytest.fixture
 def env(demo_copy):
-    store = home.open_store(demo_copy)
-    return demo_copy, store, home.open_vectors(demo_copy), CountingEmbedder()
+    wb = home.Workbench(demo_copy)
+    wb.embedder = CountingEmbedder()
+    return wb
+
+
+def parts(wb):
+    """(settings, store, vectors, embedder) of the handle, for the checks and the units of work."""
+    return wb.settings, wb.store, wb.vectors, wb.embedder
 
 
 def run(env, username, files, **options):
-    cfg, store, vecs, emb = env
-    return ingest.ingest_files(ctx_of(store, username), cfg, store, vecs, emb, files, **options)
+    return ingest.ingest_files(ctx_of(env.store, username), env, files, **options)
 
 
 def pdf_bytes(pages: list[str]) -> bytes:
@@ -86,11 +91,9 @@ def doc_row(store, doc_uuid):
 
 
 def test_a_document_goes_pending_to_completed_with_counts_metadata_and_metering(env):
-    cfg, store, vecs, _emb = env
+    cfg, store, vecs, _emb = parts(env)
     anna = ctx_of(store, "anna")
-    [queued] = ingest.queue_files(
-        anna, cfg, store, [("kettle-warranty.md", POLICY.encode())], doc_type="policy"
-    )
+    [queued] = ingest.queue_files(anna, env, [("kettle-warranty.md", POLICY.encode())], doc_type="policy")
     assert (
         queued.status == "queued" and doc_row(store, queued.document_uuid)["processing_status"] == "pending"
     )
@@ -98,7 +101,7 @@ def test_a_document_goes_pending_to_completed_with_counts_metadata_and_metering(
         calls_before = con.execute(
             "SELECT count(*) FROM llm_calls WHERE operation_type = 'embedding'"
         ).fetchone()[0]
-    outcome = ingest.process(cfg, store, vecs, env[3], queued.document_uuid)
+    outcome = ingest.process(cfg, store, vecs, env.embedder, queued.document_uuid)
     row = doc_row(store, queued.document_uuid)
     assert outcome.status == row["processing_status"] == "completed" and row["is_processed"]
     assert row["num_chunks"] == outcome.num_chunks >= 2 and row["num_tokens"] > 100 and row["processed_at"]
@@ -141,7 +144,7 @@ def test_every_format_is_ingested_with_pages_where_they_exist(env):
     ]
     outcomes = run(env, "anna", files)
     assert [o.status for o in outcomes] == ["completed"] * 6, outcomes
-    _cfg, store, _vecs, _emb = env
+    _cfg, store, _vecs, _emb = parts(env)
     with store.connect() as con:
         pages = con.execute(
             "SELECT c.page_number, c.content FROM document_chunks c JOIN documents d"
@@ -156,8 +159,9 @@ def test_every_format_is_ingested_with_pages_where_they_exist(env):
 
 
 def test_bad_files_are_refused_one_by_one_and_leave_nothing_behind(env):
-    cfg, store, vecs, _emb = env
-    small = cfg.__class__(**{**vars(cfg), "upload_max_mb": 1})
+    cfg, store, vecs, _emb = parts(env)
+    small = home.Workbench(cfg.__class__(**{**vars(cfg), "upload_max_mb": 1}))
+    small.embedder = env.embedder
     files = [
         ("good.md", POLICY.encode()),
         ("empty.txt", b""),
@@ -172,7 +176,7 @@ def test_bad_files_are_refused_one_by_one_and_leave_nothing_behind(env):
     before = doctor.check(cfg, store, vecs)
     with store.connect() as con:
         docs_before = con.execute("SELECT count(*) FROM documents").fetchone()[0]
-    outcomes = ingest.ingest_files(ctx_of(store, "anna"), small, store, vecs, env[3], files)
+    outcomes = ingest.ingest_files(ctx_of(store, "anna"), small, files)
     status = {o.filename: (o.status, o.message) for o in outcomes}
     assert status["good.md"][0] == status["also-good.txt"][0] == "completed"
     assert "empty" in status["empty.txt"][1] and "binary" in status["binary.txt"][1]
@@ -197,7 +201,7 @@ def test_the_same_content_in_the_same_scope_is_recognised(env):
 
 
 def test_a_changed_file_becomes_a_new_version_and_its_old_vectors_go(env):
-    cfg, store, vecs, _emb = env
+    cfg, store, vecs, _emb = parts(env)
     [v1] = run(env, "anna", [("prices.md", b"# Prices\n\nThe basic plan costs ten euros a month.")])
     [v2] = run(env, "anna", [("prices.md", b"# Prices\n\nThe basic plan costs twelve euros a month.")])
     assert v2.status == "completed" and "replaced version 1" in v2.message
@@ -217,16 +221,16 @@ def test_a_changed_file_becomes_a_new_version_and_its_old_vectors_go(env):
 
 def test_unchanged_chunks_are_never_embedded_twice(env):
     run(env, "anna", [("policy.md", POLICY.encode())])
-    emb = env[3]
+    emb = env.embedder
     first = emb.encoded
     run(env, "arthur", [("policy.md", POLICY.encode())])  # same text, another owner
     assert first > 0 and emb.encoded == first
 
 
 def test_a_failing_embedder_marks_the_document_failed_with_the_reason(env):
-    cfg, store, vecs, _emb = env
+    cfg, store, vecs, _emb = parts(env)
     anna = ctx_of(store, "anna")
-    [queued] = ingest.queue_files(anna, cfg, store, [("notes.txt", b"Some unique notes about otters.")])
+    [queued] = ingest.queue_files(anna, env, [("notes.txt", b"Some unique notes about otters.")])
     outcome = ingest.process(cfg, store, vecs, BrokenEmbedder(), queued.document_uuid)
     row = doc_row(store, queued.document_uuid)
     assert outcome.status == row["processing_status"] == "failed"
@@ -247,7 +251,7 @@ def test_global_scope_needs_an_admin_and_a_viewer_cannot_upload(env):
 
 
 def test_deleting_a_document_removes_its_file_chunks_and_vectors(env):
-    cfg, store, vecs, _emb = env
+    cfg, store, vecs, _emb = parts(env)
     [done] = run(env, "anna", [("policy.md", POLICY.encode())])
     row = doc_row(store, done.document_uuid)
     assert (cfg.home / row["file_path"]).is_file() and vecs.count(f"document_id = {row['id']}") > 0
@@ -261,7 +265,7 @@ def test_deleting_a_document_removes_its_file_chunks_and_vectors(env):
 
 
 def test_doctor_finds_and_repairs_orphans_and_missing_vectors(env):
-    cfg, store, vecs, emb = env
+    cfg, store, vecs, emb = parts(env)
     [a] = run(env, "anna", [("a.md", POLICY.encode())])
     [b] = run(env, "anna", [("b.md", b"# B\n\nBatteries last ten years in normal use.")])
     ra, rb = doc_row(store, a.document_uuid), doc_row(store, b.document_uuid)
@@ -283,8 +287,8 @@ def test_doctor_finds_and_repairs_orphans_and_missing_vectors(env):
 
 
 def test_doctor_resumes_a_document_stuck_mid_ingest(env):
-    cfg, store, vecs, emb = env
-    [queued] = ingest.queue_files(ctx_of(store, "anna"), cfg, store, [("stuck.md", POLICY.encode())])
+    cfg, store, vecs, emb = parts(env)
+    [queued] = ingest.queue_files(ctx_of(store, "anna"), env, [("stuck.md", POLICY.encode())])
     with store.transaction() as con:  # the app was killed while processing it
         con.execute(
             "UPDATE documents SET processing_status = 'processing', updated_at = now()::TIMESTAMP"
@@ -298,12 +302,11 @@ def test_doctor_resumes_a_document_stuck_mid_ingest(env):
 
 
 def test_the_background_worker_processes_uploads_and_reports_progress(env):
-    cfg, store, vecs, emb = env
-    worker = IngestWorker(cfg, store, vecs, emb)
+    cfg, store, vecs, emb = parts(env)
+    worker = IngestWorker(env)
     outcomes = ingest.queue_files(
         ctx_of(store, "anna"),
-        cfg,
-        store,
+        env,
         [("one.md", POLICY.encode()), ("two.txt", b"Second file about kettles.")],
     )
     for o in outcomes:
@@ -321,23 +324,21 @@ def test_embedding_matrix_is_normalised_and_deterministic():
 
 
 def test_a_batch_embeds_together_yet_fails_document_by_document(env):
-    cfg, store, vecs, emb = env
+    cfg, store, vecs, emb = parts(env)
     anna = ctx_of(store, "anna")
-    queued = ingest.queue_files(
-        anna, cfg, store, [("a.md", POLICY.encode()), ("b.txt", b"Kettles boil water.")]
-    )
+    queued = ingest.queue_files(anna, env, [("a.md", POLICY.encode()), ("b.txt", b"Kettles boil water.")])
     row = doc_row(store, queued[1].document_uuid)
     (cfg.home / row["file_path"]).unlink()  # b's stored file vanished before processing
     ingest._PARSED.clear()
     done = ingest.process_many(cfg, store, vecs, emb, [o.document_uuid for o in queued])
     assert [o.status for o in done] == ["completed", "failed"] and "No such file" in done[1].message
-    again = ingest.queue_files(anna, cfg, store, [("c.md", b"# C\n\nCeramic kettles stay warm.")])
+    again = ingest.queue_files(anna, env, [("c.md", b"# C\n\nCeramic kettles stay warm.")])
     failed = ingest.process_many(cfg, store, vecs, BrokenEmbedder(), [again[0].document_uuid])
     assert failed[0].status == "failed" and doc_row(store, again[0].document_uuid)["error_message"]
 
 
 def test_the_detail_view_has_summary_keywords_topics_and_paged_chunks(env):
-    cfg, store, vecs, emb = env
+    cfg, store, vecs, emb = parts(env)
     pages = [
         "Invoices are sent on the first day of each month. " * 12,
         "Refunds reach the card in five days. " * 12,
@@ -369,7 +370,7 @@ def replacements(store) -> list[dict]:
 
 
 def test_a_same_named_upload_does_not_replace_a_colleagues_project_document(env):
-    cfg, store, vecs, _emb = env
+    cfg, store, vecs, _emb = parts(env)
     [annas] = run(env, "anna", [(ROAMING, b"# Roaming\n\nRoaming in the EU costs nothing.")], **IN_PROJECT)
     [arthurs] = run(env, "arthur", [(ROAMING, b"# Roaming\n\nRoaming abroad costs 5 euros.")], **IN_PROJECT)
     assert annas.status == arthurs.status == "completed" and "replaced" not in arthurs.message
@@ -378,7 +379,7 @@ def test_a_same_named_upload_does_not_replace_a_colleagues_project_document(env)
     assert vecs.count(f"document_id = {kept['id']}") == kept["num_chunks"] > 0
     assert doc_row(store, arthurs.document_uuid)["version"] == 1  # a document of its own
     [again] = ingest.queue_files(
-        ctx_of(store, "arthur"), cfg, store, [(ROAMING, b"# Roaming\n\nTen euros a day.")], **IN_PROJECT
+        ctx_of(store, "arthur"), env, [(ROAMING, b"# Roaming\n\nTen euros a day.")], **IN_PROJECT
     )
     assert again.message == (
         "version 2, replaces the earlier one when done; anna's roaming-faq.md stays beside it:"
@@ -396,7 +397,7 @@ def test_a_same_named_upload_does_not_replace_a_colleagues_project_document(env)
 
 
 def test_an_admin_replaces_anyones_project_document_and_each_replacement_is_audited(env):
-    _cfg, store, _vecs, _emb = env
+    _cfg, store, _vecs, _emb = parts(env)
     [v1] = run(env, "anna", [(ROAMING, b"# Roaming\n\nRoaming in the EU costs nothing.")], **IN_PROJECT)
     [v2] = run(env, "anna", [(ROAMING, b"# Roaming\n\nRoaming in the EU and Norway is free.")], **IN_PROJECT)
     [v3] = run(env, "alice", [(ROAMING, b"# Roaming\n\nRoaming is free in 40 countries.")], **IN_PROJECT)

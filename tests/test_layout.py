@@ -131,3 +131,58 @@ def test_a_command_pays_only_for_what_it_uses(cli_env):
         done = subprocess.run([sys.executable, "-c", probe, *args], env=cli_env, capture_output=True,
                               text=True, timeout=120)
         assert done.stderr.strip().splitlines()[-1] == "[]", (args, done.stderr[-1500:])
+
+
+def test_pages_are_short_scripts_each_in_the_navigation():
+    """STYLE.md: a page reads widgets, calls the package, renders: 20-80 lines, one job. Every page
+    file is in the navigation, and every page in it exists."""
+    from workbench.ui import PAGES
+
+    root = PACKAGE.parent
+    listed = {spec.path for spec in PAGES}
+    files = {str(p.relative_to(root)) for p in (root / "pages").rglob("*.py")}
+    assert files == listed
+    assert not any((root / "pages").glob("*.py"))  # see ui.PAGES: Streamlit would serve them bare
+    assert len({spec.url for spec in PAGES}) == len(PAGES)
+    long = {f: n for f in sorted(files) if (n := len((root / f).read_text().splitlines())) > 80}
+    assert long == {}
+
+
+def test_only_the_ui_and_the_pages_import_streamlit():
+    found = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                   if p.relative_to(PACKAGE).parts[0] != "ui"
+                   and any(isinstance(n, ast.Import | ast.ImportFrom) and "streamlit" in ast.unparse(n)
+                           for n in ast.walk(ast.parse(p.read_text()))))
+    assert found == []
+
+
+def test_the_bench_scripts_call_only_what_the_package_has():
+    """A bench script runs by hand, not in the suite: a function moved between modules must not
+    leave one calling a name that is gone (`users.create_organization` did)."""
+    import importlib
+
+    missing = []
+    for script in sorted((PACKAGE.parent / "bench").glob("*.py")):
+        tree = ast.parse(script.read_text())
+        aliases = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("workbench"):
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    if _is_module(full):
+                        aliases[alias.asname or alias.name] = full
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in aliases
+                    and not hasattr(importlib.import_module(aliases[node.value.id]), node.attr)):
+                missing.append(f"{script.name}:{node.lineno} {aliases[node.value.id]}.{node.attr}")
+    assert missing == []
+
+
+def _is_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False

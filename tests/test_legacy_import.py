@@ -19,7 +19,6 @@ from workbench.documents import ingest
 from workbench.documents import records as documents
 from workbench.errors import InvalidInput, NotAllowed
 from workbench.ops.legacy import importer as legacy
-from workbench.search.embed import HashEmbedder
 
 # Seed 000's seven tables as its description lists them.
 SEED_000 = """
@@ -444,8 +443,13 @@ def settings(demo_copy):
 
 
 @pytest.fixture
-def store(settings):
-    return home.open_store(settings)
+def wb(settings):
+    return home.Workbench(settings)
+
+
+@pytest.fixture
+def store(wb):
+    return wb.store
 
 
 @pytest.fixture
@@ -465,8 +469,8 @@ def seed_004(tmp_path):
     return build(tmp_path / "legacy004" / "rag.db", SEED_004, seed_004_rows())
 
 
-def import_as(store, settings, username, path):
-    return legacy.import_legacy(ctx_of(store, username), store, path, settings=settings)
+def import_as(wb, username, path):
+    return legacy.import_legacy(ctx_of(wb.store, username), wb, path)
 
 
 def table_counts(store) -> dict[str, int]:
@@ -478,8 +482,8 @@ def counts_of(result) -> dict[str, tuple[int, int, int]]:
     return {t: (n["read"], n["created"], n["skipped"]) for t, n in result["tables"].items()}
 
 
-def test_seed_000_lands_in_the_admins_organisation(store, settings, seed_000):
-    result = import_as(store, settings, "alice", seed_000)
+def test_seed_000_lands_in_the_admins_organisation(wb, store, settings, seed_000):
+    result = import_as(wb, "alice", seed_000)
     assert result["schema"] == "seed 000" and result["organization"] == "Northwind Mobile"
     assert counts_of(result) == {
         "users": (2, 2, 0),
@@ -525,9 +529,9 @@ def test_seed_000_lands_in_the_admins_organisation(store, settings, seed_000):
     assert doc[2:] == ("pending", "project") and (settings.home / doc[1]).read_text().startswith("# Helpline")
 
 
-def test_legacy_passwords_log_in_and_pbkdf2_is_rehashed(store, settings, seed_000, seed_004):
-    import_as(store, settings, "alice", seed_000)
-    import_as(store, settings, "alice", seed_004)
+def test_legacy_passwords_log_in_and_pbkdf2_is_rehashed(wb, store, seed_000, seed_004):
+    import_as(wb, "alice", seed_000)
+    import_as(wb, "alice", seed_004)
     with store.connect() as con:
         before = con.execute("SELECT password_hash FROM users WHERE username = 'olga'").fetchone()[0]
         assert before.startswith("$pbkdf2-sha256$29000$")  # kept as it was
@@ -544,8 +548,8 @@ def test_legacy_passwords_log_in_and_pbkdf2_is_rehashed(store, settings, seed_00
     assert olga.roles == {"analyst"} and rita.roles == {"admin"}
 
 
-def test_seed_004_maps_roles_chat_history_and_metering(store, settings, seed_004):
-    result = import_as(store, settings, "alice", seed_004)
+def test_seed_004_maps_roles_chat_history_and_metering(wb, store, settings, seed_004):
+    result = import_as(wb, "alice", seed_004)
     assert result["schema"] == "seed 004"
     assert counts_of(result) == {
         "roles": (4, 0, 4),
@@ -595,10 +599,9 @@ def test_seed_004_maps_roles_chat_history_and_metering(store, settings, seed_004
     ]
 
 
-def test_an_imported_document_is_indexed_by_the_ingest_pipeline(store, settings, seed_004):
-    import_as(store, settings, "alice", seed_004)
-    vectors = home.open_vectors(settings)
-    outcome = ingest.process(settings, store, vectors, HashEmbedder(), DOC_UUID)
+def test_an_imported_document_is_indexed_by_the_ingest_pipeline(wb, store, settings, seed_004):
+    import_as(wb, "alice", seed_004)
+    outcome = ingest.process(settings, store, wb.vectors, wb.embedder, DOC_UUID)
     assert outcome.status == "completed" and outcome.num_chunks >= 1
     with store.connect() as con:
         detail = documents.get_document(ctx_of(store, "alice"), con, DOC_UUID)
@@ -606,11 +609,11 @@ def test_an_imported_document_is_indexed_by_the_ingest_pipeline(store, settings,
 
 
 @pytest.mark.parametrize("seed", ["seed_000", "seed_004"])
-def test_running_twice_changes_nothing(store, settings, seed, request):
+def test_running_twice_changes_nothing(wb, store, seed, request):
     path = request.getfixturevalue(seed)
-    first = import_as(store, settings, "alice", path)
+    first = import_as(wb, "alice", path)
     after_first = table_counts(store)
-    second = import_as(store, settings, "alice", path)
+    second = import_as(wb, "alice", path)
     assert table_counts(store) == after_first
     assert {t: n["read"] for t, n in second["tables"].items()} == {
         t: n["read"] for t, n in first["tables"].items()
@@ -618,20 +621,20 @@ def test_running_twice_changes_nothing(store, settings, seed, request):
     assert all(n["created"] == 0 and n["skipped"] == n["read"] for n in second["tables"].values())
 
 
-def test_a_renamed_project_is_not_imported_again(store, settings, seed_000):
-    import_as(store, settings, "alice", seed_000)
+def test_a_renamed_project_is_not_imported_again(wb, store, seed_000):
+    import_as(wb, "alice", seed_000)
     with store.connect() as con:
         con.execute(
             "UPDATE projects SET name = 'Helpline 2023' WHERE name = 'Helpline'"
             " AND owner_id = (SELECT id FROM users WHERE username = 'olga')"
         )
-    again = import_as(store, settings, "alice", seed_000)
+    again = import_as(wb, "alice", seed_000)
     assert again["tables"]["projects"]["created"] == again["tables"]["calls"]["created"] == 0
 
 
-def test_imported_rows_stay_in_the_admins_organisation(store, settings, seed_000, seed_004):
-    import_as(store, settings, "alice", seed_000)
-    import_as(store, settings, "alice", seed_004)
+def test_imported_rows_stay_in_the_admins_organisation(wb, store, seed_000, seed_004):
+    import_as(wb, "alice", seed_000)
+    import_as(wb, "alice", seed_004)
     alice, hannah = ctx_of(store, "alice"), ctx_of(store, "hannah")
     with store.connect() as con:
         orgs = con.execute(
@@ -656,20 +659,20 @@ def written_files(settings) -> set:
     return {p for p in [*settings.uploads_dir.rglob("*"), *settings.exports_dir.rglob("*")] if p.is_file()}
 
 
-def test_a_username_of_another_organisation_writes_nothing(store, settings, seed_000):
+def test_a_username_of_another_organisation_writes_nothing(wb, store, settings, seed_000):
     path = build(seed_000.parent / "amir.sqlite", SEED_000, seed_000_rows(username="amir"))  # helio's
     before, files = table_counts(store), written_files(settings)
     with pytest.raises(InvalidInput, match="amir have the usernames of users of another organisation"):
-        import_as(store, settings, "alice", path)
+        import_as(wb, "alice", path)
     assert table_counts(store) == before and written_files(settings) == files
 
 
-def test_a_different_database_of_the_same_schema_is_refused(store, settings, seed_000, tmp_path):
-    import_as(store, settings, "alice", seed_000)
+def test_a_different_database_of_the_same_schema_is_refused(wb, seed_000, tmp_path):
+    import_as(wb, "alice", seed_000)
     other = seed_000_rows(username="zed")  # its user 1 is someone else
     path = build(tmp_path / "other.sqlite", SEED_000, other)
     with pytest.raises(InvalidInput, match="user 1 was 'olga', here it is 'zed'"):
-        import_as(store, settings, "alice", path)
+        import_as(wb, "alice", path)
 
 
 def sqlite_with(path, script: str):
@@ -695,26 +698,24 @@ def sqlite_with(path, script: str):
     ],
     ids=["other tables", "a column missing", "empty file", "not sqlite"],
 )
-def test_a_file_in_neither_schema_says_what_is_missing_and_writes_nothing(
-    store, settings, tmp_path, make, message
-):
+def test_a_file_in_neither_schema_says_what_is_missing_and_writes_nothing(wb, store, tmp_path, make, message):
     path = tmp_path / "legacy.sqlite"
     make(path)
     before = table_counts(store)
     with pytest.raises(InvalidInput, match="Nothing was imported") as refused:
-        import_as(store, settings, "alice", path)
+        import_as(wb, "alice", path)
     assert message in str(refused.value)
     assert table_counts(store) == before
 
 
-def test_broken_rows_are_reported_by_table_and_row_and_nothing_is_written(store, settings, tmp_path):
+def test_broken_rows_are_reported_by_table_and_row_and_nothing_is_written(wb, store, tmp_path):
     rows = seed_000_rows()
     rows["calls"].append({"call_id": "CALL-9", "project_id": 99})
     rows["qa_pairs"][0]["created_at"] = "last tuesday"
     path = build(tmp_path / "broken.sqlite", SEED_000, rows)
     before = table_counts(store)
     with pytest.raises(legacy.LegacyImportError, match="nothing imported") as refused:
-        import_as(store, settings, "alice", path)
+        import_as(wb, "alice", path)
     assert refused.value.problems == [
         "qa_pairs 1: created_at 'last tuesday' is not a date and time",
         "calls 'CALL-9': project_id 99 is not in projects",
@@ -723,9 +724,9 @@ def test_broken_rows_are_reported_by_table_and_row_and_nothing_is_written(store,
 
 
 @pytest.mark.parametrize("username", ["anna", "mike", "vera"])
-def test_only_an_admin_may_import(store, settings, seed_000, username):
+def test_only_an_admin_may_import(wb, seed_000, username):
     with pytest.raises(NotAllowed, match="admin:full"):
-        import_as(store, settings, username, seed_000)
+        import_as(wb, username, seed_000)
 
 
 def test_cli_prints_counts_and_refuses_bad_files_with_exit_1(cli_env, seed_004, tmp_path):
@@ -742,19 +743,21 @@ def test_cli_prints_counts_and_refuses_bad_files_with_exit_1(cli_env, seed_004, 
     assert not_admin.returncode == 1 and "admin:full" in not_admin.stderr
 
 
-def test_a_failure_after_the_files_were_written_leaves_nothing_behind(store, settings, seed_000, monkeypatch):
+def test_a_failure_after_the_files_were_written_leaves_nothing_behind(
+    wb, store, settings, seed_000, monkeypatch
+):
     def crash(con, call_ids):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(legacy.legacy_seed000.call_metrics, "refresh", crash)  # the last step
     before, files = table_counts(store), written_files(settings)
     with pytest.raises(RuntimeError, match="disk full"):
-        import_as(store, settings, "alice", seed_000)
+        import_as(wb, "alice", seed_000)
     assert table_counts(store) == before and written_files(settings) == files
 
 
 def test_a_dataset_file_is_copied_into_the_data_home_and_no_file_outside_the_folder_is_read(
-    store, settings, seed_000, tmp_path
+    wb, store, settings, seed_000, tmp_path
 ):
     (tmp_path / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
     hannah = ctx_of(store, "hannah")
@@ -770,7 +773,7 @@ def test_a_dataset_file_is_copied_into_the_data_home_and_no_file_outside_the_fol
         {"project_id": 2, "dataset_name": "lost", "file_path": "exports/lost.csv"},
     ]
     path = build(seed_000.parent / "with-datasets.sqlite", SEED_000, rows)
-    result = import_as(store, settings, "alice", path)
+    result = import_as(wb, "alice", path)
     assert result["tables"]["datasets"] == {"read": 5, "created": 1, "skipped": 4}
     assert (
         "Datasets without a usable file were skipped: "

@@ -1,6 +1,6 @@
-"""The Forecast page headless (AppTest): a data scientist sees a series' history, trains with
-progress and reads the forecast, its metrics and backtest, forecasts a dataset, scores with the
-production version; an analyst is refused."""
+"""The Forecast and Score a forecast pages headless (AppTest): a data scientist sees a series'
+history, trains with progress and reads the forecast, its metrics and backtest, forecasts a dataset,
+scores with the production version; an analyst is refused."""
 
 from __future__ import annotations
 
@@ -12,19 +12,22 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import DEMO_TODAY, ROOT, ctx_of
 from tests.test_pages import app, logged_in  # noqa: F401  (the fixture)
+from workbench import home
 from workbench.models import promotion, tabular
 from workbench.models.forecast import service as forecast_service
 from workbench.models.forecast import training as forecast
 from workbench.settings import from_env
 
-PAGE = "pages/forecast.py"
+PAGE = "pages/models/forecast.py"
+SCORE = "pages/models/forecast_score.py"
 
 
 def test_a_data_scientist_sees_the_history_and_trains_a_forecast(app):  # noqa: F811
-    at = logged_in(app, "dan", PAGE)
+    at = logged_in(app, "dan", SCORE)
+    assert "in production yet" in at.info[0].value
+    at.switch_page(PAGE).run()
     assert at.title[0].value == "Forecast" and not at.error and not at.warning
     assert len(at.get("plotly_chart")) == 1  # the history of daily tokens
-    assert "in production yet" in at.info[0].value
     at.selectbox(key="fc.metric").set_value("calls")
     at.selectbox(key="fc.method").set_value("seasonal_naive")
     at.slider(key="fc.horizon").set_value(7)
@@ -72,12 +75,13 @@ def test_a_dataset_offers_its_columns_and_says_when_it_is_too_short(app):  # noq
 
 
 def test_scoring_with_the_production_version_shows_what_was_written(app):  # noqa: F811
-    dan = ctx_of(app, "dan")
-    trained = forecast_service.train(dan, app, from_env(), metric="calls", method="seasonal_naive", horizon=7,
+    wb = home.Workbench(from_env())
+    dan = ctx_of(wb.store, "dan")
+    trained = forecast_service.train(dan, wb, metric="calls", method="seasonal_naive", horizon=7,
                                      end=DEMO_TODAY.date())
-    with app.connect() as con:
-        promotion.promote(dan, con, from_env(), trained["name"], trained["version"])
-    at = logged_in(app, "dan", PAGE)
+    with wb.store.connect() as con:
+        promotion.promote(dan, con, wb.settings, trained["name"], trained["version"])
+    at = logged_in(app, "dan", SCORE)
     assert at.selectbox(key="fc.model").options == ["forecast-calls"]
     at.button(key="fc.score").click().run(timeout=60)
     assert not at.exception and not at.error, at.exception or at.error
@@ -92,7 +96,8 @@ def test_scoring_with_the_production_version_shows_what_was_written(app):  # noq
 def test_an_analyst_is_refused(app):  # noqa: F811
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         logged_in(app, "anna", PAGE)
-    direct = AppTest.from_file(str(ROOT / PAGE), default_timeout=30)
-    direct.session_state["ctx"] = ctx_of(app, "anna")
-    direct.run()
-    assert direct.error and "models:train" in direct.error[0].value and not direct.get("plotly_chart")
+    for page in (PAGE, SCORE):
+        direct = AppTest.from_file(str(ROOT / page), default_timeout=30)
+        direct.session_state["ctx"] = ctx_of(app, "anna")
+        direct.run()
+        assert direct.error and "models:train" in direct.error[0].value and not direct.get("plotly_chart")

@@ -70,14 +70,14 @@ def test_home_of_an_analyst_has_no_spend(app):
 
 
 def test_users_page_lists_only_the_own_organisation(app):
-    at = logged_in(app, "alice", "pages/users.py")
+    at = logged_in(app, "alice", "pages/admin/users.py")
     assert at.title[0].value == "Users & roles"
     frame = at.dataframe[0].value
     assert set(frame["organization"]) == {"Northwind Mobile"} and "amir" not in set(frame["username"])
 
 
 def test_users_page_adds_a_user(app):
-    at = logged_in(app, "alice", "pages/users.py")
+    at = logged_in(app, "alice", "pages/admin/users.py")
     inputs = at.text_input
     inputs[0].input("newcomer")
     inputs[1].input("newcomer@northwind.example")
@@ -91,8 +91,8 @@ def test_users_page_adds_a_user(app):
 def test_users_page_is_absent_for_an_analyst_and_refuses_if_reached(app):
     at = logged_in(app, "anna")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("pages/users.py")
-    direct = AppTest.from_file(str(ROOT / "pages" / "users.py"), default_timeout=30)
+        at.switch_page("pages/admin/users.py")
+    direct = AppTest.from_file(str(ROOT / "pages" / "admin" / "users.py"), default_timeout=30)
     direct.session_state["ctx"] = ctx_of(app, "anna")
     direct.run()
     assert direct.error and "users:manage" in direct.error[0].value
@@ -100,7 +100,7 @@ def test_users_page_is_absent_for_an_analyst_and_refuses_if_reached(app):
 
 
 def test_account_page_shows_roles(app):
-    at = logged_in(app, "dan", "pages/account.py")
+    at = logged_in(app, "dan", "pages/account/my_account.py")
     assert at.title[0].value == "My account"
     assert any("data_scientist" in m.value for m in at.markdown)
 
@@ -124,10 +124,12 @@ def test_a_held_database_gives_the_clear_message(app, demo_copy):
 
 
 def test_documents_page_lists_the_library_and_searches(app):
-    at = logged_in(app, "anna", "pages/documents.py")
+    at = logged_in(app, "anna", "pages/documents/library.py")
     assert at.title[0].value == "Documents" and not at.error
     frame = at.dataframe[0].value
     assert len(frame) >= 10 and set(frame["processing_status"]) == {"completed"}
+    at.switch_page("pages/documents/search.py").run()
+    assert at.title[0].value == "Search documents" and not at.error
     at.text_input(key="docs.query").input("refund for a faulty phone").run()
     assert not at.exception
     cards = [m.value for m in at.markdown if m.value.startswith("**1. ")]
@@ -136,13 +138,24 @@ def test_documents_page_lists_the_library_and_searches(app):
 
 
 def test_documents_page_for_a_viewer_reads_but_offers_no_upload(app):
-    at = logged_in(app, "vera", "pages/documents.py")
-    assert any("cannot" in i.value or "not upload" in i.value for i in at.info)
+    at = logged_in(app, "vera", "pages/documents/library.py")
+    assert any("not upload" in c.value for c in at.caption)
     assert len(at.dataframe[0].value) >= 10
+    with pytest.raises(ValueError, match="Could not find a navigation page"):  # not in their navigation
+        at.switch_page("pages/documents/upload.py")
+
+
+def test_documents_upload_and_code_repository_pages_open(app):
+    at = logged_in(app, "anna", "pages/documents/upload.py")
+    assert at.title[0].value == "Upload documents" and not at.error
+    assert [s.label for s in at.selectbox] == ["Visible to", "Project", "Type"]
+    at.switch_page("pages/documents/repos.py").run()
+    assert at.title[0].value == "Code repositories" and not at.exception and not at.error
+    assert at.dataframe or any("index-repo" in i.value for i in at.info)
 
 
 def test_chat_page_answers_with_sources_confidence_and_grounding(app):
-    at = logged_in(app, "anna", "pages/chat.py")
+    at = logged_in(app, "anna", "pages/workbench/chat.py")
     assert at.title[0].value == "Chat" and not at.error
     at.chat_input[0].set_value("Is a phone that arrives damaged replaced free of charge?").run()
     assert not at.exception, at.exception
@@ -158,7 +171,7 @@ def test_chat_page_answers_with_sources_confidence_and_grounding(app):
 
 
 def test_chat_page_says_so_when_nothing_is_found_and_runs_analytics(app):
-    at = logged_in(app, "mike", "pages/chat.py")
+    at = logged_in(app, "mike", "pages/workbench/chat.py")
     at.chat_input[0].set_value("What is the capital of Mongolia?").run()
     assert not at.exception
     assert any("Low confidence" in w.value for w in at.warning)
@@ -171,7 +184,7 @@ def test_chat_page_says_so_when_nothing_is_found_and_runs_analytics(app):
 
 
 def test_prompts_page_lets_an_admin_edit_a_template(app):
-    at = logged_in(app, "alice", "pages/prompts.py")
+    at = logged_in(app, "alice", "pages/admin/prompts.py")
     assert at.title[0].value == "Agents & prompts" and not at.error
     with app.connect() as con:
         uuid = con.execute("SELECT t.uuid::VARCHAR FROM templates t JOIN users u ON u.org_id = t.org_id"
@@ -183,20 +196,24 @@ def test_prompts_page_lets_an_admin_edit_a_template(app):
     with app.connect() as con:
         saved = con.execute("SELECT content FROM templates WHERE uuid::VARCHAR = ?", [uuid]).fetchone()[0]
     assert saved.endswith("Be brief.")
-    direct = AppTest.from_file(str(ROOT / "pages" / "prompts.py"), default_timeout=30)
+    direct = AppTest.from_file(str(ROOT / "pages" / "admin" / "prompts.py"), default_timeout=30)
     direct.session_state["ctx"] = ctx_of(app, "anna")
     direct.run()
     assert direct.error and "prompts:manage" in direct.error[0].value
 
 
 def test_calls_page_filters_charts_searches_and_opens_a_transcript(app):
-    at = logged_in(app, "anna", "pages/calls.py")
+    at = logged_in(app, "anna", "pages/calls/browse.py")
     assert at.title[0].value == "Calls" and not at.error
     table = at.dataframe[0].value
     assert len(table) > 50 and {"external_id", "intent", "talk_ratio"} <= set(table.columns)
     assert len(at.get("plotly_chart")) == 4 and at.get("download_button")
+    at.selectbox(key="calls.project").set_value("Customer care line").run()
     at.text_input(key="calls.text").input("refund").run()
     assert 0 < len(at.dataframe[0].value) < len(table)
+    at.switch_page("pages/calls/search.py").run()
+    assert at.title[0].value == "Search calls"
+    assert at.selectbox(key="calls.sp").value == "Customer care line"  # the project follows the user
     at.text_input(key="calls.query").input("refund").run()
     hits = [m.value for m in at.markdown if "<mark>" in m.value]
     assert hits and all("<mark>" in h.lower() for h in hits)
@@ -206,46 +223,91 @@ def test_calls_page_filters_charts_searches_and_opens_a_transcript(app):
     assert not at.exception and any("similarity" in m.value for m in at.markdown)
 
 
-def test_calls_page_qa_tab_exports_a_dataset(app):
-    at = logged_in(app, "anna", "pages/calls.py")
-    assert len(at.tabs) == 5  # Calls, Search, QA pairs, Datasets, Import
+def test_calls_page_links_to_the_import_when_no_call_matches(app):
+    at = logged_in(app, "anna", "pages/calls/browse.py")
+    at.text_input(key="calls.text").input("no-such-word-anywhere").run()
+    assert not at.exception and any("No calls match" in i.value for i in at.info)
+    assert [link.label for link in at.get("page_link")] == ["Import calls"]
+
+
+def test_qa_pairs_page_exports_a_dataset_the_datasets_page_lists(app):
+    at = logged_in(app, "anna", "pages/calls/qa.py")
+    assert at.title[0].value == "QA pairs"
     editor = [d.value for d in at.dataframe if "occurrences" in d.value.columns]
     assert editor and len(editor[0]) > 20 and editor[0]["occurrences"].min() >= 1
     at.button(key="qa.export").click().run()
     assert not at.exception and any("Registered QA pairs" in s.value for s in at.success)
-    at.run()
+    at.switch_page("pages/calls/datasets.py").run()
     datasets_table = [d.value for d in at.dataframe if "source_type" in d.value.columns]
     assert datasets_table and datasets_table[0]["source_type"].to_list() == ["qa_export"]
 
 
 def test_calls_page_for_a_viewer_reads_but_cannot_import_or_edit(app):
-    at = logged_in(app, "vera", "pages/calls.py")
-    assert not at.error and len(at.tabs) == 3  # Calls, Search, QA pairs
+    at = logged_in(app, "vera", "pages/calls/browse.py")
+    assert not at.error
+    from workbench.ui import visible_pages
+
+    assert [p.title for p in visible_pages(at.session_state["ctx"]) if p.section == "Calls"] == [
+        "Calls", "Search calls", "QA pairs"]
+    at.switch_page("pages/calls/qa.py").run()
+    assert not at.exception and not at.error
     assert not [b for b in at.button if b.key == "qa.export"]
+    direct = AppTest.from_file(str(ROOT / "pages" / "calls" / "imports.py"), default_timeout=30)
+    direct.session_state["ctx"] = ctx_of(app, "vera")
+    direct.run()
+    assert direct.error and "calls:import" in direct.error[0].value
 
 
 def test_usage_page_shows_kpis_charts_and_drills_into_calls(app):
-    at = logged_in(app, "mike", "pages/usage.py")
+    from workbench.usage import queries as usage
+
+    at = logged_in(app, "mike", "pages/usage/overview.py")
     assert at.title[0].value == "Usage" and all(e.value.startswith("Budget ") for e in at.error)
     labels = [m.label for m in at.metric]
     assert labels == ["Tokens", "Cost", "Calls", "Mean latency", "p95 latency", "Cost per conversation",
                       "Active users"]
     assert all(m.value not in ("None", "", "$0.00") for m in at.metric if m.label != "Cost per conversation")
     assert any("have no price" in w.value for w in at.warning)  # unpriced, with a count, never $0
-    assert len(at.tabs) == 6 and len(at.get("plotly_chart")) >= 6
+    assert len(at.get("plotly_chart")) == 5  # over time, by provider, model, operation; token types
+    # what a click on a bar leaves: its drill-down, the filters it was made under, the page to open
+    at.session_state["usage.drill"] = {"model": "gpt-4.1"}
+    at.session_state["usage.drill.for"] = usage.Filters(*usage.period("Last 30 days"))
+    at.session_state["usage.drill.open"] = True
+    at.run()
+    assert not at.exception and at.title[0].value == "LLM calls"
+    drilled = at.dataframe[-1].value
+    assert set(drilled["model"]) == {"gpt-4.1"} and any("Drill-down" in i.value for i in at.info)
+    at.switch_page("pages/usage/calls.py")  # AppTest reruns the page it was sent to, not the one switched to
+    at.button[[b.label for b in at.button].index("Clear drill-down")].click().run()
     calls_table = at.dataframe[-1].value
     assert len(calls_table) == 500 and {"model", "cost_usd", "latency_ms"} <= set(calls_table.columns)
     at.session_state["usage.drill"] = {"model": "gpt-4.1"}
     at.run()
-    drilled = at.dataframe[-1].value
-    assert set(drilled["model"]) == {"gpt-4.1"} and any("Drill-down" in i.value for i in at.info)
-    at.selectbox(key="usage.period").set_value("Last 7 days").run()
+    at.selectbox(key="usage.period").set_value("Last 7 days").run()  # new filters clear the drill-down
     assert not at.exception and "compared with the 7 days before" in at.caption[0].value
+    assert not any("Drill-down" in i.value for i in at.info) and not at.dataframe[-1].value.empty
+    for page, title in (("overview", "Usage"), ("latency", "Latency"), ("people", "Users and conversations"),
+                        ("budgets", "Budgets and anomalies")):  # the period stays from page to page
+        at.switch_page(f"pages/usage/{page}.py").run()
+        assert not at.exception and at.title[0].value == title, page
+        assert page == "budgets" or at.selectbox(key="usage.period").value == "Last 7 days"
+    at.switch_page("pages/usage/calls.py").run()
+    assert "compared with the 7 days before" in at.caption[0].value
+
+
+def test_usage_pages_show_latency_people_and_budgets(app):
+    at = logged_in(app, "mike", "pages/usage/latency.py")
+    assert any("log histogram" in c.value for c in at.caption) and len(at.get("plotly_chart")) == 1
+    at.switch_page("pages/usage/people.py").run()
+    assert not at.exception and len(at.dataframe) == 3  # top users, top conversations, plan limits
+    at.switch_page("pages/usage/budgets.py").run()
+    assert not at.exception and len(at.dataframe) == 1  # this month's budgets
+    assert len(at.get("plotly_chart")) == 1 and any("Unusual days" in m.value for m in at.markdown)
 
 
 def test_usage_page_is_for_usage_readers_and_prices_for_admins(app):
-    for username, page, allowed in (("anna", "usage.py", False), ("mike", "prices.py", False),
-                                    ("alice", "prices.py", True)):
+    for username, page, allowed in (("anna", "usage/overview.py", False), ("mike", "admin/prices.py", False),
+                                    ("alice", "admin/prices.py", True), ("mike", "admin/budgets.py", False)):
         direct = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=30)
         direct.session_state["ctx"] = ctx_of(app, username)
         direct.run()
@@ -254,7 +316,7 @@ def test_usage_page_is_for_usage_readers_and_prices_for_admins(app):
 
 
 def test_prices_page_adds_a_price_for_the_unpriced_model(app):
-    at = logged_in(app, "alice", "pages/prices.py")
+    at = logged_in(app, "alice", "pages/admin/prices.py")
     assert not at.error and any("have no price" in w.value for w in at.warning)
     at.selectbox(key="prices.suggest").set_value("openai ft:gpt-4o-mini:northwind:support-v2").run()
     at.number_input(key="prices.add.input_per_million").set_value(0.30)
@@ -267,3 +329,17 @@ def test_prices_page_adds_a_price_for_the_unpriced_model(app):
                                 " JOIN organizations o ON o.id = c.org_id WHERE model LIKE 'ft:%' GROUP BY 1"
                                 ).fetchall())
     assert left["Northwind Mobile"] == 0 and left["Helio Cloud"] > 0  # Helio keeps its own (missing) price
+
+
+def test_budgets_page_sets_a_budget_and_shows_it(app):
+    at = logged_in(app, "alice", "pages/admin/budgets.py")
+    assert at.title[0].value == "Budgets" and not at.error
+    before = len(at.dataframe[0].value) if at.dataframe else 0
+    next(s for s in at.selectbox if s.label == "For").set_value("user")
+    next(t for t in at.text_input if t.label == "Project or username").input("anna")
+    next(n for n in at.number_input if n.label == "Monthly USD").set_value(25.0)
+    at.button[[b.label for b in at.button].index("Set budget")].click().run()
+    assert not at.exception and not at.error
+    assert any("Budget set: $25 a month for the user anna." in s.value for s in at.success)
+    frame = at.dataframe[0].value
+    assert len(frame) == before + 1 and "anna" in set(frame["target"])

@@ -42,19 +42,20 @@ PARAPHRASES = [
 def real(tmp_path_factory):
     cfg = Settings(home=tmp_path_factory.mktemp("real") / "home", lock_wait_s=1.0)
     home.init(cfg)
-    store, vecs = home.open_store(cfg), home.open_vectors(cfg)
+    wb = home.Workbench(cfg)  # the settings' real backend: the handle's embedder is the model
+    store, vecs, embedder = wb.store, wb.vectors, wb.embedder
+    assert isinstance(embedder, LocalEmbedder)
     demo.load(cfg, store, today=DEMO_TODAY)
-    embedder = LocalEmbedder(cache_dir=cfg.cache_dir)
     with store.connect() as con:
         before = con.execute("SELECT max(id) FROM llm_calls").fetchone()[0]
     for doc_uuid in ingest.pending(store):
         assert ingest.process(cfg, store, vecs, embedder, doc_uuid).status == "completed"
-    return cfg, store, vecs, embedder, before
+    return wb, store, vecs, embedder, before
 
 
 @pytest.mark.parametrize("user, question, title, phrase", PARAPHRASES, ids=[p[1][:40] for p in PARAPHRASES])
 def test_a_paraphrased_question_finds_the_right_passage_in_the_top_3(real, user, question, title, phrase):
-    _cfg, store, vecs, embedder, _before = real
+    _wb, store, vecs, embedder, _before = real
     hits = vectors.search(ctx_of(store, user), vecs, embedder, question, k=3)
     assert any(title in h.title and phrase in h.text for h in hits), [(h.title, h.text[:80]) for h in hits]
 
@@ -62,20 +63,19 @@ def test_a_paraphrased_question_finds_the_right_passage_in_the_top_3(real, user,
 def test_the_chat_answers_a_paraphrase_from_the_right_policy_with_the_real_model(real):
     from workbench.chat import ask as chat
 
-    cfg, store, vecs, embedder, _before = real
-    answer = chat.ask(ctx_of(store, "anna"), cfg, store, vecs, embedder,
-                      "Is a handset that is dead on arrival swapped for free?")
+    wb, store, _vecs, _embedder, _before = real
+    answer = chat.ask(ctx_of(store, "anna"), wb, "Is a handset that is dead on arrival swapped for free?")
     cited = {s["title"].split(" (")[0] for s in answer.sources if s["cited"]}
     # both policies answer it: returns (faulty on arrival) and delivery (arrives damaged)
     assert cited & {"Refund and Returns Policy", "Delivery Policy"}, (cited, answer.content)
     assert "free" in answer.content.lower() and "replace" in answer.content.lower()
     assert answer.grounding["score"] == 1.0 and answer.confidence >= 0.3 and not answer.degraded
-    unrelated = chat.ask(ctx_of(store, "anna"), cfg, store, vecs, embedder, "Who painted the Mona Lisa?")
+    unrelated = chat.ask(ctx_of(store, "anna"), wb, "Who painted the Mona Lisa?")
     assert unrelated.low_confidence and unrelated.content.startswith("I could not find")
 
 
 def test_the_model_is_metered_with_its_own_tokenizer(real):
-    _cfg, store, _vecs, embedder, before = real
+    _wb, store, _vecs, embedder, before = real
     assert embedder.model_name == "all-MiniLM-L6-v2" and embedder.dim == 384
     pieces = embedder.encoder.tokenizer.tokenize("refund policy")
     assert embedder.count_tokens(["refund policy"]) == [len(pieces) + 2]  # word pieces, [CLS] and [SEP]
@@ -89,7 +89,7 @@ def test_the_model_is_metered_with_its_own_tokenizer(real):
 
 
 def test_the_fast_encoder_agrees_with_plain_pytorch(real):
-    _cfg, _store, _vecs, embedder, _before = real
+    _wb, _store, _vecs, embedder, _before = real
     plain = LocalEmbedder(backend="fp32")
     texts = ["How do I reset my password?", "Refunds are paid to the original card within 5 days."]
     cosine = np.sum(embedder.encode(texts) * plain.encode(texts), axis=1)

@@ -41,34 +41,35 @@ def customers(n: int = 400, signal: float = 1.0, seed: int = 1) -> pl.DataFrame:
     )
 
 
-def register(store, settings, ctx, frame: pl.DataFrame, name: str = "customers") -> None:
+def register(wb, ctx, frame: pl.DataFrame, name: str = "customers") -> None:
     """Register a frame as a CSV dataset of the user's organisation."""
-    with store.connect() as con:
-        tabular.register_file(ctx, con, settings, frame.write_csv().encode(), name, filename=f"{name}.csv")
+    with wb.store.connect() as con:
+        tabular.register_file(ctx, con, wb.settings, frame.write_csv().encode(), name, filename=f"{name}.csv")
 
 
-def train_on(ctx, store, settings, dataset: str = "customers", **options) -> dict:
+def train_on(ctx, wb, dataset: str = "customers", **options) -> dict:
     """Churn trained on a registered dataset's `churned` column, as the page and the CLI train."""
-    return churn_service.train(ctx, store, settings, dataset=dataset, target="churned", **options)
+    return churn_service.train(ctx, wb, dataset=dataset, target="churned", **options)
 
 
 @pytest.fixture
 def trained(demo_copy):
     """The dataset `customers` registered; v1: a good logistic regression on it, promoted to
     production; v2: a model on noise alone, in staging."""
-    store = home.open_store(demo_copy)
-    dan = ctx_of(store, "dan")
-    register(store, demo_copy, dan, customers())
-    good = train_on(dan, store, demo_copy, algorithms=("logistic_regression",))
-    with store.connect() as con:
+    wb = home.Workbench(demo_copy)
+    dan = ctx_of(wb.store, "dan")
+    register(wb, dan, customers())
+    good = train_on(dan, wb, algorithms=("logistic_regression",))
+    with wb.store.connect() as con:
         promotion.promote(dan, con, demo_copy, "churn", good["version"])
-    worse = train_on(dan, store, demo_copy, features=["noise"], algorithms=("logistic_regression",))
-    return demo_copy, store, good, worse
+    worse = train_on(dan, wb, features=["noise"], algorithms=("logistic_regression",))
+    return demo_copy, wb, good, worse
 
 
-def state(store, settings, ctx) -> tuple:
+def state(wb, ctx) -> tuple:
     """What the registry looks like: the mirror, the audit and MLflow's aliases and tags."""
-    with store.connect() as con:
+    settings = wb.settings
+    with wb.store.connect() as con:
         mirror = [(v["version"], v["stage"]) for v in registry.versions(ctx, con, "churn")]
         audit = len(registry.history(ctx, con, "churn"))
     client = MlflowClient(settings.mlflow_tracking_uri)
@@ -79,16 +80,16 @@ def state(store, settings, ctx) -> tuple:
 
 
 def test_training_registers_a_staging_version_mirrored_and_audited(trained):
-    settings, store, good, worse = trained
-    dan = ctx_of(store, "dan")
+    settings, wb, good, worse = trained
+    dan = ctx_of(wb.store, "dan")
     assert good["metrics"]["roc_auc"] > 0.8 and worse["metrics"]["roc_auc"] < 0.65
     # MLflow's global tracking URI does not leak into the environment (other homes, child processes)
     assert os.environ.get("MLFLOW_TRACKING_URI") != settings.mlflow_tracking_uri
-    mirror, audit, aliases, tags = state(store, settings, dan)
+    mirror, audit, aliases, tags = state(wb, dan)
     assert mirror == [(2, "staging"), (1, "production")]
     assert aliases == {"production": "1", "staging": "2"}
     assert tags == {1: "production", 2: "staging"}
-    with store.connect() as con:
+    with wb.store.connect() as con:
         v2 = registry.version_of(dan, con, "churn", 2)
         history = registry.history(dan, con, "churn")
     assert (v2["created_by"], v2["source"], v2["run_id"]) == ("dan", "dataset customers", worse["run_id"])
@@ -115,30 +116,46 @@ def test_training_registers_a_staging_version_mirrored_and_audited(trained):
 
 
 def test_the_gate_rejects_a_worse_challenger_and_changes_nothing(trained):
-    settings, store, _good, _worse = trained
-    dan = ctx_of(store, "dan")
-    before = state(store, settings, dan)
-    with store.connect() as con, pytest.raises(registry.GateFailed, match="did not pass the gate on roc_auc"):
+    settings, wb, _good, _worse = trained
+    dan = ctx_of(wb.store, "dan")
+    before = state(wb, dan)
+    gate = pytest.raises(registry.GateFailed, match="did not pass the gate on roc_auc")
+    with wb.store.connect() as con, gate:
         promotion.promote(dan, con, settings, "churn", 2)
-    assert state(store, settings, dan) == before
+    assert state(wb, dan) == before
 
 
 def test_a_better_challenger_passes_and_the_old_production_is_archived(trained):
-    settings, store, good, _worse = trained
-    dan = ctx_of(store, "dan")
-    again = train_on(dan, store, settings, algorithms=("logistic_regression",))
-    with store.connect() as con:
+    settings, wb, good, _worse = trained
+    dan = ctx_of(wb.store, "dan")
+    again = train_on(dan, wb, algorithms=("logistic_regression",))
+    with wb.store.connect() as con:
         result = promotion.promote(dan, con, settings, "churn", again["version"])
     # the same data and seed: as good as production on the same holdout, which the gate accepts
     assert result["gate"]["challenger"] == pytest.approx(result["gate"]["production"])
-    mirror, _audit, aliases, _tags = state(store, settings, dan)
+    mirror, _audit, aliases, _tags = state(wb, dan)
     assert mirror == [(3, "production"), (2, "staging"), (1, "archived")] and aliases["production"] == "3"
 
 
+def test_registry_changes_leave_mlflows_process_wide_uri_alone(trained, monkeypatch):
+    """Only logging and loading a model point MLflow's global URI at the home (under a lock); a
+    promotion, a rollback or a gate's downloads use their own client, so they never wait on a
+    training in another session, nor see another home."""
+    import mlflow
+
+    settings, wb, good, worse = trained
+    seen = []
+    monkeypatch.setattr(mlflow, "set_tracking_uri", lambda uri: seen.append(uri))
+    with wb.store.connect() as con:
+        registry.archive(ctx_of(wb.store, "dan"), con, settings, "churn", worse["version"], "not better")
+    assert seen == []
+    assert state(wb, ctx_of(wb.store, "dan"))[2] == {"production": "1"}
+
+
 def test_a_forced_promotion_needs_an_admin_and_a_reason(trained):
-    settings, store, _good, _worse = trained
-    dan, alice = ctx_of(store, "dan"), ctx_of(store, "alice")
-    with store.connect() as con:
+    settings, wb, _good, _worse = trained
+    dan, alice = ctx_of(wb.store, "dan"), ctx_of(wb.store, "alice")
+    with wb.store.connect() as con:
         with pytest.raises(NotAllowed):
             promotion.promote(dan, con, settings, "churn", 2, force=True, reason="trust me")
         with pytest.raises(InvalidInput, match="written reason"):
@@ -156,9 +173,9 @@ def test_a_forced_promotion_needs_an_admin_and_a_reason(trained):
 
 
 def test_rollback_restores_the_previous_production_version(trained):
-    settings, store, _good, _worse = trained
-    alice = ctx_of(store, "alice")
-    with store.connect() as con:
+    settings, wb, _good, _worse = trained
+    alice = ctx_of(wb.store, "alice")
+    with wb.store.connect() as con:
         with pytest.raises(InvalidInput, match="no previous production"):
             registry.rollback(alice, con, settings, "churn", "bad release")
         promotion.promote(alice, con, settings, "churn", 2, force=True, reason="try it")
@@ -167,30 +184,30 @@ def test_rollback_restores_the_previous_production_version(trained):
         restored = registry.rollback(alice, con, settings, "churn", "v2 flags everybody")
         assert restored["version"] == 1 and restored["stage"] == "production"
         assert registry.history(alice, con, "churn")[0]["action"] == "rollback"
-    mirror, _audit, aliases, tags = state(store, settings, alice)
+    mirror, _audit, aliases, tags = state(wb, alice)
     assert mirror == [(2, "archived"), (1, "production")]
     assert aliases == {"production": "1"} and tags == {1: "production", 2: "archived"}
 
 
 def test_archive_takes_a_version_out_of_staging(trained):
-    settings, store, _good, _worse = trained
-    dan = ctx_of(store, "dan")
-    with store.connect() as con:
+    settings, wb, _good, _worse = trained
+    dan = ctx_of(wb.store, "dan")
+    with wb.store.connect() as con:
         with pytest.raises(InvalidInput, match="why"):
             registry.archive(dan, con, settings, "churn", 2, "")
         registry.archive(dan, con, settings, "churn", 2, "trained on noise")
         with pytest.raises(InvalidInput, match="already archived"):
             registry.archive(dan, con, settings, "churn", 2, "again")
-    mirror, _audit, aliases, _tags = state(store, settings, dan)
+    mirror, _audit, aliases, _tags = state(wb, dan)
     assert mirror == [(2, "archived"), (1, "production")] and "staging" not in aliases
 
 
 def test_roles_and_tenants(trained):
-    settings, store, _good, _worse = trained
-    anna, mike, hannah = ctx_of(store, "anna"), ctx_of(store, "mike"), ctx_of(store, "hannah")
+    settings, wb, _good, _worse = trained
+    anna, mike, hannah = ctx_of(wb.store, "anna"), ctx_of(wb.store, "mike"), ctx_of(wb.store, "hannah")
     with pytest.raises(NotAllowed):
-        train_on(anna, store, settings)
-    with store.connect() as con:
+        train_on(anna, wb)
+    with wb.store.connect() as con:
         assert [v["version"] for v in registry.versions(mike, con, "churn")] == [2, 1]  # models:read
         with pytest.raises(NotAllowed):
             promotion.promote(mike, con, settings, "churn", 2)
@@ -200,31 +217,31 @@ def test_roles_and_tenants(trained):
 
 
 def test_an_unreachable_mlflow_server_changes_nothing(trained, monkeypatch):
-    settings, store, _good, _worse = trained
-    alice = ctx_of(store, "alice")
-    before = state(store, settings, alice)
+    settings, wb, _good, _worse = trained
+    alice = ctx_of(wb.store, "alice")
+    before = state(wb, alice)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
     offline = dataclasses.replace(settings, mlflow_tracking_uri="http://127.0.0.1:9")
-    with store.connect() as con, pytest.raises(registry.RegistryUnavailable, match="Nothing was changed"):
+    with wb.store.connect() as con, pytest.raises(registry.RegistryUnavailable, match="Nothing was changed"):
         promotion.promote(alice, con, offline, "churn", 2, force=True, reason="server down")
-    assert state(store, settings, alice) == before
+    assert state(wb, alice) == before
 
 
 def test_bad_targets_give_a_clear_message(demo_copy):
-    store = home.open_store(demo_copy)
-    dan = ctx_of(store, "dan")
+    wb = home.Workbench(demo_copy)
+    dan = ctx_of(wb.store, "dan")
     frame = customers(100)
-    with store.connect() as con:
-        for bad, message in [
-            (frame.with_columns(churned=pl.lit(True)), r"has only one class \(True\); churn needs two"),
-            (frame.with_columns(churned=pl.Series(np.arange(100) % 3)), r"has 3 classes \(0, 1, 2\)"),
-            (frame.head(0), "no rows"),
-            (frame.select("churned", empty=pl.lit(None, pl.Float64)), "No usable feature"),
-            (frame.head(20), "Too little data"),
-        ]:
-            with pytest.raises(InvalidInput, match=message):
-                churn.train(dan, con, demo_copy, bad, target="churned")
+    for bad, message in [
+        (frame.with_columns(churned=pl.lit(True)), r"has only one class \(True\); churn needs two"),
+        (frame.with_columns(churned=pl.Series(np.arange(100) % 3)), r"has 3 classes \(0, 1, 2\)"),
+        (frame.head(0), "no rows"),
+        (frame.select("churned", empty=pl.lit(None, pl.Float64)), "No usable feature"),
+        (frame.head(20), "Too little data"),
+    ]:
+        with pytest.raises(InvalidInput, match=message):
+            churn_service.train(dan, wb, frame=bad, target="churned")
+    with wb.store.connect() as con:
         assert registry.list_models(dan, con) == []
 
 
@@ -255,8 +272,8 @@ def test_the_cli_trains_on_a_dataset_promotes_and_rolls_back(cli_env):
 
 
 def test_names_kinds_and_unclear_targets_are_refused_before_anything_is_logged(trained):
-    settings, store, _good, _worse = trained
-    dan, hannah = ctx_of(store, "dan"), ctx_of(store, "hannah")
+    settings, wb, _good, _worse = trained
+    dan, hannah = ctx_of(wb.store, "dan"), ctx_of(wb.store, "hannah")
     runs = len(
         MlflowClient(settings.mlflow_tracking_uri).search_runs(
             [registry.experiment_id(settings, dan.org_id, "churn")]
@@ -264,19 +281,19 @@ def test_names_kinds_and_unclear_targets_are_refused_before_anything_is_logged(t
     )
     for bad in ["", "Churn", "x'y", "a/b", "churn "]:
         with pytest.raises(InvalidInput, match="not a model name"):
-            train_on(dan, store, settings, name=bad)
-    with store.connect() as con:
+            train_on(dan, wb, name=bad)
+    with wb.store.connect() as con:
         with pytest.raises(InvalidInput, match="already a churn model"):
             registry.check_kind(dan, con, "churn", "forecast")
         registry.check_kind(hannah, con, "churn", "forecast")  # another organisation's name is free
     stayed_left = customers().with_columns(
         churned=pl.when(pl.col("churned")).then(pl.lit("b")).otherwise(pl.lit("a"))
     )
-    register(store, settings, dan, stayed_left, "stayed-left")
+    register(wb, dan, stayed_left, "stayed-left")
     with pytest.raises(InvalidInput, match="Which target value means churned"):
-        train_on(dan, store, settings, "stayed-left")
+        train_on(dan, wb, "stayed-left")
     with pytest.raises(InvalidInput, match="not over yet"):
-        churn_service.train(dan, store, settings, cutoff=datetime.now())
+        churn_service.train(dan, wb, cutoff=datetime.now())
     assert (
         len(
             MlflowClient(settings.mlflow_tracking_uri).search_runs(
@@ -288,27 +305,27 @@ def test_names_kinds_and_unclear_targets_are_refused_before_anything_is_logged(t
 
 
 def test_another_organisations_run_plots_stay_hidden(trained):
-    settings, store, good, _worse = trained
+    settings, wb, good, _worse = trained
     assert {"roc.png", "calibration.png"} <= set(
-        churn.run_plots(ctx_of(store, "dan"), settings, good["run_id"])
+        churn.run_plots(ctx_of(wb.store, "dan"), settings, good["run_id"])
     )
     with pytest.raises(NotFound):
-        churn.run_plots(ctx_of(store, "hannah"), settings, good["run_id"])
+        churn.run_plots(ctx_of(wb.store, "hannah"), settings, good["run_id"])
 
 
 def test_mlflow_failing_half_way_leaves_the_registry_as_it_was(trained, monkeypatch):
-    settings, store, _good, _worse = trained
-    alice = ctx_of(store, "alice")
-    before = state(store, settings, alice)
+    settings, wb, _good, _worse = trained
+    alice = ctx_of(wb.store, "alice")
+    before = state(wb, alice)
 
     def fail_after_the_first_tag(client, rname, moves):
         client.set_model_version_tag(rname, moves[0][0], "stage", moves[0][1])
         raise MlflowException("INTERNAL_ERROR: disk full")
 
     monkeypatch.setattr(registry, "_apply_to_mlflow", fail_after_the_first_tag)
-    with store.connect() as con, pytest.raises(registry.RegistryError, match="Nothing was changed"):
+    with wb.store.connect() as con, pytest.raises(registry.RegistryError, match="Nothing was changed"):
         promotion.promote(alice, con, settings, "churn", 2, force=True, reason="try")
-    assert state(store, settings, alice) == before
+    assert state(wb, alice) == before
     monkeypatch.undo()
 
     def refuse(*args, **kwargs):
@@ -316,15 +333,15 @@ def test_mlflow_failing_half_way_leaves_the_registry_as_it_was(trained, monkeypa
 
     monkeypatch.setattr(MlflowClient, "set_registered_model_alias", refuse)
     with pytest.raises(registry.RegistryError):
-        train_on(alice, store, settings, algorithms=("logistic_regression",))
-    assert state(store, settings, alice) == before  # no mirror row, no MLflow version left behind
+        train_on(alice, wb, algorithms=("logistic_regression",))
+    assert state(wb, alice) == before  # no mirror row, no MLflow version left behind
 
 
 def test_the_gate_runs_reading_and_holds_only_if_production_did_not_change(trained):
-    settings, store, _good, _worse = trained
-    dan, alice = ctx_of(store, "dan"), ctx_of(store, "alice")
-    again = train_on(dan, store, settings, algorithms=("logistic_regression",))
-    with store.connect() as con:
+    settings, wb, _good, _worse = trained
+    dan, alice = ctx_of(wb.store, "dan"), ctx_of(wb.store, "alice")
+    again = train_on(dan, wb, algorithms=("logistic_regression",))
+    with wb.store.connect() as con:
         checked = promotion.check_promotion(dan, con, settings, "churn", again["version"])
         promotion.promote(alice, con, settings, "churn", 2, force=True, reason="meanwhile")
         with pytest.raises(Conflict, match="Production changed"):

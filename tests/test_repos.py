@@ -60,18 +60,24 @@ def repo(tmp_path):
 
 @pytest.fixture
 def env(demo_copy):
-    return demo_copy, home.open_store(demo_copy), home.open_vectors(demo_copy), HashEmbedder()
+    wb = home.Workbench(demo_copy)
+    assert isinstance(wb.embedder, HashEmbedder)  # the test settings' embedder
+    return wb
+
+
+def parts(wb):
+    """(settings, store, vectors, embedder) of the handle, for the checks."""
+    return wb.settings, wb.store, wb.vectors, wb.embedder
 
 
 def index(env, repo, username="anna"):
-    cfg, store, vecs, emb = env
-    return repos.index_repository(ctx_of(store, username), cfg, store, vecs, emb, repo)
+    return repos.index_repository(ctx_of(env.store, username), env, repo)
 
 
 def test_a_repository_is_indexed_with_files_chunks_and_line_ranges(env, repo):
     result = index(env, repo)
     assert (result["files"], result["added"], result["unchanged"]) == (2, 2, 0)  # the PNG is skipped
-    _cfg, store, vecs, emb = env
+    _cfg, store, vecs, emb = parts(env)
     with store.connect() as con:
         files = dict(
             con.execute(
@@ -95,7 +101,7 @@ def test_re_indexing_touches_only_changed_files(env, repo):
     assert (result["added"], result["changed"], result["removed"], result["unchanged"]) == (1, 1, 1, 0)
     again = index(env, repo)
     assert again["unchanged"] == 2 and again["chunks"] == 0
-    cfg, store, vecs, emb = env
+    cfg, store, vecs, emb = parts(env)
     anna = ctx_of(store, "anna")
     assert not [
         h for h in vectors.search(anna, vecs, emb, "refund amount", k=20) if h.filename == "refunds.py"
@@ -105,7 +111,7 @@ def test_re_indexing_touches_only_changed_files(env, repo):
 
 def test_code_of_one_organisation_is_invisible_to_the_other(env, repo):
     index(env, repo)
-    _cfg, store, vecs, emb = env
+    _cfg, store, vecs, emb = parts(env)
     hits = vectors.search(ctx_of(store, "amir"), vecs, emb, "refund_amount days_since_delivery", k=50)
     assert not [h for h in hits if h.doc_type == "code"]
     with store.connect() as con:
@@ -114,7 +120,7 @@ def test_code_of_one_organisation_is_invisible_to_the_other(env, repo):
 
 def test_deleting_a_repository_removes_files_chunks_and_vectors(env, repo):
     index(env, repo)
-    cfg, store, vecs, _emb = env
+    cfg, store, vecs, _emb = parts(env)
     anna = ctx_of(store, "anna")
     with store.transaction() as con:
         [listed] = repos.list_repositories(anna, con)

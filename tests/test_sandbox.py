@@ -21,9 +21,7 @@ from workbench.sql_console import sandbox
 
 @pytest.fixture
 def env(demo_copy):
-    from workbench.search.embed import HashEmbedder
-
-    return demo_copy, home.open_store(demo_copy), home.open_vectors(demo_copy), HashEmbedder()
+    return home.Workbench(demo_copy)
 
 
 def run(store, username, sql, **limits):
@@ -31,7 +29,7 @@ def run(store, username, sql, **limits):
 
 
 def test_each_organisation_sees_only_its_own_rows(env):
-    _cfg, store, _vecs, _emb = env
+    store = env.store
     for username in ("mike", "maria"):  # managers of the two organisations
         org = ctx_of(store, username).org_id
         [(expected,)] = rows(store, "SELECT count(*) FROM llm_calls WHERE org_id = ?", [org])
@@ -42,7 +40,7 @@ def test_each_organisation_sees_only_its_own_rows(env):
 
 
 def test_every_view_runs_for_an_admin_and_a_role_reads_only_its_views(env):
-    _cfg, store, _vecs, _emb = env
+    store = env.store
     alice = ctx_of(store, "alice")
     with store.connect() as con:
         schema = sandbox.schema_text(alice, con)
@@ -71,7 +69,7 @@ def test_every_view_runs_for_an_admin_and_a_role_reads_only_its_views(env):
     ],
 )
 def test_hostile_sql_fails_clearly_and_changes_nothing(env, sql, message):
-    _cfg, store, _vecs, _emb = env
+    store = env.store
     before = rows(store, "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM llm_calls)")
     with pytest.raises(InvalidInput, match=message):
         run(store, "alice", sql)
@@ -79,7 +77,7 @@ def test_hostile_sql_fails_clearly_and_changes_nothing(env, sql, message):
 
 
 def test_row_and_time_limits(env):
-    _cfg, store, _vecs, _emb = env
+    store = env.store
     capped = run(store, "mike", "SELECT * FROM llm_calls", max_rows=50)
     assert len(capped.rows) == 50 and capped.truncated
     with pytest.raises(InvalidInput, match="longer than 0.5 s"):
@@ -87,7 +85,7 @@ def test_row_and_time_limits(env):
 
 
 def test_with_a_model_the_analytics_agent_runs_its_sql_in_the_sandbox(env):
-    _cfg, store, _vecs, _emb = env
+    store = env.store
     llm = Scripted(
         reply="```sql\nSELECT provider, sum(total_tokens) AS tokens FROM llm_calls GROUP BY 1"
         " ORDER BY 2 DESC\n```",
@@ -125,7 +123,7 @@ def test_with_a_model_the_analytics_agent_runs_its_sql_in_the_sandbox(env):
 
 
 def test_a_table_named_only_in_a_comment_or_a_string_is_not_copied(env):
-    _cfg, store, _vecs, _emb = env
+    store = env.store
     for sql in ("SELECT 1 AS one -- llm_calls", "SELECT 'llm_calls' AS one", "SELECT 1 AS one /* users */"):
         assert run(store, "mike", sql).tables == []
     with_cte = run(store, "mike", "WITH llm_calls AS (SELECT 2 AS one) SELECT one FROM llm_calls")
@@ -133,7 +131,7 @@ def test_a_table_named_only_in_a_comment_or_a_string_is_not_copied(env):
 
 
 def test_query_text_over_the_size_limit_is_refused_before_parsing(env, monkeypatch):
-    _cfg, store, _vecs, _emb = env
+    store = env.store
     sql = "SELECT 1" + " UNION ALL SELECT 1" * 1_100  # about 21,000 characters
     parsed = []
     real = sandbox._parser
@@ -151,13 +149,13 @@ def test_query_text_over_the_size_limit_is_refused_before_parsing(env, monkeypat
     ],
 )
 def test_a_query_needing_more_memory_than_the_box_has_is_stopped(env, sql):
-    _cfg, store, _vecs, _emb = env
+    store = env.store
     with pytest.raises(InvalidInput, match="memory"):  # not the time limit: the memory cap stops it
         run(store, "mike", sql)
 
 
 def test_the_time_limit_covers_the_copy_of_the_rows(env):
-    _cfg, store, _vecs, _emb = env
+    store = env.store
     began = time.perf_counter()
     with pytest.raises(InvalidInput, match="longer than 0.001 s"):  # no copy is that quick
         run(store, "mike", "SELECT count(*) AS n FROM llm_calls", time_limit_s=0.001)
@@ -165,7 +163,7 @@ def test_the_time_limit_covers_the_copy_of_the_rows(env):
 
 
 def test_the_database_file_is_free_while_the_query_runs(env):
-    cfg, store, _vecs, _emb = env
+    cfg, store = env.settings, env.store
     outcome = {}
 
     def slow_query():
@@ -192,7 +190,7 @@ def test_the_database_file_is_free_while_the_query_runs(env):
 
 @pytest.mark.parametrize("settle_s", [sandbox.SETTLE_S, 0.0])
 def test_a_snapshot_is_never_served_after_the_data_changed(env, monkeypatch, settle_s):
-    _cfg, store, _vecs, _emb = env
+    store = env.store
     monkeypatch.setattr(sandbox, "SETTLE_S", settle_s)  # 0: snapshots are reused at once
     mike = ctx_of(store, "mike")
     first = run(store, "mike", "SELECT count(*) AS n, sum(prompt_tokens) AS t FROM llm_calls").rows[0]
@@ -214,7 +212,7 @@ def test_a_snapshot_is_never_served_after_the_data_changed(env, monkeypatch, set
 
 
 def test_a_snapshot_is_reused_while_the_data_is_unchanged(env, monkeypatch):
-    cfg, store, _vecs, _emb = env
+    cfg, store = env.settings, env.store
     monkeypatch.setattr(sandbox, "SETTLE_S", 0.0)
     sql = "SELECT model, sum(cost_usd) AS cost FROM llm_calls GROUP BY 1 ORDER BY 1"
     first = run(store, "mike", sql).rows
@@ -225,7 +223,7 @@ def test_a_snapshot_is_reused_while_the_data_is_unchanged(env, monkeypatch):
 
 
 def test_the_box_reads_only_the_snapshots_of_the_users_organisation_and_role(env, monkeypatch):
-    cfg, store, _vecs, _emb = env
+    cfg, store = env.settings, env.store
     monkeypatch.setattr(sandbox, "SETTLE_S", 0.0)  # keep every snapshot (the copied home is brand new)
     for username, sql in (
         ("mike", "SELECT * FROM llm_calls"),
@@ -249,7 +247,7 @@ def test_the_box_reads_only_the_snapshots_of_the_users_organisation_and_role(env
 
 
 def test_the_box_cannot_read_duckdbs_default_temp_folder(env, tmp_path, monkeypatch):
-    _cfg, store, _vecs, _emb = env
+    store = env.store
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".tmp").mkdir()
     (tmp_path / ".tmp" / "secret.csv").write_text("secret\nhunter2\n")
@@ -260,7 +258,7 @@ def test_the_box_cannot_read_duckdbs_default_temp_folder(env, tmp_path, monkeypa
 
 
 def test_the_box_spills_to_a_folder_of_its_own_that_is_gone_after_the_query(env):
-    cfg, store, _vecs, _emb = env
+    cfg, store = env.settings, env.store
     folder = Path(run(store, "alice", "SELECT current_setting('temp_directory') AS t").rows[0]["t"])
     assert folder.is_absolute() and folder.name != ".tmp"
     assert (cfg.home / "cache" / "sandbox") in folder.parents and not folder.exists()

@@ -54,10 +54,11 @@ def test_a_user_of_one_organisation_never_retrieves_the_other_ones_chunks(world,
 
 
 def test_a_private_document_stays_private_inside_the_organisation(demo_copy):
-    store, vecs, emb = home.open_store(demo_copy), home.open_vectors(demo_copy), HashEmbedder()
+    wb = home.Workbench(demo_copy)
+    store, vecs, emb = wb.store, wb.vectors, wb.embedder
     anna, arthur = ctx_of(store, "anna"), ctx_of(store, "arthur")
     secret = "Zanzibar codeword: the quarterly bonus pool is forty thousand euros."
-    [done] = ingest.ingest_files(anna, demo_copy, store, vecs, emb, [("secret.txt", secret.encode())])
+    [done] = ingest.ingest_files(anna, wb, [("secret.txt", secret.encode())])
     assert vectors.search(anna, vecs, emb, "Zanzibar bonus pool", k=3)[0].document_uuid == done.document_uuid
     for mode in vectors.MODES:
         hits = vectors.search(arthur, vecs, emb, "Zanzibar bonus pool", k=50, mode=mode)
@@ -149,7 +150,8 @@ def test_past_the_threshold_an_ann_index_answers_like_exact_search(demo_copy):
 
 
 def test_a_chat_upload_is_found_only_inside_its_own_chat(demo_copy):
-    store, vecs, emb = home.open_store(demo_copy), home.open_vectors(demo_copy), HashEmbedder()
+    wb = home.Workbench(demo_copy)
+    store, vecs, emb = wb.store, wb.vectors, wb.embedder
     anna, arthur = ctx_of(store, "anna"), ctx_of(store, "arthur")  # same organisation
     with store.connect() as con:
         [chat, other_chat] = [
@@ -160,8 +162,8 @@ def test_a_chat_upload_is_found_only_inside_its_own_chat(demo_copy):
         ]
     note = ("chat-notes.txt", b"Quokka plan: the pilot customer renews on the ninth of March.")
     with pytest.raises(NotFound):  # nobody uploads into someone else's chat
-        ingest.ingest_files(arthur, demo_copy, store, vecs, emb, [note], conversation_id=chat)
-    [done] = ingest.ingest_files(anna, demo_copy, store, vecs, emb, [note], conversation_id=chat)
+        ingest.ingest_files(arthur, wb, [note], conversation_id=chat)
+    [done] = ingest.ingest_files(anna, wb, [note], conversation_id=chat)
     assert done.status == "completed"
     found = lambda ctx, conversation: {  # noqa: E731
         h.document_uuid

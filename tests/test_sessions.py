@@ -66,7 +66,7 @@ def _alice_does(store, change) -> None:
 
 def test_a_disabled_admin_is_logged_out_at_the_next_click_and_adds_no_one(app):  # noqa: F811
     _second_admin(app)
-    at = logged_in(app, "root2", "pages/users.py")
+    at = logged_in(app, "root2", "pages/admin/users.py")
     assert at.title[0].value == "Users & roles"
     _alice_does(app, lambda alice, con: users.set_active(alice, con, "root2", False))
     inputs = at.text_input  # the add-user form, filled in the still-open tab
@@ -82,17 +82,20 @@ def test_a_disabled_admin_is_logged_out_at_the_next_click_and_adds_no_one(app): 
 
 
 def test_a_demoted_user_sees_the_smaller_navigation_and_is_refused_the_old_pages(app):  # noqa: F811
-    at = logged_in(app, "dan", "pages/churn.py")
+    at = logged_in(app, "dan", "pages/models/churn.py")
     assert at.title[0].value == "Churn"
     _alice_does(app, lambda alice, con: users.set_role(alice, con, "dan", "viewer"))
     at.run()
     assert not at.exception
     assert at.session_state["ctx"].roles == {"viewer"}
-    assert [e.value for e in at.error] == ["Your role does not allow this page (it needs 'models:train')."]
+    # Churn is no longer in their navigation: the next click lands on Home, not on the training page
+    assert [t.value for t in at.title] == ["Northwind Mobile"]
+    assert not any(b.key == "churn.train" for b in at.button)
     assert [p.title for p in ui.visible_pages(at.session_state["ctx"])] == [
-        "Home", "Chat", "Documents", "Calls", "My account"]
+        "Home", "Chat", "Documents", "Search documents", "Code repositories", "Calls", "Search calls",
+        "QA pairs", "My account"]
     stale = ctx_of(app, "dan")
-    direct = AppTest.from_file(str(ROOT / "pages" / "churn.py"), default_timeout=30)
+    direct = AppTest.from_file(str(ROOT / "pages" / "models" / "churn.py"), default_timeout=30)
     direct.session_state["ctx"] = stale.__class__(**{**stale.__dict__, "roles": frozenset({"data_scientist"}),
                                                      "permissions": frozenset({"models:train"})})
     direct.run()  # a session holding the old rights is refused by the page itself
@@ -101,7 +104,7 @@ def test_a_demoted_user_sees_the_smaller_navigation_and_is_refused_the_old_pages
 
 @pytest.mark.parametrize("change", ["delete", "reset"])
 def test_a_deleted_or_reset_user_is_logged_out(app, change):  # noqa: F811
-    at = logged_in(app, "anna", "pages/calls.py")
+    at = logged_in(app, "anna", "pages/calls/browse.py")
     if change == "delete":
         _alice_does(app, lambda alice, con: records.delete_user(alice, con, "anna"))
     else:
@@ -114,7 +117,7 @@ def test_a_deleted_or_reset_user_is_logged_out(app, change):  # noqa: F811
 
 
 def test_the_account_page_changes_the_password_and_keeps_this_session(app):  # noqa: F811
-    at = logged_in(app, "mike", "pages/account.py")
+    at = logged_in(app, "mike", "pages/account/my_account.py")
     other = logged_in(app, "mike")  # the same user in a second tab
     current, new, again = at.text_input
     current.input("not-my-password")

@@ -78,7 +78,7 @@ def test_the_cli_obeys_the_same_rules(cli_env):
 
 
 def test_the_page_runs_saves_and_refuses(app):  # noqa: F811
-    at = logged_in(app, "dan", "pages/sql.py")
+    at = logged_in(app, "dan", "pages/workbench/sql.py")
     at.text_area(key="sql.text").set_value(
         "SELECT provider, count(*) AS calls FROM llm_calls GROUP BY 1"
     ).run()
@@ -88,7 +88,7 @@ def test_the_page_runs_saves_and_refuses(app):  # noqa: F811
     at.text_area(key="sql.text").set_value("SELECT * FROM read_csv('/etc/passwd')").run()
     at.button[0].click().run()
     assert "disabled" in at.error[0].value
-    direct = AppTest.from_file(str(ROOT / "pages" / "sql.py"), default_timeout=30)
+    direct = AppTest.from_file(str(ROOT / "pages" / "workbench" / "sql.py"), default_timeout=30)
     direct.session_state["ctx"] = ctx_of(app, "mike")
     direct.run()
     assert direct.error and "sql:query" in direct.error[0].value

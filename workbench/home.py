@@ -35,11 +35,18 @@ RESULTS, ARTIFACTS, INDEXING = "results", "mlartifacts", "indexing.json"
 
 class Workbench:
     """One data home, opened from Settings: its store, opened per unit of work (`store.connect()`,
-    `store.transaction()`), and LanceDB and the embedders, opened on first use and kept. The paths
-    of the layout are the functions below."""
+    `store.transaction()`), and LanceDB and the embedder, opened on first use and kept. The paths
+    of the layout are the functions below. Services that run a job (an import, an ingest, a
+    question, a training) take it whole and hold the database only for their read and write steps;
+    a unit of work takes the connection its caller holds, `(ctx, con)`.
 
-    def __init__(self, settings: Settings, *, on_wait=None, read_only: bool = False) -> None:
+    `light`: for a one-shot command, whose embedder is the torch-free ONNX copy of the model when
+    this home has one (a fraction of a second to load instead of seconds)."""
+
+    def __init__(self, settings: Settings, *, on_wait=None, read_only: bool = False,
+                 light: bool = False) -> None:
         self.settings = settings
+        self.light = light
         self.store = open_store(settings, on_wait=on_wait, read_only=read_only)
 
     @functools.cached_property
@@ -48,14 +55,8 @@ class Workbench:
 
     @functools.cached_property
     def embedder(self) -> Embedder:
-        """The configured embedder, loaded on first use and kept (the app, bulk commands)."""
-        return local_embedder(self.settings)
-
-    @functools.cached_property
-    def query_embedder(self) -> Embedder:
-        """For a one-shot command that embeds a question: the torch-free ONNX copy of the model when
-        this home has one (a fraction of a second to load), else the configured embedder."""
-        return local_embedder(self.settings, light=True)
+        """The configured embedder, loaded on first use and kept."""
+        return local_embedder(self.settings, light=self.light)
 
 
 def init(settings: Settings) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -19,28 +20,31 @@ from workbench.errors import InvalidInput, WorkbenchError
 from workbench.search.embed import Embedder
 from workbench.search.vectors import VectorStore
 
+if TYPE_CHECKING:
+    from workbench.home import Workbench
+
 
 def import_calls(
     ctx: Context,
-    store: Store,
+    wb: Workbench,
     filename: str,
     data: bytes,
     project: str,
     *,
     max_mb: int = 50,
-    vectors: VectorStore | None = None,
 ) -> dict:
     """Parse `data` (before touching the database), then write its calls and utterances in one
-    transaction. Returns counts; raises errors.ImportReport naming the bad rows."""
+    transaction of `wb`'s store; the updated calls' old utterance vectors leave `wb.vectors`.
+    Returns counts; raises errors.ImportReport naming the bad rows."""
     ctx.require("calls:import")
     if not project:
         raise InvalidInput("Name the project the calls belong to (--project).")
     parsed = transcripts.read_calls(filename, data, max_mb)
-    with store.connect() as con, atomic(con):
+    with wb.store.connect() as con, atomic(con):
         project_id = projects.project_id_of(ctx, con, project)
         result = _write(con, project_id, parsed) | {"file": filename, "project": project}
-    if vectors is not None:  # the updated calls' old utterance vectors are stale now
-        call_search.forget_calls(vectors, result["updated_ids"])
+    if result["updated_ids"]:  # the updated calls' old utterance vectors are stale now
+        call_search.forget_calls(wb.vectors, result["updated_ids"])
     del result["updated_ids"]
     return result
 
@@ -56,9 +60,7 @@ class Imported:
 
 def import_files(
     ctx: Context,
-    store: Store,
-    vectors: VectorStore,
-    embedder: Embedder,
+    wb: Workbench,
     files: list[tuple[str, bytes]],
     project: str,
     *,
@@ -66,19 +68,20 @@ def import_files(
     embed: bool = True,
     progress=None,
 ) -> tuple[list[Imported], dict | None]:
-    """The import job the page and the CLI run: each file whole or not at all (a refused file is
-    reported, the others still import), then the project's new utterances embedded and its intents
-    re-clustered, once. Returns each file's outcome and the embedding's counts (None: not run)."""
+    """The import job the page and the CLI run on `wb`: each file whole or not at all (a refused
+    file is reported, the others still import), then the project's new utterances embedded with
+    `wb.embedder` and its intents re-clustered, once. Returns each file's outcome and the
+    embedding's counts (None: not run)."""
     outcomes = []
     for filename, data in files:
         try:
-            counts = import_calls(ctx, store, filename, data, project, max_mb=max_mb, vectors=vectors)
+            counts = import_calls(ctx, wb, filename, data, project, max_mb=max_mb)
             outcomes.append(Imported(filename, counts))
         except WorkbenchError as exc:
             outcomes.append(Imported(filename, error=exc))
     indexed = None
     if embed and any(o.counts for o in outcomes):
-        indexed = index_pending(ctx, store, vectors, embedder, project, progress)
+        indexed = index_pending(ctx, wb, project, progress)
     return outcomes, indexed
 
 
@@ -97,22 +100,21 @@ def index_calls(
 
 def index_pending(
     ctx: Context,
-    store: Store,
-    vectors: VectorStore,
-    embedder: Embedder,
+    wb: Workbench,
     project: str | None = None,
     progress=None,
 ) -> dict:
-    """Embed every call of the organisation (or one project) still waiting for its embeddings."""
+    """Embed, with `wb.embedder`, every call of the organisation (or one project) still waiting
+    for its embeddings, then re-cluster the intents of the projects touched."""
     ctx.require("calls:import")
-    with store.connect() as con:
+    with wb.store.connect() as con:
         project_id = projects.project_id_of(ctx, con, project)
         waiting = con.execute(
             "SELECT c.id FROM calls c JOIN projects p ON p.id = c.project_id WHERE c.embedded_at IS NULL"
             " AND p.org_id = ? AND (?::INTEGER IS NULL OR p.id = ?) ORDER BY c.id",
             [ctx.org_id, project_id, project_id],
         ).fetchall()
-    return index_calls(store, vectors, embedder, [r[0] for r in waiting], progress)
+    return index_calls(wb.store, wb.vectors, wb.embedder, [r[0] for r in waiting], progress)
 
 
 def _write(con: duckdb.DuckDBPyConnection, project_id: int, parsed: list[transcripts.Call]) -> dict:

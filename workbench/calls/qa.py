@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -22,6 +23,9 @@ from workbench.db import Store, atomic, fetch_dicts, fetch_one
 from workbench.errors import ImportReport, InvalidInput, NotFound
 from workbench.search.embed import Embedder, content_hash, embed_texts
 from workbench.search.vectors import VectorStore, chunk_schema, quote
+
+if TYPE_CHECKING:
+    from workbench.home import Workbench
 
 DOC_TYPE = "qa"
 # two questions at least this similar (cosine, question text only) are the same question asked
@@ -87,29 +91,26 @@ def _pair(ctx: Context, con: duckdb.DuckDBPyConnection, pair_uuid: str) -> dict:
 
 def create_pair(
     ctx: Context,
-    store: Store,
-    vectors: VectorStore,
-    embedder: Embedder,
+    wb: Workbench,
     project: str,
     question: str,
     answer: str,
     call_uuid: str | None = None,
 ) -> dict:
-    """A hand-written pair in a project (optionally linked to a call), searchable at once."""
+    """A hand-written pair in a project (optionally linked to a call), searchable at once: its
+    row in `wb`'s store and its vector in `wb.vectors`."""
     ctx.require("qa:write")
     question, answer = _clean(question, answer)
-    with store.connect() as con:
+    with wb.store.connect() as con:
         project_id = _project(ctx, con, project)
         call_id = call_browse.call_id_of(ctx, con, call_uuid) if call_uuid else None
     rows = [{"question": question, "answer": answer, "call_id": call_id, "source": "manual"}]
-    return _insert(ctx, store, vectors, embedder, project_id, rows)[0]
+    return _insert(ctx, wb.store, wb.vectors, wb.embedder, project_id, rows)[0]
 
 
 def update_pair(
     ctx: Context,
-    store: Store,
-    vectors: VectorStore,
-    embedder: Embedder,
+    wb: Workbench,
     pair_uuid: str,
     question: str,
     answer: str,
@@ -117,10 +118,11 @@ def update_pair(
     """Edit a pair's texts; its vector is replaced in the same step."""
     ctx.require("qa:write")
     question, answer = _clean(question, answer)
+    store, vectors = wb.store, wb.vectors
     with store.connect() as con:
         row = _pair(ctx, con, pair_uuid)
     row |= {"question": question, "answer": answer}
-    table = _vector_rows([row], row["org_id"], row["project_name"], embedder, vectors)
+    table = _vector_rows([row], row["org_id"], row["project_name"], wb.embedder, vectors)
     with _written_together(store, vectors, [row["uuid"]]) as con:
         con.execute(
             "UPDATE qa_pairs SET question = ?, answer = ?, updated_at = current_localtimestamp()"
@@ -132,13 +134,13 @@ def update_pair(
     return {"uuid": str(row["uuid"]), "question": question, "answer": answer}
 
 
-def delete_pair(ctx: Context, store: Store, vectors: VectorStore, pair_uuid: str) -> dict:
+def delete_pair(ctx: Context, wb: Workbench, pair_uuid: str) -> dict:
     """Delete a pair and its vector. Returns what was deleted, so a page can offer to restore it."""
     ctx.require("qa:write")
-    with store.connect() as con, atomic(con):
+    with wb.store.connect() as con, atomic(con):
         row = _pair(ctx, con, pair_uuid)
         con.execute("DELETE FROM qa_pairs WHERE id = ?", [row["id"]])
-    vectors.delete_ids([str(row["uuid"])])
+    wb.vectors.delete_ids([str(row["uuid"])])
     return {k: row[k] for k in ("question", "answer", "source", "occurrences")} | {
         "project": row["project_name"]
     }
@@ -154,22 +156,21 @@ def _project(ctx: Context, con: duckdb.DuckDBPyConnection, project: str) -> int:
 # --- import and extraction -------------------------------------------------------------------
 def import_pairs(
     ctx: Context,
-    store: Store,
-    vectors: VectorStore,
-    embedder: Embedder,
+    wb: Workbench,
     project: str,
     filename: str,
     data: bytes,
     threshold: float = DUPLICATE_SIMILARITY,
 ) -> dict:
-    """Import a CSV with question and answer columns, all or nothing; near-duplicates merge."""
+    """Import a CSV with question and answer columns into `wb`, all or nothing; near-duplicates
+    merge."""
     ctx.require("qa:write")
     rows = read_csv(filename, data)
-    with store.connect() as con:
+    with wb.store.connect() as con:
         project_id = _project(ctx, con, project)
     for row in rows:
         row["source"] = "import"
-    return _add_merging(ctx, store, vectors, embedder, project_id, rows, threshold) | {"file": filename}
+    return _add_merging(ctx, wb, project_id, rows, threshold) | {"file": filename}
 
 
 def read_csv(filename: str, data: bytes) -> list[dict]:
@@ -210,16 +211,14 @@ def is_question(text: str) -> bool:
 
 def extract_from_calls(
     ctx: Context,
-    store: Store,
-    vectors: VectorStore,
-    embedder: Embedder,
+    wb: Workbench,
     project: str,
     threshold: float = DUPLICATE_SIMILARITY,
 ) -> dict:
-    """Mine a project's calls for QA pairs: each customer question answered by the agent's next
-    turn, linked to its call; questions already known (or repeated) raise the pair's count."""
+    """Mine a project's calls in `wb` for QA pairs: each customer question answered by the agent's
+    next turn, linked to its call; questions already known (or repeated) raise the pair's count."""
     ctx.require("qa:write")
-    with store.connect() as con:
+    with wb.store.connect() as con:
         project_id = _project(ctx, con, project)
         turns = con.execute(
             "SELECT call_id, role, content, lead(role) OVER w, lead(content) OVER w FROM utterances"
@@ -237,11 +236,12 @@ def extract_from_calls(
         for call_id, role, q, next_role, a in turns
         if role == "customer" and next_role == "agent" and q and a and is_question(q) and len(a.split()) >= 3
     ]
-    return _add_merging(ctx, store, vectors, embedder, project_id, rows, threshold) | {"found": len(rows)}
+    return _add_merging(ctx, wb, project_id, rows, threshold) | {"found": len(rows)}
 
 
-def _add_merging(ctx, store, vectors, embedder, project_id: int, rows: list[dict], threshold: float) -> dict:
+def _add_merging(ctx, wb: Workbench, project_id: int, rows: list[dict], threshold: float) -> dict:
     """Insert `rows`, folding each near-duplicate question into the pair it repeats."""
+    store, vectors, embedder = wb.store, wb.vectors, wb.embedder
     with store.connect() as con:
         known = fetch_dicts(
             con,
@@ -270,14 +270,13 @@ def _add_merging(ctx, store, vectors, embedder, project_id: int, rows: list[dict
 
 def merge_duplicates(
     ctx: Context,
-    store: Store,
-    vectors: VectorStore,
-    embedder: Embedder,
+    wb: Workbench,
     project: str,
     threshold: float = DUPLICATE_SIMILARITY,
 ) -> dict:
-    """Fold a project's stored near-duplicate pairs into the oldest of each group."""
+    """Fold a project's stored near-duplicate pairs in `wb` into the oldest of each group."""
     ctx.require("qa:write")
+    store, vectors = wb.store, wb.vectors
     with store.connect() as con:
         project_id = _project(ctx, con, project)
         pairs = fetch_dicts(
@@ -286,7 +285,7 @@ def merge_duplicates(
             " ORDER BY created_at, id",
             [project_id],
         )
-    matrix, _ = embed_texts(embedder, [p["question"] for p in pairs], cache=vectors)
+    matrix, _ = embed_texts(wb.embedder, [p["question"] for p in pairs], cache=vectors)
     kept, into = [], {}
     for i in range(len(pairs)):
         sims = matrix[kept] @ matrix[i] if kept else np.zeros(0)

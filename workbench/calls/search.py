@@ -9,6 +9,7 @@ import html
 import re
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -22,6 +23,9 @@ from workbench.db import Store, fetch_dicts
 from workbench.errors import InvalidInput
 from workbench.search.embed import Embedder, embed_texts
 from workbench.search.vectors import VectorStore
+
+if TYPE_CHECKING:
+    from workbench.home import Workbench
 
 UTTERANCES = "utterances"
 MODES = ("keyword", "semantic")
@@ -132,9 +136,7 @@ def terms_of(query: str) -> list[str]:
 
 def search_utterances(
     ctx: Context,
-    store: Store,
-    vectors: VectorStore,
-    embedder: Embedder,
+    wb: Workbench,
     query: str,
     *,
     mode: str = "keyword",
@@ -142,7 +144,8 @@ def search_utterances(
     k: int = 50,
 ) -> list[dict]:
     """Utterances of the organisation's calls matching `query`: every word (keyword mode, phrase
-    matches first) or closest in meaning (semantic mode), with the call each belongs to."""
+    matches first) or closest in meaning (semantic mode, the query embedded with `wb.embedder`),
+    with the call each belongs to."""
     ctx.require("calls:read")
     if mode not in MODES:
         raise InvalidInput(f"Search mode must be one of {', '.join(MODES)}.")
@@ -151,11 +154,11 @@ def search_utterances(
     terms = terms_of(query)
     if not terms:
         raise InvalidInput("Type a word or a question to search for.")
-    with store.connect() as con:
+    with wb.store.connect() as con:
         project_id = projects.project_id_of(ctx, con, project)
         if mode == "keyword":
             return _keyword(ctx, con, query, terms, project_id, k)
-        return _semantic(ctx, con, vectors, embedder, query, project_id, k)
+        return _semantic(ctx, con, wb.vectors, wb.embedder, query, project_id, k)
 
 
 def _keyword(ctx, con, query: str, terms: list[str], project_id, k: int) -> list[dict]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -27,6 +28,9 @@ from workbench.errors import InvalidInput
 from workbench.search.embed import Embedder
 from workbench.search.vectors import VectorStore
 from workbench.settings import Settings
+
+if TYPE_CHECKING:
+    from workbench.home import Workbench
 
 MAX_QUESTION_CHARS = 4000
 EXPLAIN_LEVELS = ("basic", "detailed", "debug")
@@ -81,10 +85,7 @@ def check_question(question: str) -> str:
 
 def ask(
     ctx: Context,
-    settings: Settings,
-    store: Store,
-    vectors: VectorStore,
-    embedder: Embedder,
+    wb: Workbench,
     question: str,
     *,
     conversation_uuid: str | None = None,
@@ -97,11 +98,12 @@ def ask(
     on_step: Callable[[str], None] | None = None,
     secrets: Mapping[str, str] | None = None,
 ) -> Answer:
-    """Answer `question` in a conversation of `ctx` (a new one when none is given). The provider
-    is `provider` when given (tests pass a scripted one), else `provider_name`/`model`, else the
-    conversation's, else the settings'."""
+    """Answer `question` in a conversation of `ctx` (a new one when none is given), from `wb`'s
+    store and vectors with its embedder. The provider is `provider` when given (tests pass a
+    scripted one), else `provider_name`/`model`, else the conversation's, else `wb`'s settings'."""
     ctx.require("chat:use")
     question = check_question(question)
+    store = wb.store
     created = None
     if conversation_uuid is None:
         with store.connect() as con, atomic(con):
@@ -127,7 +129,7 @@ def ask(
         secrets=secrets,
     )
     try:
-        return _answer(ctx, settings, store, vectors, embedder, asked)
+        return _answer(ctx, wb, asked)
     except BaseException:
         if created:  # a failed first question leaves no empty conversation behind
             with store.connect() as con, atomic(con):
@@ -157,17 +159,16 @@ class _Asked:
 # --- the steps -----------------------------------------------------------------------------
 
 
-def _answer(
-    ctx: Context, settings: Settings, store: Store, vectors: VectorStore, embedder: Embedder, asked: _Asked
-) -> Answer:
+def _answer(ctx: Context, wb: Workbench, asked: _Asked) -> Answer:
     """Load, draft, check, save: the steps of the module's docstring."""
+    store, embedder = wb.store, wb.embedder
     with store.connect() as con:
         turn = _load(ctx, con, asked)
         # the analytics agent's catalogue query reads the database too, so it runs while it is open
         catalogue = _run_catalogue(ctx, con, embedder, asked) if turn.agent_type == "analytics" else None
-    provider = _provider(settings, turn.conversation, asked, embedder)
+    provider = _provider(wb.settings, turn.conversation, asked, embedder)
     if catalogue is None:
-        draft = _draft_from_documents(ctx, vectors, embedder, provider, turn, asked)
+        draft = _draft_from_documents(ctx, wb.vectors, embedder, provider, turn, asked)
     else:
         draft = _draft_from_data(ctx, store, provider, turn, catalogue, asked)
     checked = _check(draft, turn.level, asked.say)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from workbench.accounts import organisations
 from workbench.chat import analytics as analytics_agent
@@ -28,6 +29,9 @@ from workbench.search.embed import Embedder
 from workbench.search.vectors import Hit, search
 from workbench.text import content_words, sentences
 from workbench.usage import metering
+
+if TYPE_CHECKING:
+    from workbench.home import Workbench
 
 LOW_CONFIDENCE = 0.30  # seed 004
 MIN_RELEVANCE = 0.30  # a passage below this (similarity and word coverage alike) is not evidence
@@ -122,10 +126,12 @@ def research(ctx, vectors, embedder, question, agent_type, scope, conversation_i
     return step, hits
 
 
-def metered_search(ctx, store, vectors, embedder: Embedder, query: str, **options) -> list[Hit]:
-    """`vectors.search` for the Documents page and the CLI, with its query embedding metered."""
+def metered_search(ctx, wb: Workbench, query: str, **options) -> list[Hit]:
+    """`vectors.search` over `wb`'s vectors for the Documents page and the CLI, with its query
+    embedding (by `wb`'s embedder) metered in `wb`'s store."""
+    embedder, store = wb.embedder, wb.store
     timed = Timed(embedder)
-    hits = search(ctx, vectors, timed, query, **options)
+    hits = search(ctx, wb.vectors, timed, query, **options)
     if timed.tokens:
         call = metering.Call(
             "local", embedder.model_name, "embedding", embedding_tokens=timed.tokens, latency_ms=timed.ms

@@ -13,7 +13,6 @@ from workbench.cli.common import (
     context_of,
     emit,
     json_option,
-    load_settings,
     reading,
     workbench,
 )
@@ -36,13 +35,12 @@ def import_command(file, project, no_embed, as_user, as_json) -> None:
     from workbench.calls import imports as calls
 
     path = Path(file)
-    ctx, cfg, wb = context_of(as_user), load_settings(), workbench()
-    store, vectors = wb.store, wb.vectors
-    user_files.check_size(path.name, path.stat().st_size, cfg.upload_max_mb)  # before reading it
+    ctx, wb = context_of(as_user), workbench()
+    user_files.check_size(path.name, path.stat().st_size, wb.settings.upload_max_mb)  # before reading it
     say = None if as_json else lambda done, total: click.echo(f"  embedded {done}/{total} calls", err=True)
     (outcome,), indexed = calls.import_files(
-        ctx, store, vectors, wb.query_embedder, [(path.name, path.read_bytes())], project,
-        max_mb=cfg.upload_max_mb, embed=not no_embed, progress=say,
+        ctx, wb, [(path.name, path.read_bytes())], project,
+        max_mb=wb.settings.upload_max_mb, embed=not no_embed, progress=say,
     )
     if isinstance(outcome.error, errors.ImportReport):
         report = outcome.error
@@ -103,16 +101,8 @@ def search_command(query, as_user, mode, project, k, as_json) -> None:
     """Search the utterances of your organisation's calls by keyword or by meaning."""
     from workbench.calls import search as call_search
 
-    hits = call_search.search_utterances(
-        context_of(as_user),
-        workbench().store,
-        workbench().vectors,
-        workbench().query_embedder,
-        query,
-        mode=mode,
-        project=project,
-        k=k,
-    )
+    hits = call_search.search_utterances(context_of(as_user), workbench(), query, mode=mode,
+                                         project=project, k=k)
     lines = [
         f"{h['external_id']:<14} #{h['utterance_index']:<3} {h['role']:<8} {h['content'][:90]}"
         + (f"  ({h['score']:.2f})" if h["score"] is not None else "")

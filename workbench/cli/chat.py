@@ -41,14 +41,10 @@ def ask_command(
     """Ask a question: the answer with its sources, confidence and grounding."""
     from workbench.chat import ask as chat
 
-    cfg = load_settings()
     stream = None if as_json else (lambda piece: click.echo(piece, nl=False))
     answer = chat.ask(
         context_of(as_user),
-        cfg,
-        workbench().store,
-        workbench().vectors,
-        workbench().query_embedder,
+        workbench(),
         question,
         conversation_uuid=conversation_uuid,
         agent_type=agent_type,

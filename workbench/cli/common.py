@@ -19,9 +19,11 @@ def load_settings():
 
 
 @functools.cache
-def workbench() -> home.Workbench:
-    """This command's handle on the data home: one per process, opened on first need."""
-    return home.Workbench(load_settings(), on_wait=lambda m: click.echo(m, err=True))
+def workbench(bulk: bool = False) -> home.Workbench:
+    """This command's handle on the data home, opened on first need. Its embedder is the light
+    (torch-free) copy of the model when the home has it, for a command that embeds a question or a
+    few rows; `bulk` (documents, code): the configured backend, faster on many texts."""
+    return home.Workbench(load_settings(), on_wait=lambda m: click.echo(m, err=True), light=not bulk)
 
 
 def open_store(read_only: bool = False):

@@ -71,9 +71,9 @@ def ingest_command(paths, as_user, project, scope, doc_type, as_json) -> None:
     """Ingest files or folders: parse, chunk, embed, index. Each file succeeds or fails alone."""
     from workbench.documents import ingest
 
-    cfg = load_settings()
+    wb = workbench(bulk=True)
+    cfg = wb.settings
     files, skipped = expand_paths(paths)
-    store, store_vectors = open_store(), home.open_vectors(cfg)
     ctx = context_of(as_user)
     batch, refused = [], {}
     for i, path in enumerate(files):
@@ -85,10 +85,7 @@ def ingest_command(paths, as_user, project, scope, doc_type, as_json) -> None:
         batch.append((path.name, path.read_bytes()))
     processed = iter(ingest.ingest_files(
         ctx,
-        cfg,
-        store,
-        store_vectors,
-        home.local_embedder(cfg),
+        wb,
         batch,
         scope=scope,
         doc_type=doc_type,
@@ -96,7 +93,7 @@ def ingest_command(paths, as_user, project, scope, doc_type, as_json) -> None:
         progress=_progress(as_json),
     ))
     outcomes = [refused[i] if i in refused else next(processed) for i in range(len(files))]
-    index_note = store_vectors.build_ann_index(cfg.ann_min_rows)
+    index_note = wb.vectors.build_ann_index(cfg.ann_min_rows)
     bad = [o for o in outcomes if o.status in ("refused", "failed")]
     lines = [
         f"{o.status:<10} {o.filename}"
@@ -130,9 +127,7 @@ def search_command(query, as_user, k, mode, document_uuids, as_json) -> None:
     ctx = context_of(as_user)
     hits = agents.metered_search(
         ctx,
-        workbench().store,
-        workbench().vectors,
-        workbench().query_embedder,
+        workbench(),
         query,
         k=k,
         document_uuids=list(document_uuids) or None,
@@ -157,12 +152,9 @@ def index_repo_command(path, as_user, as_json) -> None:
     """Index a local git repository's source files (re-runs update only changed files)."""
     from workbench.documents import repos
 
-    cfg = load_settings()
     ctx = context_of(as_user)
     say = None if as_json else (lambda stage, _f: click.echo(f"  {stage}", err=True))
-    result = repos.index_repository(
-        ctx, cfg, open_store(), home.open_vectors(cfg), home.local_embedder(cfg), Path(path), say
-    )
+    result = repos.index_repository(ctx, workbench(bulk=True), Path(path), say)
     emit(
         result,
         as_json,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from workbench.cli.common import as_option, context_of, emit, json_option, load_settings, open_store
+from workbench.cli.common import as_option, context_of, emit, json_option, workbench
 
 
 @click.group("forecast")
@@ -40,7 +40,7 @@ def train_command(metric, by, dataset, date_col, value_col, series_col, method, 
         click.echo(f"{fraction:4.0%} {message}", err=True)
 
     # the file is held to read the series and to register, not while fitting
-    result = service.train(context_of(as_user), open_store(), load_settings(), metric=metric, by=by,
+    result = service.train(context_of(as_user), workbench(), metric=metric, by=by,
                            dataset=dataset, date_col=date_col, value_col=value_col, series_col=series_col,
                            method=method, horizon=horizon, name=name, progress=progress)
     m = result["metrics"]
@@ -65,7 +65,7 @@ def score_command(name, as_user, as_json) -> None:
     from workbench.models.forecast import service
 
     # read the history, forecast without the file, then write
-    result = service.score(context_of(as_user), open_store(), load_settings(), name)
+    result = service.score(context_of(as_user), workbench(), name)
     lines = [f"{name} version {result['version']} ({result['method']}): {result['rows']} forecast days of"
              f" {result['series']} series saved as batch {result['batch_id']}; chart {result['chart']}",
              f"{'series':<24} {'day':<11} {'forecast':>12} {'80% interval':>27}"]

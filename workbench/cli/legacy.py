@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from workbench.cli.common import as_option, context_of, emit, json_option, load_settings, open_store
+from workbench.cli.common import as_option, context_of, emit, json_option, workbench
 
 
 @click.command("import-legacy")
@@ -16,14 +16,13 @@ from workbench.cli.common import as_option, context_of, emit, json_option, load_
 def import_legacy_command(file, as_user, as_json) -> None:
     """Import a legacy SQLite database in seed 000's or seed 004's schema: all or nothing,
     and a second run changes nothing."""
-    from workbench import home
     from workbench.calls import imports as calls
     from workbench.calls import qa
     from workbench.ops.legacy import importer as legacy
 
-    ctx, cfg, store = context_of(as_user), load_settings(), open_store()
+    ctx, wb = context_of(as_user), workbench()
     try:
-        result = legacy.import_legacy(ctx, store, file, settings=cfg)
+        result = legacy.import_legacy(ctx, wb, file)
     except legacy.LegacyImportError as report:
         if as_json:
             emit({"file": report.filename, "imported": 0, "problems": report.problems}, True, "")
@@ -33,9 +32,8 @@ def import_legacy_command(file, as_user, as_json) -> None:
                 click.echo(f"  {problem}", err=True)
         sys.exit(1)
     # the imported calls and QA pairs become searchable now; documents wait for `doctor --fix`
-    vectors, embedder = home.open_vectors(cfg), home.local_embedder(cfg)
-    result["embedded_utterances"] = calls.index_pending(ctx, store, vectors, embedder)["utterances"]
-    result["embedded_qa_pairs"] = qa.embed_missing(store, vectors, embedder)
+    result["embedded_utterances"] = calls.index_pending(ctx, wb)["utterances"]
+    result["embedded_qa_pairs"] = qa.embed_missing(wb.store, wb.vectors, wb.embedder)
     emit(result, as_json, summary(result))
 
 

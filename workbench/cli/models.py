@@ -15,8 +15,8 @@ from workbench.cli.common import (
     emit,
     json_option,
     load_settings,
-    open_store,
     reading,
+    workbench,
 )
 
 
@@ -52,8 +52,7 @@ def train_command(dataset, target, name, cutoff, horizon, threshold, as_user, as
     registry.check_name(name)  # before anything is opened
     result = service.train(  # the file is held to read the data and to register, not while training
         context_of(as_user),
-        open_store(),
-        load_settings(),
+        workbench(),
         dataset=dataset,
         target=target,
         cutoff=cutoff,
@@ -83,8 +82,7 @@ def score_command(name, cutoff, as_user, as_json) -> None:
     """Score your organisation's active users with the production version (analytics_results)."""
     from workbench.models.churn import service
 
-    result = service.score(context_of(as_user), open_store(), load_settings(), name=name,
-                           cutoff=cutoff or datetime.now())
+    result = service.score(context_of(as_user), workbench(), name=name, cutoff=cutoff or datetime.now())
     emit(
         result,
         as_json,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -30,6 +31,9 @@ from workbench.search.embed import Batch, Embedder, content_hash, embed_texts
 from workbench.search.vectors import VectorStore
 from workbench.settings import Settings
 from workbench.usage import metering
+
+if TYPE_CHECKING:
+    from workbench.home import Workbench
 
 log = logging.getLogger(__name__)
 
@@ -548,10 +552,7 @@ def _uploader(con: duckdb.DuckDBPyConnection, user_id: int) -> Context | None:
 
 def ingest_files(
     ctx: Context,
-    settings: Settings,
-    store: Store,
-    vectors: VectorStore,
-    embedder: Embedder,
+    wb: Workbench,
     files: list[tuple[str, bytes]],
     *,
     scope: str = "user",
@@ -560,20 +561,21 @@ def ingest_files(
     conversation_id: int | None = None,
     progress: Callable[[str, str, float], None] | None = None,
 ) -> list[Outcome]:
-    """Check, register and process a batch; each file succeeds or fails on its own."""
+    """Check, register and process a batch into `wb`'s store and vectors, embedding with its
+    embedder; each file succeeds or fails on its own."""
     outcomes = queue_files(
-        ctx, settings, store, files, scope=scope, doc_type=doc_type, project=project,
-        conversation_id=conversation_id,
+        ctx, wb, files, scope=scope, doc_type=doc_type, project=project, conversation_id=conversation_id
     )
     queued = [o.document_uuid for o in outcomes if o.status == "queued"]
-    processed = iter(process_many(settings, store, vectors, embedder, queued, progress))
+    if not queued:  # nothing to embed: the vectors and the embedder stay unopened
+        return outcomes
+    processed = iter(process_many(wb.settings, wb.store, wb.vectors, wb.embedder, queued, progress))
     return [next(processed) if o.status == "queued" else o for o in outcomes]
 
 
 def queue_files(
     ctx: Context,
-    settings: Settings,
-    store: Store,
+    wb: Workbench,
     files: list[tuple[str, bytes]],
     *,
     scope: str = "user",
@@ -581,8 +583,10 @@ def queue_files(
     project: str | None = None,
     conversation_id: int | None = None,
 ) -> list[Outcome]:
-    """Check and register each file (pending); refused files say why and store nothing."""
+    """Check and register each file (pending) in `wb`'s store, for a later `process`; refused
+    files say why and store nothing."""
     ctx.require("documents:create")
+    settings, store = wb.settings, wb.store
     checked: list[Upload | Outcome] = []
     for name, data in files:  # parse before touching the database
         try:

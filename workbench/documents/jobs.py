@@ -9,12 +9,12 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from workbench.db import Store
 from workbench.documents import ingest
-from workbench.search.embed import Embedder
-from workbench.search.vectors import VectorStore
-from workbench.settings import Settings
+
+if TYPE_CHECKING:
+    from workbench.home import Workbench
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,11 @@ class JobState:
 
 
 class IngestWorker:
-    """A queue of document UUIDs processed by one daemon thread."""
+    """A queue of document UUIDs processed by one daemon thread, into `wb`'s store and vectors
+    with its embedder (the app's handle, shared with the pages)."""
 
-    def __init__(self, settings: Settings, store: Store, vectors: VectorStore, embedder: Embedder) -> None:
-        self.settings, self.store, self.vectors, self.embedder = settings, store, vectors, embedder
+    def __init__(self, wb: Workbench) -> None:
+        self.wb = wb
         self._queue: queue.Queue[str] = queue.Queue()
         self._states: dict[str, JobState] = {}
         self._lock = threading.Lock()
@@ -72,11 +73,12 @@ class IngestWorker:
             document_uuid = self._queue.get()
             try:
                 self._update(document_uuid, status="running", stage="starting")
+                wb = self.wb
                 outcome = ingest.process(
-                    self.settings,
-                    self.store,
-                    self.vectors,
-                    self.embedder,
+                    wb.settings,
+                    wb.store,
+                    wb.vectors,
+                    wb.embedder,
                     document_uuid,
                     lambda stage, f, u=document_uuid: self._update(u, stage=stage, fraction=f),
                 )
@@ -88,7 +90,7 @@ class IngestWorker:
                     message=outcome.message,
                 )
                 if self._queue.unfinished_tasks <= 1:
-                    self.index_note = self.vectors.build_ann_index(self.settings.ann_min_rows)
+                    self.index_note = wb.vectors.build_ann_index(wb.settings.ann_min_rows)
             except Exception as exc:  # a worker that dies silently would leave the page waiting forever
                 log.exception("background ingest failed")
                 self._update(document_uuid, status="failed", stage="failed", message=str(exc))

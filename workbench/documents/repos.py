@@ -9,6 +9,7 @@ import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -16,13 +17,15 @@ import pyarrow as pa
 
 from workbench.accounts import cascade as relations
 from workbench.accounts.context import Context
-from workbench.db import Store, fetch_dicts, fetch_one
+from workbench.db import fetch_dicts, fetch_one
 from workbench.documents.chunking import Chunk, chunk_code, language_for
 from workbench.errors import InvalidInput, NotFound
-from workbench.search.embed import Embedder, content_hash, embed_texts
+from workbench.search.embed import content_hash, embed_texts
 from workbench.search.vectors import VectorStore
-from workbench.settings import Settings
 from workbench.usage import metering
+
+if TYPE_CHECKING:
+    from workbench.home import Workbench
 
 MAX_FILE_BYTES = 1_000_000
 
@@ -99,17 +102,17 @@ def _last_commits(root: Path) -> dict[str, str]:
 
 def index_repository(
     ctx: Context,
-    settings: Settings,
-    store: Store,
-    vectors: VectorStore,
-    embedder: Embedder,
+    wb: Workbench,
     path: Path,
     progress: Callable[[str, float], None] | None = None,
 ) -> dict:
-    """Index or re-index a repository; returns counts of added, changed, removed, unchanged files."""
+    """Index or re-index a repository into `wb`'s store and vectors; returns counts of added,
+    changed, removed, unchanged files. Reading the files and embedding hold no lock; the writes
+    are one transaction."""
     ctx.require("documents:create")
     say = progress or (lambda _stage, _fraction: None)
     root, url, branch, files = read_repository(path)
+    settings, store, vectors, embedder = wb.settings, wb.store, wb.vectors, wb.embedder
     with store.connect() as con:
         repo = fetch_one(
             con, "SELECT id FROM git_repositories WHERE org_id = ? AND repo_url = ?", [ctx.org_id, url]

@@ -80,49 +80,49 @@ def registered_name(org_id: int, name: str) -> str:
     return f"org{int(org_id)}.{name}"
 
 
-_TRACKING = threading.RLock()
+@contextmanager
+def reachable(settings: Settings) -> Iterator[MlflowClient]:
+    """An MLflow client on this data home's store (MLflow's own global URI untouched); any failure
+    to reach the store becomes one clear error."""
+    try:
+        uri = settings.mlflow_tracking_uri
+        yield MlflowClient(tracking_uri=uri, registry_uri=uri)
+    except MlflowException as exc:
+        # MLflow's messages repeat the store's URL, password included: mask it, and leave the
+        # original exception unchained so that no traceback carries it either
+        uri, cause = settings.mlflow_tracking_uri, redact(_first_line(exc), settings.mlflow_tracking_uri)
+        if not _connection_failure(exc):
+            raise RegistryError(f"MLflow refused this: {cause}. Nothing was changed.") from None
+        raise RegistryUnavailable(
+            f"The MLflow store at {shown_uri(uri)} cannot be reached: {cause}. Nothing was changed;"
+            " check MLFLOW_TRACKING_URI or start the server, then try again."
+        ) from None
+    except (OSError, ConnectionError) as exc:
+        raise RegistryUnavailable(
+            f"The MLflow store at {shown_uri(settings.mlflow_tracking_uri)} cannot be reached"
+            f" ({redact(str(exc), settings.mlflow_tracking_uri)}). Nothing was changed; check"
+            " MLFLOW_TRACKING_URI or start the server, then try again."
+        ) from None
+
+
+_FLUENT = threading.RLock()
 
 
 @contextmanager
-def reachable(settings: Settings) -> Iterator[MlflowClient]:
-    """An MLflow client on this data home's store, with MLflow's fluent API (start_run, log_model,
-    load_model) pointed there too for the block; any failure to reach the store becomes one clear
-    error. MLflow keeps its URI globally and in the environment, where it would leak into other
-    homes and child processes, so the previous one is put back after. One block at a time."""
-    with _TRACKING:
+def tracking(settings: Settings) -> Iterator[MlflowClient]:
+    """`reachable`, with MLflow's fluent API (start_run, log_model, load_model) pointed at this data
+    home's store for the block. Only logging and loading a model need it: MLflow 3 offers no client
+    form of them and reads one process-wide URI (kept in the environment too, where it would leak
+    into other homes and child processes), so the block holds a lock and puts the previous URI back."""
+    with _FLUENT, reachable(settings) as client:
         before = os.environ.get("MLFLOW_TRACKING_URI")
         try:
             mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-            yield MlflowClient(
-                tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri
-            )
-        except MlflowException as exc:
-            # MLflow's messages repeat the store's URL, password included: mask it, and leave the
-            # original exception unchained so that no traceback carries it either
-            uri, cause = settings.mlflow_tracking_uri, redact(_first_line(exc), settings.mlflow_tracking_uri)
-            if not _connection_failure(exc):
-                raise RegistryError(f"MLflow refused this: {cause}. Nothing was changed.") from None
-            raise RegistryUnavailable(
-                f"The MLflow store at {shown_uri(uri)} cannot be reached: {cause}. Nothing was changed;"
-                " check MLFLOW_TRACKING_URI or start the server, then try again."
-            ) from None
-        except (OSError, ConnectionError) as exc:
-            raise RegistryUnavailable(
-                f"The MLflow store at {shown_uri(settings.mlflow_tracking_uri)} cannot be reached"
-                f" ({redact(str(exc), settings.mlflow_tracking_uri)}). Nothing was changed; check"
-                " MLFLOW_TRACKING_URI or start the server, then try again."
-            ) from None
+            yield client
         finally:
             mlflow.set_tracking_uri(before)
             if before is None:
                 os.environ.pop("MLFLOW_TRACKING_URI", None)
-
-
-@contextmanager
-def tracking(settings: Settings) -> Iterator[None]:
-    """MLflow's fluent API on this data home's store for the block (see `reachable`)."""
-    with reachable(settings):
-        yield
 
 
 def experiment_id(settings: Settings, org_id: int, kind: str) -> str:
@@ -168,9 +168,9 @@ def register(
             if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
             client.create_registered_model(rname, tags={"org_id": str(ctx.org_id), "kind": kind})
-        version = client.create_model_version(
-            rname, model_uri or f"runs:/{run_id}/model", run_id=run_id, tags={"stage": "staging"}
-        )
+        storage, model_id = _storage(client, model_uri or f"runs:/{run_id}/model")
+        version = client.create_model_version(rname, storage, run_id=run_id, tags={"stage": "staging"},
+                                              model_id=model_id)
         try:
             with atomic(con):
                 row = fetch_one(
@@ -200,6 +200,15 @@ def register(
             client.delete_model_version(rname, str(version.version))  # no registry version without its mirror
             raise
     return version_of(ctx, con, name, version.version)
+
+
+def _storage(client: MlflowClient, model_uri: str) -> tuple[str, str | None]:
+    """A logged model's storage and id (MLflow's store would look `models:/m-...` up through its
+    process-wide URI, not this client's)."""
+    if model_uri.startswith("models:/m-"):
+        model_id = model_uri.removeprefix("models:/")
+        return client.get_logged_model(model_id).artifact_location, model_id
+    return model_uri, None
 
 
 def list_models(ctx: Context, con: duckdb.DuckDBPyConnection) -> list[dict]:

@@ -9,22 +9,25 @@ import io
 import json
 from datetime import datetime
 
+import polars as pl
+
 from workbench.accounts.context import Context
 from workbench.db import Store
 from workbench.errors import InvalidInput
+from workbench.home import Workbench
 from workbench.models import registry, results, tabular
 from workbench.models.churn import features as churn_features
 from workbench.models.churn import report as churn_report
 from workbench.models.churn import training
-from workbench.settings import Settings
 
 
 def train(
     ctx: Context,
-    store: Store,
-    settings: Settings,
+    wb: Workbench,
     *,
     dataset: str | None = None,
+    frame: pl.DataFrame | None = None,
+    source: str = "a table",
     target: str = churn_features.TARGET,
     cutoff: datetime | None = None,
     horizon_days: int = 30,
@@ -32,26 +35,28 @@ def train(
     progress: training.Progress | None = None,
     **options,
 ) -> dict:
-    """Train every algorithm and register the best as a new staging version of `name`: on the
-    registered `dataset`'s `target` column, or without one on the organisation's users (features
+    """Train every algorithm and register the best as a new staging version of `name` in the data
+    home `wb`: on the registered `dataset`'s `target` column, on a `frame` already in memory (a
+    notebook, a benchmark; `source` says what it is), or else on the organisation's users (features
     before `cutoff`, churned = no activity in the `horizon_days` after it). `options` go to
     `training.fit` (algorithms, threshold, features...). Needs models:train."""
     registry.check_name(name)
-    with store.connect() as con:  # read the data, then let the file go while fitting
-        if dataset:
-            frame, source = tabular.load_frame(ctx, con, dataset, settings=settings), f"dataset {dataset}"
-        else:
-            frame, source = training.workbench_frame(ctx, con, cutoff=cutoff, horizon_days=horizon_days)
-            target = churn_features.TARGET
+    settings = wb.settings
+    if frame is None:
+        with wb.store.connect() as con:  # read the data, then let the file go while fitting
+            if dataset:
+                frame, source = tabular.load_frame(ctx, con, dataset, settings=settings), f"dataset {dataset}"
+            else:
+                frame, source = training.workbench_frame(ctx, con, cutoff=cutoff, horizon_days=horizon_days)
+                target = churn_features.TARGET
     fitted = training.fit(ctx, settings, frame, target=target, source=source, progress=progress, **options)
-    with store.transaction() as con:
+    with wb.store.transaction() as con:
         return training.register_best(ctx, con, settings, fitted, name=name, progress=progress)
 
 
 def score(
     ctx: Context,
-    store: Store,
-    settings: Settings,
+    wb: Workbench,
     *,
     name: str = "churn",
     cutoff: datetime | None = None,
@@ -59,12 +64,14 @@ def score(
     top_reasons: int = 3,
 ) -> dict:
     """Score the organisation's users active before `cutoff` (default now) with the production
-    version of `name`: each user's risk and the features that raise it most, written to
-    analytics_results (churn_pred rows and the risk chart) as one batch. Needs models:train."""
+    version of `name` in the data home `wb`: each user's risk and the features that raise it most,
+    written to analytics_results (churn_pred rows and the risk chart) as one batch. Needs
+    models:train."""
     ctx.require("models:train")
     when = cutoff or datetime.now()
-    current, frame = _users_to_score(ctx, store, name, when, horizon_days)
-    model = training.load(settings, current["artifact_uri"])  # the version read, whatever happens meanwhile
+    current, frame = _users_to_score(ctx, wb.store, name, when, horizon_days)
+    # the version read, whatever happens meanwhile
+    model = training.load(wb.settings, current["artifact_uri"])
     x = frame.select(model.feature_names_in_.tolist()).to_pandas()
     risk = model.predict_proba(x)[:, 1]
     reasons = churn_report.reasons(model, x, risk, top_reasons)
@@ -77,8 +84,8 @@ def score(
     threshold = float(current["params"].get("threshold", 0.5))
     png = io.BytesIO()
     churn_report.risk_figure(risk, threshold).savefig(png, format="png", dpi=90)
-    with store.transaction() as con:
-        saved = results.save_batch(ctx, con, settings, result_type="churn_pred", metas=metas,
+    with wb.store.transaction() as con:
+        saved = results.save_batch(ctx, con, wb.settings, result_type="churn_pred", metas=metas,
                                    model_artifact_id=current["id"], chart_png=png.getvalue(),
                                    chart_prefix="churn-risk",
                                    chart_meta=about | {"chart": "distribution of churn risk"})

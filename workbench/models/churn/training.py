@@ -120,24 +120,6 @@ def _is_number(frame: pl.DataFrame, column: str) -> bool:
     return frame.schema[column].is_numeric() or frame.schema[column] == pl.Boolean
 
 
-def train(
-    ctx: Context,
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    frame: pl.DataFrame,
-    *,
-    name: str = "churn",
-    progress: Progress | None = None,
-    **options,
-) -> dict:
-    """Fit and log every algorithm (`fit`), then register the best as a new staging version, on
-    one connection: for a frame already in memory (benchmarks, tests of the fit). The app and the
-    CLI train through `service.train`, which holds the database only to read and to register."""
-    registry.check_name(name)
-    fitted = fit(ctx, settings, frame, progress=progress, **options)
-    return register_best(ctx, con, settings, fitted, name=name, progress=progress)
-
-
 def fit(
     ctx: Context,
     settings: Settings,

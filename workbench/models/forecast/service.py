@@ -10,17 +10,15 @@ from datetime import date
 import polars as pl
 
 from workbench.accounts.context import Context
-from workbench.db import Store
+from workbench.home import Workbench
 from workbench.models import results
 from workbench.models.forecast import methods as fm
 from workbench.models.forecast import training
-from workbench.settings import Settings
 
 
 def train(
     ctx: Context,
-    store: Store,
-    settings: Settings,
+    wb: Workbench,
     *,
     metric: str | None = None,
     by: str | None = None,
@@ -36,30 +34,31 @@ def train(
     progress: training.Progress | None = None,
 ) -> dict:
     """Backtest `method` against seasonal naive, fit it, log the run to MLflow and register a new
-    staging version: of the organisation's daily `metric` (in total or split `by` provider or
-    model), or of a registered `dataset`'s `value_col` by `date_col` (one series per `series_col`),
-    on the days from `start` to `end` (default: all). Returns the version with its metrics,
-    backtest and forecast. Needs models:train (and usage:read or datasets:read)."""
-    with store.connect() as con:  # read the series, then let the file go while the method fits
+    staging version in the data home `wb`: of the organisation's daily `metric` (in total or split
+    `by` provider or model), or of a registered `dataset`'s `value_col` by `date_col` (one series
+    per `series_col`), on the days from `start` to `end` (default: all). Returns the version with
+    its metrics, backtest and forecast. Needs models:train (and usage:read or datasets:read)."""
+    with wb.store.connect() as con:  # read the series, then let the file go while the method fits
         prepared = training.prepare(ctx, con, metric=metric, by=by, dataset=dataset, date_col=date_col,
                                     value_col=value_col, series_col=series_col, horizon=horizon, name=name,
                                     start=start, end=end, progress=progress)
-    fitted = training.fit(ctx, settings, prepared, method=method, progress=progress)
-    with store.transaction() as con:
-        return training.register_fitted(ctx, con, settings, fitted, progress=progress)
+    fitted = training.fit(ctx, wb.settings, prepared, method=method, progress=progress)
+    with wb.store.transaction() as con:
+        return training.register_fitted(ctx, con, wb.settings, fitted, progress=progress)
 
 
-def score(ctx: Context, store: Store, settings: Settings, name: str, *, end: date | None = None) -> dict:
-    """Forecast with the production version of `name` from its series read now (up to `end` when
-    given) and write each series' forecast days (`timeseries_forecast` rows) and the chart
-    (a `viz_image` row) to analytics_results as one batch. Needs models:read and models:train."""
-    with store.connect() as con:
+def score(ctx: Context, wb: Workbench, name: str, *, end: date | None = None) -> dict:
+    """Forecast with the production version of `name` in the data home `wb` from its series read
+    now (up to `end` when given) and write each series' forecast days (`timeseries_forecast` rows)
+    and the chart (a `viz_image` row) to analytics_results as one batch. Needs models:read and
+    models:train."""
+    with wb.store.connect() as con:
         prepared = training.prepare_score(ctx, con, name, end=end)
-    predicted = training.predict_score(ctx, settings, prepared)  # the file is free while it forecasts
+    predicted = training.predict_score(ctx, wb.settings, prepared)  # the file is free while it forecasts
     current, forecast = predicted["version"], predicted["forecast"]
     about = {"model": current["name"], "version": int(current["version"])}
-    with store.transaction() as con:
-        saved = results.save_batch(ctx, con, settings, result_type="timeseries_forecast",
+    with wb.store.transaction() as con:
+        saved = results.save_batch(ctx, con, wb.settings, result_type="timeseries_forecast",
                                    metas=_metas(forecast, about), model_artifact_id=current["id"],
                                    chart_png=predicted["png"], chart_prefix="forecast",
                                    chart_meta=about | {"chart": "history, forecast, 80% and 95% intervals"})

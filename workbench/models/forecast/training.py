@@ -349,7 +349,7 @@ def _log_run(settings, experiment, history, table, forecast, model, params, metr
 
     # three weeks of one series: enough for any method to refit when MLflow checks the example
     example = history.filter(pl.col("series") == history["series"][0]).tail(3 * fm.SEASON).to_pandas()
-    with registry.reachable(settings), tempfile.TemporaryDirectory() as tmp, \
+    with registry.tracking(settings), tempfile.TemporaryDirectory() as tmp, \
             mlflow.start_run(experiment_id=experiment, run_name=f"{name} {params['method']}") as run:
         mlflow.log_params({k: "" if v is None else v for k, v in params.items()})
         mlflow.log_metrics({k: v for k, v in metrics.items() if v is not None})
@@ -371,7 +371,7 @@ def _load(settings: Settings, uri: str):
     """A registered version's pyfunc model (`models:/name/version` or `models:/name@alias`)."""
     import mlflow
 
-    with registry.reachable(settings):
+    with registry.tracking(settings):
         return mlflow.pyfunc.load_model(uri)
 
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from workbench.accounts.context import Context
-from workbench.db import Store, atomic
+from workbench.db import atomic
 from workbench.errors import InvalidInput
 from workbench.ops.legacy import seed000 as legacy_seed000
 from workbench.ops.legacy import seed004 as legacy_seed004
 from workbench.ops.legacy.writer import Writer
-from workbench.settings import Settings
+
+if TYPE_CHECKING:
+    from workbench.home import Workbench
 
 SEEDS: tuple[ModuleType, ...] = (legacy_seed000, legacy_seed004)
 SHOWN_PROBLEMS = 10
@@ -31,18 +34,20 @@ class LegacyImportError(InvalidInput):
         super().__init__(f"{filename}: nothing imported. {shown}{more}")
 
 
-def import_legacy(ctx: Context, store: Store, path: Path | str, *, settings: Settings) -> dict:
-    """Import the SQLite database at `path` into the acting admin's organisation, all or nothing.
-    Returns the schema found, counts per legacy table (read, created, skipped) and notes."""
+def import_legacy(ctx: Context, wb: Workbench, path: Path | str) -> dict:
+    """Import the SQLite database at `path` into the acting admin's organisation in `wb`, all or
+    nothing (its rows in one transaction of `wb.store`, its documents' files under the data home;
+    nothing is embedded here). Returns the schema found, counts per legacy table (read, created,
+    skipped) and notes."""
     ctx.require("admin:full")
-    path = Path(path)
+    path, settings = Path(path), wb.settings
     seed, rows = read(path)
     data, problems = seed.prepare(rows, path.parent, settings)
     if problems:
         raise LegacyImportError(path.name, problems)
     files: list[Path] = []  # document files written; removed again if the transaction fails
     try:
-        with store.connect() as con, atomic(con):
+        with wb.store.connect() as con, atomic(con):
             writer = Writer(con, ctx, settings, seed.SOURCE, files)
             seed.write(writer, data)
             writer.finish()

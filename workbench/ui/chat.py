@@ -1,31 +1,32 @@
-"""Chat: questions answered from your documents, code or the workbench's own data, with sources,
-confidence, grounding and the agents' reasoning. Conversations can be renamed, exported, deleted."""
+"""The Chat page's widgets: the list of conversations, a chat's settings and attachments, the messages
+with their confidence, sources, grounding and reasoning, the chat's exports, rename and delete, and the
+answer streamed while it is written. Every text from the data or a model is shown through
+`markup.inert`: no image in it loads."""
+
+from __future__ import annotations
 
 import plotly.express as px
 import streamlit as st
 
 from workbench import markup, ui
+from workbench.accounts.context import Context
 from workbench.chat import ask as chat
 from workbench.chat import conversations, prompts
 from workbench.chat.providers import PROVIDERS
 from workbench.documents import ingest, parsing
-from workbench.documents import records as documents
 from workbench.errors import WorkbenchError
+from workbench.ui.documents import mark
 
-ctx = ui.require("chat:use")
-st.title("Chat")
-cfg = ui.settings()
 
-with ui.connection() as con:
-    mine = conversations.list_conversations(ctx, con)
-    readable = documents.list_documents(ctx, con) if ctx.can("documents:read") else []
+def agent_names(ctx: Context, con) -> dict[str, str]:
+    """Each agent type's label: the organisation's agent names (seed 003, edited on Agents & prompts),
+    else what each one reads."""
     named = {a["agent_type"]: a["name"] for a in reversed(prompts.list_agents(ctx, con))}
-# the organisation's agent names (seed 003, edited on Agents & prompts), else what each one reads
-AGENTS = {"rag": "Documents", "code": "Code", "analytics": "Workbench data", **named}
-# every text from the data or a model is shown through markup.inert: no image in it loads
+    return {"rag": "Documents", "code": "Code", "analytics": "Workbench data", **named}
 
-side, main = st.columns([1, 3], gap="medium")
-with side:
+
+def conversation_list(mine: list[dict]) -> str | None:
+    """A "New chat" button over the user's conversations; returns the open one's UUID (None: a new chat)."""
     if st.button("New chat", icon=":material/add:", width="stretch"):
         st.session_state.pop("chat.current", None)
         st.rerun()
@@ -46,27 +47,20 @@ with side:
         if picked and picked != current:
             st.session_state["chat.current"] = current = picked
             st.rerun()
-
-conv = None
-if current:
-    with ui.connection() as con:
-        conv = conversations.get_conversation(ctx, con, current)
-        history = conversations.messages(ctx, con, current)
-else:
-    history = []
+    return current
 
 
-def settings_panel() -> dict:
+def settings_panel(ctx: Context, conv: dict | None, readable: list[dict], agents: dict[str, str]) -> dict:
     """Agent, provider, model and document scope for a new chat, or the current one's."""
+    cfg = ui.settings()
     current_provider = (conv or {}).get("llm_provider") or cfg.llm_provider
-    with st.expander(
-        "Chat settings" + (f": {AGENTS[conv['agent_type']]}" if conv else ""), expanded=not conv
-    ):
+    title = "Chat settings" + (f": {agents[conv['agent_type']]}" if conv else "")
+    with st.expander(title, expanded=not conv):
         left, mid, right = st.columns(3)
         agent = left.selectbox(
             "Agent",
             prompts.AGENT_TYPES,
-            format_func=AGENTS.get,
+            format_func=agents.get,
             index=prompts.AGENT_TYPES.index(conv["agent_type"]) if conv else 0,
         )
         provider = mid.selectbox(
@@ -104,7 +98,7 @@ def settings_panel() -> dict:
                 )
             st.rerun()
         if conv and ctx.can("documents:create"):
-            attach(conv)
+            attach(ctx, conv)
     return {
         "agent_type": agent,
         "provider_name": provider,
@@ -113,8 +107,9 @@ def settings_panel() -> dict:
     }
 
 
-def attach(conv: dict) -> None:
+def attach(ctx: Context, conv: dict) -> None:
     """Files uploaded here belong to this chat only (seed 002)."""
+    cfg = ui.settings()
     files = st.file_uploader(
         "Attach files to this chat",
         type=[e.lstrip(".") for e in parsing.SUPPORTED_TYPES],
@@ -126,10 +121,7 @@ def attach(conv: dict) -> None:
         with st.spinner("Reading and indexing..."):
             outcomes = ingest.ingest_files(
                 ctx,
-                cfg,
-                ui.store(),
-                ui.vectors(),
-                ui.embedder(),
+                ui.workbench(),
                 [(f.name, f.getvalue()) for f in files],
                 conversation_id=conv["id"],
             )
@@ -139,7 +131,19 @@ def attach(conv: dict) -> None:
             )
 
 
-def assistant_extras(message: dict, question: str) -> None:
+def messages(ctx: Context, history: list[dict]) -> None:
+    """The conversation so far; under each answer, its extras (the question's words marked in its sources)."""
+    asked = ""
+    for message in history:
+        with st.chat_message(message["role"]):
+            st.markdown(markup.inert(message["content"]))
+            if message["role"] == "assistant":
+                assistant_extras(ctx, message, asked)
+            else:
+                asked = message["content"]
+
+
+def assistant_extras(ctx: Context, message: dict, question: str) -> None:
     """Confidence, sources, grounding and reasoning under an answer."""
     confidence = message["confidence_score"]
     if confidence is not None:
@@ -159,21 +163,7 @@ def assistant_extras(message: dict, question: str) -> None:
         st.code(table["cited_text"], language="sql")
         show_table(table.get("table"))
     elif sources:
-        with st.expander(f"Sources ({sum(1 for s in sources if s.get('cited'))} cited of {len(sources)})"):
-            for s in sources:
-                where = s.get("location") or (f"page {s['page_number']}" if s.get("page_number") else "")
-                head = f"**[{s['number']}] {s['title']}**" + (f" · {where}" if where else "")
-                with st.container(border=True):
-                    st.markdown(markup.inert(head + ("" if s.get("cited") else " · *not cited*")))
-                    st.caption(
-                        markup.inert(f"{s['filename']} · relevance {s['relevance_score']:.2f}")
-                        + (
-                            " · contained instructions to the assistant, removed"
-                            if s.get("suspicious")
-                            else ""
-                        )
-                    )
-                    st.markdown(ui.mark(s["cited_text"][:1200], question))
+        source_cards(sources, question)
     evidence = message["grounding_evidence"]
     if evidence and (evidence.get("verified_claims") or evidence.get("unverified_claims")):
         with st.expander(f"Grounding {evidence['score']:.2f}"):
@@ -193,7 +183,23 @@ def assistant_extras(message: dict, question: str) -> None:
                     st.json(step["input"], expanded=False)
 
 
-def show_table(table: dict) -> None:
+def source_cards(sources: list[dict], question: str) -> None:
+    """An answer's sources, cited or not, each with its place, relevance and the passage read."""
+    with st.expander(f"Sources ({sum(1 for s in sources if s.get('cited'))} cited of {len(sources)})"):
+        for s in sources:
+            where = s.get("location") or (f"page {s['page_number']}" if s.get("page_number") else "")
+            head = f"**[{s['number']}] {s['title']}**" + (f" · {where}" if where else "")
+            with st.container(border=True):
+                st.markdown(markup.inert(head + ("" if s.get("cited") else " · *not cited*")))
+                st.caption(
+                    markup.inert(f"{s['filename']} · relevance {s['relevance_score']:.2f}")
+                    + (" · contained instructions to the assistant, removed" if s.get("suspicious") else "")
+                )
+                st.markdown(mark(s["cited_text"][:1200], question))
+
+
+def show_table(table: dict | None) -> None:
+    """The rows an analytics answer read, as a chart and a table."""
     if not table or not table["rows"]:
         return
     chart = table["chart"]
@@ -203,82 +209,70 @@ def show_table(table: dict) -> None:
     st.dataframe(table["rows"], hide_index=True, width="stretch")
 
 
-with main:
-    options = settings_panel()
-    asked = ""
-    for message in history:
-        with st.chat_message(message["role"]):
-            st.markdown(markup.inert(message["content"]))
-            if message["role"] == "assistant":
-                assistant_extras(message, asked)
-            else:
-                asked = message["content"]
-    if conv:
-        export_md, export_json, rename, delete = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
-        with ui.connection() as con:
-            export_md.download_button(
-                "Markdown",
-                conversations.export(ctx, con, conv["uuid"]),
-                file_name=f"conversation-{conv['uuid'][:8]}.md",
-                icon=":material/download:",
-            )
-            export_json.download_button(
-                "JSON",
-                conversations.export(ctx, con, conv["uuid"], "json"),
-                file_name=f"conversation-{conv['uuid'][:8]}.json",
-                icon=":material/download:",
-            )
-        with rename.popover("Rename", icon=":material/edit:"):
-            title = st.text_input("Title", value=conv["title"] or "")
-            if st.button("Save title"):
-                try:
-                    with ui.connection(write=True) as con:
-                        conversations.update_conversation(ctx, con, conv["uuid"], title=title)
-                    st.rerun()
-                except WorkbenchError as exc:
-                    st.error(str(exc))
-        with delete:
-            ui.confirm_delete(
-                markup.inert(f"Delete “{conv['title']}” with its {len(history)} messages and chat uploads"),
-                lambda con: conversations.delete_conversation(
-                    ctx, con, conv["uuid"], settings=cfg, vectors=ui.vectors()
-                ),
-                key=conv["uuid"],
-            )
-
-question = st.chat_input("Ask about your documents, code or workbench data")
-if question:
-    with main:
-        with st.chat_message("user"):
-            st.markdown(markup.inert(question))
-        with st.chat_message("assistant"):
-            status = st.status("Thinking...", expanded=False)
-            placeholder = st.empty()
-            streamed: list[str] = []
-
-            def on_delta(piece: str) -> None:
-                streamed.append(piece)
-                placeholder.markdown(markup.inert("".join(streamed)) + "▌")
-
+def conversation_actions(ctx: Context, conv: dict, count: int) -> None:
+    """The open chat's Markdown and JSON exports, its rename and its delete (`count` messages)."""
+    export_md, export_json, rename, delete = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
+    with ui.connection() as con:
+        export_md.download_button(
+            "Markdown",
+            conversations.export(ctx, con, conv["uuid"]),
+            file_name=f"conversation-{conv['uuid'][:8]}.md",
+            icon=":material/download:",
+        )
+        export_json.download_button(
+            "JSON",
+            conversations.export(ctx, con, conv["uuid"], "json"),
+            file_name=f"conversation-{conv['uuid'][:8]}.json",
+            icon=":material/download:",
+        )
+    with rename.popover("Rename", icon=":material/edit:"):
+        title = st.text_input("Title", value=conv["title"] or "")
+        if st.button("Save title"):
             try:
-                answer = chat.ask(
-                    ctx,
-                    cfg,
-                    ui.store(),
-                    ui.vectors(),
-                    ui.embedder(),
-                    question,
-                    conversation_uuid=conv["uuid"] if conv else None,
-                    on_delta=on_delta,
-                    on_step=lambda text: status.update(label=text),
-                    secrets=ui.secrets(),
-                    **({} if conv else options),
-                )
+                with ui.connection(write=True) as con:
+                    conversations.update_conversation(ctx, con, conv["uuid"], title=title)
+                st.rerun()
             except WorkbenchError as exc:
-                status.update(label="Not answered", state="error")
-                placeholder.error(str(exc))
-                st.stop()
-            status.update(label="Done", state="complete")
-            placeholder.markdown(markup.inert(answer.content))
-    st.session_state["chat.current"] = answer.conversation_uuid
-    st.rerun()
+                st.error(str(exc))
+    with delete:
+        ui.confirm_delete(
+            markup.inert(f"Delete “{conv['title']}” with its {count} messages and chat uploads"),
+            lambda con: conversations.delete_conversation(
+                ctx, con, conv["uuid"], settings=ui.settings(), vectors=ui.vectors()
+            ),
+            key=conv["uuid"],
+        )
+
+
+def answer(ctx: Context, question: str, conv: dict | None, options: dict) -> str:
+    """Ask `question` in `conv` (None: a new chat with `options`), showing the agents' steps and the
+    answer as it is written; returns the conversation's UUID. An error is shown and stops the page."""
+    with st.chat_message("user"):
+        st.markdown(markup.inert(question))
+    with st.chat_message("assistant"):
+        status = st.status("Thinking...", expanded=False)
+        placeholder = st.empty()
+        streamed: list[str] = []
+
+        def on_delta(piece: str) -> None:
+            streamed.append(piece)
+            placeholder.markdown(markup.inert("".join(streamed)) + "▌")
+
+        try:
+            answered = chat.ask(
+                ctx,
+                ui.workbench(),
+                question,
+                conversation_uuid=conv["uuid"] if conv else None,
+                on_delta=on_delta,
+                on_step=lambda text: status.update(label=text),
+                secrets=ui.secrets(),
+                **({} if conv else options),
+            )
+        except WorkbenchError as exc:
+            status.update(label="Not answered", state="error")
+            placeholder.error(str(exc))
+            st.stop()
+        status.update(label="Done", state="complete")
+        placeholder.markdown(markup.inert(answered.content))
+    return answered.conversation_uuid

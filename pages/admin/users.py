@@ -6,6 +6,7 @@ import streamlit as st
 from workbench import csv_safe, ui
 from workbench.accounts import users
 from workbench.documents import records
+from workbench.ui import admin
 
 ctx = ui.require("users:manage")
 st.title("Users & roles")
@@ -21,7 +22,7 @@ table = pl.DataFrame(rows, infer_schema_length=None).with_columns(
     pl.col("last_login").cast(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M").fill_null("never"),
     pl.col("full_name").fill_null(""),
 )
-st.dataframe(table.drop("uuid"), hide_index=True, width="stretch")
+st.dataframe(table.drop("uuid"), hide_index=True, width="stretch", column_config=admin.USER_LABELS)
 st.download_button("Download CSV", csv_safe.write_csv(table.drop("uuid")), "users.csv", "text/csv")
 
 left, right = st.columns(2)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from workbench import ui
 from workbench.chat import prompts
-from workbench.errors import WorkbenchError
+from workbench.ui import admin
 
 ctx = ui.require("prompts:manage")
 st.title("Agents & prompts")
@@ -68,30 +68,4 @@ if not templates:
     st.info("This organisation has no templates yet; `workbench init` creates the defaults.")
 for template in templates:
     with st.expander(f"{template['name']} · {template['template_type'].replace('_', ' ')}"):
-        with st.form(f"template.{template['uuid']}"):
-            system = None
-            if template["template_type"] != "system":
-                system = st.text_area(
-                    "System prompt (empty: the organisation's system template)",
-                    value=template["system_prompt"] or "",
-                    height=80,
-                    key=f"template.{template['uuid']}.system",
-                )
-            content = st.text_area(
-                "Template", value=template["content"], height=180, key=f"template.{template['uuid']}.content"
-            )
-            st.caption(
-                "Variables: "
-                + (", ".join(template["variables"]) or "none")
-                + f" · last changed {template['updated_at']:%Y-%m-%d %H:%M}"
-            )
-            if st.form_submit_button("Save", type="primary"):
-                try:
-                    with ui.connection(write=True) as con:
-                        prompts.update_template(
-                            ctx, con, template["uuid"], content=content, system_prompt=system
-                        )
-                    st.toast("Saved: the next question uses it.")
-                    st.rerun()
-                except WorkbenchError as exc:
-                    st.error(str(exc))
+        admin.template_editor(ctx, template)

@@ -16,9 +16,8 @@ with ui.connection() as con:
 
 for alert in alerts:  # budgets, month-end projections, unusual days, plan limits (usage:read only)
     (st.error if alert["level"] == "error" else st.warning)(alert["text"], icon=":material/savings:")
-usage_page = ui.page_for(ctx, "usage:read")
-if alerts and usage_page:
-    st.page_link(usage_page.path, label="Open Usage for budgets and anomalies", icon=usage_page.icon)
+if alerts:
+    ui.link(ctx, "usage-budgets", "Open Budgets and anomalies")
 
 if not kpis:
     st.info("Your role has no dashboards yet. Ask an admin for a role with more access.")

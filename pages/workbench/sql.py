@@ -2,13 +2,12 @@
 tables the role may read, in a separate process; no files, URLs or extensions; 1,000 rows, 5 s and
 1 GB at most), the schema, a quick chart of the result, downloads and the user's saved queries."""
 
-import plotly.express as px
-import polars as pl
 import streamlit as st
 
 from workbench import ui
 from workbench.errors import WorkbenchError
 from workbench.sql_console import console as sql_console
+from workbench.ui import sql as sql_widgets
 
 ctx = ui.require("sql:query")
 state = st.session_state
@@ -20,18 +19,7 @@ with ui.connection() as con:
 
 editor, side = st.columns([3, 1])
 with side:
-    st.markdown("**Tables you may read**")
-    for name, columns in tables.items():
-        with st.expander(name):
-            st.markdown("\n".join(f"- `{c}` {t.lower()}" for c, t in columns))
-    if mine:
-        st.markdown("**Saved queries**")
-        pick = st.selectbox(
-            "Open", [q["name"] for q in mine], index=None, key="sql.open", placeholder="Choose a saved query"
-        )
-        if pick and state.get("sql.opened") != pick:
-            state["sql.opened"], state["sql.text"] = pick, next(q["sql"] for q in mine if q["name"] == pick)
-            st.rerun()
+    sql_widgets.side_panel(tables, mine)
 first = next(iter(tables), "documents")
 state.setdefault("sql.text", f"SELECT * FROM {first} LIMIT 20")
 with editor:
@@ -71,24 +59,4 @@ if result is None:
         "read, and nothing is written."
     )
     st.stop()
-frame = (
-    pl.DataFrame(result.rows, infer_schema_length=None)
-    if result.rows
-    else pl.DataFrame(schema=result.columns)
-)
-more = " (the first ones; there are more)" if result.truncated else ""
-st.caption(
-    f"{frame.height:,} rows{more} in {result.seconds:.2f} s from {', '.join(result.tables) or 'no table'}."
-    " None in a cell is SQL NULL (an unpriced call's cost, for instance)."
-)
-st.dataframe(frame, hide_index=True)
-ui.exports(frame, "query-result", key="sql.export")
-numeric = [c for c, t in frame.schema.items() if t.is_numeric()]
-if frame.height and numeric:
-    with st.expander("Quick chart"):
-        x_col, y_col, kind = st.columns(3)
-        x = x_col.selectbox("x", frame.columns, key="sql.x")
-        y = y_col.selectbox("y", numeric, index=len(numeric) - 1, key="sql.y")
-        chart = kind.radio("as", ["bar", "line", "scatter"], horizontal=True, key="sql.kind")
-        draw = {"bar": px.bar, "line": px.line, "scatter": px.scatter}[chart]
-        st.plotly_chart(draw(frame.to_pandas(), x=x, y=y))
+sql_widgets.result_view(result)

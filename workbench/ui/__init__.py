@@ -1,9 +1,9 @@
-"""Streamlit glue: the one module that imports streamlit. Caches the settings and the store,
-keeps the acting user in the session, and builds the navigation from their permissions."""
+"""Streamlit glue: the one package that imports streamlit (each area's widgets in a module beside
+this one). Caches the settings and the store, keeps the acting user in the session, and builds the
+navigation from their permissions."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,25 +24,78 @@ class PageSpec:
     title: str
     icon: str
     permission: str | None  # None: every logged-in user
+    section: str
+    url: str  # the page's address: unique, stable (links and bookmarks use it)
 
 
-# The pages that exist. A page appears in the navigation only if the user holds its permission.
+def _section(name: str, *pages: tuple[str, str, str, str | None, str]) -> list[PageSpec]:
+    return [PageSpec(path, title, icon, permission, name, url)
+            for path, title, icon, permission, url in pages]
+
+
+# The pages that exist, one job each, in the navigation's sections (a folder of pages/ each). A page
+# appears only if the user holds its permission; the first page of a permission is where a KPI's link
+# leads (`page_for`). No page sits directly in pages/: Streamlit would also serve such a file on its
+# own (its older multipage mode, on for a pages/ folder with scripts in it), without app.py.
 PAGES = [
-    PageSpec("pages/home.py", "Home", ":material/home:", None),
-    PageSpec("pages/chat.py", "Chat", ":material/chat:", "chat:use"),
-    PageSpec("pages/documents.py", "Documents", ":material/description:", "documents:read"),
-    PageSpec("pages/calls.py", "Calls", ":material/call:", "calls:read"),
-    PageSpec("pages/usage.py", "Usage", ":material/monitoring:", "usage:read"),
-    PageSpec("pages/churn.py", "Churn", ":material/person_remove:", "models:train"),
-    PageSpec("pages/forecast.py", "Forecast", ":material/trending_up:", "models:train"),
-    PageSpec("pages/models.py", "Models", ":material/model_training:", "models:read"),
-    PageSpec("pages/sql.py", "SQL console", ":material/terminal:", "sql:query"),
-    PageSpec("pages/prices.py", "Prices & budgets", ":material/payments:", "prices:manage"),
-    PageSpec("pages/prompts.py", "Agents & prompts", ":material/edit_note:", "prompts:manage"),
-    PageSpec("pages/users.py", "Users & roles", ":material/group:", "users:manage"),
-    PageSpec("pages/admin.py", "Administration", ":material/admin_panel_settings:", "admin:full"),
-    PageSpec("pages/account.py", "My account", ":material/person:", None),
+    *_section("Workbench",
+              ("pages/workbench/home.py", "Home", ":material/home:", None, "home"),
+              ("pages/workbench/chat.py", "Chat", ":material/chat:", "chat:use", "chat"),
+              ("pages/workbench/sql.py", "SQL console", ":material/terminal:", "sql:query", "sql")),
+    *_section("Documents",
+              ("pages/documents/library.py", "Documents", ":material/description:", "documents:read",
+               "documents"),
+              ("pages/documents/search.py", "Search documents", ":material/search:", "documents:read",
+               "documents-search"),
+              ("pages/documents/upload.py", "Upload documents", ":material/upload_file:", "documents:create",
+               "documents-upload"),
+              ("pages/documents/repos.py", "Code repositories", ":material/code:", "documents:read", "code")),
+    *_section("Calls",
+              ("pages/calls/browse.py", "Calls", ":material/call:", "calls:read", "calls"),
+              ("pages/calls/search.py", "Search calls", ":material/manage_search:", "calls:read",
+               "calls-search"),
+              ("pages/calls/imports.py", "Import calls", ":material/upload:", "calls:import", "calls-import"),
+              ("pages/calls/qa.py", "QA pairs", ":material/quiz:", "qa:read", "qa"),
+              ("pages/calls/datasets.py", "Datasets", ":material/dataset:", "datasets:read", "datasets")),
+    *_section("Usage",
+              ("pages/usage/overview.py", "Usage", ":material/monitoring:", "usage:read", "usage"),
+              ("pages/usage/latency.py", "Latency", ":material/speed:", "usage:read", "usage-latency"),
+              ("pages/usage/people.py", "Users and conversations", ":material/groups:", "usage:read",
+               "usage-people"),
+              ("pages/usage/budgets.py", "Budgets and anomalies", ":material/savings:", "usage:read",
+               "usage-budgets"),
+              ("pages/usage/calls.py", "LLM calls", ":material/list_alt:", "usage:read", "usage-calls")),
+    *_section("Models",
+              ("pages/models/churn.py", "Churn", ":material/person_remove:", "models:train", "churn"),
+              ("pages/models/at_risk.py", "Users at risk", ":material/warning:", "models:train", "at-risk"),
+              ("pages/models/forecast.py", "Forecast", ":material/trending_up:", "models:train", "forecast"),
+              ("pages/models/forecast_score.py", "Score a forecast", ":material/query_stats:", "models:train",
+               "forecast-score"),
+              ("pages/models/registry.py", "Models", ":material/model_training:", "models:read", "models")),
+    *_section("Administration",
+              ("pages/admin/prices.py", "Prices", ":material/payments:", "prices:manage", "prices"),
+              ("pages/admin/budgets.py", "Budgets", ":material/account_balance_wallet:", "prices:manage",
+               "budgets"),
+              ("pages/admin/prompts.py", "Agents & prompts", ":material/edit_note:", "prompts:manage",
+               "prompts"),
+              ("pages/admin/users.py", "Users & roles", ":material/group:", "users:manage", "users"),
+              ("pages/admin/organisation.py", "Administration", ":material/admin_panel_settings:",
+               "admin:full", "admin"),
+              ("pages/admin/api_keys.py", "API keys", ":material/key:", "admin:full", "api-keys"),
+              ("pages/admin/audit.py", "Audit log", ":material/history:", "admin:full", "audit")),
+    *_section("Account",
+              ("pages/account/my_account.py", "My account", ":material/person:", None, "account")),
 ]
+
+
+def navigation(ctx: Context) -> dict[str, list]:
+    """The user's navigation: their visible pages by section, Home first (the default)."""
+    sections: dict[str, list] = {}
+    for spec in visible_pages(ctx):
+        page = st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url,
+                       default=spec.url == "home")
+        sections.setdefault(spec.section, []).append(page)
+    return sections
 
 
 @st.cache_resource
@@ -99,7 +152,7 @@ def ingest_worker():
     """The process's background ingest thread and its job states."""
     from workbench.documents.jobs import IngestWorker
 
-    return IngestWorker(settings(), store(), vectors(), embedder())
+    return IngestWorker(workbench())
 
 
 def secrets() -> dict[str, str]:
@@ -171,6 +224,17 @@ def visible_pages(ctx: Context) -> list[PageSpec]:
 def page_for(ctx: Context, permission: str) -> PageSpec | None:
     """The first visible page guarded by `permission`, for links from KPIs."""
     return next((p for p in visible_pages(ctx) if p.permission == permission), None)
+
+
+def page_at(ctx: Context, url: str) -> PageSpec | None:
+    """The page at `url` when the user may see it (for a link to one page), else None."""
+    return next((p for p in visible_pages(ctx) if p.url == url), None)
+
+
+def link(ctx: Context, url: str, label: str | None = None) -> None:
+    """A link to the page at `url`, shown only when the user may open it."""
+    if target := page_at(ctx, url):
+        st.page_link(target.path, label=label or target.title, icon=target.icon)
 
 
 def login_form() -> None:
@@ -278,13 +342,6 @@ def budget_table(status: list[dict], *, detail: bool = False):
     return frame
 
 
-# The metrics the Models page compares, per kind of model (the first is the gate's default).
-MODEL_METRICS = {
-    "churn": ["roc_auc", "pr_auc", "brier", "log_loss", "f1", "cv_roc_auc_mean"],
-    "forecast": ["mase", "smape", "mae", "baseline_mase", "baseline_smape", "baseline_mae"],
-}
-
-
 def apply(action, done: str, flash: str) -> None:
     """One change (`action(con)`) in a write transaction; `done` is shown after the rerun by
     `show_flash(flash)`, an error here, with nothing changed."""
@@ -304,11 +361,6 @@ def show_flash(flash: str) -> None:
         st.success(message)
 
 
-def registry_action(action, done: str) -> None:
-    """One registry change (`action(con)`); the gate's refusal shows here, with nothing changed."""
-    apply(action, done, "models.done")
-
-
 def confirm_delete(label: str, action, key: str) -> None:
     """A delete behind a confirmation popover; `action(con)` runs in one write transaction."""
     with st.popover("Delete", icon=":material/delete:"):
@@ -323,66 +375,3 @@ def confirm_delete(label: str, action, key: str) -> None:
             st.toast("Deleted.")
             st.rerun()
 
-
-def document_detail(ctx: Context, document_uuid: str) -> None:
-    """Summary, keywords, topics and chunks of one document, with its delete button."""
-    from workbench.documents import records as documents
-
-    with connection() as con:
-        doc = documents.get_document(ctx, con, document_uuid)
-    from workbench import markup
-
-    st.subheader(markup.inert(doc["title"] or doc["filename"]))
-    cols = st.columns(5)
-    for col, (label, value) in zip(cols, [("Status", doc["processing_status"]), ("Chunks", doc["num_chunks"]),
-                                          ("Tokens", f"{doc['num_tokens']:,}"), ("Version", doc["version"]),
-                                          ("Content", doc["content_type"] or "-")], strict=True):
-        col.metric(label, value)
-    if doc["error_message"]:
-        st.error(markup.inert(doc["error_message"]))
-    if doc["auto_summary"]:
-        st.markdown(f"**Summary** ({doc['summarization_model']})")
-        st.markdown(markup.inert(doc["auto_summary"]))
-    if doc["keywords"]:
-        st.markdown("**Keywords** " + " ".join(f"`{k}`" for k in doc["keywords"]))
-    if doc["topics"]:
-        st.markdown(markup.inert("**Topics** " + " · ".join(doc["topics"])))
-    with st.expander(f"{len(doc['chunks'])} chunks"):
-        st.dataframe(doc["chunks"], hide_index=True, width="stretch",
-                     column_config={"content": st.column_config.TextColumn("text", width="large")})
-    if ctx.can("documents:delete"):
-        confirm_delete(f"Delete {doc['filename']}: its file, {doc['num_chunks']} chunks and their vectors",
-                       lambda con: documents.delete_document(ctx, con, document_uuid, settings=settings(),
-                                                             vectors=vectors()),
-                       key=document_uuid)
-
-
-def hit_card(rank: int, hit, query: str) -> None:
-    """One search result: where it comes from, how it scored, the text with the query words marked."""
-    from workbench import markup
-
-    where = [hit.title]
-    if hit.page_number:
-        where.append(f"page {hit.page_number}")
-    if hit.start_line:
-        where.append(f"{hit.filename} lines {hit.start_line}-{hit.end_line}")
-    if hit.section and hit.section != hit.title:
-        where.append(hit.section)
-    with st.container(border=True):
-        st.markdown(markup.inert(f"**{rank}. {' · '.join(where)}**"))
-        st.caption(f"fused score {hit.score:.4f} · similarity {hit.similarity:.2f} · vector rank "
-                   f"{hit.vector_rank or '-'} · text rank {hit.text_rank or '-'}")
-        st.markdown(mark(hit.text, query))
-
-
-def mark(text: str, query: str) -> str:
-    """Bold the query's words (of 3+ letters) in a result's text, as inert Markdown (no images)."""
-    from workbench import markup
-
-    text = re.sub(r"^#{1,6}\s*", "", text, flags=re.MULTILINE)  # headings as plain lines, not titles
-    text = re.sub(r"\*\*|__", "", text)  # the source's own emphasis: bold is kept for the query's words
-    words = sorted({w for w in re.findall(r"\w{3,}", query.lower())}, key=len, reverse=True)
-    if words:
-        pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\w*", re.IGNORECASE)
-        text = pattern.sub(lambda m: f"**{m.group(0)}**", text.replace("*", "\\*"))
-    return markup.inert(text)  # last: dropping "**" above can join a "!" to a "["

@@ -1,0 +1,68 @@
+"""Usage: tokens, cost and calls of the organisation's LLM calls over time, from the daily rollups."""
+
+import plotly.express as px
+import streamlit as st
+
+from workbench import ui
+from workbench.ui import usage as usage_ui
+from workbench.usage import budgets
+from workbench.usage import queries as usage
+
+ctx = ui.require("usage:read")
+st.title("Usage")
+f, kpi = usage_ui.filters(ctx)
+with ui.connection() as con:
+    usage_ui.budget_alerts(budgets.budget_status(ctx, con))
+usage_ui.unpriced_warning(ctx, f)
+usage_ui.kpi_cards(kpi)
+st.caption("Click a bar (or draw a box over days) to open the LLM calls behind it.")
+
+left, right = st.columns([4, 1])
+measure = usage_ui.remembered(
+    left.radio, "Show", ["cost", "tokens", "calls"], horizontal=True, key="usage.measure", default="cost"
+)
+stack = usage_ui.remembered(
+    right.selectbox, "Stack by", list(usage.DIMENSIONS), key="usage.stack", default="provider"
+)
+with ui.connection() as con:
+    series = usage.over_time(ctx, con, f, by=stack, measure=measure)
+    breakdowns = {by: usage.breakdown(ctx, con, f, by=by) for by in ("provider", "model", "operation")}
+    kinds = usage.token_types(ctx, con, f)
+
+usage_ui.chart(
+    px.bar(
+        series.to_pandas(),
+        x="day",
+        y=measure,
+        color=stack,
+        custom_data=[stack],
+        title=f"{measure.title()} per day by {stack}: click a bar or draw a box over days",
+    ),
+    series,
+    "usage.time",
+    f,
+    usage_ui.by_day(stack),
+    box=True,
+)
+for col, (by, frame) in zip(st.columns(3), breakdowns.items(), strict=True):
+    with col:
+        usage_ui.chart(
+            px.bar(
+                frame.to_pandas(),
+                x="cost_usd",
+                y=by,
+                orientation="h",
+                title=f"Cost by {by}",
+                hover_data=["calls", "total_tokens", "unpriced_calls"],
+            ).update_yaxes(title=None, autorange="reversed"),
+            frame,
+            f"usage.by.{by}",
+            f,
+            lambda sel, by=by: {by: sel.points[0]["y"]},
+        )
+
+st.plotly_chart(
+    px.pie(kinds.to_pandas(), names="token_type", values="tokens", hole=0.5, title="Tokens by type"),
+    key="usage.kinds",
+)
+ui.exports(kinds, "token-types", key="usage.kinds.x")

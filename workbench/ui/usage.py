@@ -1,0 +1,242 @@
+"""The Usage pages' widgets: the period and filters that stay the same from one usage page to the
+next, the charts whose bars drill down to the LLM calls behind them, the KPI cards, budget alerts
+and the money format."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import plotly.express as px
+import polars as pl
+import streamlit as st
+
+from workbench import ui
+from workbench.errors import WorkbenchError
+from workbench.usage import queries as usage
+
+CALLS_PAGE = "pages/usage/calls.py"
+FILTERS = ("projects", "users", "providers", "models", "operations")
+CARDS = [
+    ("Tokens", "tokens", "{:,.0f}"),
+    ("Cost", "cost", None),
+    ("Calls", "calls", "{:,.0f}"),
+    ("Mean latency", "mean_latency_ms", "{:,.0f} ms"),
+    ("p95 latency", "p95_latency_ms", "{:,.0f} ms"),
+    ("Cost per conversation", "cost_per_conversation", None),
+    ("Active users", "active_users", "{:,.0f}"),
+]
+
+
+# The LLM calls table's headings (the exports keep the column names, for scripts).
+CALL_COLUMNS = {
+    "created_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"), "user": "User",
+    "project": "Project", "provider": "Provider", "model": "Model", "operation": "Operation",
+    "prompt_tokens": "Prompt tokens", "cached_tokens": "Cached tokens",
+    "completion_tokens": "Completion tokens", "embedding_tokens": "Embedding tokens",
+    "total_tokens": "Total tokens",
+    "tokens_estimated": st.column_config.CheckboxColumn("Tokens estimated"),
+    "cost_usd": st.column_config.NumberColumn("Cost (USD)", format="$%.4f"),
+    "latency_ms": st.column_config.NumberColumn("Latency (ms)", format="%d"), "status": "Status",
+    "conversation": "Conversation", "call": "Call",
+}
+
+def money(v) -> str:
+    """Dollars, with more decimals below a cent; "unknown" where no price makes a cost."""
+    return "unknown" if v is None else f"${v:,.2f}" if v >= 0.01 or v == 0 else f"${v:,.4f}"
+
+
+def remembered(widget, *args, key: str, default, **kwargs):
+    """`widget(*args, key=key, **kwargs)` whose value outlives a page switch, so that the usage pages
+    share it: a widget on another page is another widget, which starts from its default, so a plain
+    copy of the value (`key` + ".kept", updated by each change) seeds it on every run."""
+    state = st.session_state
+    state[key] = state.setdefault(f"{key}.kept", default)
+    return widget(*args, key=key, on_change=_keep, args=(key,), **kwargs)
+
+
+def _keep(key: str) -> None:
+    st.session_state[f"{key}.kept"] = st.session_state[key]
+
+
+def filters(ctx) -> tuple[usage.Filters, dict]:
+    """The period and the project, user, provider, model and operation filters, shared by the usage
+    pages, with the caption of the period; returns them and their totals (this period and the one
+    before). Stops the page with what to do next when neither period has a call."""
+    if st.session_state.pop("usage.drill.open", False):  # a bar was clicked on the last run
+        st.switch_page(CALLS_PAGE)
+    with ui.connection() as con:
+        usage.refresh(con)
+        choices = usage.options(ctx, con)
+    left, mid, _ = st.columns([2, 2, 1])
+    name = remembered(left.selectbox, "Period", usage.PERIODS, key="usage.period", default="Last 30 days")
+    custom = None
+    if name == "Custom":
+        month = (date.today() - timedelta(days=29), date.today())
+        picked = remembered(mid.date_input, "From - to", key="usage.range", default=month)
+        custom = tuple(picked) if len(picked) == 2 else None
+    with st.expander("Filters: project, user, provider, model, operation"):
+        chosen = {
+            key: remembered(col.multiselect, key.title(), choices[key], key=f"usage.f.{key}", default=[])
+            for col, key in zip(st.columns(5), FILTERS, strict=True)
+        }
+    try:
+        start, end = (
+            usage.period(name, custom=custom) if name != "Custom" or custom else usage.period("Last 30 days")
+        )
+    except WorkbenchError as exc:
+        st.error(str(exc))
+        st.stop()
+    f = usage.Filters(start, end, **{k: tuple(v) for k, v in chosen.items()})
+    st.caption(
+        f"{start:%d %b %Y} to {end - timedelta(days=1):%d %b %Y}, compared with the {f.days} days before."
+    )
+    with ui.connection() as con:
+        kpi = usage.totals(ctx, con, f)
+    if not kpi["current"]["calls"] and not kpi["previous"]["calls"]:
+        st.info(
+            "No LLM calls in this period. Chat or upload documents, widen the period, or import a usage log"
+            " with `workbench usage import FILE --as ADMIN`."
+        )
+        st.stop()
+    return f, kpi
+
+
+def budget_alerts(alerts: list[dict]) -> None:
+    """A warning for each budget at risk this month, an error for each exceeded (or projected to be)."""
+    for b in alerts:
+        if b["status"] != "ok" or b["projected_status"] != "ok":
+            text = (
+                f"Budget {b['target']}: ${b['spent_usd']:,.2f} of ${b['monthly_usd']:,.0f} this month"
+                f" ({b['share']:.0%}), projected ${b['projected_usd']:,.0f}: {b['status']}"
+                + (f", projected {b['projected_status']}" if b["projected_status"] != b["status"] else "")
+                + "."
+            )
+            (st.error if "exceeded" in (b["status"], b["projected_status"]) else st.warning)(
+                text, icon=":material/savings:"
+            )
+
+
+def unpriced_warning(ctx, f: usage.Filters) -> None:
+    """The models of the period whose calls have no price (their cost is unknown, never $0), with a
+    link to add the prices for those who may."""
+    with ui.connection() as con:
+        missing = usage.unpriced(ctx, con, f)
+    if missing.is_empty():
+        return
+    with st.container(border=True):
+        st.warning(
+            f"{missing['calls'].sum():,} calls of {len(missing)} model{'s' if len(missing) > 1 else ''}"
+            " have no price: their cost is unknown and not counted below, never shown as $0: "
+            + ", ".join(f"{r['provider']} {r['model']}" for r in missing.iter_rows(named=True))
+            + "."
+        )
+        if ui.page_at(ctx, "prices"):
+            ui.link(ctx, "prices", "Add the missing prices")
+        else:
+            st.caption("An admin can add their prices on the Prices page.")
+
+
+def kpi_cards(kpi: dict) -> None:
+    """The period's figures against the period before, in two rows of four so that large figures
+    ($12,345.67, 1,234,567,890) are not cut off."""
+    now, before = kpi["current"], kpi["previous"]
+    cells = [col for _ in range(2) for col in st.columns(4)]
+    for col, (label, key, fmt) in zip(cells, CARDS, strict=False):
+        value, prior = now.get(key), before.get(key)
+        shown = money(value) if fmt is None else ("-" if value is None else fmt.format(value))
+        col.metric(
+            label,
+            shown,
+            None if value is None or not prior else f"{(value - prior) / prior:+.0%}",
+            delta_color="inverse" if key in ("cost", "mean_latency_ms", "p95_latency_ms") else "normal",
+            help="Priced calls only." if key == "cost" and now["unpriced_calls"] else None,
+            border=True,
+        )
+
+
+def _drill_from(key: str, to_drill, f: usage.Filters) -> None:
+    """on_select callback (runs before the page): a chart selection becomes the drill-down, made
+    under the filters `f`, and the next run opens the LLM calls page."""
+    state = st.session_state
+    sel = state[key].selection
+    if sel.points or sel.box:
+        state["usage.drill"], state["usage.drill.for"], state["usage.drill.open"] = to_drill(sel), f, True
+
+
+def chart(fig, data: pl.DataFrame, key: str, f: usage.Filters, to_drill, box: bool = False) -> None:
+    """A chart whose selected bar (or box over days, with `box`) opens the calls behind it, by
+    `to_drill(selection)` -> {dimension: value}; and its data's exports."""
+    fig.update_layout(margin=dict(l=0, r=0, t=30, b=0), height=fig.layout.height or 300, legend_title=None)
+    st.plotly_chart(
+        fig,
+        key=key,
+        on_select=lambda: _drill_from(key, to_drill, f),
+        selection_mode=("points", "box") if box else "points",
+    )
+    ui.exports(data, key.replace(".", "-"), key=f"{key}.x")
+
+
+def by_day(stack: str):
+    """The drill-down of a bar of the chart over days (a day and its `stack` value) or of a box
+    drawn over days (their range)."""
+
+    def to_drill(sel) -> dict:
+        if sel.box:
+            x0, x1 = sorted(str(x)[:10] for x in sel.box[0]["x"])
+            return {"range": (date.fromisoformat(x0), date.fromisoformat(x1))}
+        point = sel.points[0]
+        return {"day": date.fromisoformat(str(point["x"])[:10]), stack: point["customdata"][0]}
+
+    return to_drill
+
+
+def drill(f: usage.Filters) -> dict:
+    """The drill-down a chart click made, with its info line and a button to clear it; a drill-down
+    belongs to the filters it was made under, so changing them clears it."""
+    state = st.session_state
+    if state.get("usage.drill.for") != f:
+        state["usage.drill"], state["usage.drill.for"] = {}, f
+    chosen = state["usage.drill"]
+    if chosen:
+        shown = {k: (f"{v[0]} to {v[1]}" if k == "range" else v) for k, v in chosen.items()}
+        st.info("Drill-down: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+        if st.button("Clear drill-down", icon=":material/filter_alt_off:"):
+            state["usage.drill"] = {}
+            st.rerun()
+    return chosen
+
+
+def month_projection(outlook: dict) -> None:
+    """This month's cumulative spend so far and projected to the month's end, with its 90% interval
+    as a band; and the series' exports."""
+    month = pl.DataFrame(outlook["series"], infer_schema_length=None)
+    fig = px.line(
+        month.to_pandas(),
+        x="day",
+        y="cumulative",
+        color="kind",
+        title=f"Month-end spend: ${outlook['projected']:,.2f} projected (90% interval"
+        f" ${outlook['low']:,.2f} to ${outlook['high']:,.2f})",
+    )
+    ahead = month.filter(pl.col("kind") == "projected").to_pandas()
+    fig.add_scatter(x=ahead["day"], y=ahead["high"], mode="lines", line_width=0, showlegend=False)
+    fig.add_scatter(
+        x=ahead["day"], y=ahead["low"], mode="lines", line_width=0, fill="tonexty", name="90% interval"
+    )
+    st.plotly_chart(fig.update_layout(margin=dict(l=0, r=0, t=30, b=0), height=300), key="usage.outlook")
+    ui.exports(month, "month-projection", key="usage.outlook.x")
+
+
+def plan_table(plans: list[dict]) -> pl.DataFrame:
+    """Each user's usage against their plan's limits (a plan without a limit reads "no limit");
+    returns the frame to export."""
+    frame = pl.DataFrame(plans, infer_schema_length=None)
+    limits = [c for c in frame.columns if c.endswith("_limit")]
+    # Plain Python, not map_elements: a Python function on polars' thread pool deadlocks against
+    # another session's to_pandas (the GIL)
+    shown = frame.with_columns(
+        pl.Series(c, ["no limit" if v is None else f"{v:,}" for v in frame[c]], dtype=pl.String)
+        for c in limits
+    )
+    st.dataframe(shown, hide_index=True, width="stretch")
+    return frame
