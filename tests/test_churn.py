@@ -36,7 +36,7 @@ def test_no_feature_reads_data_after_the_cutoff(demo_copy):
     dan = ctx_of(store, "dan")
     features = ["user_id", *[f for f in churn_features.FEATURES if f != "plan"]]
     original = features_at(store, dan)
-    assert original.height >= 300 and set(churn_features.FEATURES) <= set(original.columns)
+    assert original.height >= 250 and set(churn_features.FEATURES) <= set(original.columns)
     with store.connect() as con:  # a burst of activity by everybody just after the cutoff
         con.execute(
             "INSERT INTO llm_calls (org_id, user_id, provider, model, operation_type, prompt_tokens,"
@@ -74,11 +74,38 @@ def test_no_feature_reads_data_after_the_cutoff(demo_copy):
 def test_messages_before_the_cutoff_count_and_after_do_not(demo_copy):
     store = home.open_store(demo_copy)
     dan = ctx_of(store, "dan")
-    before = features_at(store, dan).filter(pl.col("username") == "dan")
+    someone = features_at(store, dan).filter(pl.col("mean_confidence").is_not_null())["username"][0]
+    before = features_at(store, dan).filter(pl.col("username") == someone)
     with store.connect() as con:
         con.execute("UPDATE messages SET confidence_score = 0.0 WHERE created_at >= ?", [CUTOFF])
-    after = features_at(store, dan).filter(pl.col("username") == "dan")
-    assert before["mean_confidence"].to_list() == after["mean_confidence"].to_list()
+    after = features_at(store, dan).filter(pl.col("username") == someone)
+    assert before.height == 1 and before["mean_confidence"].to_list() == after["mean_confidence"].to_list()
+
+
+def test_the_model_is_for_active_customers_and_says_who_it_leaves_out(demo_copy):
+    """Users at risk were led by users gone for 41-82 days (100% risk, nothing to act on) and by
+    staff. A churn model learns from and scores customers active in its horizon before the cutoff;
+    the others are counted, not scored."""
+    store = home.open_store(demo_copy)
+    dan = ctx_of(store, "dan")
+    with store.connect() as con:
+        gone = con.execute("INSERT INTO users (org_id, username, email, password_hash) VALUES (?, 'gone',"
+                           " 'gone@example.test', 'x') RETURNING id", [dan.org_id]).fetchall()[0][0]
+        for user_id, days in ((gone, 45), (dan.user_id, 1)):  # a customer gone 45 days; staff busy
+            con.execute("INSERT INTO llm_calls (org_id, user_id, provider, model, operation_type,"
+                        " prompt_tokens, completion_tokens, total_tokens, created_at)"
+                        " VALUES (?, ?, 'openai', 'gpt-4o', 'chat', 10, 10, 20, ?)",
+                        [dan.org_id, user_id, CUTOFF - timedelta(days=days)])
+        frame, excluded = churn_features.population(dan, con, CUTOFF, horizon_days=30)
+        staff = {r[0] for r in con.execute(
+            "SELECT u.username FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r"
+            " ON r.id = ur.role_id WHERE u.org_id = ? AND r.name <> 'viewer'", [dan.org_id]).fetchall()}
+    names = set(frame["username"])
+    assert "gone" not in names and "dan" in staff and not names & staff
+    assert frame["recency_days"].max() < 30 and frame.height >= 200
+    assert excluded["staff"] >= 1 and excluded["left"] >= 1
+    labelled = features_at(store, dan)
+    assert set(labelled["username"]) == names  # training learns from the same people it scores
 
 
 def populate(con, org_id: int, n: int = 240, seed: int = 3) -> None:
@@ -133,6 +160,7 @@ def test_scoring_writes_each_users_risk_and_reasons(demo_copy):
     preds = [r for r in rows if r[1] == "churn_pred"]
     charts = [r for r in rows if r[1] == "viz_image"]
     assert result["scored"] == len(preds) > 200 and {r[0] for r in rows} == {dan.org_id}
+    assert result["excluded"]["staff"] >= 4 and "dan" not in {json.loads(r[2])["username"] for r in preds}
     assert len(charts) == 1 and Path(result["chart"]).read_bytes().startswith(b"\x89PNG")
     metas = [json.loads(r[2]) for r in preds]
     assert all(0 <= m["risk"] <= 1 for m in metas)

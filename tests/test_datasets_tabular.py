@@ -155,7 +155,8 @@ def test_profile_of_a_small_frame():
     assert result["rows"] == 5
     spend = next(c for c in result["columns"] if c["name"] == "spend")
     assert spend == {"name": "spend", "dtype": "Float64", "missing": 2, "missing_share": 0.4, "distinct": 3,
-                     "numeric": True, "min": 10.0, "mean": 20.0, "max": 30.0, "all_missing": False}
+                     "numeric": True, "min": 10.0, "mean": 20.0, "max": 30.0, "all_missing": False,
+                     "blanks": 0, "read_as": None, "identifier": False}
     plan = next(c for c in result["columns"] if c["name"] == "plan")
     assert (plan["distinct"], plan["missing"], plan["min"], plan["numeric"]) == (2, 1, None, False)
     note = next(c for c in result["columns"] if c["name"] == "note")
@@ -181,6 +182,41 @@ def test_profile_of_the_churn_sample(store, demo_copy):
     assert "churned" in result["suggestions"]["binary_targets"]
     assert {b["value"] for b in result["target_balance"]} == {0, 1}
     assert 0.2 < min(b["share"] for b in result["target_balance"]) < 0.5
+
+
+def test_blank_cells_are_missing_and_numbers_held_as_text_stay_numbers(store, demo_copy):
+    """A telecom-style table: charges are numbers but for a few blank cells (" "), which a reader
+    taking them as text would one-hot encode value by value. Blanks are missing, the column is
+    numeric, the profile counts and says both, and says which column is an identifier."""
+    rows = ["customerID,tenure,TotalCharges,Contract,Churn"]
+    for i in range(60):
+        charges = " " if i in (3, 17, 41) else f"{20 + 13.37 * i:.2f}"
+        contract = "  " if i == 5 else ("Month-to-month", "One year")[i % 2]
+        rows.append(f"{i:04d}-ABCD,{i % 24},{charges},{contract},{('Yes', 'No')[i % 3 == 0]}")
+    _register(store, demo_copy, ("\n".join(rows) + "\n").encode(), "Telecom", filename="telecom.csv")
+    dan = ctx_of(store, "dan")
+    with store.connect() as con:
+        result = tabular.profile(dan, con, "Telecom", target="Churn")
+        frame = tabular.load_frame(dan, con, "Telecom")
+    columns = {c["name"]: c for c in result["columns"]}
+    charges = columns["TotalCharges"]
+    assert [charges[k] for k in ("dtype", "numeric", "missing", "blanks", "read_as")] == [
+        "Float64", True, 3, 3, "number"]
+    contract = columns["Contract"]
+    assert (contract["dtype"], contract["missing"], contract["distinct"]) == ("String", 1, 2)
+    assert columns["customerID"]["identifier"] and not columns["TotalCharges"]["identifier"]
+    assert "TotalCharges" in result["suggestions"]["value_columns"]
+    assert result["notes"] == [
+        "customerID: an identifier (a distinct value per row): left out of training.",
+        "TotalCharges: 3 blank values read as missing; read as numbers (the file has them as text).",
+        "Contract: 1 blank value read as missing.",
+    ]
+    assert frame.schema["TotalCharges"] == pl.Float64 and frame["TotalCharges"].null_count() == 3
+    from workbench.models.churn import training
+
+    _x, _y, numeric, categorical, _ = training.prepare(frame, "Churn")
+    assert "TotalCharges" in numeric and "customerID" not in numeric + categorical
+    assert categorical == ["Contract"]
 
 
 def test_check_binary_target():

@@ -99,10 +99,10 @@ def check_calls_and_qa(found: dict) -> None:
 
 
 def check_churn(found: dict) -> None:
-    assert found["users"] >= 300 and 0.05 < found["churn_rate"] < 0.5
+    assert found["users"] >= 250 and 0.05 < found["churn_rate"] < 0.5
     assert found["roc_auc"] >= 0.85, found
     assert found["version"] == found["production_version"] == 1  # the first version passes the gate
-    assert found["scored"] >= 300 and found["risk_quiet"] > found["risk_recent"] + 0.3
+    assert found["scored"] >= 200 and found["risk_quiet"] > found["risk_recent"] + 0.3
 
 
 def check_usage_and_forecast(found: dict) -> None:

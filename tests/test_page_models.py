@@ -35,7 +35,11 @@ def test_the_models_page_compares_promotes_and_refuses_a_worse_challenger(app): 
     train_on(dan, wb, features=["noise"], algorithms=("logistic_regression",))
     at = logged_in(app, "dan", "pages/models/registry.py")
     assert "v2 :blue-badge[staging]" in at.markdown[0].value
+    assert at.selectbox[1].value == 1  # the picker starts on the best staged candidate, not the newest
+    at.selectbox[1].set_value(2).run()
+    assert any(w.value.startswith("v1 (staging) records a better ROC AUC than v2") for w in at.warning)
     at.selectbox[1].set_value(1).run()
+    assert not any("records a better" in w.value for w in at.warning)
     at.button(key="models.promote").click().run()
     assert not at.exception and "v1 is in production" in at.success[0].value
     at.selectbox[1].set_value(2).run()

@@ -254,7 +254,12 @@ def test_the_cli_trains_on_a_dataset_promotes_and_rolls_back(cli_env):
     trained = json.loads(first.stdout)
     assert trained["version"] == 1 and trained["stage"] == "staging" and trained["metrics"]["roc_auc"] > 0.75
     assert {r["algorithm"] for r in trained["runs"]} == {"logistic_regression", "gradient_boosting"}
-    run(cli_env, "churn", "train", "--dataset", "customers", "--as", "dan")
+    text = run(cli_env, "churn", "train", "--dataset", "customers", "--as", "dan").stdout.splitlines()
+    assert text[0].split()[:3] == ["algorithm", "ROC", "AUC"] and len(text) == 4  # both, side by side
+    names = [line[:22].rstrip() for line in text[1:3]]
+    assert {n.rstrip(" *") for n in names} == {"logistic regression", "gradient boosting"}
+    assert sum(n.endswith(" *") for n in names) == 1
+    assert text[3].startswith("* registered: churn version 2, in staging")
     assert "is in production" in run(cli_env, "models", "promote", "churn", "1", "--as", "dan").stdout
     refused = run(cli_env, "models", "promote", "churn", "2", "--min-improvement", "0.01", "--as", "dan")
     assert refused.returncode != 0 and "did not pass the gate" in refused.stderr
@@ -346,3 +351,26 @@ def test_the_gate_runs_reading_and_holds_only_if_production_did_not_change(train
         promotion.promote(alice, con, settings, "churn", 2, force=True, reason="meanwhile")
         with pytest.raises(Conflict, match="Production changed"):
             promotion.promote(dan, con, settings, "churn", again["version"], checked=checked)
+
+
+def test_the_best_staged_candidate_and_the_hint_when_another_beats_the_one_chosen():
+    """v2 (ROC AUC 0.950) was promoted while v1 (0.974) sat in staging, with no word. The picker now
+    starts on the best staged candidate, and choosing another says which one records better, in
+    the metric's own direction (lower Brier is better)."""
+    versions = [
+        {"version": 3, "stage": "production", "metrics": {"roc_auc": 0.990, "brier": 0.05}},
+        {"version": 2, "stage": "staging", "metrics": {"roc_auc": 0.950, "brier": 0.08}},
+        {"version": 1, "stage": "staging", "metrics": {"roc_auc": 0.974, "brier": 0.11}},
+        {"version": 0, "stage": "archived", "metrics": {"roc_auc": 0.999, "brier": 0.01}},
+    ]
+    assert promotion.best_staged(versions, "roc_auc")["version"] == 1  # production and archived aside
+    assert promotion.best_staged(versions, "brier")["version"] == 2
+    hint = promotion.promotion_hint(versions, 2, "roc_auc", "ROC AUC")
+    assert hint.startswith("v1 (staging) records a better ROC AUC than v2: 0.974 against 0.950 (higher")
+    assert promotion.promotion_hint(versions, 1, "roc_auc", "ROC AUC") is None
+    assert "lower is better" in promotion.promotion_hint(versions, 1, "brier", "Brier score")
+    assert promotion.promotion_hint(versions, 2, "brier", "Brier score") is None
+    tie = [{"version": 5, "stage": "staging", "metrics": {"mase": 0.8}},
+           {"version": 4, "stage": "staging", "metrics": {"mase": 0.8}}]
+    assert promotion.best_staged(tie, "mase")["version"] == 5
+    assert promotion.best_staged([versions[0]], "roc_auc") is None

@@ -1,5 +1,5 @@
-"""Users at risk: score the active users with a churn model's production version and list who is
-likely to leave, with the model's reasons."""
+"""Users at risk: score the active customers with a churn model's production version and list who
+is likely to leave, with the model's reasons and who was not scored."""
 
 import polars as pl
 import streamlit as st
@@ -9,6 +9,7 @@ from workbench.errors import WorkbenchError
 from workbench.models import registry
 from workbench.models.churn import service as churn_service
 from workbench.models.churn import training as churn
+from workbench.ui import models as churn_ui
 
 ctx = ui.require("models:train")
 st.title("Users at risk")
@@ -30,7 +31,7 @@ elif st.button(f"Score active users with v{live['version']}", icon=":material/bo
     try:
         with st.spinner(f"Scoring with {model}..."):
             done = churn_service.score(ctx, ui.workbench(), name=model)
-        st.toast(f"Scored {done['scored']:,} users: {done['at_risk']:,} at risk.")
+        st.toast(f"Scored {done['scored']:,} active customers: {done['at_risk']:,} at risk.")
         st.rerun()
     except WorkbenchError as exc:
         st.error(str(exc))
@@ -44,7 +45,8 @@ frame = pl.DataFrame([{"user": u["username"], "risk": u["risk"], "reasons": "; "
 floor = st.slider("Show risk from", 0.0, 1.0, 0.5, 0.05, key="churn.floor")
 shown = frame.filter(pl.col("risk") >= floor)
 st.caption(f"Scored {scores['scored_at']:%Y-%m-%d %H:%M} with v{scores['version']} on activity before "
-           f"{scores['cutoff']}: {shown.height:,} of {frame.height:,} users at or above {floor:.0%}.")
+           f"{scores['cutoff']}: {shown.height:,} of {frame.height:,} users at or above {floor:.0%}."
+           + churn_ui.excluded_note(scores))
 st.dataframe(shown, hide_index=True, column_config={
     "user": "User", "reasons": "Reasons",
     "risk": st.column_config.ProgressColumn("Risk", min_value=0.0, max_value=1.0, format="percent")})

@@ -79,4 +79,5 @@ def profile_command(name, target, as_user, as_json) -> None:
     for key, label in (("binary_targets", "Binary targets"), ("date_columns", "Date columns"),
                        ("value_columns", "Value columns")):
         lines.append(f"{label}: {', '.join(result['suggestions'][key]) or '-'}")
+    lines += [f"Note: {note}" for note in result["notes"]]
     emit(result, as_json, "\n".join(lines))

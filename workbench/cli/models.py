@@ -61,14 +61,16 @@ def train_command(dataset, target, name, cutoff, horizon, threshold, as_user, as
         threshold=threshold,
         progress=progress,
     )
-    m = result["metrics"]
-    text = (
-        f"{result['name']} version {result['version']} ({result['algorithm'].replace('_', ' ')}) is in "
-        f"staging. Holdout ROC AUC {m['roc_auc']:.3f}, PR AUC {m['pr_auc']:.3f}, Brier {m['brier']:.3f}; "
-        f"cross-validated ROC AUC {m['cv_roc_auc_mean']:.3f} ± {m['cv_roc_auc_std']:.3f}. "
-        f"MLflow run {result['run_id']}."
-    )
-    emit(result, as_json, text)
+    lines = [f"{'algorithm':<22} {'ROC AUC':>8} {'PR AUC':>7} {'Brier':>6} {'CV ROC AUC':>15}  MLflow run"]
+    for run in result["runs"]:  # both algorithms side by side, the registered one marked
+        m, name_of = run["metrics"], run["algorithm"].replace("_", " ")
+        mark = " *" if run["run_id"] == result["run_id"] else ""
+        cv = f"{m['cv_roc_auc_mean']:.3f} ± {m['cv_roc_auc_std']:.3f}"
+        lines.append(f"{name_of + mark:<22} {m['roc_auc']:>8.3f} {m['pr_auc']:>7.3f} {m['brier']:>6.3f}"
+                     f" {cv:>15}  {run['run_id']}")
+    lines.append(f"* registered: {result['name']} version {result['version']}, in staging (the better"
+                 " cross-validated ROC AUC). Higher ROC AUC and PR AUC are better, lower Brier is.")
+    emit(result, as_json, "\n".join(lines))
 
 
 @churn_group.command("score")
@@ -86,8 +88,9 @@ def score_command(name, cutoff, as_user, as_json) -> None:
     emit(
         result,
         as_json,
-        f"Scored {result['scored']:,} users with {name} version {result['version']}: "
-        f"{result['at_risk']:,} at risk.",
+        f"Scored {result['scored']:,} active customers with {name} version {result['version']}: "
+        f"{result['at_risk']:,} at risk. Not scored: {result['excluded']['left']:,} who have already left"
+        f" (no activity in the last {result['horizon_days']} days), {result['excluded']['staff']:,} staff.",
     )
 
 

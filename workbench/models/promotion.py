@@ -168,3 +168,34 @@ def _gate_message(challenger: dict, outcome: dict, champion: dict | None) -> str
     if outcome["threshold"] is not None:
         parts.append(f"; the bar is {outcome['threshold']}")
     return "".join(parts) + ". Nothing was changed; an admin may force it with a written reason."
+
+
+def better_first(metric: str) -> bool:
+    """True when a higher value of `metric` is better (ROC AUC), False when lower is (Brier, MASE)."""
+    return metric not in LOWER_IS_BETTER
+
+
+def best_staged(versions: list[dict], metric: str) -> dict | None:
+    """The staging version with the best recorded `metric`, the newest on a tie. Each version's
+    figure comes from its own holdout or backtest: a hint of which to put through the gate, not the
+    gate's verdict (which scores both on the same data)."""
+    staged = [v for v in versions if v["stage"] == "staging" and v["metrics"].get(metric) is not None]
+    if not staged:
+        return None
+    sign = 1 if better_first(metric) else -1
+    return max(staged, key=lambda v: (sign * v["metrics"][metric], int(v["version"])))
+
+
+def promotion_hint(versions: list[dict], chosen: int, metric: str, name: str) -> str | None:
+    """What to say when another staging version records a better `metric` than the one chosen."""
+    best = best_staged(versions, metric)
+    picked = next((v for v in versions if int(v["version"]) == int(chosen)), None)
+    if best is None or picked is None or int(best["version"]) == int(chosen):
+        return None
+    mine, theirs = picked["metrics"].get(metric), best["metrics"][metric]
+    if mine is not None and (mine == theirs or (mine > theirs) == better_first(metric)):
+        return None
+    shown = "none" if mine is None else f"{mine:.3f}"
+    return (f"v{best['version']} (staging) records a better {name} than v{chosen}: {theirs:.3f} against"
+            f" {shown} ({'higher' if better_first(metric) else 'lower'} is better; each on its own held-out"
+            f" data). Promote v{best['version']}, or compare them by hand before promoting v{chosen}.")

@@ -27,6 +27,7 @@ DATE_SHARE = 0.95  # a text column is a date column when this share of its value
 # Day-first and month-first are ambiguous; each is tried whole and the one parsing the most values wins.
 DATE_FORMATS = ("%Y/%m/%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y")
 ISO_DAY = r"^(\d{4}-\d{1,2}-\d{1,2})(?:[ T].*)?$"  # the day of an ISO date or timestamp
+IDENTIFIER_MIN_ROWS = 40  # below this, a text column with a distinct value per row may be a real feature
 
 
 def register_file(
@@ -124,7 +125,14 @@ def settings_of(con: duckdb.DuckDBPyConnection) -> Settings:
 def load_frame(
     ctx: Context, con: duckdb.DuckDBPyConnection, name_or_uuid: str, *, settings: Settings | None = None
 ) -> pl.DataFrame:
-    """A registered tabular dataset of the acting user's organisation, as a polars frame."""
+    """A registered tabular dataset of the acting user's organisation, as a polars frame, typed
+    (see `typed`)."""
+    return typed(_as_stored(ctx, con, name_or_uuid, settings))[0]
+
+
+def _as_stored(ctx: Context, con: duckdb.DuckDBPyConnection, name_or_uuid: str,
+               settings: Settings | None) -> pl.DataFrame:
+    """The dataset's file as its format holds it (before `typed`)."""
     ctx.require("datasets:read")
     row = _dataset(ctx, con, name_or_uuid)
     path = dataset_path(ctx, con, row, settings)
@@ -138,6 +146,48 @@ def load_frame(
     return _read(path.name, path.read_bytes(), fmt)
 
 
+def typed(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, dict]]:
+    """The frame as a data scientist reads it: blank and whitespace-only text is a missing value,
+    and a text column whose other values are all numbers is numeric (integers when they all are).
+    Returns the frame and, by column, what was changed: {"blanks": n, "to": "number"|"integer"|None}."""
+    changes, columns = {}, []
+    for name, dtype in frame.schema.items():
+        column = frame.get_column(name)
+        if dtype != pl.String:
+            columns.append(column)
+            continue
+        text = column.str.strip_chars()
+        blanks = int((text == "").sum())
+        text = text.replace("", None) if blanks else text
+        known = text.len() - text.null_count()
+        to = None
+        for kind, target in (("integer", pl.Int64), ("number", pl.Float64)):
+            cast = text.cast(target, strict=False)
+            if known and cast.null_count() == text.null_count():
+                column, to = cast, kind
+                break
+        else:
+            if blanks:
+                column = column.set(column.str.strip_chars() == "", None)
+        if blanks or to:
+            changes[name] = {"blanks": blanks, "to": to}
+        columns.append(column.alias(name))
+    return pl.DataFrame(columns), changes
+
+
+def is_identifier(frame: pl.DataFrame, column: str) -> bool:
+    """An id column (named id or *_id, or text with a distinct value per row) carries no signal:
+    training leaves it out, and the profile says so."""
+    name = column.lower()
+    if name in ("id", "uuid") or name.endswith("_id"):
+        return True
+    return (
+        frame.schema[column] == pl.String
+        and frame.height > IDENTIFIER_MIN_ROWS
+        and frame.get_column(column).n_unique() == frame.height
+    )
+
+
 def profile(
     ctx: Context,
     con: duckdb.DuckDBPyConnection,
@@ -148,15 +198,21 @@ def profile(
 ) -> dict:
     """Rows, per-column types and missing values, the target's balance, and column suggestions."""
     row = _dataset(ctx, con, name_or_uuid)
-    frame = load_frame(ctx, con, row["uuid"], settings=settings)
+    frame = _as_stored(ctx, con, row["uuid"], settings)
     return {"name": row["name"], "uuid": row["uuid"]} | profile_frame(frame, target)
 
 
 def profile_frame(frame: pl.DataFrame, target: str | None = None) -> dict:
-    """The profile of a frame: see `profile`. Distinct counts leave out missing values."""
+    """The profile of a frame: see `profile`. Distinct counts leave out missing values. Each column
+    says what reading it changed (`blanks` read as missing, `read_as` a number) and whether it is an
+    identifier (left out of training); `notes` says the same in words."""
     if target is not None and target not in frame.columns:
         raise InvalidInput(f"There is no column {target!r}; the columns are {_names(frame.columns)}.")
-    columns = [_column_profile(frame[name]) for name in frame.columns]
+    frame, changes = typed(frame)
+    columns = [_column_profile(frame[name]) | {"blanks": changes.get(name, {}).get("blanks", 0),
+                                               "read_as": changes.get(name, {}).get("to"),
+                                               "identifier": name != target and is_identifier(frame, name)}
+               for name in frame.columns]
     balance = None
     if target is not None:
         counts = frame[target].drop_nulls().value_counts(sort=True, name="count")
@@ -167,6 +223,7 @@ def profile_frame(frame: pl.DataFrame, target: str | None = None) -> dict:
     return {
         "rows": frame.height,
         "columns": columns,
+        "notes": _notes(columns),
         "target": target,
         "target_balance": balance,
         "suggestions": {
@@ -175,6 +232,23 @@ def profile_frame(frame: pl.DataFrame, target: str | None = None) -> dict:
             "value_columns": [c["name"] for c in columns if c["numeric"] and not c["all_missing"]],
         },
     }
+
+
+def _notes(columns: list[dict]) -> list[str]:
+    """What reading the file changed, and which columns training leaves out, in words."""
+    notes = []
+    for c in columns:
+        did = []
+        if c["blanks"]:
+            did.append(f"{c['blanks']:,} blank value{'s' * (c['blanks'] != 1)} read as missing")
+        if c["read_as"]:
+            did.append(f"read as {'whole numbers' if c['read_as'] == 'integer' else 'numbers'} (the file has"
+                       " them as text)")
+        if c["identifier"]:
+            did.append("an identifier (a distinct value per row): left out of training")
+        if did:
+            notes.append(f"{c['name']}: " + "; ".join(did) + ".")
+    return notes
 
 
 def check_binary_target(frame: pl.DataFrame, target: str) -> list:

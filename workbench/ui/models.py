@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from workbench import ui
+from workbench import markup, ui
 from workbench.accounts.context import Context
 from workbench.calls import datasets
 from workbench.errors import WorkbenchError
@@ -45,7 +45,8 @@ LABELS = METRIC_NAMES | {
     "cutoff": "Cutoff", "series": "Series", "day": "Day", "value": "Forecast", "lo80": "80% low",
     "hi80": "80% high", "lo95": "95% low", "hi95": "95% high", "user": "User", "reasons": "Reasons",
     "dtype": "Type", "missing": "Missing", "missing_share": "Missing share", "distinct": "Distinct",
-    "min": "Min", "mean": "Mean", "max": "Max"}
+    "min": "Min", "mean": "Mean", "max": "Max", "blanks": "Blanks read as missing",
+    "identifier": st.column_config.CheckboxColumn("Identifier (not trained on)")}
 BADGE = {"production": ":green-badge[production]", "staging": ":blue-badge[staging]",
          "archived": ":gray-badge[archived]"}
 
@@ -123,9 +124,12 @@ def _dataset_and_target(ctx: Context, con, names: list[str], left, right) -> tup
 
 def _profile(profile: dict, target: str) -> None:
     with st.expander(f"Profile: {profile['rows']:,} rows, {len(profile['columns'])} columns"):
-        columns = ["name", "dtype", "missing", "missing_share", "distinct", "min", "mean", "max"]
+        columns = ["name", "dtype", "missing", "missing_share", "blanks", "distinct", "identifier",
+                   "min", "mean", "max"]
         st.dataframe(pl.DataFrame(profile["columns"], infer_schema_length=None).select(columns),
                      hide_index=True, column_config=LABELS | {"name": "Column"})
+        for note in profile["notes"]:
+            st.caption(markup.inert(note))
         st.caption(f"Balance of {target}: " + ", ".join(
             f"{b['value']} {b['count']:,} ({b['share']:.0%})" for b in profile["target_balance"] or []))
 
@@ -268,10 +272,12 @@ def versions_table(name: str, kind: str, versions: list[dict]) -> None:
     ui.exports(table, f"{name}-versions", key="models.versions")
     compare = table.unpivot(index=["version", "stage"], on=shown).drop_nulls("value")
     if compare.height:
+        named = {m: f"{METRIC_NAMES[m]} {'↑' if promotion.better_first(m) else '↓'}" for m in shown}
         figure = px.bar(compare.with_columns(pl.format("v{} ({})", "version", "stage").alias("v"),
-                                             pl.col("variable").replace(METRIC_NAMES)),
+                                             pl.col("variable").replace(named)),
                         x="variable", y="value", color="v", barmode="group",
-                        title="Metrics across versions (holdout / backtest)")
+                        title="Metrics across versions (holdout / backtest): ↑ higher is better,"
+                              " ↓ lower is better")
         figure.update_layout(xaxis_title=None, yaxis_title=None, legend_title=None, height=340)
         st.plotly_chart(figure)
 
@@ -281,12 +287,21 @@ def stage_change(ctx: Context, name: str, versions: list[dict], previous: dict |
     the model back to its previous production version."""
     st.subheader("Change a stage")
     stages = {v["version"]: v["stage"] for v in versions}
-    version = st.selectbox("Version", list(stages), format_func=lambda v: f"v{v} ({stages[v]})")
+    kind = versions[0]["kind"] or "churn"  # no kind: mirrored before kinds
+    gate_metric = registry.GATE_METRICS.get(kind, ("roc_auc", True))[0]
+    best = promotion.best_staged(versions, gate_metric)
+    order = list(stages)
+    version = st.selectbox("Version", order, index=order.index(best["version"]) if best else 0,
+                           format_func=lambda v: f"v{v} ({stages[v]})"
+                           + (" · best staged candidate" if best and v == best["version"] else ""))
+    if best:
+        st.caption(f"Best staged candidate by {METRIC_NAMES[gate_metric]}: v{best['version']} "
+                   f"({best['metrics'][gate_metric]:.3f}, {direction(gate_metric)}).")
     live = next((v for v in versions if v["stage"] == "production"), None)
     promote, archive, rollback = st.columns(3)
     with promote.popover("Promote to production", icon=":material/rocket_launch:",
                          disabled=stages[version] == "production"):
-        _promote(ctx, name, version, versions[0]["kind"] or "churn", live)  # no kind: mirrored before kinds
+        _promote(ctx, name, version, kind, live, versions)
     with archive.popover("Archive", icon=":material/inventory_2:", disabled=stages[version] == "archived"):
         why = st.text_input("Why is it archived?", key="models.archive.reason")
         if st.button("Archive", type="primary", key="models.archive"):
@@ -302,12 +317,16 @@ def stage_change(ctx: Context, name: str, versions: list[dict], previous: dict |
                             f"{name} is rolled back to v{previous['version'] if previous else ''}.")
 
 
-def _promote(ctx: Context, name: str, version: int, kind: str, live: dict | None) -> None:
+def _promote(ctx: Context, name: str, version: int, kind: str, live: dict | None,
+             versions: list[dict]) -> None:
     cfg, shown = ui.settings(), MODEL_METRICS.get(kind, MODEL_METRICS["churn"])
     gate_metric, _greater = registry.GATE_METRICS.get(kind, ("roc_auc", True))
     against = f"production v{live['version']}" if live else "no production version yet (only the bar counts)"
     st.write(f"The gate scores v{version} and {against} on the same held-out data.")
-    metric = st.selectbox("Gate metric", shown, index=shown.index(gate_metric), format_func=METRIC_NAMES.get)
+    metric = st.selectbox("Gate metric", shown, index=shown.index(gate_metric),
+                          format_func=lambda m: f"{METRIC_NAMES[m]} ({direction(m)})")
+    if hint := promotion.promotion_hint(versions, version, metric, METRIC_NAMES[metric]):
+        st.warning(hint, icon=":material/lightbulb:")
     threshold = st.number_input("Bar the challenger must reach (optional)", value=None, format="%.4f")
     better = st.number_input("Better than production by at least (optional)", value=None, min_value=0.0,
                              format="%.4f")
@@ -335,3 +354,16 @@ def transitions(history: list[dict]) -> None:
     frame = pl.DataFrame(history, infer_schema_length=None).drop("metrics")
     st.dataframe(frame.with_columns(pl.col("from_stage").fill_null("-")), hide_index=True,
                  column_config=LABELS)
+
+
+def excluded_note(scores: dict) -> str:
+    """Who a scoring left out, in words (empty for scores made before it was counted)."""
+    left = scores.get("excluded")
+    if not left:
+        return ""
+    return (f" Not scored: {left['left']:,} who have already left (no activity in the"
+            f" {scores['horizon_days']} days before the cutoff) and {left['staff']:,} staff accounts.")
+
+
+def direction(metric: str) -> str:
+    return "higher is better" if promotion.better_first(metric) else "lower is better"

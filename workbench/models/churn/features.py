@@ -82,6 +82,9 @@ agg AS (
 label AS (
     SELECT DISTINCT user_id FROM activity
     WHERE ts >= $cutoff AND ts < $cutoff + to_days($horizon)
+),
+staff AS (  -- people who work in the workbench (any role but viewer), not the product's customers
+    SELECT DISTINCT ur.user_id FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE r.name <> 'viewer'
 )
 SELECT u.id AS user_id, u.username,
        coalesce(a.recency_days, $lookback)::DOUBLE AS recency_days,
@@ -99,12 +102,15 @@ SELECT u.id AS user_id, u.username,
        n.low_confidence_rate::DOUBLE AS low_confidence_rate,
        date_diff('day', least(u.created_at, s.first_seen), $cutoff)::DOUBLE AS tenure_days,
        u.plan,
-       (l.user_id IS NULL)::INTEGER AS churned
+       (l.user_id IS NULL)::INTEGER AS churned,
+       a.recency_days >= $horizon AS already_left,
+       st.user_id IS NOT NULL AS staff
 FROM users u
 LEFT JOIN agg a ON a.user_id = u.id
 LEFT JOIN answers n ON n.user_id = u.id
 LEFT JOIN seen s ON s.user_id = u.id
 LEFT JOIN label l ON l.user_id = u.id
+LEFT JOIN staff st ON st.user_id = u.id
 WHERE u.org_id = $org AND a.user_id IS NOT NULL  -- active before the cutoff, so they existed
 ORDER BY u.id
 """
@@ -119,12 +125,33 @@ def build(
     lookback_days: int = 90,
     labelled: bool = True,
 ) -> pl.DataFrame:
-    """One row per user of the organisation active in the `lookback_days` before `cutoff`: the
-    features, and (when `labelled`) `churned` = no activity in the `horizon_days` after it."""
+    """One row per user the model is for (see `population`): the features, and (when `labelled`)
+    `churned` = no activity in the `horizon_days` after `cutoff`."""
+    return population(ctx, con, cutoff, horizon_days=horizon_days, lookback_days=lookback_days,
+                      labelled=labelled)[0]
+
+
+def population(
+    ctx: Context,
+    con: duckdb.DuckDBPyConnection,
+    cutoff: datetime,
+    *,
+    horizon_days: int = 30,
+    lookback_days: int = 90,
+    labelled: bool = True,
+) -> tuple[pl.DataFrame, dict]:
+    """The users a churn model learns from and scores, with their features: active in the
+    `horizon_days` before `cutoff` (one silent longer has already left, by the model's own
+    definition: scoring them would only say so at 100%) and not staff (a role beyond viewer: they
+    use the workbench for work, they are not its customers). Returns the frame and who was left out,
+    {"left": n, "staff": n}, among the users active in the `lookback_days` before `cutoff`."""
     ctx.require("models:read")
     params = {"org": ctx.org_id, "cutoff": cutoff, "horizon": horizon_days, "lookback": lookback_days}
     frame = pl.from_arrow(con.sql(_FEATURES, params=params).to_arrow_table())
-    return frame if labelled else frame.drop(TARGET)
+    excluded = {"staff": int(frame["staff"].sum()),
+                "left": int((frame["already_left"] & ~frame["staff"]).sum())}
+    frame = frame.filter(~pl.col("already_left") & ~pl.col("staff")).drop("already_left", "staff")
+    return (frame if labelled else frame.drop(TARGET)), excluded
 
 
 def default_cutoff(con: duckdb.DuckDBPyConnection, ctx: Context, horizon_days: int = 30) -> datetime:

@@ -63,19 +63,20 @@ def score(
     horizon_days: int = 30,
     top_reasons: int = 3,
 ) -> dict:
-    """Score the organisation's users active before `cutoff` (default now) with the production
-    version of `name` in the data home `wb`: each user's risk and the features that raise it most,
-    written to analytics_results (churn_pred rows and the risk chart) as one batch. Needs
-    models:train."""
+    """Score the organisation's customers active in the `horizon_days` before `cutoff` (default now;
+    `features.population`: not those who have already left, nor staff; `excluded` counts them) with
+    the production version of `name` in the data home `wb`: each user's risk and the features that
+    raise it most, written to analytics_results (churn_pred rows and the risk chart) as one batch.
+    Needs models:train."""
     ctx.require("models:train")
     when = cutoff or datetime.now()
-    current, frame = _users_to_score(ctx, wb.store, name, when, horizon_days)
+    current, frame, excluded = _users_to_score(ctx, wb.store, name, when, horizon_days)
     # the version read, whatever happens meanwhile
     model = training.load(wb.settings, current["artifact_uri"])
     x = frame.select(model.feature_names_in_.tolist()).to_pandas()
     risk = model.predict_proba(x)[:, 1]
     reasons = churn_report.reasons(model, x, risk, top_reasons)
-    about = {"model": name, "version": current["version"]}
+    about = {"model": name, "version": current["version"], "excluded": excluded, "horizon_days": horizon_days}
     metas = [
         json.dumps({"user_id": int(u), "username": n, "risk": round(float(r), 4), "reasons": why, **about,
                     "cutoff": f"{when:%Y-%m-%d}"})
@@ -90,11 +91,13 @@ def score(
                                    chart_prefix="churn-risk",
                                    chart_meta=about | {"chart": "distribution of churn risk"})
     return {"batch_id": saved["batch_id"], "model": name, "version": current["version"], "scored": len(metas),
-            "chart": saved["chart"], "at_risk": int((risk >= threshold).sum())}
+            "chart": saved["chart"], "at_risk": int((risk >= threshold).sum()), "excluded": excluded,
+            "horizon_days": horizon_days}
 
 
 def _users_to_score(ctx: Context, store: Store, name: str, when: datetime, horizon_days: int) -> tuple:
-    """The production version of `name` and the features of the users active before `when`."""
+    """The production version of `name`, the features of the users it is for (active in the
+    `horizon_days` before `when`, not staff: `features.population`) and who was left out."""
     with store.connect() as con:
         current = registry.production_of_kind(ctx, con, name, "churn")
         if not current["source"].startswith("workbench users"):
@@ -102,7 +105,8 @@ def _users_to_score(ctx: Context, store: Store, name: str, when: datetime, horiz
                 f"{name} was trained on a dataset ({current['source']}); scoring the workbench's "
                 "users needs a model trained on them."
             )
-        frame = churn_features.build(ctx, con, when, horizon_days=horizon_days, labelled=False)
+        frame, excluded = churn_features.population(ctx, con, when, horizon_days=horizon_days, labelled=False)
     if frame.height == 0:
-        raise InvalidInput("No user was active in the 90 days before the cutoff; nobody to score.")
-    return current, frame
+        raise InvalidInput(f"No customer was active in the {horizon_days} days before the cutoff; nobody to"
+                           f" score ({excluded['left']} have already left, {excluded['staff']} are staff).")
+    return current, frame, excluded

@@ -78,6 +78,7 @@ def pipeline(algorithm: str, numeric: list[str], categorical: list[str], seed: i
 def prepare(frame: pl.DataFrame, target: str, features: list[str] | None = None) -> tuple:
     """Split a frame into features X (pandas, for scikit-learn and MLflow) and a 0/1 target y,
     with numeric and categorical column lists. Raises InvalidInput on data that cannot train."""
+    frame = tabular.typed(frame)[0]  # blanks are missing, numbers held as text are numbers
     classes = tabular.check_binary_target(frame, target)  # the same words as the dataset profile
     frame = frame.filter(pl.col(target).is_not_null())
     nested = [c for c in frame.columns if frame.schema[c].is_nested()]
@@ -92,7 +93,7 @@ def prepare(frame: pl.DataFrame, target: str, features: list[str] | None = None)
     )
     features = [c for c in (features or frame.columns) if c != target]
     empty = [c for c in features if frame.get_column(c).null_count() == frame.height]
-    features = [c for c in features if c not in empty and not _is_identifier(frame, c)]
+    features = [c for c in features if c not in empty and not tabular.is_identifier(frame, c)]
     if not features:
         raise InvalidInput("No usable feature columns: every column is empty or an identifier.")
     positive = _positive_class(classes)
@@ -302,18 +303,6 @@ def gate_metrics(settings: Settings, challenger: dict, champion: dict) -> tuple[
     return results[0], results[1]
 
 
-def _is_identifier(frame: pl.DataFrame, column: str) -> bool:
-    """An id column (named id or *_id, or text with a distinct value per row) carries no signal."""
-    name = column.lower()
-    if name == "id" or name.endswith("_id") or name == "uuid":
-        return True
-    return (
-        frame.schema[column] == pl.String
-        and frame.height > MIN_ROWS
-        and frame.get_column(column).n_unique() == frame.height
-    )
-
-
 def _positive_class(classes: list):
     """Which of two target values means churned: 1 / True / yes / churned / left / cancelled ...
     A pair that says neither way (e.g. "a" and "b") is refused rather than guessed."""
@@ -359,5 +348,7 @@ def latest_scores(ctx: Context, con: duckdb.DuckDBPyConnection, name: str = "chu
         "scored_at": rows[0][1],
         "version": users[0]["version"],
         "cutoff": users[0]["cutoff"],
+        "excluded": users[0].get("excluded"),  # None for scores made before the population rule
+        "horizon_days": users[0].get("horizon_days", 30),
         "users": users,
     }
