@@ -8,7 +8,6 @@ from datetime import date
 import plotly.express as px
 import polars as pl
 import streamlit as st
-import streamlit.components.v1 as components
 
 from workbench import errors, markup, ui
 from workbench.accounts import projects
@@ -79,7 +78,8 @@ def transcript(ctx: Context, call_uuid: str, focus_id: int | None = None,
         f"{call['started_at']:%Y-%m-%d %H:%M} · intent: {call['intent'] or 'not clustered yet'}"
         + (f" ({call['intent_source']})" if call["intent_source"] else "")
     ))
-    components.html(browse.transcript_html(call["utterances"], focus_id, terms), height=440)
+    # an iframe: the transcript scrolls to the utterance found; every text in it is escaped (browse)
+    st.iframe(browse.transcript_html(call["utterances"], focus_id, terms), height=440)
     if ctx.can("calls:import"):
         with st.form(f"intent.{call_uuid}"):
             label = st.text_input("Intent of this call", call["intent"] or "")

@@ -56,7 +56,10 @@ Progress = Callable[[float, str], None]
 
 def pipeline(algorithm: str, numeric: list[str], categorical: list[str], seed: int = 0) -> Pipeline:
     """Preprocessing (impute; scale numbers, one-hot categories) and the classifier."""
-    numbers = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    # a feature may have no value in one cross-validation fold (few users rate answers): kept, as 0,
+    # so every fold has the same columns and nothing warns
+    numbers = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                        ("scale", StandardScaler())])
     categories = Pipeline(
         [
             ("impute", SimpleImputer(strategy="constant", fill_value="missing")),

@@ -10,6 +10,7 @@ each, holding the database only to read and to write, never during a fit. The me
 from __future__ import annotations
 
 import io
+import logging
 import re
 import tempfile
 import time
@@ -26,6 +27,11 @@ from workbench.errors import InvalidInput
 from workbench.models import registry, tabular
 from workbench.models.forecast import methods as fm
 from workbench.settings import Settings
+
+# MLflow warns on every log_model that a Python object is pickled. The object is the workbench's own
+# forecast class, and a model is only ever loaded back from this home's own store: the warning says
+# nothing a user can act on, so it is not printed (any other MLflow message still is).
+logging.getLogger("mlflow.pyfunc").addFilter(lambda record: "CloudPickle" not in record.getMessage())
 
 # What can be forecast from the rollup: metric -> its column in usage_daily (conversations are
 # counted from the conversations table, by their provider and model when split).
