@@ -332,7 +332,7 @@ def test_data_scientist_trains_churn_compares_versions_and_promotes_one(server, 
         page.get_by_text(f"churn v{expected_version} (").wait_for(timeout=120_000)
         settle(page)
     assert float(page.get_by_test_id("stMetricValue").first.inner_text()) >= 0.8  # holdout ROC AUC
-    page.get_by_test_id("stImage").first.wait_for(timeout=30_000)   # the run's plots, from MLflow
+    page.get_by_test_id("stPlotlyChart").first.wait_for(timeout=30_000)  # the run's charts, from MLflow
     page.screenshot(path=str(ARTIFACTS / "churn-trained.png"), full_page=True)
 
     nav.get_by_role("link", name="Models").click()  # pages/models/registry.py

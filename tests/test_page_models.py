@@ -23,6 +23,9 @@ def test_a_data_scientist_trains_churn_on_the_workbench_users(app):  # noqa: F81
     assert [m.label for m in at.metric] == ["ROC AUC", "PR AUC", "Brier score", "CV ROC AUC"]
     assert float(at.metric[0].value) >= 0.8
     assert any("staging" in s.value for s in at.success)
+    # the run's plots as interactive charts (the PNGs stay in MLflow)
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert len(titles) == 5 and any("ROC curve (holdout)" in t for t in titles)
 
 
 def test_the_models_page_compares_promotes_and_refuses_a_worse_challenger(app):  # noqa: F811

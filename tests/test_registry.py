@@ -316,6 +316,12 @@ def test_another_organisations_run_plots_stay_hidden(trained):
     )
     with pytest.raises(NotFound):
         churn.run_plots(ctx_of(wb.store, "hannah"), settings, good["run_id"])
+    curves = churn.run_curves(ctx_of(wb.store, "dan"), settings, good["run_id"])  # the page's charts
+    assert curves["roc"]["auc"] == pytest.approx(good["metrics"]["roc_auc"])
+    assert sum(map(sum, curves["confusion"])) == good["metrics"]["holdout_rows"]
+    assert curves["importance"] and {"feature", "importance", "std"} == set(curves["importance"][0])
+    with pytest.raises(NotFound):
+        churn.run_curves(ctx_of(wb.store, "hannah"), settings, good["run_id"])
 
 
 def test_mlflow_failing_half_way_leaves_the_registry_as_it_was(trained, monkeypatch):

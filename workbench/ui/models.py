@@ -168,15 +168,55 @@ def churn_result(ctx: Context, result: dict) -> None:
     st.dataframe(runs.select("algorithm", "roc_auc", "pr_auc", "brier", "cv_roc_auc_mean", "cv_roc_auc_std",
                              "precision", "recall", "run_id"), hide_index=True, column_config=LABELS)
     if result["run_id"] not in state.get("churn.plots", {}):
-        try:
-            state["churn.plots"] = {result["run_id"]: churn.run_plots(ctx, ui.settings(), result["run_id"])}
+        try:  # the charts' data, or (a run logged before it was kept) the PNGs
+            data = churn.run_curves(ctx, ui.settings(), result["run_id"])
+            plots = data if data is not None else churn.run_plots(ctx, ui.settings(), result["run_id"])
         except WorkbenchError as exc:
             st.warning(f"The run's plots are not available: {exc}")
-            state["churn.plots"] = {result["run_id"]: {}}
+            plots = {}
+        state["churn.plots"] = {result["run_id"]: plots}
     plots = state["churn.plots"][result["run_id"]]
-    for col, (filename, png) in zip(st.columns(3) + st.columns(3), plots.items(), strict=False):
-        col.image(png, caption=filename.removesuffix(".png").replace("_", " "))
+    if "roc" in plots:
+        for col, figure in zip(st.columns(3) + st.columns(3), churn_charts(plots), strict=False):
+            col.plotly_chart(figure, config={"displaylogo": False})
+    else:
+        for col, (filename, png) in zip(st.columns(3) + st.columns(3), plots.items(), strict=False):
+            col.image(png, caption=filename.removesuffix(".png").replace("_", " "))
     ui.link(ctx, "models", "Compare and promote on the Models page")
+
+
+def churn_charts(data: dict) -> list[go.Figure]:
+    """The holdout's ROC, precision-recall, calibration, confusion matrix and permutation importance
+    (`report.curves`), as interactive charts: hover for the values, zoom, download."""
+    def chart(title: str, x: str, y: str, *traces) -> go.Figure:
+        figure = go.Figure(list(traces))
+        figure.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=320, showlegend=False,
+                             margin={"l": 10, "r": 10, "t": 40, "b": 10})
+        return figure
+
+    diagonal = go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"},
+                          hoverinfo="skip")
+    roc, pr, cal = data["roc"], data["pr"], data["calibration"]
+    matrix = data["confusion"]
+    top = data["importance"][::-1]
+    return [
+        chart(f"ROC curve (holdout): AUC {roc['auc']:.3f}", "false positive rate", "true positive rate",
+              go.Scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name="ROC"), diagonal),
+        chart(f"Precision-recall: AUC {pr['auc']:.3f}", "recall", "precision",
+              go.Scatter(x=pr["recall"], y=pr["precision"], mode="lines", name="precision"),
+              go.Scatter(x=[0, 1], y=[pr["churn_rate"]] * 2, mode="lines", hoverinfo="skip",
+                         line={"dash": "dot", "color": "grey"})),
+        chart("Calibration (holdout)", "predicted churn probability", "observed churn rate",
+              go.Scatter(x=cal["predicted"], y=cal["observed"], mode="lines+markers", name="model"),
+              diagonal),
+        chart(f"Confusion matrix at {data['threshold']:.2f}", "predicted", "actual",
+              go.Heatmap(z=matrix, x=["stays", "churns"], y=["stays", "churns"], colorscale="Blues",
+                         text=[[f"{v:,}" for v in row] for row in matrix], texttemplate="%{text}",
+                         showscale=False)).update_yaxes(autorange="reversed"),
+        chart("Permutation importance (holdout)", "drop in ROC AUC when shuffled", None,
+              go.Bar(x=[r["importance"] for r in top], y=[r["feature"] for r in top], orientation="h",
+                     error_x={"array": [r["std"] for r in top]})),
+    ]
 
 
 # Forecast

@@ -60,43 +60,62 @@ def importance(model, x: pd.DataFrame, y: np.ndarray, seed: int = 0) -> pd.DataF
     return frame.sort_values("importance", ascending=False, ignore_index=True)
 
 
-def figures(model, x: pd.DataFrame, y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, Figure]:
-    """The run's plots, by file name."""
+def curves(model, x: pd.DataFrame, y: np.ndarray, proba: np.ndarray, threshold: float) -> dict:
+    """What the run's plots show, as JSON-ready data (the page draws it interactively, `figures`
+    as the PNGs logged with the run): ROC, precision-recall, calibration, the confusion matrix at
+    `threshold` and the permutation importance of the 15 strongest features."""
+    fpr, tpr, _ = roc_curve(y, proba)
+    precision, recall, _ = precision_recall_curve(y, proba)
+    observed, predicted = calibration_curve(y, proba, n_bins=10, strategy="quantile")
+    table = importance(model, x, y).head(15)
+    return {
+        "roc": {"fpr": fpr.round(5).tolist(), "tpr": tpr.round(5).tolist(),
+                "auc": float(roc_auc_score(y, proba))},
+        "pr": {"recall": recall.round(5).tolist(), "precision": precision.round(5).tolist(),
+               "auc": float(average_precision_score(y, proba)), "churn_rate": float(y.mean())},
+        "calibration": {"predicted": predicted.round(5).tolist(), "observed": observed.round(5).tolist()},
+        "confusion": confusion_matrix(y, (proba >= threshold).astype(int), labels=[0, 1]).tolist(),
+        "threshold": float(threshold),
+        "importance": [{"feature": str(r.feature), "importance": float(r.importance), "std": float(r.std)}
+                       for r in table.itertuples()],
+    }
+
+
+def figures(data: dict) -> dict[str, Figure]:
+    """The run's plots (of `curves`' data), by file name."""
     out = {}
     fig, ax = _figure()
-    fpr, tpr, _ = roc_curve(y, proba)
-    ax.plot(fpr, tpr, label=f"ROC AUC {roc_auc_score(y, proba):.3f}")
+    ax.plot(data["roc"]["fpr"], data["roc"]["tpr"], label=f"ROC AUC {data['roc']['auc']:.3f}")
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve (holdout)")
     ax.legend(loc="lower right")
     out["roc.png"] = fig
     fig, ax = _figure()
-    precision, recall, _ = precision_recall_curve(y, proba)
-    ax.plot(recall, precision, label=f"PR AUC {average_precision_score(y, proba):.3f}")
-    ax.axhline(y.mean(), linestyle=":", color="grey", label=f"churn rate {y.mean():.2f}")
+    pr = data["pr"]
+    ax.plot(pr["recall"], pr["precision"], label=f"PR AUC {pr['auc']:.3f}")
+    ax.axhline(pr["churn_rate"], linestyle=":", color="grey", label=f"churn rate {pr['churn_rate']:.2f}")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (holdout)")
     ax.legend(loc="upper right")
     out["precision_recall.png"] = fig
-    out["calibration.png"] = calibration_figure(y, proba)
     fig, ax = _figure()
-    matrix = confusion_matrix(y, (proba >= threshold).astype(int), labels=[0, 1])
+    ax.plot(data["calibration"]["predicted"], data["calibration"]["observed"], marker="o", label="model")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfectly calibrated")
+    ax.set(xlabel="predicted churn probability", ylabel="observed churn rate", title="Calibration (holdout)")
+    ax.legend(loc="upper left")
+    out["calibration.png"] = fig
+    fig, ax = _figure()
+    matrix = np.array(data["confusion"])
     ax.imshow(matrix, cmap="Blues")
     for (i, j), count in np.ndenumerate(matrix):
         dark = count > matrix.max() / 2
         ax.text(j, i, f"{count:,}", ha="center", va="center", color="white" if dark else "black")
-    ax.set(
-        xticks=[0, 1],
-        yticks=[0, 1],
-        xticklabels=["stays", "churns"],
-        yticklabels=["stays", "churns"],
-        xlabel="predicted",
-        ylabel="actual",
-        title=f"Confusion matrix at {threshold:.2f}",
-    )
+    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["stays", "churns"], yticklabels=["stays", "churns"],
+           xlabel="predicted", ylabel="actual", title=f"Confusion matrix at {data['threshold']:.2f}")
     out["confusion_matrix.png"] = fig
     fig, ax = _figure()
-    table = importance(model, x, y).head(15).iloc[::-1]
-    ax.barh(table["feature"], table["importance"], xerr=table["std"])
+    table = pd.DataFrame(data["importance"]).iloc[::-1]
+    if not table.empty:
+        ax.barh(table["feature"], table["importance"], xerr=table["std"])
     ax.set(xlabel="drop in ROC AUC when shuffled", title="Permutation importance (holdout)")
     out["permutation_importance.png"] = fig
     return out
@@ -109,16 +128,6 @@ def risk_figure(risk: np.ndarray, threshold: float) -> Figure:
     ax.axvline(threshold, linestyle=":", color="grey", label=f"threshold {threshold:.2f}")
     ax.set(xlabel="churn risk", ylabel="users", title=f"Churn risk of {len(risk):,} users")
     ax.legend(loc="upper right")
-    return fig
-
-
-def calibration_figure(y: np.ndarray, proba: np.ndarray) -> Figure:
-    fig, ax = _figure()
-    observed, predicted = calibration_curve(y, proba, n_bins=10, strategy="quantile")
-    ax.plot(predicted, observed, marker="o", label="model")
-    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfectly calibrated")
-    ax.set(xlabel="predicted churn probability", ylabel="observed churn rate", title="Calibration (holdout)")
-    ax.legend(loc="upper left")
     return fig
 
 

@@ -256,7 +256,9 @@ def _log_run(settings, experiment, model, params, metrics, x_hold, y_hold, thres
         mlflow.log_params({k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in params.items()})
         mlflow.log_metrics(metrics)
         folder = Path(tmp)
-        for filename, figure in churn_report.figures(model, x_hold, y_hold, proba, threshold).items():
+        data = churn_report.curves(model, x_hold, y_hold, proba, threshold)
+        (folder / "curves.json").write_text(json.dumps(data))
+        for filename, figure in churn_report.figures(data).items():
             figure.savefig(folder / filename, dpi=90, bbox_inches="tight")
         holdout.to_parquet(folder / "holdout.parquet")
         mlflow.log_artifacts(tmp, artifact_path="evaluation")
@@ -323,11 +325,26 @@ def run_plots(ctx: Context, settings: Settings, run_id: str) -> dict[str, bytes]
     precision-recall, calibration...)."""
     ctx.require("models:read")
     with registry.reachable(settings) as client, tempfile.TemporaryDirectory() as tmp:
-        mine = client.get_experiment_by_name(f"org{int(ctx.org_id)}/churn")
-        if mine is None or client.get_run(run_id).info.experiment_id != mine.experiment_id:
-            raise NotFound("No such run in your organisation.")
+        _check_own_run(ctx, client, run_id)
         folder = Path(client.download_artifacts(run_id, "evaluation", tmp))
         return {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
+
+
+def _check_own_run(ctx: Context, client, run_id: str) -> None:
+    mine = client.get_experiment_by_name(f"org{int(ctx.org_id)}/churn")
+    if mine is None or client.get_run(run_id).info.experiment_id != mine.experiment_id:
+        raise NotFound("No such run in your organisation.")
+
+
+def run_curves(ctx: Context, settings: Settings, run_id: str) -> dict | None:
+    """The data of one of the organisation's churn runs' plots (`report.curves`), for interactive
+    charts; None for a run logged before it was kept."""
+    ctx.require("models:read")
+    with registry.reachable(settings) as client, tempfile.TemporaryDirectory() as tmp:
+        _check_own_run(ctx, client, run_id)
+        if not any(f.path == "evaluation/curves.json" for f in client.list_artifacts(run_id, "evaluation")):
+            return None
+        return json.loads(Path(client.download_artifacts(run_id, "evaluation/curves.json", tmp)).read_text())
 
 
 def latest_scores(ctx: Context, con: duckdb.DuckDBPyConnection, name: str = "churn") -> dict | None:
