@@ -166,6 +166,7 @@ def test_scoring_writes_each_users_risk_and_reasons(demo_copy):
     assert all(0 <= m["risk"] <= 1 for m in metas)
     risky = max(metas, key=lambda m: m["risk"])
     assert risky["reasons"] and "typical" in risky["reasons"][0] and risky["version"] == trained["version"]
+    assert not any("_" in reason.split(" (")[0] for m in metas for reason in m["reasons"])  # in words
 
 
 def test_a_batch_that_cannot_be_written_leaves_no_rows_and_no_chart(demo_copy):

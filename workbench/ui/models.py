@@ -16,6 +16,7 @@ from workbench.accounts.context import Context
 from workbench.calls import datasets
 from workbench.errors import WorkbenchError
 from workbench.models import promotion, registry, tabular
+from workbench.models.churn.features import NAMES
 
 # The metrics the Models page compares, per kind of model (the first is the gate's default).
 MODEL_METRICS = {
@@ -214,7 +215,8 @@ def churn_charts(data: dict) -> list[go.Figure]:
                          text=[[f"{v:,}" for v in row] for row in matrix], texttemplate="%{text}",
                          showscale=False)).update_yaxes(autorange="reversed"),
         chart("Permutation importance (holdout)", "drop in ROC AUC when shuffled", None,
-              go.Bar(x=[r["importance"] for r in top], y=[r["feature"] for r in top], orientation="h",
+              go.Bar(x=[r["importance"] for r in top], y=[NAMES.get(r["feature"], r["feature"]) for r in top],
+                     orientation="h",
                      error_x={"array": [r["std"] for r in top]})),
     ]
 
@@ -301,7 +303,7 @@ def versions_table(name: str, kind: str, versions: list[dict]) -> None:
     shown = MODEL_METRICS.get(kind, MODEL_METRICS["churn"])
     table = pl.DataFrame([{
         "version": v["version"], "stage": v["stage"],
-        "method": v["params"].get("algorithm") or v["params"].get("method"),
+        "method": (v["params"].get("algorithm") or v["params"].get("method") or "").replace("_", " "),
         **{k: v["metrics"].get(k) for k in shown},
         "created_by": v["created_by"], "created_at": v["created_at"], "source": v["source"],
     } for v in versions], infer_schema_length=None)

@@ -29,6 +29,16 @@ NUMERIC = [
     "tenure_days",
 ]
 CATEGORICAL = ["plan"]
+# The features in words, for the reasons and charts a user reads.
+NAMES = {
+    "recency_days": "days since last activity", "active_days": "active days (90 d)",
+    "active_days_14": "active days (14 d)", "active_days_trend": "change in active days (14 d)",
+    "sessions": "conversations", "messages": "questions asked", "tokens": "tokens used",
+    "tokens_trend": "change in tokens (30 d)", "cost_usd": "cost (USD)",
+    "mean_latency_ms": "mean latency (ms)",
+    "documents": "documents uploaded", "mean_confidence": "mean answer confidence",
+    "low_confidence_rate": "share of low-confidence answers", "tenure_days": "days as a user", "plan": "plan",
+}
 FEATURES = NUMERIC + CATEGORICAL
 TARGET = "churned"
 

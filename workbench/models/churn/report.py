@@ -131,9 +131,12 @@ def risk_figure(risk: np.ndarray, threshold: float) -> Figure:
     return fig
 
 
-def reasons(model, x: pd.DataFrame, risk: np.ndarray, top: int = 3) -> list[list[str]]:
+def reasons(model, x: pd.DataFrame, risk: np.ndarray, top: int = 3,
+            names: dict[str, str] | None = None) -> list[list[str]]:
     """Per row, the features that raise its risk most: how much the risk falls when that feature is
-    set to a typical value (the training median for numbers, the most common value otherwise)."""
+    set to a typical value (the training median for numbers, the most common value otherwise).
+    `names`: the features in words, where they have them."""
+    names = names or {}
     typical = _typical_values(model, x)
     drops = {}
     for column, value in typical.items():
@@ -147,7 +150,8 @@ def reasons(model, x: pd.DataFrame, risk: np.ndarray, top: int = 3) -> list[list
         order = [k for k in np.argsort(-row)[:top] if row[k] > 0.01]
         out.append(
             [
-                f"{columns[k]} = {_shown(x.iloc[i][columns[k]])} (typical {_shown(typical[columns[k]])}, "
+                f"{names.get(columns[k], columns[k])} {_shown(x.iloc[i][columns[k]])} (typical"
+                f" {_shown(typical[columns[k]])}, "
                 f"+{row[k]:.0%} risk)"
                 for k in order
             ]

@@ -75,7 +75,7 @@ def score(
     model = training.load(wb.settings, current["artifact_uri"])
     x = frame.select(model.feature_names_in_.tolist()).to_pandas()
     risk = model.predict_proba(x)[:, 1]
-    reasons = churn_report.reasons(model, x, risk, top_reasons)
+    reasons = churn_report.reasons(model, x, risk, top_reasons, names=churn_features.NAMES)
     about = {"model": name, "version": current["version"], "excluded": excluded, "horizon_days": horizon_days}
     metas = [
         json.dumps({"user_id": int(u), "username": n, "risk": round(float(r), 4), "reasons": why, **about,
