@@ -161,6 +161,8 @@ def test_scoring_writes_each_users_risk_and_reasons(demo_copy):
     charts = [r for r in rows if r[1] == "viz_image"]
     assert result["scored"] == len(preds) > 200 and {r[0] for r in rows} == {dan.org_id}
     assert result["excluded"]["staff"] >= 4 and "dan" not in {json.loads(r[2])["username"] for r in preds}
+    # scoring keeps the churn definition the model was trained with
+    assert trained["params"]["horizon_days"] == result["horizon_days"] == 30
     assert len(charts) == 1 and Path(result["chart"]).read_bytes().startswith(b"\x89PNG")
     metas = [json.loads(r[2]) for r in preds]
     assert all(0 <= m["risk"] <= 1 for m in metas)

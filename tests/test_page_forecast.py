@@ -37,7 +37,7 @@ def test_a_data_scientist_sees_the_history_and_trains_a_forecast(app):  # noqa: 
     result = at.session_state["fc.result"]
     assert (result["name"], result["version"], result["stage"]) == ("forecast-calls", 1, "staging")
     assert [m.label for m in at.metric] == ["Method", "MASE", "sMAPE %", "MAE"]
-    assert at.metric[0].value == "seasonal_naive"
+    assert at.metric[0].value == "Seasonal naive"
     assert len(at.get("plotly_chart")) == 2  # history, then history + forecast + intervals
     backtest = at.dataframe[0].value
     assert {"window", "method", "mase"} <= set(backtest.columns) and "all" in set(backtest["window"])

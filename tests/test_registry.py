@@ -380,3 +380,4 @@ def test_the_best_staged_candidate_and_the_hint_when_another_beats_the_one_chose
            {"version": 4, "stage": "staging", "metrics": {"mase": 0.8}}]
     assert promotion.best_staged(tie, "mase")["version"] == 5
     assert promotion.best_staged([versions[0]], "roc_auc") is None
+    assert not promotion.better_first("baseline_mase") and promotion.better_first("cv_roc_auc_mean")

@@ -20,7 +20,7 @@ def import_legacy_command(file, as_user, as_json) -> None:
     from workbench.calls import qa
     from workbench.ops.legacy import importer as legacy
 
-    ctx, wb = context_of(as_user), workbench()
+    ctx, wb = context_of(as_user), workbench(bulk=True)  # many texts: the configured backend
     try:
         result = legacy.import_legacy(ctx, wb, file)
     except legacy.LegacyImportError as report:

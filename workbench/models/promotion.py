@@ -171,8 +171,9 @@ def _gate_message(challenger: dict, outcome: dict, champion: dict | None) -> str
 
 
 def better_first(metric: str) -> bool:
-    """True when a higher value of `metric` is better (ROC AUC), False when lower is (Brier, MASE)."""
-    return metric not in LOWER_IS_BETTER
+    """True when a higher value of `metric` is better (ROC AUC), False when lower is (Brier, MASE,
+    and the seasonal-naive baseline's MASE beside a forecast's)."""
+    return metric.removeprefix("baseline_") not in LOWER_IS_BETTER
 
 
 def best_staged(versions: list[dict], metric: str) -> dict | None:

@@ -138,7 +138,14 @@ def experiment_id(settings: Settings, org_id: int, kind: str) -> str:
             folder = home.artifacts_dir(settings)
             folder.mkdir(parents=True, exist_ok=True)
             location = folder.as_uri()
-        return client.create_experiment(name, artifact_location=location, tags={"org_id": str(org_id)})
+        try:
+            return client.create_experiment(name, artifact_location=location, tags={"org_id": str(org_id)})
+        except MlflowException as exc:  # another session made it meanwhile (its first training too)
+            made = exc.error_code == "RESOURCE_ALREADY_EXISTS"
+            found = client.get_experiment_by_name(name) if made else None
+            if found is None:
+                raise
+            return found.experiment_id
 
 
 def register(

@@ -325,7 +325,7 @@ BUDGET_LABELS = {"scope": "Scope", "target": "Name", "monthly_usd": "Monthly (US
 
 
 def budget_table(status: list[dict], *, detail: bool = False):
-    """This month's budgets as one table (Usage, Prices & budgets); `detail` adds the projection's
+    """This month's budgets as one table (Budgets and anomalies, Budgets); `detail` adds the projection's
     range and the unpriced calls. Returns the frame shown."""
     import polars as pl
 

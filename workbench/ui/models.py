@@ -178,7 +178,8 @@ def churn_result(ctx: Context, result: dict) -> None:
         state["churn.plots"] = {result["run_id"]: plots}
     plots = state["churn.plots"][result["run_id"]]
     if "roc" in plots:
-        for col, figure in zip(st.columns(3) + st.columns(3), churn_charts(plots), strict=False):
+        own = NAMES if str(result["params"].get("source", "")).startswith("workbench users") else {}
+        for col, figure in zip(st.columns(3) + st.columns(3), churn_charts(plots, own), strict=False):
             col.plotly_chart(figure, config={"displaylogo": False})
     else:
         for col, (filename, png) in zip(st.columns(3) + st.columns(3), plots.items(), strict=False):
@@ -186,9 +187,10 @@ def churn_result(ctx: Context, result: dict) -> None:
     ui.link(ctx, "models", "Compare and promote on the Models page")
 
 
-def churn_charts(data: dict) -> list[go.Figure]:
+def churn_charts(data: dict, names: dict[str, str]) -> list[go.Figure]:
     """The holdout's ROC, precision-recall, calibration, confusion matrix and permutation importance
-    (`report.curves`), as interactive charts: hover for the values, zoom, download."""
+    (`report.curves`; the features called by `names` where given), as interactive charts: hover
+    for the values, zoom, download."""
     def chart(title: str, x: str, y: str, *traces) -> go.Figure:
         figure = go.Figure(list(traces))
         figure.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=320, showlegend=False,
@@ -215,7 +217,7 @@ def churn_charts(data: dict) -> list[go.Figure]:
                          text=[[f"{v:,}" for v in row] for row in matrix], texttemplate="%{text}",
                          showscale=False)).update_yaxes(autorange="reversed"),
         chart("Permutation importance (holdout)", "drop in ROC AUC when shuffled", None,
-              go.Bar(x=[r["importance"] for r in top], y=[NAMES.get(r["feature"], r["feature"]) for r in top],
+              go.Bar(x=[r["importance"] for r in top], y=[names.get(r["feature"], r["feature"]) for r in top],
                      orientation="h",
                      error_x={"array": [r["std"] for r in top]})),
     ]
@@ -263,7 +265,7 @@ def forecast_result(ctx: Context, result: dict) -> None:
     st.success(f"Registered **{result['name']}** version {result['version']} in {result['stage']}.")
     ui.link(ctx, "models", "Promote it on the Models page")
     cards = st.columns(4)
-    cards[0].metric("Method", result["method"], border=True)
+    cards[0].metric("Method", METHOD_NAMES.get(result["method"], result["method"]), border=True)
     for col, key in zip(cards[1:], ("mase", "smape", "mae"), strict=True):
         ours, base = result["metrics"].get(key), result["metrics"].get(f"baseline_{key}")
         col.metric(METRIC_NAMES[key], "-" if ours is None else f"{ours:,.3f}",

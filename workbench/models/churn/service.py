@@ -41,15 +41,16 @@ def train(
     before `cutoff`, churned = no activity in the `horizon_days` after it). `options` go to
     `training.fit` (algorithms, threshold, features...). Needs models:train."""
     registry.check_name(name)
-    settings = wb.settings
+    settings, horizon = wb.settings, None
     if frame is None:
         with wb.store.connect() as con:  # read the data, then let the file go while fitting
             if dataset:
                 frame, source = tabular.load_frame(ctx, con, dataset, settings=settings), f"dataset {dataset}"
             else:
                 frame, source = training.workbench_frame(ctx, con, cutoff=cutoff, horizon_days=horizon_days)
-                target = churn_features.TARGET
-    fitted = training.fit(ctx, settings, frame, target=target, source=source, progress=progress, **options)
+                target, horizon = churn_features.TARGET, horizon_days
+    fitted = training.fit(ctx, settings, frame, target=target, source=source, progress=progress,
+                          horizon_days=horizon, **options)
     with wb.store.transaction() as con:
         return training.register_best(ctx, con, settings, fitted, name=name, progress=progress)
 
@@ -60,17 +61,17 @@ def score(
     *,
     name: str = "churn",
     cutoff: datetime | None = None,
-    horizon_days: int = 30,
+    horizon_days: int | None = None,
     top_reasons: int = 3,
 ) -> dict:
-    """Score the organisation's customers active in the `horizon_days` before `cutoff` (default now;
-    `features.population`: not those who have already left, nor staff; `excluded` counts them) with
-    the production version of `name` in the data home `wb`: each user's risk and the features that
-    raise it most, written to analytics_results (churn_pred rows and the risk chart) as one batch.
-    Needs models:train."""
+    """Score the organisation's customers active in the `horizon_days` (default: the model's own)
+    before `cutoff` (default now; `features.population`: not those who have already left, nor
+    staff; `excluded` counts them) with the production version of `name` in the data home `wb`:
+    each user's risk and the features that raise it most, written to analytics_results (churn_pred
+    rows and the risk chart) as one batch. Needs models:train."""
     ctx.require("models:train")
     when = cutoff or datetime.now()
-    current, frame, excluded = _users_to_score(ctx, wb.store, name, when, horizon_days)
+    current, frame, excluded, horizon_days = _users_to_score(ctx, wb.store, name, when, horizon_days)
     # the version read, whatever happens meanwhile
     model = training.load(wb.settings, current["artifact_uri"])
     x = frame.select(model.feature_names_in_.tolist()).to_pandas()
@@ -95,7 +96,7 @@ def score(
             "horizon_days": horizon_days}
 
 
-def _users_to_score(ctx: Context, store: Store, name: str, when: datetime, horizon_days: int) -> tuple:
+def _users_to_score(ctx: Context, store: Store, name: str, when: datetime, horizon_days: int | None) -> tuple:
     """The production version of `name`, the features of the users it is for (active in the
     `horizon_days` before `when`, not staff: `features.population`) and who was left out."""
     with store.connect() as con:
@@ -105,8 +106,10 @@ def _users_to_score(ctx: Context, store: Store, name: str, when: datetime, horiz
                 f"{name} was trained on a dataset ({current['source']}); scoring the workbench's "
                 "users needs a model trained on them."
             )
+        # the model's own churn definition (30 days for a model trained before it was kept)
+        horizon_days = horizon_days or int(current["params"].get("horizon_days", 30))
         frame, excluded = churn_features.population(ctx, con, when, horizon_days=horizon_days, labelled=False)
     if frame.height == 0:
         raise InvalidInput(f"No customer was active in the {horizon_days} days before the cutoff; nobody to"
                            f" score ({excluded['left']} have already left, {excluded['staff']} are staff).")
-    return current, frame, excluded
+    return current, frame, excluded, horizon_days

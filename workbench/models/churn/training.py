@@ -137,11 +137,13 @@ def fit(
     holdout: float = 0.25,
     folds: int = 5,
     seed: int = 0,
+    horizon_days: int | None = None,
     progress: Progress | None = None,
 ) -> dict:
     """Train every algorithm on the same split and log each as an MLflow run (metrics, plots, the
     model); the best is the one with the highest cross-validated ROC AUC. Needs no database, so a
-    page or the CLI holds the file only to read the data and, after, to register."""
+    page or the CLI holds the file only to read the data and, after, to register. `horizon_days`:
+    the churn definition of a model of the workbench's users, kept so that scoring uses it too."""
     ctx.require("models:train")
     step = progress or (lambda fraction, message: None)
     x, y, numeric, categorical, notes = prepare(frame, target, features)
@@ -168,7 +170,7 @@ def fit(
             "churn_rate": round(float(y.mean()), 4),
             "numeric": numeric,
             "categorical": categorical,
-        } | notes
+        } | notes | ({"horizon_days": horizon_days} if horizon_days else {})
         run_id, uri = _log_run(settings, experiment, model, params, metrics, x_hold, y_hold, threshold)
         runs.append(
             {"algorithm": algorithm, "run_id": run_id, "model_uri": uri, "metrics": metrics, "params": params}
@@ -229,12 +231,14 @@ def workbench_frame(
             f"activity leaves room up to {latest:%Y-%m-%d}): users would count as churned before they had "
             "the chance to come back. Pick an earlier cutoff or a shorter horizon."
         )
-    frame = churn_features.build(ctx, con, cutoff, horizon_days=horizon_days)
+    frame, excluded = churn_features.population(ctx, con, cutoff, horizon_days=horizon_days)
     left = int(frame.get_column(churn_features.TARGET).sum()) if frame.height else 0
     if frame.height < MIN_ROWS or min(left, frame.height - left) < MIN_PER_CLASS:
         raise InvalidInput(
-            f"Too little history to learn churn: {frame.height} users were active in the 90 days before "
-            f"{cutoff:%Y-%m-%d} and {left} of them had no activity in the {horizon_days} days after it; "
+            f"Too little history to learn churn: {frame.height} customers were active in the"
+            f" {horizon_days} days before {cutoff:%Y-%m-%d} (leaving out {excluded['staff']} staff and"
+            f" {excluded['left']} who had already left) and {left} of them had no activity in the"
+            f" {horizon_days} days after it; "
             f"training needs at least {MIN_ROWS} users and {MIN_PER_CLASS} who left and stayed. Pick an "
             "earlier cutoff, or train on a registered dataset."
         )
@@ -302,9 +306,8 @@ def gate_metrics(settings: Settings, challenger: dict, champion: dict) -> tuple[
                 f"({', '.join(sorted(missing))}): they were trained on different data. "
                 "Compare them by hand and force the promotion with a reason."
             )
-        results.append(
-            churn_report.metrics(y, model.predict_proba(holdout[model.feature_names_in_])[:, 1], threshold)
-        )
+        x = _as_trained(holdout[model.feature_names_in_], row["params"])
+        results.append(churn_report.metrics(y, model.predict_proba(x)[:, 1], threshold))
     return results[0], results[1]
 
 
@@ -328,6 +331,24 @@ def run_plots(ctx: Context, settings: Settings, run_id: str) -> dict[str, bytes]
         _check_own_run(ctx, client, run_id)
         folder = Path(client.download_artifacts(run_id, "evaluation", tmp))
         return {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
+
+
+def _as_trained(x, params: dict):
+    """The holdout's columns with the types a version learned them with: a version trained before
+    datasets were typed took numbers held as text for categories, and fed those numbers it would
+    treat every value as unknown (and lose the gate without saying why)."""
+    text = [c for c in params.get("categorical", []) if c in x.columns and x[c].dtype.kind in "if"]
+    if not text:
+        return x
+    def as_text(value):
+        if value != value:  # NaN: missing, as the blank cell it was read from
+            return None
+        return str(int(value)) if float(value).is_integer() else str(value)
+
+    x = x.copy()
+    for column in text:
+        x[column] = x[column].map(as_text)
+    return x
 
 
 def _check_own_run(ctx: Context, client, run_id: str) -> None:
