@@ -25,7 +25,7 @@ CUTOFF = DEMO_TODAY - timedelta(days=45)
 
 def features_at(store, ctx, cutoff=CUTOFF) -> pl.DataFrame:
     with store.connect() as con:
-        return churn_features.build(ctx, con, cutoff, horizon_days=30)
+        return churn_features.population(ctx, con, cutoff, horizon_days=30)[0]
 
 
 def test_no_feature_reads_data_after_the_cutoff(demo_copy):

@@ -118,16 +118,12 @@ def vectors():
     return workbench().vectors
 
 
-def embedder():
-    """The embedding model, loaded once per process on first use."""
-    return workbench().embedder
-
-
 @st.cache_resource
 def warm_up() -> threading.Thread:
     """Load the embedding model in the background once per process, so that the first chat
     question or search does not wait for it (about 5 s on 2 cores)."""
-    thread = threading.Thread(target=lambda: embedder().encode(["warm up"]), name="warm-up", daemon=True)
+    thread = threading.Thread(target=lambda: workbench().embedder.encode(["warm up"]), name="warm-up",
+                              daemon=True)
     thread.start()
     return thread
 

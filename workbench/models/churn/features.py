@@ -126,21 +126,6 @@ ORDER BY u.id
 """
 
 
-def build(
-    ctx: Context,
-    con: duckdb.DuckDBPyConnection,
-    cutoff: datetime,
-    *,
-    horizon_days: int = 30,
-    lookback_days: int = 90,
-    labelled: bool = True,
-) -> pl.DataFrame:
-    """One row per user the model is for (see `population`): the features, and (when `labelled`)
-    `churned` = no activity in the `horizon_days` after `cutoff`."""
-    return population(ctx, con, cutoff, horizon_days=horizon_days, lookback_days=lookback_days,
-                      labelled=labelled)[0]
-
-
 def population(
     ctx: Context,
     con: duckdb.DuckDBPyConnection,
