@@ -1,8 +1,10 @@
 """Forecast training at the scale the issue names: 100 synthetic daily series of 365 days (weekly
 seasonality, a trend, noise, a few one-day spikes) registered as a Parquet dataset, then trained
-through `forecast.train` with each method: the 3-window rolling-origin backtest (horizon 30) against
-seasonal naive, the fit on all history, the MLflow run with its artifacts and pyfunc model, and the
-registered staging version. Prints seconds and MASE / sMAPE for the method and the baseline.
+through the service (`forecast.service.train`) with each method: the 3-window rolling-origin
+backtest (horizon 30 days) against seasonal naive (for `auto`, of every candidate), the fit on all
+history, the MLflow run with its artifacts and pyfunc model, and the registered staging version.
+Prints seconds and MASE / sMAPE for the method and the baseline. Accuracy across frequencies is
+bench/forecast_accuracy.py's.
 
     python bench/forecast.py [series] [days]        # default 100 365
 """
@@ -36,8 +38,8 @@ from workbench.models.forecast import service as forecast_service  # noqa: E402
 from workbench.models.forecast import training as forecast  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
 
-METHODS = ("seasonal_naive", "gbm", "ets", "auto")
-HORIZON = 30
+METHODS = ("seasonal_naive", "ets", "theta", "mstl", "gbm", "combination", "auto")
+HORIZON = 30  # steps: days
 
 
 def synthetic(n_series: int, days: int, seed: int = 3) -> pl.DataFrame:

@@ -2,7 +2,7 @@
 checks the churn and forecast trainers run before training."""
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -240,11 +240,21 @@ def test_check_series_cleans_and_sorts():
                           "day": ["2025-01-02", "2025-01-02", "2025-01-01", "2025-01-01", None],
                           "sales": ["4", "2.5", "1", "3", "9"]})
     cleaned = tabular.check_series(frame, "day", "sales", "store", min_length=2)
-    assert cleaned.schema == pl.Schema({"store": pl.String, "day": pl.Date, "sales": pl.Float64})
-    assert cleaned.rows() == [("A", date(2025, 1, 1), 1.0), ("A", date(2025, 1, 2), 2.5),
-                              ("B", date(2025, 1, 1), 3.0), ("B", date(2025, 1, 2), 4.0)]
+    assert cleaned.schema == pl.Schema({"store": pl.String, "day": pl.Datetime("us"), "sales": pl.Float64})
+    assert cleaned.rows() == [("A", datetime(2025, 1, 1), 1.0), ("A", datetime(2025, 1, 2), 2.5),
+                              ("B", datetime(2025, 1, 1), 3.0), ("B", datetime(2025, 1, 2), 4.0)]
     single = tabular.check_series(frame.filter(pl.col("store") == "A"), "day", "sales")
     assert single.columns == ["day", "sales"] and single.height == 2
+
+
+def test_check_series_keeps_the_time_of_day():
+    hours = [datetime(2025, 1, 1, h) for h in (10, 11, 12)]
+    for written in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S"):  # 'Z': UTC, as plain times
+        text = pl.DataFrame({"at": [h.strftime(written) for h in hours], "load": [1.0, 2.0, 3.0]})
+        assert tabular.check_series(text, "at", "load")["at"].to_list() == hours, written
+    zoned = pl.DataFrame({"at": hours, "load": [1.0, 2.0, 3.0]}).with_columns(
+        pl.col("at").dt.replace_time_zone("Europe/Berlin"))
+    assert tabular.check_series(zoned, "at", "load")["at"].to_list() == hours  # the local clock
 
 
 def test_check_series_errors():
@@ -257,7 +267,7 @@ def test_check_series_errors():
         (("store", "sales"), "'store' is not a date column"),
         (("day", "label"), r"'label' is not numeric: 3 values are not numbers \(e.g. 'x', 'y', 'z'\)"),
         (("day", "gone"), "'gone' is missing in every row"),
-        (("day", "sales"), "2 rows share the date 2025-01-01 .* pick the column that names them"),
+        (("day", "sales"), "2 rows share the time 2025-01-01 .* pick the column that names them"),
     ]
     for (date_col, value_col), message in cases:
         with pytest.raises(InvalidInput, match=message):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from tests.conftest import DEMO_TODAY, ctx_of
 from workbench import home
 from workbench.errors import InvalidInput, NotAllowed
 from workbench.models import promotion, registry, tabular
+from workbench.models.forecast import frequency
 from workbench.models.forecast import methods as fm
 from workbench.models.forecast import service as forecast_service
 from workbench.models.forecast import training as forecast
@@ -28,6 +29,7 @@ from workbench.settings import Settings
 
 HORIZON = 14
 DEMO_HORIZON = 30  # the default; the demo's last weeks are flat after months of growth
+DAILY = frequency.named("daily")
 
 
 def seasonal(n_series: int = 3, days: int = 120, seed: int = 7) -> pl.DataFrame:
@@ -40,21 +42,21 @@ def seasonal(n_series: int = 3, days: int = 120, seed: int = 7) -> pl.DataFrame:
         weekly = 0.3 * level * np.sin(2 * np.pi * (t + i) / 7)
         values = level * (1 + 0.004 * t) + weekly + rng.normal(0, level * 0.04, days)
         frames.append(pl.DataFrame({"series": f"s{i}", "value": values}).with_columns(
-            day=pl.date_range(start, start + timedelta(days=days - 1), eager=True)))
+            time=pl.date_range(start, start + timedelta(days=days - 1), eager=True)))
     return fm.history_frame(pl.concat(frames))
 
 
 @pytest.mark.parametrize("method", ["ets", "gbm"])
 def test_the_methods_beat_seasonal_naive_on_a_seasonal_series_with_trend(method):
     history = seasonal()
-    forecasters = {m: (lambda h, m=m: fm.forecast(m, h, HORIZON)) for m in (method, "seasonal_naive")}
-    points = fm.backtest(history, forecasters, HORIZON, fm.windows_for(history, HORIZON))
+    predict = lambda part: fm.several([method, "seasonal_naive"], part, HORIZON, DAILY)  # noqa: E731
+    points = fm.backtest(history, predict, HORIZON, fm.windows_for(history, HORIZON, DAILY), DAILY.season)
     table = fm.summarise(points)
     assert set(table["window"]) == {"1", "2", "3", "all"}
     assert fm.overall(table, method)["mase"] < 0.9 * fm.overall(table, "seasonal_naive")["mase"]
     quantiles = fm.conformal_quantiles(points.filter(pl.col("method") == method), HORIZON)
-    ahead = fm.forecast(method, history, HORIZON, quantiles)
-    assert ahead.height == 3 * HORIZON and ahead["day"].min() == history["day"].max() + timedelta(days=1)
+    ahead = fm.forecast(method, history, HORIZON, DAILY, quantiles)
+    assert ahead.height == 3 * HORIZON and ahead["time"].min() == history["time"].max() + timedelta(days=1)
     assert (ahead["lo95"] <= ahead["lo80"]).all() and (ahead["lo80"] <= ahead["value"]).all()
     assert (ahead["value"] <= ahead["hi80"]).all() and (ahead["hi80"] <= ahead["hi95"]).all()
 
@@ -64,7 +66,8 @@ def test_a_series_of_zeros_is_forecast_as_zeros_beside_busy_ones():
     idle = history.filter(pl.col("series") == "s0").with_columns(series=pl.lit("idle"), value=pl.lit(0.0))
     history = pl.concat([history, idle])
     for method in fm.METHODS:
-        idle = fm.forecast(method, history, HORIZON, np.ones((HORIZON, 2))).filter(pl.col("series") == "idle")
+        ahead = fm.forecast(method, history, HORIZON, DAILY, np.ones((HORIZON, 2)))
+        idle = ahead.filter(pl.col("series") == "idle")
         assert idle.height == HORIZON and idle.select(pl.col(fm.COLUMNS[2:])).to_numpy().max() == 0
 
 
@@ -72,7 +75,7 @@ def test_a_one_day_spike_does_not_become_a_weekly_peak():
     history = seasonal(1).with_columns(
         value=pl.when(pl.int_range(pl.len()) == 100).then(pl.col("value") * 20).otherwise("value")
     )
-    ahead = fm.forecast("ets", history, HORIZON)
+    ahead = fm.forecast("ets", history, HORIZON, DAILY)
     assert ahead["value"].max() < 2 * history["value"].head(100).max()
 
 
@@ -180,7 +183,7 @@ def test_gate_metrics_say_when_a_version_cannot_be_backtested(northwind, monkeyp
         forecast.gate_metrics(cfg, challenger, champion)
 
     def nan_forecast(frame):  # every day "forecast", none of them a number
-        ahead = fm.forecast("seasonal_naive", fm.history_frame(pl.from_pandas(frame)), HORIZON)
+        ahead = fm.forecast("seasonal_naive", fm.history_frame(pl.from_pandas(frame)), HORIZON, DAILY)
         return ahead.with_columns(pl.col(fm.COLUMNS[2:]) * float("nan")).to_pandas()
 
     with_champion(_Stub(nan_forecast))
@@ -212,7 +215,8 @@ def test_score_writes_the_forecast_and_its_chart_for_the_organisation(northwind)
     assert [r[1] for r in rows] == ["timeseries_forecast"] * DEMO_HORIZON + ["viz_image"]
     assert {r[0] for r in rows} == {1} and {r[4] for r in rows} == {production}
     meta = json.loads(rows[0][3])
-    assert {"series", "day", "value", "lo80", "hi80", "lo95", "hi95", "model", "version"} <= set(meta)
+    assert {"series", "time", "value", "lo80", "hi80", "lo95", "hi95", "model", "version"} <= set(meta)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", meta["time"]) and result["frequency"] == "daily"  # days alone
     assert meta["lo95"] <= meta["lo80"] <= meta["value"] <= meta["hi80"] <= meta["hi95"]
     assert Path(rows[-1][2]).is_file() and Path(rows[-1][2]).is_relative_to(cfg.home / "results")
 
@@ -250,7 +254,8 @@ def test_workbench_series_stay_in_the_organisation(demo_store):
             assert set(by_model["series"]) == models and conversations["value"].sum() == chats
             lengths = by_model.group_by("series").len()["len"].unique().to_list()
             assert lengths == [total.height]  # days without usage are zeros
-            assert forecast.workbench_series(ctx, con, "calls")["day"].max() < date.today()  # not over
+            latest = forecast.workbench_series(ctx, con, "calls")["time"].max()
+            assert latest < datetime.combine(date.today(), datetime.min.time())  # today is not over
 
 
 def test_bad_input_says_why_and_logs_nothing(demo_copy):
@@ -264,10 +269,13 @@ def test_bad_input_says_why_and_logs_nothing(demo_copy):
         (dict(metric="calls", by="user"), "split by provider or model"),
         (dict(metric="calls", method="prophet"), "Unknown forecast method"),
         (dict(metric="calls", name="Calls forecast"), "is not a model name"),
-        (dict(metric="calls", horizon=365), "needs at least 379"),
-        (dict(dataset="Short", date_col="day", value_col="sales"), "needs at least 28"),
+        (dict(metric="calls", horizon=365), "365 days ahead needs at least 373 days"),
+        (dict(dataset="Short", date_col="day", value_col="sales"), "14 days ahead needs at least 22 days"),
         (dict(dataset="Not dates", date_col="day", value_col="sales"), "'day' is not a date column"),
         (dict(dataset="Short", date_col="when", value_col="sales"), "when"),
+        (dict(dataset="Short", date_col="day", value_col="sales", aggregate="fortnightly"),
+         "Unknown frequency 'fortnightly'"),
+        (dict(metric="calls", aggregate="weekly"), "only a dataset can be aggregated"),
     ]
     with store.connect() as con:
         tabular.register_file(dan, con, demo_copy, short, "Short", filename="short.csv")
@@ -284,8 +292,8 @@ def test_a_dataset_with_several_series_trains_and_scores(demo_copy):
     wb = home.Workbench(demo_copy)
     store = wb.store
     dan = ctx_of(store, "dan")
-    rows = seasonal(2, 90).with_columns(pl.col("value").round(2)).rename({"series": "store", "day": "date"})
-    gappy = rows.filter(pl.col("date") != date(2026, 2, 1))  # a missing day is interpolated
+    rows = seasonal(2, 90).with_columns(pl.col("value").round(2)).rename({"series": "store", "time": "date"})
+    gappy = rows.filter(pl.col("date") != datetime(2026, 2, 1))  # a missing day is interpolated
     with store.connect() as con:
         tabular.register_file(dan, con, demo_copy, gappy.write_csv().encode(), "Daily sales",
                               filename="sales.csv")
@@ -297,6 +305,7 @@ def test_a_dataset_with_several_series_trains_and_scores(demo_copy):
     assert trained["name"] == "forecast-daily-sales" and trained["params"]["series"] == 2
     assert trained["metrics"]["mase"] < trained["metrics"]["baseline_mase"]
     assert scored["series"] == 2 and scored["rows"] == 2 * HORIZON
+    assert trained["params"]["frequency"] == "daily" and trained["params"]["interpolated"] == 2  # both stores
     assert {r["series"] for r in scored["forecast"]} == {"s0", "s1"}
 
 

@@ -30,7 +30,7 @@ def test_a_data_scientist_sees_the_history_and_trains_a_forecast(app):  # noqa: 
     assert len(at.get("plotly_chart")) == 1  # the history of daily tokens
     at.selectbox(key="fc.metric").set_value("calls")
     at.selectbox(key="fc.method").set_value("seasonal_naive")
-    at.slider(key="fc.horizon").set_value(7)
+    at.number_input(key="fc.horizon.daily").set_value(7)
     at.date_input(key="fc.end").set_value(DEMO_TODAY.date()).run()
     at.button(key="fc.train").click().run(timeout=120)
     assert not at.exception and not at.error, at.exception or at.error
@@ -39,19 +39,20 @@ def test_a_data_scientist_sees_the_history_and_trains_a_forecast(app):  # noqa: 
     assert [m.label for m in at.metric] == ["Method", "MASE", "sMAPE %", "MAE"]
     assert at.metric[0].value == "Seasonal naive"
     assert len(at.get("plotly_chart")) == 2  # history, then history + forecast + intervals
-    backtest = at.dataframe[0].value
-    assert {"window", "method", "mase"} <= set(backtest.columns) and "all" in set(backtest["window"])
+    overall, windows = at.dataframe[0].value, at.dataframe[1].value  # over all windows, then each one
+    assert {"method", "mase"} <= set(overall.columns) and list(overall["method"]) == ["Seasonal naive"]
+    assert {"window", "cutoff", "mase"} <= set(windows.columns) and "all" not in set(windows["window"])
     assert any("version 1 in staging" in s.value for s in at.success)
 
 
 def test_a_history_too_short_for_the_horizon_is_explained_and_the_page_goes_on(app):  # noqa: F811
     with app.connect() as con:
-        first = forecast.workbench_series(ctx_of(app, "dan"), con, "calls")["day"].min()
+        first = forecast.workbench_series(ctx_of(app, "dan"), con, "calls")["time"].min().date()
     at = logged_in(app, "dan", PAGE)
     at.selectbox(key="fc.method").set_value("gbm")
     at.date_input(key="fc.end").set_value(first + timedelta(days=20)).run()
     at.button(key="fc.train").click().run(timeout=60)
-    assert not at.exception and "needs at least 44" in at.error[0].value
+    assert not at.exception and "30 days ahead needs at least 38 days" in at.error[0].value
     assert "fc.result" not in at.session_state and len(at.get("plotly_chart")) == 1
     with app.connect() as con:
         assert con.execute("SELECT count(*) FROM model_artifacts").fetchone()[0] == 0
@@ -70,8 +71,10 @@ def test_a_dataset_offers_its_columns_and_says_when_it_is_too_short(app):  # noq
     at.selectbox(key="fc.series").set_value("store").run()
     assert not at.exception and not at.warning
     assert len(at.get("plotly_chart")) == 1
-    at.slider(key="fc.horizon").set_value(60).run()
-    assert "needs at least 74" in at.warning[0].value and not at.exception
+    at.number_input(key="fc.horizon.daily").set_value(60).run()
+    assert "7 days left out" in at.caption[0].value and not at.exception  # too short for two weeks + 60
+    at.button(key="fc.train").click().run(timeout=60)
+    assert not at.exception and "60 days ahead needs at least 68 days" in at.error[0].value
 
 
 def test_scoring_with_the_production_version_shows_what_was_written(app):  # noqa: F811

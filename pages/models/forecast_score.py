@@ -7,6 +7,7 @@ import streamlit as st
 from workbench import ui
 from workbench.errors import WorkbenchError
 from workbench.models import registry
+from workbench.models.forecast import frequency
 from workbench.models.forecast import service as forecast_service
 from workbench.ui import models as model_ui
 
@@ -30,8 +31,10 @@ if model and st.button("Score", key="fc.score", help="Forecast from today's hist
     except WorkbenchError as exc:
         st.error(str(exc))
 if (done := state.get("fc.scored")) and done["model"] == model:
-    st.success(f"Saved {done['rows']:,} forecast days of {done['series']} series from {model} version "
-               f"{done['version']} ({done['method']}) and the chart, as batch {done['batch_id']}.")
+    unit, method = frequency.named(done.get("frequency")).unit, model_ui.METHOD_NAMES.get(done["method"])
+    st.success(f"Saved {done['rows']:,} forecast {unit}s of {done['series']} series from {model} version "
+               f"{done['version']} ({method or done['method']}) and the chart, as batch {done['batch_id']}.")
     st.image(done["chart"])
-    st.dataframe(pl.DataFrame(done["forecast"]), hide_index=True, column_config=model_ui.LABELS)
+    st.dataframe(scored := pl.DataFrame(done["forecast"]), hide_index=True, column_config=model_ui.LABELS)
+    ui.exports(scored, f"{model}-v{done['version']}-forecast", key="fc.scored.x")
 ui.link(ctx, "models", "Models: compare and promote versions")

@@ -279,21 +279,22 @@ def check_series(
     series_col: str | None = None,
     min_length: int | None = None,
 ) -> pl.DataFrame:
-    """The frame as (series, date, value) sorted by series and date, dates as pl.Date and values as
-    Float64, rows missing a date or value dropped; InvalidInput when it cannot be a daily series."""
+    """The frame as (series, date, value) sorted by series and date, dates as times (pl.Datetime, at
+    midnight for plain dates) and values as Float64, rows missing a date or value dropped;
+    InvalidInput when it cannot be a series (one value per time)."""
     keys = [series_col] if series_col else []
     _require_columns(frame, [*keys, date_col, value_col])
     _require_rows(frame)
     for name in (*keys, date_col, value_col):
         if frame[name].null_count() == frame.height:
             raise InvalidInput(f"Column {name!r} is missing in every row.")
-    dates = _as_dates(frame[date_col])
+    dates = _as_times(frame[date_col])
     failed = frame[date_col].filter(dates.is_null() & frame[date_col].is_not_null())
-    if dates.dtype != pl.Date or failed.len():
+    if not isinstance(dates.dtype, pl.Datetime) or failed.len():
         examples = ", ".join(repr(str(v)) for v in failed.unique(maintain_order=True).head(3).to_list())
         raise InvalidInput(
             f"Column {date_col!r} is not a date column: {failed.len()} of {frame.height} values do not"
-            f" parse as dates (e.g. {examples}); use YYYY-MM-DD."
+            f" parse as dates (e.g. {examples}); use YYYY-MM-DD, with HH:MM after it for times of day."
         )
     values = _as_numbers(frame[value_col])
     cleaned = (
@@ -413,6 +414,28 @@ def _as_dates(column: pl.Series) -> pl.Series:
     return best.alias(column.name)
 
 
+def _as_times(column: pl.Series) -> pl.Series:
+    """Times (pl.Datetime in microseconds, naive) of a Date, Datetime or text column: ISO timestamps
+    keep their time of day, other dates are at midnight (null where a value does not parse)."""
+    if isinstance(column.dtype, pl.Datetime):
+        naive = column.dt.replace_time_zone(None) if column.dtype.time_zone else column
+        return naive.cast(pl.Datetime("us"))
+    dates = _as_dates(column)
+    if dates.dtype != pl.Date:
+        return dates
+    if column.dtype != pl.String:
+        return dates.cast(pl.Datetime("us"))
+    try:
+        stamps = column.str.strip_chars().str.replace("T", " ").str.to_datetime(strict=False, time_unit="us")
+    except pl.exceptions.ComputeError:  # polars finds no timestamp format in the first value
+        return dates.cast(pl.Datetime("us")).alias(column.name)
+    if stamps.dtype.time_zone:  # with an offset ('Z', '+02:00'): the UTC time, as plain times
+        stamps = stamps.dt.replace_time_zone(None)
+    better = stamps.null_count() <= dates.null_count()
+    dated = dates.cast(pl.Datetime("us"))
+    return (stamps.fill_null(dated) if better else dated).alias(column.name)
+
+
 def _is_date_column(column: pl.Series) -> bool:
     known = column.drop_nulls()
     is_temporal = column.dtype in (pl.Date, pl.String) or isinstance(column.dtype, pl.Datetime)
@@ -444,8 +467,8 @@ def _check_duplicates(frame: pl.DataFrame, keys: list[str], date_col: str) -> No
     where = f" in series {first[keys[0]]!r}" if keys else ""
     hint = "" if keys else "; if the file holds several series, pick the column that names them"
     raise InvalidInput(
-        f"{first['len']} rows share the date {first[date_col]}{where} ({dupes.height} dates repeat);"
-        f" a series needs one value per date{hint}."
+        f"{first['len']} rows share the time {first[date_col]}{where} ({dupes.height} times repeat);"
+        f" a series needs one value per time{hint}, or aggregate them to a frequency."
     )
 
 

@@ -17,6 +17,8 @@ from workbench.calls import datasets
 from workbench.errors import WorkbenchError
 from workbench.models import promotion, registry, tabular
 from workbench.models.churn.features import NAMES
+from workbench.models.forecast import frequency
+from workbench.models.forecast.frequency import FREQUENCIES, Frequency
 
 # The metrics the Models page compares, per kind of model (the first is the gate's default).
 MODEL_METRICS = {
@@ -24,13 +26,27 @@ MODEL_METRICS = {
     "forecast": ["mase", "smape", "mae", "baseline_mase", "baseline_smape", "baseline_mae"],
 }
 FORECAST_METHODS = {
-    "auto": "Backtests AutoETS and gradient boosting and keeps the one with the lower MASE.",
-    "ets": "AutoETS per series: exponential smoothing, its trend and weekly season chosen automatically.",
-    "gbm": "One gradient-boosting model over all series on lags, rolling means and the weekday.",
-    "seasonal_naive": "Repeats the last week: the baseline every method is measured against.",
+    "auto": "Backtests every method but AutoARIMA over rolling origins and keeps the one with the lowest "
+            "MASE.",
+    "seasonal_naive": "Repeats the last season: the baseline every method is measured against.",
+    "naive": "Repeats the last value.",
+    "drift": "Random walk with drift: the last value plus the average change so far.",
+    "ets": "AutoETS per series: exponential smoothing with its trend and season chosen automatically "
+           "(seasons up to 24 steps; a longer one, such as 52 weeks, is left out).",
+    "theta": "AutoTheta per series: the theta method on the seasonally adjusted series, its variant chosen "
+             "automatically.",
+    "arima": "AutoARIMA per series (seasons up to 24 steps). About ten times slower than the others, so "
+             "`auto` leaves it out.",
+    "mstl": "MSTL per series: every season (e.g. 24 and 168 hours) taken out by STL, the rest forecast by "
+            "exponential smoothing.",
+    "gbm": "One gradient-boosting model over all series on lags, rolling means and the calendar.",
+    "combination": "The average of AutoETS, AutoTheta and MSTL, of those that model the data's season (with "
+                   "drift instead of MSTL when there is none).",
 }
-METHOD_NAMES = {"auto": "Best of AutoETS and boosting", "ets": "AutoETS", "gbm": "Gradient boosting",
-                "seasonal_naive": "Seasonal naive"}
+METHOD_NAMES = {"auto": "Best in the backtest", "seasonal_naive": "Seasonal naive", "naive": "Naive",
+                "drift": "Random walk with drift", "ets": "AutoETS", "theta": "AutoTheta",
+                "arima": "AutoARIMA", "mstl": "MSTL", "gbm": "Gradient boosting",
+                "combination": "Combination"}
 METRIC_NAMES = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "brier": "Brier score", "log_loss": "Log loss",
                 "f1": "F1", "cv_roc_auc_mean": "CV ROC AUC", "cv_roc_auc_std": "CV ROC AUC spread",
                 "precision": "Precision", "recall": "Recall", "mase": "MASE", "smape": "sMAPE %",
@@ -43,7 +59,7 @@ LABELS = METRIC_NAMES | {
     "method": "Method", "created_by": "Created by", "created_at": "Created", "source": "Trained on",
     "at": "When", "from_stage": "From", "to_stage": "To", "action": "Change", "changed_by": "By",
     "reason": "Reason", "algorithm": "Algorithm", "run_id": "MLflow run", "window": "Window",
-    "cutoff": "Cutoff", "series": "Series", "day": "Day", "value": "Forecast", "lo80": "80% low",
+    "cutoff": "Cutoff", "series": "Series", "time": "Time", "value": "Forecast", "lo80": "80% low",
     "hi80": "80% high", "lo95": "95% low", "hi95": "95% high", "user": "User", "reasons": "Reasons",
     "dtype": "Type", "missing": "Missing", "missing_share": "Missing share", "distinct": "Distinct",
     "min": "Min", "mean": "Mean", "max": "Max", "blanks": "Blanks read as missing",
@@ -227,9 +243,9 @@ def churn_charts(data: dict, names: dict[str, str]) -> list[go.Figure]:
 
 
 def forecast_series(ctx: Context) -> dict:
-    """The daily series to forecast: one of the organisation's usage metrics (split by provider or
-    model, or not) or a registered dataset's date, value and series columns. Stops the page, saying
-    what to do, when there is none."""
+    """The series to forecast: one of the organisation's daily usage metrics (split by provider or
+    model, or not) or a registered dataset's date, value and series columns, with an optional
+    aggregation to a frequency. Stops the page, saying what to do, when there is none."""
     from workbench.models.forecast import training as forecast
 
     source = st.radio("Source", ["Workbench usage", "Dataset"], horizontal=True, key="fc.source")
@@ -253,10 +269,28 @@ def forecast_series(ctx: Context) -> dict:
     others = [c["name"] for c in profile["columns"] if c["name"] not in spec.values()]
     spec["series_col"] = cols[0].selectbox("Series column (optional)", [None, *others], key="fc.series",
                                            format_func=lambda c: c or "(one series)")
+    spec["aggregate"] = cols[1].selectbox(
+        "Aggregate to", [None, *FREQUENCIES], key="fc.aggregate", format_func=lambda f: f or "(as recorded)",
+        help="For irregular times, or to forecast at a coarser frequency: one value per period.")
+    spec["how"] = cols[2].radio("Combine a period's values by", ["sum", "mean"], horizontal=True,
+                                key="fc.how", disabled=not spec["aggregate"])
     if None in (spec["date_col"], spec["value_col"]):
         st.info(f"{name} has no date column or no numeric column to forecast: pick another dataset.")
         st.stop()
     return spec
+
+
+def frequency_note(freq: Frequency, fitted: Frequency, interpolated: int) -> str:
+    """What the page found in the series: its frequency, the seasons modelled (and those the history
+    is too short for) and the missing steps filled in."""
+    seasons = " and ".join(freq.steps(s) for s in fitted.seasons)
+    note = f"**{freq.name.capitalize()}** series" + (f", season {seasons}" if seasons else ", no season")
+    if dropped := [s for s in freq.seasons if s not in fitted.seasons]:
+        left_out = " and ".join(freq.steps(s) for s in dropped)
+        note += f" ({left_out} left out: the history is shorter than two of them plus the horizon)"
+    if interpolated:
+        note += f"; {interpolated:,} missing {freq.unit}s interpolated"
+    return note + "."
 
 
 def forecast_result(ctx: Context, result: dict) -> None:
@@ -264,28 +298,38 @@ def forecast_result(ctx: Context, result: dict) -> None:
     baseline, one series' history and forecast with 80% and 95% intervals, and the backtest."""
     st.success(f"Registered **{result['name']}** version {result['version']} in {result['stage']}.")
     ui.link(ctx, "models", "Promote it on the Models page")
-    cards = st.columns(4)
+    cards = st.columns([1.6, 1, 1, 1])
     cards[0].metric("Method", METHOD_NAMES.get(result["method"], result["method"]), border=True)
     for col, key in zip(cards[1:], ("mase", "smape", "mae"), strict=True):
         ours, base = result["metrics"].get(key), result["metrics"].get(f"baseline_{key}")
         col.metric(METRIC_NAMES[key], "-" if ours is None else f"{ours:,.3f}",
-                   None if None in (ours, base) else f"{ours - base:+,.3f} vs seasonal naive",
-                   delta_color="inverse", border=True)
-    ahead = pl.DataFrame(result["forecast"]).with_columns(pl.col("day").str.to_date())
+                   None if None in (ours, base) else f"{ours - base:+,.3f} vs baseline",
+                   delta_color="inverse", border=True, help="Seasonal naive, same backtest.")
+    ahead = pl.DataFrame(result["forecast"]).with_columns(pl.col("time").str.to_datetime())
     series = st.selectbox("Series", ahead["series"].unique(maintain_order=True).to_list(), key="fc.shown")
-    past = result["history"].filter(pl.col("series") == series).tail(180)
     mine = ahead.filter(pl.col("series") == series)
+    past = result["history"].filter(pl.col("series") == series).tail(max(180, 3 * mine.height))
     figure = go.Figure()
     for level, alpha in (("95", 0.2), ("80", 0.4)):
-        figure.add_scatter(x=[*mine["day"], *mine["day"].reverse()], fill="toself", line_width=0,
+        figure.add_scatter(x=[*mine["time"], *mine["time"].reverse()], fill="toself", line_width=0,
                            y=[*mine[f"hi{level}"], *mine[f"lo{level}"].reverse()],
                            name=f"{level}% interval", fillcolor=f"rgba(31,119,180,{alpha})")
-    figure.add_scatter(x=past["day"], y=past["value"], name="history", line_color="#333333")
-    figure.add_scatter(x=mine["day"], y=mine["value"], name="forecast", line_color="#1f77b4")
+    figure.add_scatter(x=past["time"], y=past["value"], name="history", line_color="#333333")
+    figure.add_scatter(x=mine["time"], y=mine["value"], name="forecast", line_color="#1f77b4")
     st.plotly_chart(figure.update_layout(height=360, title=f"{result['name']}: {series}"), key="fc.chart")
     ui.exports(ahead, f"{result['name']}-forecast", key="fc.forecast.x")
-    st.markdown(f"**Backtest** over {result['params']['windows']} rolling windows, with the baseline")
-    st.dataframe(backtest := pl.DataFrame(result["backtest"]), hide_index=True, column_config=LABELS)
+    freq = frequency.named(result["params"].get("frequency"), result["params"].get("seasons"))
+    auto = result["params"].get("requested_method") == "auto"
+    compared = "every method compared" if auto else "with the baseline"
+    st.markdown(f"**Backtest** over {result['params']['windows']} rolling windows of "
+                f"{freq.steps(result['params']['horizon'])}, {compared} (lowest MASE first)")
+    backtest = pl.DataFrame(result["backtest"]).with_columns(
+        pl.col("method").replace_strict(METHOD_NAMES, default=pl.col("method")))
+    overall = backtest.filter(pl.col("window") == "all").drop("window", "cutoff")
+    overall = overall.sort("mase", nulls_last=True)
+    st.dataframe(overall, hide_index=True, column_config=LABELS)
+    with st.expander("Each window"):
+        st.dataframe(backtest.filter(pl.col("window") != "all"), hide_index=True, column_config=LABELS)
     ui.exports(backtest, f"{result['name']}-backtest", key="fc.backtest.x")
 
 

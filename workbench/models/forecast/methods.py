@@ -1,12 +1,16 @@
-"""Forecasting methods for daily series, each a frame (series, day, value): the seasonal-naive
-baseline, statsforecast's AutoETS and a global gradient-boosting model on lags, rolling means and
-calendar features forecast recursively, all with 80% and 95% intervals; the rolling-origin
-backtest and its metrics (MAE, sMAPE, MASE); and the MLflow pyfunc that refits a method on the
-history it is given, which is how statistical forecasters are used."""
+"""Forecasting methods for series at any frequency, each a frame (series, time, value): the naive
+baselines (seasonal naive, naive, random walk with drift), statsforecast's AutoETS, AutoTheta,
+AutoARIMA and MSTL, a combination of the statistical ones and a global gradient-boosting model on
+lags, rolling means and calendar features forecast recursively, all with 80% and 95% intervals;
+the rolling-origin backtest and its metrics (MAE, sMAPE, MASE); and the MLflow pyfunc that refits
+a method on the history it is given, which is how statistical forecasters are used. Seasons come
+from the frequency (`forecast.frequency`)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from importlib.metadata import version
 
 import mlflow.pyfunc
@@ -17,64 +21,104 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from workbench.errors import InvalidInput
+from workbench.models.forecast import METHODS, frequency
+from workbench.models.forecast.frequency import Frequency
 
-SEASON = 7
 LEVELS = (80, 95)
-METHODS = ("seasonal_naive", "ets", "gbm")
-LAGS = (*range(1, 15), 21, 28)
-LOOKBACK = max(LAGS)  # days a gradient-boosting feature row looks back on
-COLUMNS = ["series", "day", "value", "lo80", "hi80", "lo95", "hi95"]
+# `auto` backtests every method but AutoARIMA, which costs about ten times the others
+# (bench/forecast_accuracy.py measures it: on 100 series per frequency it was never the best).
+AUTO = tuple(m for m in METHODS if m != "arima")
+ETS_MAX_SEASON = 24  # statsforecast's AutoETS and (affordably) AutoARIMA model seasons up to this long
+COLUMNS = ["series", "time", "value", "lo80", "hi80", "lo95", "hi95"]
 Forecaster = Callable[[pl.DataFrame], pl.DataFrame]
 
 
-def min_length(horizon: int, season: int = SEASON) -> int:
-    """Days a series needs: two seasons to fit on, then one backtest window of `horizon` days."""
-    return 2 * season + horizon
+def members(freq: Frequency) -> tuple[str, ...]:
+    """The methods `combination` averages: those that model the frequency's season."""
+    if not freq.seasons:
+        return ("ets", "theta", "drift")
+    return ("ets", "theta", "mstl") if freq.season <= ETS_MAX_SEASON else ("theta", "mstl")
+
+
+def candidates(freq: Frequency) -> tuple[str, ...]:
+    """The methods `auto` compares on a history of this frequency (MSTL needs a season)."""
+    return tuple(m for m in AUTO if freq.seasons or m != "mstl")
 
 
 def shortest(history: pl.DataFrame) -> tuple[str, int]:
-    """The shortest series and its number of days; InvalidInput when there is no row at all."""
+    """The shortest series and its number of steps; InvalidInput when there is no row at all."""
     lengths = history.group_by("series").len().sort("len", "series")
     if lengths.is_empty():
         raise InvalidInput("There is no data to forecast: the series has no rows.")
     return lengths.row(0)
 
 
-def windows_for(history: pl.DataFrame, horizon: int, most: int = 3, season: int = SEASON) -> int:
-    """How many backtest windows of `horizon` days every series allows (at most `most`)."""
-    series, days = shortest(history)
-    if days < min_length(horizon, season):
+def windows_for(history: pl.DataFrame, horizon: int, freq: Frequency, most: int = 3) -> int:
+    """How many backtest windows of `horizon` steps every series allows (at most `most`)."""
+    series, steps = shortest(history)
+    need = frequency.min_length(freq, horizon)
+    if steps < need:
+        fit = max(2 * freq.season, frequency.MIN_FIT)
         raise InvalidInput(
-            f"Series {series!r} has {days} days; a {horizon}-day forecast needs at least "
-            f"{min_length(horizon, season)} (two {season}-day seasons plus one backtest window of "
-            f"{horizon} days). Use a shorter horizon or a longer history."
+            f"Series {series!r} has {freq.steps(steps)}; a forecast {freq.steps(horizon)} ahead needs at "
+            f"least {freq.steps(need)} ({freq.steps(fit)} to fit on plus one backtest window of "
+            f"{freq.steps(horizon)})."
+            " Use a shorter horizon or a longer history."
         )
-    return min(most, (days - 2 * season) // horizon)
+    return min(most, (steps - need) // horizon + 1)
 
 
 def forecast(
-    method: str, history: pl.DataFrame, horizon: int, quantiles: np.ndarray | None = None
+    method: str, history: pl.DataFrame, horizon: int, freq: Frequency, quantiles: np.ndarray | None = None
 ) -> pl.DataFrame:
-    """The next `horizon` days of every series with intervals (gbm: only when given the conformal
+    """The next `horizon` steps of every series with intervals (gbm: only when given the conformal
     `quantiles`, scaled absolute errors per step at each level). Never below 0 when the history
-    never is. AutoETS and gradient boosting fit on the history with outliers capped."""
-    if method == "gbm":
-        out = _gbm(tame_outliers(history), horizon, quantiles)
-    elif method in ("ets", "seasonal_naive"):
-        out = _statsforecast(tame_outliers(history) if method == "ets" else history, method, horizon)
-    else:
+    never is. Every method but the naive ones fits on the history with outliers capped."""
+    if method not in METHODS:
         raise InvalidInput(f"Unknown forecast method {method!r}: choose one of {', '.join(METHODS)}.")
-    if history.is_empty() or history["value"].min() >= 0:
-        out = out.with_columns(pl.col(COLUMNS[2:]).clip(lower_bound=0.0))
-    return out.select(COLUMNS).sort("series", "day")
+    return several([method], history, horizon, freq, quantiles)[method]
 
 
-def tame_outliers(history: pl.DataFrame, k: float = 9.0) -> pl.DataFrame:
-    """Values further than `k` robust deviations from the centred median of the same weekday in the
-    weeks around them, capped there: a one-day spike (an incident, a bulk job) otherwise becomes a
-    weekly peak in every forecast week. The deviation is the series' median absolute residual, at
-    least a tenth of the mean one (sparse series)."""
-    phase = pl.int_range(pl.len()).over("series") % SEASON
+def several(
+    methods: list[str],
+    history: pl.DataFrame,
+    horizon: int,
+    freq: Frequency,
+    quantiles: np.ndarray | None = None,
+) -> dict[str, pl.DataFrame]:
+    """`forecast` of several methods at once: the statistical ones share one statsforecast pass and a
+    combination reuses its members' forecasts."""
+    if "mstl" in methods and not freq.seasons:
+        raise InvalidInput("MSTL models seasons, and this history has none (yearly data, or too short for "
+                           "two whole seasons): choose another method.")
+    wanted = set(methods) | (set(members(freq)) if "combination" in methods else set())
+    tamed = tame_outliers(history, freq)
+    out = {}
+    if plain := sorted(wanted & {"seasonal_naive", "naive", "drift"}):
+        out |= _statsforecast(history, plain, horizon, freq)
+    if fitted := sorted(wanted & {"ets", "theta", "arima", "mstl"}):
+        out |= _statsforecast(tamed, fitted, horizon, freq)
+    if "gbm" in wanted:
+        out["gbm"] = _gbm(tamed, horizon, freq, quantiles)
+    if "combination" in wanted:
+        out["combination"] = _mean([out[m] for m in members(freq)])
+    floor = history.is_empty() or history["value"].min() >= 0
+    return {m: (out[m].with_columns(pl.col(COLUMNS[2:]).clip(lower_bound=0.0)) if floor else out[m])
+            .select(COLUMNS).sort("series", "time") for m in methods}
+
+
+def _mean(forecasts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The mean of forecasts point by point, intervals included (each member's bounds averaged)."""
+    return pl.concat([f.select(COLUMNS) for f in forecasts]).group_by("series", "time").agg(
+        pl.col(COLUMNS[2:]).mean())
+
+
+def tame_outliers(history: pl.DataFrame, freq: Frequency, k: float = 9.0) -> pl.DataFrame:
+    """Values further than `k` robust deviations from the centred median of the same phase of the
+    main season around them, capped there: a one-off spike (an incident, a bulk job) otherwise
+    becomes a seasonal peak in every forecast season. The deviation is the series' median absolute
+    residual, at least a tenth of the mean one (sparse series)."""
+    phase = pl.int_range(pl.len()).over("series") % freq.season
     level = pl.col("value").rolling_median(window_size=5, center=True, min_samples=1).over("series", "phase")
     framed = history.with_columns(phase=phase).with_columns(level=level)
     framed = framed.with_columns(residual=(pl.col("value") - pl.col("level")).abs())
@@ -85,33 +129,85 @@ def tame_outliers(history: pl.DataFrame, k: float = 9.0) -> pl.DataFrame:
     return framed.select(history.columns)
 
 
-def _statsforecast(history: pl.DataFrame, method: str, horizon: int) -> pl.DataFrame:
-    from statsforecast import StatsForecast
-    from statsforecast.models import AutoETS, SeasonalNaive
-
-    model = AutoETS(season_length=SEASON) if method == "ets" else SeasonalNaive(season_length=SEASON)
-    data = history.select(unique_id="series", ds=pl.col("day").cast(pl.Datetime("ns")), y="value")
-    raw = StatsForecast(models=[model], freq="D", n_jobs=1).forecast(
-        df=data.to_pandas(), h=horizon, level=list(LEVELS)
+def _model(method: str, freq: Frequency):
+    from statsforecast.models import (
+        MSTL,
+        AutoARIMA,
+        AutoETS,
+        AutoTheta,
+        Naive,
+        RandomWalkWithDrift,
+        SeasonalNaive,
     )
-    alias = repr(model)
-    names = {"unique_id": "series", "ds": "day", alias: "value"}
-    names |= {f"{alias}-{side}-{level}": f"{side}{level}" for level in LEVELS for side in ("lo", "hi")}
-    out = pl.from_pandas(raw.reset_index() if "unique_id" not in raw else raw).rename(names)
-    out = out.with_columns(pl.col("series").cast(pl.String), pl.col("day").cast(pl.Date))
-    if method == "ets" and out.select(pl.col(COLUMNS[2:]).is_nan().any()).row(0) != (False,) * 5:
-        # AutoETS finds no model for a few degenerate series (e.g. all zeros): naive for those
-        naive = _statsforecast(history, "seasonal_naive", horizon)
-        broken = out.filter(pl.any_horizontal(pl.col(COLUMNS[2:]).is_nan()))["series"].unique()
-        out = pl.concat([out.filter(~pl.col("series").is_in(broken)),
-                         naive.filter(pl.col("series").is_in(broken))])
-    return out.select(COLUMNS)
+
+    season = freq.season
+    short = season if season <= ETS_MAX_SEASON else 1  # AutoETS has no longer season; it goes without
+    return {
+        "seasonal_naive": lambda: SeasonalNaive(season_length=season, alias=method) if season > 1
+        else Naive(alias=method),
+        "naive": lambda: Naive(alias=method),
+        "drift": lambda: RandomWalkWithDrift(alias=method),
+        "ets": lambda: AutoETS(season_length=short, alias=method),
+        "theta": lambda: AutoTheta(season_length=season, alias=method),
+        "arima": lambda: AutoARIMA(season_length=short, approximation=True, max_p=3, max_q=3, nmodels=30,
+                                   alias=method),
+        "mstl": lambda: MSTL(season_length=list(freq.seasons), alias=method),
+    }[method]()
 
 
-# Gradient boosting: one model for all series. Each row is a day t of one series; its features are
-# that series' lags and rolling means relative to the mean of the week before t, divided by the
-# series' scale (mean absolute value), and t's calendar. The target is y[t] on the same footing, so
-# series of any size share the model and a trend carries on through the relative target.
+def _statsforecast(history: pl.DataFrame, methods: list[str], horizon: int, freq: Frequency) -> dict:
+    """statsforecast's forecasts on step numbers (it knows no months or Monday weeks), mapped back to
+    times; a series a model finds no fit for (e.g. all zeros) gets the naive forecast instead."""
+    from statsforecast import StatsForecast
+
+    numbered = history.with_columns(ds=pl.int_range(pl.len()).over("series"))
+    data = numbered.select(unique_id="series", ds="ds", y="value").to_pandas()
+    with warnings.catch_warnings():  # convergence notes per series, which the backtest judges anyway
+        warnings.simplefilter("ignore")
+        raw = StatsForecast(models=[_model(m, freq) for m in methods], freq=1, n_jobs=1).forecast(
+            df=data, h=horizon, level=list(LEVELS))
+    raw = pl.from_pandas(raw.reset_index() if "unique_id" not in raw else raw)
+    lasts = numbered.group_by("series").agg(last=pl.col("time").max(), n=pl.len())
+    raw = raw.with_columns(pl.col("unique_id").cast(pl.String))
+    raw = raw.join(lasts, left_on="unique_id", right_on="series")
+    times = frequency.ahead(pl.col("last"), pl.col("ds") - pl.col("n") + 1, freq)
+    out = {}
+    for method in methods:
+        names = {method: "value"} | {f"{method}-{side}-{level}": f"{side}{level}"
+                                    for level in LEVELS for side in ("lo", "hi")}
+        frame = raw.select(series="unique_id", time=times, **{new: pl.col(old) for old, new in names.items()})
+        broken = frame.filter(pl.any_horizontal(pl.col(COLUMNS[2:]).is_nan()))["series"].unique()
+        if len(broken) and method != "naive":
+            naive = _statsforecast(history.filter(pl.col("series").is_in(broken)), ["naive"], horizon, freq)
+            frame = pl.concat([frame.filter(~pl.col("series").is_in(broken)), naive["naive"]])
+        out[method] = frame.select(COLUMNS)
+    return out
+
+
+# Gradient boosting: one model for all series. Each row is a step t of one series; its features are
+# that series' lags and rolling means relative to the mean of the main season before t, divided by
+# the series' scale (mean absolute value), and t's calendar. The target is y[t] on the same footing,
+# so series of any size share the model and a trend carries on through the relative target.
+
+
+def lags(freq: Frequency) -> tuple[int, ...]:
+    """The lags gradient boosting reads: the last steps, whole main seasons (four when short, two
+    when long) and the longer seasons."""
+    season = freq.season
+    recent = range(1, min(max(2 * season, frequency.MIN_FIT), 14) + 1)
+    wholes = 4 if season <= ETS_MAX_SEASON else 2
+    seasonal = (season * k for k in range(1, wholes + 1)) if season > 1 else ()
+    return tuple(sorted({*recent, *seasonal, *freq.seasons}))
+
+
+def calendar(times: pl.Series, freq: Frequency) -> np.ndarray:
+    """Calendar features of each time for the frequency (hour and weekday of hourly data, weekday,
+    day of month and month of daily data, the week, month or quarter of longer steps)."""
+    parts = {"hourly": ("hour", "weekday"), "daily": ("weekday", "day", "month"), "weekly": ("week",),
+             "monthly": ("month",), "quarterly": ("quarter",), "yearly": ()}[freq.name]
+    if not parts:
+        return np.zeros((len(times), 0))
+    return np.stack([getattr(times.dt, part)().to_numpy().astype(float) for part in parts], axis=1)
 
 
 def _scale(values: np.ndarray) -> float:
@@ -119,75 +215,79 @@ def _scale(values: np.ndarray) -> float:
     return scale if scale > 0 else 1.0
 
 
-def _padded(values: np.ndarray) -> np.ndarray:
-    """At least LOOKBACK + SEASON values: a short series is extended backwards by whole copies of
-    its first week, so weekdays stay aligned."""
-    short = LOOKBACK + SEASON - len(values)
+def _padded(values: np.ndarray, lookback: int, season: int) -> np.ndarray:
+    """At least `lookback` + `season` values: a short series is extended backwards by whole copies of
+    its first season, so phases stay aligned."""
+    short = lookback + season - len(values)
     if short <= 0:
         return values
-    weeks = -(-short // SEASON)
-    return np.concatenate([np.tile(values[:SEASON], weeks), values])
+    return np.concatenate([np.tile(values[:season], -(-short // season)), values])
 
 
-def _features(past: np.ndarray, days: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Feature rows for the days `days` (datetime64[D]) from each row's LOOKBACK values before it."""
-    ref = past[:, -SEASON:].mean(axis=1)
+def _features(
+    past: np.ndarray, when: np.ndarray, scale: np.ndarray, freq: Frequency
+) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows from each row's lookback values before it and its calendar features `when`."""
+    lookback, season = past.shape[1], freq.season
+    ref = past[:, -season:].mean(axis=1)
     rel = lambda values: (values - ref[:, None]) / scale[:, None]  # noqa: E731
-    lags = rel(past[:, [LOOKBACK - k for k in LAGS]])
-    means = rel(np.stack([past[:, -w:].mean(axis=1) for w in (14, 28)], axis=1))
-    months = days.astype("datetime64[M]")
-    calendar = np.stack([
-        (days.astype(np.int64) + 3) % 7,  # day of week, Monday 0 (1970-01-01 was a Thursday)
-        (days - months).astype(np.int64) + 1,  # day of month
-        months.astype(np.int64) % 12 + 1,  # month
-    ], axis=1)
-    return np.hstack([lags, means, (ref / scale)[:, None], calendar]), ref
+    lagged = rel(past[:, [lookback - k for k in lags(freq)]])
+    means = rel(np.stack([past[:, -w:].mean(axis=1) for w in (min(2 * season, lookback), lookback)], axis=1))
+    return np.hstack([lagged, means, (ref / scale)[:, None], when]), ref
 
 
-def _gbm(history: pl.DataFrame, horizon: int, quantiles: np.ndarray | None) -> pl.DataFrame:
+def _stamps(last: list, steps: np.ndarray, freq: Frequency) -> pl.Series:
+    """The times `steps` (per series, a row each) after each series' `last` time, series by step."""
+    grid = pl.DataFrame({"last": np.repeat(np.array(last, dtype="datetime64[us]"), steps.shape[1]),
+                         "step": steps.ravel()})
+    return grid.select(time=frequency.ahead(pl.col("last"), pl.col("step"), freq))["time"]
+
+
+def _gbm(history: pl.DataFrame, horizon: int, freq: Frequency, quantiles: np.ndarray | None) -> pl.DataFrame:
     # One OpenMP thread (scikit-learn is imported above, so its OpenMP is loaded for the limit to
     # reach): the recursive loop predicts a few rows at a time, and with two threads on a busy
     # 2-core machine the 100-series bench took 117 s instead of 5 s (threads spin-wait).
     with threadpool_limits(limits=1, user_api="openmp"):
-        return _gbm_fit_predict(history, horizon, quantiles)
+        return _gbm_fit_predict(history, horizon, freq, quantiles)
 
 
-def _gbm_fit_predict(history: pl.DataFrame, horizon: int, quantiles: np.ndarray | None) -> pl.DataFrame:
-    names, tails, last_days, scales, flat, xs, ys = [], [], [], [], [], [], []
-    parts = history.sort("series", "day").partition_by("series", as_dict=True, maintain_order=True)
+def _gbm_fit_predict(history: pl.DataFrame, horizon: int, freq: Frequency, quantiles) -> pl.DataFrame:
+    lookback, season = max(lags(freq)), freq.season
+    names, tails, lasts, scales, flat, xs, ys = [], [], [], [], [], [], []
+    parts = history.sort("series", "time").partition_by("series", as_dict=True, maintain_order=True)
     for (name,), part in parts.items():
         values = part["value"].to_numpy().astype(float)
-        scale, padded = _scale(values), _padded(values)
-        last = np.datetime64(part["day"][-1], "D")
+        scale, padded = _scale(values), _padded(values, lookback, season)
         flat.append(not np.any(values != 0))  # an all-zero series teaches nothing; its forecast is 0
         if not flat[-1]:
-            days = last - np.arange(len(padded) - 1, -1, -1)
-            rows = np.lib.stride_tricks.sliding_window_view(padded, LOOKBACK + 1)
-            x, ref = _features(rows[:, :LOOKBACK], days[LOOKBACK:], np.full(len(rows), scale))
+            rows = np.lib.stride_tricks.sliding_window_view(padded, lookback + 1)
+            when = _stamps([part["time"][-1]], np.arange(-len(rows) + 1, 1)[None, :], freq)
+            x, ref = _features(rows[:, :lookback], calendar(when, freq), np.full(len(rows), scale), freq)
             xs.append(x)
-            ys.append((rows[:, LOOKBACK] - ref) / scale)
+            ys.append((rows[:, lookback] - ref) / scale)
         names.append(name)
-        tails.append(padded[-LOOKBACK:])
-        last_days.append(last)
+        tails.append(padded[-lookback:])
+        lasts.append(part["time"][-1])
         scales.append(scale)
     model = HistGradientBoostingRegressor(
         max_iter=200, learning_rate=0.05, max_leaf_nodes=31, early_stopping=False, random_state=0
     ).fit(np.vstack(xs), np.concatenate(ys)) if xs else None
-    past, scale, last, flat = np.vstack(tails), np.array(scales), np.array(last_days), np.array(flat)
+    past, scale, flat = np.vstack(tails), np.array(scales), np.array(flat)
+    times = _stamps(lasts, np.tile(np.arange(1, horizon + 1), (len(names), 1)), freq)
+    when = calendar(times, freq).reshape(len(names), horizon, -1)
     steps = []
-    for step in range(1, horizon + 1):  # recursive: each forecast becomes a lag of the next day
-        x, ref = _features(past, last + step, scale)
+    for step in range(horizon):  # recursive: each forecast becomes a lag of the next step
+        x, ref = _features(past, when[:, step, :], scale, freq)
         predicted = np.where(flat, 0.0, ref + (model.predict(x) * scale if model else 0.0))
         steps.append(predicted)
         past = np.hstack([past[:, 1:], predicted[:, None]])
     values = np.stack(steps, axis=1).ravel()  # series by step
-    out = {"series": np.repeat(names, horizon), "day": (last[:, None] + np.arange(1, horizon + 1)).ravel(),
-           "value": values}
+    out = {"series": np.repeat(names, horizon), "time": times, "value": values}
     for i, level in enumerate(LEVELS):
         width = np.nan if quantiles is None else (quantiles[:horizon, i][None, :] * scale[:, None]).ravel()
         width = np.where(np.repeat(flat, horizon), 0.0, width)
         out |= {f"lo{level}": values - width, f"hi{level}": values + width}
-    return pl.DataFrame(out).with_columns(pl.col("day").cast(pl.Date))
+    return pl.DataFrame(out)
 
 
 def conformal_quantiles(points: pl.DataFrame, horizon: int) -> np.ndarray:
@@ -208,19 +308,18 @@ def conformal_quantiles(points: pl.DataFrame, horizon: int) -> np.ndarray:
 
 def backtest(
     history: pl.DataFrame,
-    forecasters: dict[str, Forecaster],
+    predict: Callable[[pl.DataFrame], dict[str, pl.DataFrame]],
     horizon: int,
     windows: int,
-    season: int = SEASON,
-    progress: Callable[[str], None] | None = None,
+    season: int,
+    progress: Callable[[int], None] | None = None,
 ) -> pl.DataFrame:
-    """Rolling origin: window k holds each series' last k*horizon days out, fits on the rest and
-    forecasts `horizon` days; windows are numbered oldest first. One row per forecast point: window,
-    method, series, day, step, actual, forecast, naive_mae (the training part's in-sample seasonal
-    naive MAE, for MASE) and scale (its mean absolute value, for conformal intervals)."""
-    ranked = history.sort("series", "day").with_columns(
-        back=pl.int_range(pl.len()).reverse().over("series")
-    )
+    """Rolling origin: window k holds each series' last k*horizon steps out, and `predict` forecasts
+    `horizon` steps from the rest with each of its methods; windows are numbered oldest first. One
+    row per forecast point: window, method, series, time, cutoff (the last time fitted on), step,
+    actual, forecast, naive_mae (the training part's in-sample seasonal-naive MAE at `season`, for
+    MASE) and scale (its mean absolute value, for conformal intervals)."""
+    ranked = history.sort("series", "time").with_columns(back=pl.int_range(pl.len()).reverse().over("series"))
     parts = []
     for number, k in enumerate(range(windows, 0, -1), start=1):
         train = ranked.filter(pl.col("back") >= k * horizon).drop("back")
@@ -228,20 +327,20 @@ def backtest(
         scales = train.group_by("series").agg(
             naive_mae=(pl.col("value") - pl.col("value").shift(season)).abs().mean(),
             scale=pl.col("value").abs().mean(),
-            cutoff=pl.col("day").max(),
+            cutoff=pl.col("time").max(),
         )
-        for method, forecaster in forecasters.items():
-            if progress:
-                progress(f"window {number} of {windows}: {method}")
-            predicted = forecaster(train).select("series", "day", forecast="value")
+        for method, predicted in predict(train).items():
             parts.append(
-                test.join(predicted, on=["series", "day"]).join(scales, on="series").select(
-                    window=pl.lit(number), method=pl.lit(method), series="series", day="day",
-                    step=(pl.col("day") - pl.col("cutoff")).dt.total_days(), actual="value",
-                    forecast="forecast", naive_mae="naive_mae",
+                test.join(predicted.select("series", "time", forecast="value"), on=["series", "time"])
+                .join(scales, on="series").select(
+                    window=pl.lit(number), method=pl.lit(method), series="series", time="time",
+                    cutoff="cutoff", step=k * horizon - pl.col("back"), actual="value", forecast="forecast",
+                    naive_mae="naive_mae",
                     scale=pl.when(pl.col("scale") > 0).then("scale").otherwise(1.0),
                 )
             )
+        if progress:
+            progress(number)
     return pl.concat(parts)
 
 
@@ -257,14 +356,15 @@ def summarise(points: pl.DataFrame) -> pl.DataFrame:
     per_series = scored.group_by("window", "method", "series").agg(
         mase=pl.col("err").mean() / pl.col("naive_mae").first()
     ).filter(pl.col("mase").is_finite())
-    cutoffs = scored.group_by("window").agg(cutoff=(pl.col("day") - pl.duration(days=pl.col("step"))).max())
+    cutoffs = scored.group_by("window").agg(pl.col("cutoff").max())
+    cutoffs = cutoffs.with_columns(frequency.label(pl.col("cutoff")))
 
     def table(keys: list[str]) -> pl.DataFrame:
         points_part = scored.group_by(keys).agg(mae=pl.col("err").mean(), smape=pl.col("sape").mean())
         return points_part.join(per_series.group_by(keys).agg(pl.col("mase").mean()), on=keys, how="left")
 
     windows = table(["window", "method"]).join(cutoffs, on="window").sort("window", "method")
-    windows = windows.with_columns(pl.col("window").cast(pl.String), pl.col("cutoff").cast(pl.String))
+    windows = windows.with_columns(pl.col("window").cast(pl.String))
     overall = table(["method"]).sort("method")
     overall = overall.with_columns(window=pl.lit("all"), cutoff=pl.lit(None, pl.String))
     columns = ["window", "cutoff", "method", "mae", "smape", "mase"]
@@ -279,14 +379,18 @@ def overall(table: pl.DataFrame, method: str) -> dict[str, float | None]:
 
 
 def history_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """A history (series, day, value) with the types the methods expect, sorted."""
-    missing = {"series", "day", "value"} - set(frame.columns)
+    """A history (series, time, value) with the types the methods expect, sorted. A `day` column
+    stands for the time (what models trained before frequencies were recorded are given)."""
+    if "time" not in frame.columns and "day" in frame.columns:
+        frame = frame.rename({"day": "time"})
+    missing = {"series", "time", "value"} - set(frame.columns)
     if missing:
-        raise InvalidInput(f"A forecast history needs the columns series, day and value; {sorted(missing)} "
+        raise InvalidInput(f"A forecast history needs the columns series, time and value; {sorted(missing)} "
                            "missing.")
     return frame.select(
-        pl.col("series").cast(pl.String), pl.col("day").cast(pl.Date), pl.col("value").cast(pl.Float64)
-    ).sort("series", "day")
+        pl.col("series").cast(pl.String), pl.col("time").cast(pl.Datetime("us")),
+        pl.col("value").cast(pl.Float64),
+    ).sort("series", "time")
 
 
 def requirements() -> list[str]:
@@ -297,14 +401,26 @@ def requirements() -> list[str]:
 
 
 class ForecastModel(mlflow.pyfunc.PythonModel):
-    """A forecast method with its horizon: predict(history with series, day, value) refits on that
-    history and returns the next `horizon` days with 80% and 95% intervals."""
+    """A forecast method with its horizon, frequency and seasons: predict(history with series, time,
+    value) refits on that history and returns the next `horizon` steps with 80% and 95% intervals.
+    Versions logged before frequencies existed are daily with a weekly season."""
 
-    def __init__(self, method: str, horizon: int, quantiles: np.ndarray | None = None) -> None:
+    def __init__(self, method: str, horizon: int, quantiles: np.ndarray | None = None,
+                 freq: Frequency | None = None) -> None:
         self.method = method
         self.horizon = horizon
         self.quantiles = None if quantiles is None else np.asarray(quantiles, dtype=float)
+        self.frequency = (freq or frequency.named("daily")).name
+        self.seasons = ",".join(map(str, (freq or frequency.named("daily")).seasons))
+
+    def freq(self, history: pl.DataFrame | None = None) -> Frequency:
+        """The frequency the version forecasts at (month ends as in `history` when given)."""
+        freq = frequency.named(getattr(self, "frequency", "daily"), getattr(self, "seasons", "7"))
+        if history is not None and freq.code in ("mo", "y") and not history.is_empty():
+            times = history["time"]
+            freq = replace(freq, month_end=bool((times.dt.month_end() == times).all()))
+        return freq
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         history = history_frame(pl.from_pandas(pd.DataFrame(model_input)))
-        return forecast(self.method, history, self.horizon, self.quantiles).to_pandas()
+        return forecast(self.method, history, self.horizon, self.freq(history), self.quantiles).to_pandas()

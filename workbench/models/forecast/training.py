@@ -1,5 +1,6 @@
-"""Forecasts of daily series: the workbench's own usage (tokens, cost, calls, conversations of the
-acting user's organisation, in total or per provider or model) or a registered dataset. Training
+"""Forecasts of series at their own frequency: the workbench's own daily usage (tokens, cost, calls,
+conversations of the acting user's organisation, in total or per provider or model) or a registered
+dataset's series (hourly to yearly, inferred from its dates, or aggregated to one). Training
 backtests the method against the seasonal-naive baseline (rolling origin), fits on all history,
 logs one MLflow run with its artifacts and a pyfunc model, and registers a staging version;
 scoring forecasts with the production version. Both come in steps (`prepare`, `fit`,
@@ -15,6 +16,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -25,7 +27,9 @@ from workbench import csv_safe
 from workbench.accounts.context import Context
 from workbench.errors import InvalidInput
 from workbench.models import registry, tabular
+from workbench.models.forecast import frequency
 from workbench.models.forecast import methods as fm
+from workbench.models.forecast.frequency import Frequency
 from workbench.settings import Settings
 
 # MLflow warns on every log_model that a Python object is pickled. The object is the workbench's own
@@ -39,9 +43,7 @@ METRICS = {"tokens": "total_tokens", "cost": "cost_usd", "calls": "calls", "conv
 BY = ("provider", "model")
 CHOICES = ("auto", *fm.METHODS)
 MAX_WINDOWS = 3
-# AutoETS fits about 0.14 s per series of a year on these cores, and a backtest fits it 4 times:
-# `auto` compares it with gradient boosting up to this many series and uses gradient boosting above.
-AUTO_ETS_MAX_SERIES = 20
+MAX_HORIZON = 1000  # steps
 Progress = Callable[[float, str], None]
 
 
@@ -53,7 +55,8 @@ def workbench_series(
     start: date | None = None,
     end: date | None = None,
 ) -> pl.DataFrame:
-    """Daily `metric` (tokens, cost of priced calls, calls, conversations) of the organisation,
+    """Daily `metric` (tokens, cost of priced calls, calls, conversations) of the organisation, as a
+    history (series, time, value),
     one series in total or one per provider or model, from `start` to `end` (both included; by
     default from the first to the last day with usage before today, which is not over), days
     without usage as 0."""
@@ -78,7 +81,7 @@ def workbench_series(
     days = pl.DataFrame({"day": pl.date_range(first, last, eager=True)})
     grid = frame.select(pl.col("series").unique()).join(days, how="cross")
     filled = grid.join(frame, on=["series", "day"], how="left").with_columns(pl.col("value").fill_null(0.0))
-    return fm.history_frame(filled)
+    return fm.history_frame(filled.rename({"day": "time"}))
 
 
 def dataset_series(
@@ -89,18 +92,34 @@ def dataset_series(
     value_col: str,
     series_col: str | None = None,
     *,
-    horizon: int = 30,
-) -> pl.DataFrame:
-    """A registered dataset's daily series (series, day, value); days missing inside a series are
-    interpolated. InvalidInput when it is no daily series or one is too short for `horizon`."""
-    frame = tabular.check_series(tabular.load_frame(ctx, con, dataset), date_col, value_col, series_col,
-                                 min_length=fm.min_length(horizon))
+    aggregate: str | None = None,
+    how: str = "sum",
+) -> tuple[pl.DataFrame, Frequency, int]:
+    """A registered dataset's series (series, time, value) at its frequency, inferred from its dates
+    or, with `aggregate`, the one named (values summed or averaged per period, as `how` says); the
+    steps missing inside a series interpolated. Returns the history, its frequency and how many steps
+    were interpolated. InvalidInput when it is no series or its dates are irregular."""
+    frame = tabular.check_series(tabular.load_frame(ctx, con, dataset), date_col, value_col, series_col)
     frame = frame.select(series=pl.col(series_col).cast(pl.String) if series_col else pl.lit(value_col),
-                         day=date_col, value=value_col)
-    spans = frame.group_by("series").agg(first=pl.col("day").min(), last=pl.col("day").max())
-    grid = spans.select("series", day=pl.date_ranges("first", "last")).explode("day")
-    filled = grid.join(frame, on=["series", "day"], how="left").sort("series", "day")
-    return fm.history_frame(filled.with_columns(pl.col("value").interpolate().over("series")))
+                         time=date_col, value=value_col)
+    if aggregate:
+        frame = frequency.aggregate(frame, aggregate, how)
+    freq = frequency.infer(frame, repr(date_col))
+    filled, missing = frequency.fill_gaps(frame, freq)
+    return fm.history_frame(filled), freq, missing
+
+
+def series(ctx: Context, con, params: dict, start=None, end=None) -> tuple[pl.DataFrame, Frequency, int]:
+    """The series a model's parameters (or a page's choice) describe, read now, from `start` to `end`
+    when given: (history, frequency, steps interpolated)."""
+    if params.get("dataset"):
+        frame, freq, missing = dataset_series(
+            ctx, con, params["dataset"], params["date_col"], params["value_col"], params.get("series_col"),
+            aggregate=params.get("aggregate") or None, how=params.get("how") or "sum")
+        within = pl.col("time").dt.date().is_between(start or date.min, end or date.max)
+        return frame.filter(within), freq, missing
+    history = workbench_series(ctx, con, params["metric"], params.get("by"), start, end)
+    return history, frequency.named("daily"), 0
 
 
 def prepare(
@@ -113,25 +132,30 @@ def prepare(
     date_col: str | None = None,
     value_col: str | None = None,
     series_col: str | None = None,
-    horizon: int = 30,
+    aggregate: str | None = None,
+    how: str = "sum",
+    horizon: int | None = None,
     name: str | None = None,
     start: date | None = None,
     end: date | None = None,
     progress: Progress | None = None,
 ) -> dict:
-    """What a forecast trains on, read now: {history, params (its source), name (`name` or the
-    default one), horizon, windows}. Every check on the input happens here (permissions, the
-    source, the horizon, the model name and its kind, series long enough for one backtest
-    window), before anything is logged."""
+    """What a forecast trains on, read now: {history, frequency (with the seasons the history
+    carries), params (its source), name (`name` or the default one), horizon (in steps of the
+    frequency; default its usual one), windows, interpolated}. Every check on the input happens here
+    (permissions, the source, the frequency, the horizon, the model name and its kind, series long
+    enough for one backtest window), before anything is logged."""
     ctx.require("models:train")
-    _check_horizon(horizon)
-    params = _source_params(metric, by, dataset, date_col, value_col, series_col)
+    params = _source_params(metric, by, dataset, date_col, value_col, series_col, aggregate, how)
     name = registry.check_name(name or _default_name(params))
     registry.check_kind(ctx, con, name, "forecast")
     (progress or (lambda fraction, message: None))(0.02, "Reading the series")
-    history = _history(ctx, con, params, int(horizon), start, end)
-    windows = fm.windows_for(history, int(horizon), MAX_WINDOWS)
-    return {"history": history, "params": params, "name": name, "horizon": int(horizon), "windows": windows}
+    history, freq, missing = series(ctx, con, params, start, end)
+    horizon = _check_horizon(freq.default_horizon if horizon is None else horizon)
+    freq = frequency.fitting(freq, fm.shortest(history)[1], horizon)
+    windows = fm.windows_for(history, horizon, freq, MAX_WINDOWS)
+    return {"history": history, "frequency": freq, "params": params, "name": name, "horizon": horizon,
+            "windows": windows, "interpolated": missing}
 
 
 def fit(
@@ -152,26 +176,31 @@ def fit(
     report = progress or (lambda fraction, message: None)
     _check_method(method)
     name = registry.check_name(name or prepared["name"])
-    horizon = int(prepared["horizon"] if horizon is None else horizon)
-    _check_horizon(horizon)
+    horizon = _check_horizon(prepared["horizon"] if horizon is None else horizon)
     history = prepared["history"]
-    windows = fm.windows_for(history, horizon, MAX_WINDOWS)
+    every = replace(frequency.named(prepared["frequency"].name), month_end=prepared["frequency"].month_end)
+    freq = frequency.fitting(every, fm.shortest(history)[1], horizon)  # the seasons this horizon leaves
+    windows = fm.windows_for(history, horizon, freq, MAX_WINDOWS)
     experiment = registry.experiment_id(settings, ctx.org_id, "forecast")  # an unreachable store fails now
     n_series = history["series"].n_unique()
-    chosen, points, table = _backtest(history, method, horizon, windows, report)
-    report(0.7, f"Fitting {chosen} on all {history.height:,} days of {n_series} series")
+    chosen, points, table = select_method(history, method, horizon, windows, freq, report)
+    report(0.7, f"Fitting {chosen} on all {freq.steps(history.height)} of {n_series} series")
     gbm_points = points.filter(pl.col("method") == "gbm")
     quantiles = fm.conformal_quantiles(gbm_points, horizon) if chosen == "gbm" else None
-    forecast = fm.forecast(chosen, history, horizon, quantiles)
+    forecast = fm.forecast(chosen, history, horizon, freq, quantiles)
     baseline = fm.overall(table, "seasonal_naive")
     metrics = fm.overall(table, chosen) | {f"baseline_{k}": v for k, v in baseline.items()}
+    labels = history.select(frequency.label(pl.col("time")))["time"]  # one format for all: sorts as text
+    first, last = labels.min(), labels.max()
     params = prepared["params"] | {
-        "method": chosen, "requested_method": method, "horizon": horizon, "season": fm.SEASON,
-        "windows": windows, "series": n_series, "first_day": str(history["day"].min()),
-        "last_day": str(history["day"].max())}
+        "method": chosen, "requested_method": method, "horizon": horizon, "frequency": freq.name,
+        "seasons": ",".join(map(str, freq.seasons)), "season": freq.season, "windows": windows,
+        "series": n_series, "first_time": first, "last_time": last,
+        "interpolated": int(prepared.get("interpolated", 0))}
     report(0.85, "Logging the run and the model to MLflow")
-    model = fm.ForecastModel(chosen, horizon, quantiles)
-    run_id, model_uri = _log_run(settings, experiment, history, table, forecast, model, params, metrics, name)
+    model = fm.ForecastModel(chosen, horizon, quantiles, freq)
+    run_id, model_uri = _log_run(settings, experiment, history, table, forecast, model, params, metrics, name,
+                                 freq)
     return {"run_id": run_id, "model_uri": model_uri, "name": name, "method": chosen, "metrics": metrics,
             "params": params, "backtest": table.to_dicts(), "forecast": forecast_rows(forecast)}
 
@@ -207,13 +236,15 @@ def gate_metrics(settings: Settings, challenger: dict, champion: dict) -> tuple[
         history = fm.history_frame(pl.read_parquet(client.download_artifacts(challenger["run_id"],
                                                                             "history.parquet", tmp)))
     horizon = int(challenger["params"]["horizon"])
-    windows = fm.windows_for(history, horizon, int(challenger["params"].get("windows", MAX_WINDOWS)))
+    freq = frequency.named(challenger["params"].get("frequency"), challenger["params"].get("seasons"))
+    windows = fm.windows_for(history, horizon, freq, int(challenger["params"].get("windows", MAX_WINDOWS)))
     versions = {"challenger": challenger, "champion": champion}
     models = {key: _load(settings, row["artifact_uri"]) for key, row in versions.items()}
-    forecasters = {key: (lambda h, key=key: _gate_predict(versions[key], models[key], h)) for key in models}
-    points = fm.backtest(history, forecasters, horizon, windows).filter(pl.col("forecast").is_finite())
-    both = points.group_by("window", "series", "day").len().filter(pl.col("len") == 2).drop("len")
-    points = points.join(both, on=["window", "series", "day"])
+    points = fm.backtest(history, lambda part: {key: _gate_predict(versions[key], models[key], part)
+                                                for key in models}, horizon, windows, freq.season)
+    points = points.filter(pl.col("forecast").is_finite())
+    both = points.group_by("window", "series", "time").len().filter(pl.col("len") == 2).drop("len")
+    points = points.join(both, on=["window", "series", "time"])
     for key, row in versions.items():
         if points.filter(pl.col("method") == key).is_empty():
             raise InvalidInput(_not_comparable(row, "forecasts none of the days the other one does"))
@@ -246,10 +277,17 @@ def prepare_score(ctx: Context, con: duckdb.DuckDBPyConnection, name: str, end: 
     ctx.require("models:read")
     ctx.require("models:train")
     current = registry.production_of_kind(ctx, con, name, "forecast")
-    history = _history(ctx, con, current["params"], int(current["params"]["horizon"]), end=end)
-    series, days = fm.shortest(history)
-    if days < 2 * fm.SEASON:
-        raise InvalidInput(f"Series {series!r} has {days} days; a forecast needs at least {2 * fm.SEASON}.")
+    params = current["params"]
+    history, freq, _ = series(ctx, con, params, end=end)
+    trained = frequency.named(params.get("frequency"), params.get("seasons"))
+    if freq.name != trained.name:
+        raise InvalidInput(f"{name} version {current['version']} forecasts {trained.name} series, and its "
+                           f"data is now {freq.name}: train a new version on it.")
+    shortest, steps = fm.shortest(history)
+    need = max(2 * trained.season, frequency.MIN_FIT)
+    if steps < need:
+        raise InvalidInput(f"Series {shortest!r} has {trained.steps(steps)}; a forecast needs at least "
+                           f"{trained.steps(need)}.")
     return {"name": name, "version": current, "history": history}
 
 
@@ -266,8 +304,9 @@ def predict_score(ctx: Context, settings: Settings, prepared: dict) -> dict:
     return prepared | {"forecast": forecast, "png": png.getvalue()}
 
 
-def chart(history: pl.DataFrame, forecast: pl.DataFrame, title: str, most: int = 6, days: int = 120):
-    """History (the last `days`), forecast and 80%/95% intervals: one panel per series, the `most`
+def chart(history: pl.DataFrame, forecast: pl.DataFrame, title: str, most: int = 6, steps: int = 120):
+    """History (the last `steps`, at least twice the forecast's), forecast and 80%/95% intervals:
+    one panel per series, the `most`
     largest series when there are more. A matplotlib Figure (no pyplot: safe in threads)."""
     from matplotlib.figure import Figure
 
@@ -275,14 +314,14 @@ def chart(history: pl.DataFrame, forecast: pl.DataFrame, title: str, most: int =
     names = sorted(largest["series"].head(most).to_list())
     figure = Figure(figsize=(9, 2.4 * len(names)), layout="constrained")
     for axes, series in zip(figure.subplots(len(names), 1, squeeze=False)[:, 0], names, strict=True):
-        past = history.filter(pl.col("series") == series).tail(days)
         ahead = forecast.filter(pl.col("series") == series)
-        axes.plot(past["day"], past["value"], color="#333333", linewidth=1, label="history")
+        past = history.filter(pl.col("series") == series).tail(max(steps, 2 * ahead.height))
+        axes.plot(past["time"], past["value"], color="#333333", linewidth=1, label="history")
         for level, alpha in (("95", 0.15), ("80", 0.3)):
             if ahead[f"lo{level}"].is_not_nan().any():
-                axes.fill_between(ahead["day"], ahead[f"lo{level}"], ahead[f"hi{level}"], color="#1f77b4",
+                axes.fill_between(ahead["time"], ahead[f"lo{level}"], ahead[f"hi{level}"], color="#1f77b4",
                                   alpha=alpha, linewidth=0, label=f"{level}% interval")
-        axes.plot(ahead["day"], ahead["value"], color="#1f77b4", linewidth=1.5, label="forecast")
+        axes.plot(ahead["time"], ahead["value"], color="#1f77b4", linewidth=1.5, label="forecast")
         axes.set_title(series, fontsize=9, loc="left")
     figure.axes[0].legend(fontsize=8, loc="upper left")
     shown = "" if largest.height <= most else f" (the {most} largest of {largest.height} series)"
@@ -295,19 +334,25 @@ def _check_method(method: str) -> None:
         raise InvalidInput(f"Unknown forecast method {method!r}: choose one of {', '.join(CHOICES)}.")
 
 
-def _check_horizon(horizon) -> None:
-    if not 1 <= int(horizon) <= 365:
-        raise InvalidInput("The horizon is a number of days from 1 to 365.")
+def _check_horizon(horizon) -> int:
+    if not 1 <= int(horizon) <= MAX_HORIZON:
+        raise InvalidInput(f"The horizon is a number of steps at the series' frequency, 1 to {MAX_HORIZON}.")
+    return int(horizon)
 
 
-def _source_params(metric, by, dataset, date_col, value_col, series_col) -> dict:
+def _source_params(metric, by, dataset, date_col, value_col, series_col, aggregate=None, how="sum") -> dict:
     if dataset:
         if metric or by:
             raise InvalidInput("Forecast either a workbench metric or a dataset, not both.")
         if not (date_col and value_col):
             raise InvalidInput("A dataset forecast needs its date column and its value column.")
+        if aggregate:
+            frequency.named(aggregate)
         return {"source": f"dataset {dataset}", "dataset": dataset, "date_col": date_col,
-                "value_col": value_col, "series_col": series_col}
+                "value_col": value_col, "series_col": series_col, "aggregate": aggregate or None,
+                "how": how if aggregate else None}
+    if aggregate:
+        raise InvalidInput("The workbench's usage is daily; only a dataset can be aggregated.")
     if metric not in METRICS:
         raise InvalidInput(f"Unknown metric {metric!r}: choose one of {', '.join(METRICS)}, or a dataset.")
     if by not in (None, *BY):
@@ -315,29 +360,27 @@ def _source_params(metric, by, dataset, date_col, value_col, series_col) -> dict
     return {"source": "workbench usage", "metric": metric, "by": by}
 
 
-def _backtest(history: pl.DataFrame, method: str, horizon: int, windows: int, report: Progress):
-    """Backtest the method (for `auto`: AutoETS and gradient boosting while AutoETS is affordable,
-    else gradient boosting) and the seasonal-naive baseline; the method with the lowest MASE wins."""
-    n_series = history["series"].n_unique()
-    candidates = [method]
-    if method == "auto":
-        candidates = ["ets", "gbm"] if n_series <= AUTO_ETS_MAX_SERIES else ["gbm"]
-    forecasters = {m: (lambda h, m=m: fm.forecast(m, h, horizon)) for m in [*candidates, "seasonal_naive"]}
-    total, done = windows * len(forecasters), iter(range(1, windows * len(forecasters) + 1))
-    points = fm.backtest(history, forecasters, horizon, windows,
-                         progress=lambda text: report(0.05 + 0.6 * next(done) / total, f"Backtest {text}"))
+def select_method(
+    history: pl.DataFrame,
+    method: str,
+    horizon: int,
+    windows: int,
+    freq: Frequency,
+    report: Progress | None = None,
+) -> tuple[str, pl.DataFrame, pl.DataFrame]:
+    """Backtest the method (for `auto`: every candidate for the frequency) and the seasonal-naive
+    baseline over `windows` rolling origins: (the method with the lowest MASE, the backtest's points,
+    its summary table)."""
+    report = report or (lambda fraction, message: None)
+    candidates = list(fm.candidates(freq)) if method == "auto" else [method]
+    methods = list(dict.fromkeys([*candidates, "seasonal_naive"]))
+    points = fm.backtest(history, lambda part: fm.several(methods, part, horizon, freq), horizon, windows,
+                         freq.season, progress=lambda number: report(
+                             0.05 + 0.6 * number / windows, f"Backtest window {number} of {windows} done"))
     table = fm.summarise(points)
-    chosen = min(candidates, key=lambda m: fm.overall(table, m)["mase"] or float("inf"))
+    mase = {m: fm.overall(table, m)["mase"] for m in candidates}
+    chosen = min(candidates, key=lambda m: float("inf") if mase[m] is None else mase[m])
     return chosen, points, table
-
-
-def _history(ctx: Context, con, params: dict, horizon: int, start=None, end=None) -> pl.DataFrame:
-    """The series a model's parameters describe, read now, from `start` to `end` when given."""
-    if params.get("dataset"):
-        frame = dataset_series(ctx, con, params["dataset"], params["date_col"], params["value_col"],
-                               params.get("series_col"), horizon=horizon)
-        return frame.filter(pl.col("day").is_between(start or date.min, end or date.max))
-    return workbench_series(ctx, con, params["metric"], params.get("by"), start, end)
 
 
 def _default_name(params: dict) -> str:
@@ -347,14 +390,16 @@ def _default_name(params: dict) -> str:
     return "-".join(["forecast", params["metric"], *([params["by"]] if params.get("by") else [])])
 
 
-def _log_run(settings, experiment, history, table, forecast, model, params, metrics, name) -> tuple[str, str]:
+def _log_run(settings, experiment, history, table, forecast, model, params, metrics, name,
+             freq) -> tuple[str, str]:
     """One MLflow run: parameters, metrics, the backtest table, chart, forecast and training series
     (which the promotion gate re-evaluates on), and the pyfunc model with explicit requirements."""
     import mlflow
     from mlflow.models import infer_signature
 
-    # three weeks of one series: enough for any method to refit when MLflow checks the example
-    example = history.filter(pl.col("series") == history["series"][0]).tail(3 * fm.SEASON).to_pandas()
+    # three of the longest seasons of one series: enough for any method to refit when MLflow checks it
+    longest = max((*freq.seasons, frequency.MIN_FIT))
+    example = history.filter(pl.col("series") == history["series"][0]).tail(3 * longest).to_pandas()
     with registry.tracking(settings), tempfile.TemporaryDirectory() as tmp, \
             mlflow.start_run(experiment_id=experiment, run_name=f"{name} {params['method']}") as run:
         mlflow.log_params({k: "" if v is None else v for k, v in params.items()})
@@ -383,7 +428,8 @@ def _load(settings: Settings, uri: str):
 
 def _predict(model, history: pl.DataFrame) -> pl.DataFrame:
     out = pl.from_pandas(model.predict(history.to_pandas()))
-    return out.with_columns(pl.col("series").cast(pl.String), pl.col("day").cast(pl.Date)).select(fm.COLUMNS)
+    return out.with_columns(pl.col("series").cast(pl.String), pl.col("time").cast(pl.Datetime("us"))).select(
+        fm.COLUMNS)
 
 
 def _known(metrics: dict) -> dict:
@@ -391,5 +437,5 @@ def _known(metrics: dict) -> dict:
 
 
 def forecast_rows(frame: pl.DataFrame) -> list[dict]:
-    """A forecast (or any frame with a `day`) as rows for JSON: days as text."""
-    return frame.with_columns(pl.col("day").cast(pl.String)).to_dicts()
+    """A forecast (or any frame with a `time`) as rows for JSON: times as text (dates alone at midnight)."""
+    return frame.with_columns(frequency.label(pl.col("time"))).to_dicts()
