@@ -73,6 +73,7 @@ def test_a_dataset_offers_its_columns_and_says_when_it_is_too_short(app):  # noq
     assert len(at.get("plotly_chart")) == 1
     at.number_input(key="fc.horizon.daily").set_value(60).run()
     assert "7 days left out" in at.caption[0].value and not at.exception  # too short for two weeks + 60
+    assert "60 days ahead needs at least 68 days" in at.warning[0].value  # said before training
     at.button(key="fc.train").click().run(timeout=60)
     assert not at.exception and "60 days ahead needs at least 68 days" in at.error[0].value
 

@@ -33,6 +33,10 @@ horizon = cols[1].number_input(f"Horizon ({freq.unit}s)", 1, forecast.MAX_HORIZO
                                key=f"fc.horizon.{freq.name}", help=f"How many {freq.unit}s to forecast.")
 fitted = frequency.fitting(freq, fm.shortest(history)[1], int(horizon))
 st.caption(f"{model_ui.frequency_note(freq, fitted, interpolated)} {model_ui.FORECAST_METHODS[method]}")
+try:  # say before training when the history is too short for this horizon
+    fm.windows_for(history, int(horizon), fitted)
+except WorkbenchError as exc:
+    st.warning(str(exc))
 st.plotly_chart(px.line(history, x="time", y="value", color="series", title="History").update_layout(
     height=320, legend_title=None, xaxis_title=None, yaxis_title=None), key="fc.history")
 
