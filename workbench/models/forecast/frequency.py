@@ -75,8 +75,12 @@ def infer(history: pl.DataFrame, column: str = "the date column") -> Frequency:
     times = history["time"]
     if freq is None or not _regular(steps, times, freq):
         raise InvalidInput(_irregular(steps, column))
-    month_end = freq.code in ("mo", "y") and bool((times.dt.month_end() == times).all())
-    return replace(freq, month_end=month_end)
+    return replace(freq, month_end=freq.code in ("mo", "y") and at_month_ends(times))
+
+
+def at_month_ends(times: pl.Series) -> bool:
+    """Whether every time is the last day of its month."""
+    return bool((times.dt.month_end() == times).all())
 
 
 def _by_step(seconds: int) -> Frequency | None:
@@ -93,7 +97,7 @@ def _regular(steps: pl.DataFrame, times: pl.Series, freq: Frequency) -> bool:
         size = {"h": HOUR, "d": DAY, "w": 7 * DAY}[freq.code]
         return bool((steps["seconds"] % size == 0).all())
     months = freq.count * (12 if freq.code == "y" else 1)
-    same_day = times.dt.day().n_unique() == 1 or bool((times.dt.month_end() == times).all())
+    same_day = times.dt.day().n_unique() == 1 or at_month_ends(times)
     return bool((steps["months"] % months == 0).all()) and same_day and times.dt.time().n_unique() == 1
 
 
@@ -143,9 +147,11 @@ def ahead(last: pl.Expr, step: pl.Expr, freq: Frequency) -> pl.Expr:
 
 
 def fitting(freq: Frequency, shortest: int, horizon: int) -> Frequency:
-    """The frequency with the seasons a history of `shortest` steps carries once `horizon` steps are
-    held out for a backtest: two whole seasons each."""
-    return replace(freq, seasons=tuple(s for s in freq.seasons if 2 * s + horizon <= shortest))
+    """The frequency with those of its usual seasons a history of `shortest` steps carries once
+    `horizon` steps are held out for a backtest: two whole seasons each (whatever seasons `freq`
+    kept for another horizon)."""
+    usual = FREQUENCIES[freq.name].seasons
+    return replace(freq, seasons=tuple(s for s in usual if 2 * s + horizon <= shortest))
 
 
 def min_length(freq: Frequency, horizon: int) -> int:

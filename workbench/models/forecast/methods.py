@@ -92,7 +92,7 @@ def several(
         raise InvalidInput("MSTL models seasons, and this history has none (yearly data, or too short for "
                            "two whole seasons): choose another method.")
     wanted = set(methods) | (set(members(freq)) if "combination" in methods else set())
-    tamed = tame_outliers(history, freq)
+    tamed = tame_outliers(history, freq) if wanted - {"seasonal_naive", "naive", "drift"} else history
     out = {}
     if plain := sorted(wanted & {"seasonal_naive", "naive", "drift"}):
         out |= _statsforecast(history, plain, horizon, freq)
@@ -417,8 +417,7 @@ class ForecastModel(mlflow.pyfunc.PythonModel):
         """The frequency the version forecasts at (month ends as in `history` when given)."""
         freq = frequency.named(getattr(self, "frequency", "daily"), getattr(self, "seasons", "7"))
         if history is not None and freq.code in ("mo", "y") and not history.is_empty():
-            times = history["time"]
-            freq = replace(freq, month_end=bool((times.dt.month_end() == times).all()))
+            freq = replace(freq, month_end=frequency.at_month_ends(history["time"]))
         return freq
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:

@@ -16,7 +16,6 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -178,8 +177,7 @@ def fit(
     name = registry.check_name(name or prepared["name"])
     horizon = _check_horizon(prepared["horizon"] if horizon is None else horizon)
     history = prepared["history"]
-    every = replace(frequency.named(prepared["frequency"].name), month_end=prepared["frequency"].month_end)
-    freq = frequency.fitting(every, fm.shortest(history)[1], horizon)  # the seasons this horizon leaves
+    freq = frequency.fitting(prepared["frequency"], fm.shortest(history)[1], horizon)
     windows = fm.windows_for(history, horizon, freq, MAX_WINDOWS)
     experiment = registry.experiment_id(settings, ctx.org_id, "forecast")  # an unreachable store fails now
     n_series = history["series"].n_unique()
