@@ -280,7 +280,7 @@ def test_irregular_dataset_times_are_refused_until_aggregated(lab):
     assert freq.name == "daily" and days["time"].to_list() == pl.datetime_range(
         tapped.min(), tapped.max(), "1d", eager=True).to_list()
     assert missing == days.height - tapped.n_unique() == 4  # days without a tap: interpolated
-    totals = days.filter(pl.col("time").is_in(tapped.unique()))["value"]
+    totals = days.filter(pl.col("time").is_in(tapped.unique().to_list()))["value"]
     assert totals.sum() == pytest.approx(taps["litres"].sum())
     weekly = prepare(lab, **source, aggregate="weekly", how="mean", horizon=2)
     assert (weekly["frequency"].name, weekly["history"].height) == ("weekly", 12)

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["01_calls_and_qa.ipynb", "02_churn.ipynb", "03_usage_and_forecast.ipynb", "04_rag_evaluation.ipynb"]
 CELL_TIMEOUT_S = 240  # the slowest cell (churn: cross-validation and two MLflow runs) takes 8-25 s here
+IOPUB_TIMEOUT_S = 120
 BIN = Path(sys.executable).parent  # the virtual environment's bin, not resolved (that would leave it)
 
 
@@ -41,7 +42,10 @@ def kernel_env(home: Path) -> dict[str, str]:
 def execute(nb: nbformat.NotebookNode, home: Path) -> nbformat.NotebookNode:
     """Run every cell in a new python3 kernel (started with this interpreter, from notebooks/);
     raises CellExecutionError, with the cell's traceback, at the first failing cell."""
+    # nbclient waits 4 s by default for a cell's printed output after its reply, then drops it with
+    # a log line: on a busy CI machine the last cell's SUMMARY line was lost that way
     client = NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT_S, startup_timeout=120,
+                            iopub_timeout=IOPUB_TIMEOUT_S, raise_on_iopub_timeout=True,
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
     client.execute(env=kernel_env(home))
     return nb
