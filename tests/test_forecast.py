@@ -46,7 +46,7 @@ def seasonal(n_series: int = 3, days: int = 120, seed: int = 7) -> pl.DataFrame:
     return fm.history_frame(pl.concat(frames))
 
 
-@pytest.mark.parametrize("method", ["ets", "gbm"])
+@pytest.mark.parametrize("method", ["ets", "gbm", "combination"])
 def test_the_methods_beat_seasonal_naive_on_a_seasonal_series_with_trend(method):
     history = seasonal()
     predict = lambda part: fm.several([method, "seasonal_naive"], part, HORIZON, DAILY)  # noqa: E731

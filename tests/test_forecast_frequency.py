@@ -186,6 +186,11 @@ def test_a_season_the_history_cannot_hold_twice_is_left_out():
     assert frequency.fitting(HOURLY, 384, 48).seasons == (24, 168)
     assert frequency.fitting(HOURLY, 383, 48).seasons == (24,)  # the weekly season goes, the daily stays
     assert frequency.min_length(frequency.fitting(WEEKLY, 100, 13), 13) == 21  # 8 weeks to fit on + 13
+    # the oldest backtest window still fits two of the longest season: two weeks of hours, not days
+    assert frequency.min_length(frequency.fitting(HOURLY, 384, 48), 48) == 2 * 168 + 48
+    three_weeks = history(steps(MONDAY, 21 * 24, timedelta(hours=1)))
+    assert fm.windows_for(three_weeks, 48, frequency.fitting(HOURLY, 21 * 24, 48)) == 3
+    assert fm.windows_for(three_weeks.head(16 * 24), 48, frequency.fitting(HOURLY, 16 * 24, 48)) == 1
 
 
 def test_methods_run_on_weekly_data_with_a_yearly_season():
@@ -193,14 +198,30 @@ def test_methods_run_on_weekly_data_with_a_yearly_season():
     weeks = fm.history_frame(sales.select(series="region", time="week", value="sales"))
     freq = frequency.fitting(WEEKLY, 130, 13)
     methods = list(fm.candidates(freq))
-    assert set(methods) == set(fm.METHODS) - {"arima"} and fm.members(freq) == ("theta", "mstl")
+    assert set(methods) == set(fm.METHODS) - {"arima"} and fm.members(freq) == ("theta", "mstl", "gbm")
     out = fm.several(methods, weeks, 13, freq)
     last = SUNDAY + timedelta(weeks=129)
     for method, ahead in out.items():
         assert ahead.height == 26 and ahead["value"].is_finite().all(), method
         assert set(ahead["time"]) == {last + timedelta(weeks=k) for k in range(1, 14)}, method
-    mean = (out["theta"]["value"] + out["mstl"]["value"]) / 2  # AutoETS goes without a 52-week season
+    mean = (out["theta"]["value"] + out["mstl"]["value"] + out["gbm"]["value"]) / 3  # AutoETS: no 52 weeks
     assert np.allclose(out["combination"]["value"].to_numpy(), mean.to_numpy())
+    # without conformal widths, the combination's bounds are those of its members that have some
+    bounds = (out["theta"]["lo80"] + out["mstl"]["lo80"]) / 2
+    assert np.allclose(out["combination"]["lo80"].to_numpy(), bounds.to_numpy())
+
+
+def test_the_combinations_intervals_come_from_its_own_backtest_errors():
+    weeks = fm.history_frame(weekly_sales().select(series="region", time="week", value="sales"))
+    freq = frequency.fitting(WEEKLY, 130, 13)
+    points = fm.backtest(weeks, lambda part: fm.several(["combination"], part, 13, freq), 13, 2, freq.season)
+    quantiles = fm.conformal_quantiles(points, 13)
+    plain, conformal = (fm.forecast("combination", weeks, 13, freq, q) for q in (None, quantiles))
+    assert conformal["value"].to_list() == plain["value"].to_list()  # the same points, other bounds
+    scale = weeks.group_by("series").agg(pl.col("value").abs().mean()).sort("series")["value"]
+    width = (conformal["hi95"] - conformal["value"]).to_numpy().reshape(2, 13)
+    assert np.allclose(width, quantiles[:, 1][None, :] * scale.to_numpy()[:, None])
+    assert (conformal["lo95"] <= conformal["lo80"]).all() and (conformal["hi80"] <= conformal["hi95"]).all()
 
 
 def test_methods_on_hourly_data_model_the_daily_and_the_weekly_season():
@@ -211,6 +232,8 @@ def test_methods_on_hourly_data_model_the_daily_and_the_weekly_season():
     out = fm.several(["mstl", "theta", "combination", "gbm", "seasonal_naive"], past, 48, freq)
     for method, ahead in out.items():
         assert ahead["time"].to_list() == truth["time"].to_list() and ahead["value"].is_finite().all(), method
+    assert fm.members(freq) == ("mstl", "gbm")  # the two that model 168 hours as well as 24
+    assert "ets" not in fm.candidates(freq) and "ets" in fm.candidates(frequency.fitting(HOURLY, 383, 48))
     error = {m: float((ahead["value"] - truth["value"]).abs().mean()) for m, ahead in out.items()}
     # seasonal naive repeats Sunday's busier day; MSTL and boosting know the weekday from 168 hours
     assert error["mstl"] < 0.5 * error["seasonal_naive"] and error["gbm"] < 0.5 * error["seasonal_naive"]

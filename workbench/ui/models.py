@@ -26,8 +26,8 @@ MODEL_METRICS = {
     "forecast": ["mase", "smape", "mae", "baseline_mase", "baseline_smape", "baseline_mae"],
 }
 FORECAST_METHODS = {
-    "auto": "Backtests every method but AutoARIMA over rolling origins and keeps the one with the lowest "
-            "MASE.",
+    "auto": "Backtests every method but AutoARIMA (and AutoETS on hourly data, whose 168-hour week it "
+            "cannot model) over rolling origins and keeps the one with the lowest MASE.",
     "seasonal_naive": "Repeats the last season: the baseline every method is measured against.",
     "naive": "Repeats the last value.",
     "drift": "Random walk with drift: the last value plus the average change so far.",
@@ -39,9 +39,11 @@ FORECAST_METHODS = {
              "`auto` leaves it out.",
     "mstl": "MSTL per series: every season (e.g. 24 and 168 hours) taken out by STL, the rest forecast by "
             "exponential smoothing.",
-    "gbm": "One gradient-boosting model over all series on lags, rolling means and the calendar.",
-    "combination": "The average of AutoETS, AutoTheta and MSTL, of those that model the data's season (with "
-                   "drift instead of MSTL when there is none).",
+    "gbm": "One gradient-boosting model over all series on lags, rolling means and the calendar; its "
+           "intervals come from its backtest errors.",
+    "combination": "The average of the methods that model every season of the data: AutoETS (seasons up to "
+                   "24 steps), AutoTheta (one season), MSTL and gradient boosting; AutoETS, AutoTheta and "
+                   "drift when there is no season. Its intervals come from its backtest errors.",
 }
 METHOD_NAMES = {"auto": "Best in the backtest", "seasonal_naive": "Seasonal naive", "naive": "Naive",
                 "drift": "Random walk with drift", "ets": "AutoETS", "theta": "AutoTheta",

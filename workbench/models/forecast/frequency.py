@@ -154,10 +154,15 @@ def fitting(freq: Frequency, shortest: int, horizon: int) -> Frequency:
     return replace(freq, seasons=tuple(s for s in usual if 2 * s + horizon <= shortest))
 
 
+def fit_length(freq: Frequency) -> int:
+    """Steps a method fits on at least: two of the longest season it models (or MIN_FIT steps)."""
+    return max(2 * max(freq.seasons, default=1), MIN_FIT)
+
+
 def min_length(freq: Frequency, horizon: int) -> int:
-    """Steps a series needs: what its main season (or MIN_FIT steps) fits on, plus one backtest
-    window of `horizon` steps."""
-    return max(2 * freq.season, MIN_FIT) + horizon
+    """Steps a series needs: what every season (or MIN_FIT steps) fits on, plus one backtest window
+    of `horizon` steps; so even the oldest backtest window fits each season on two of it."""
+    return fit_length(freq) + horizon
 
 
 def label(times: pl.Expr) -> pl.Expr:

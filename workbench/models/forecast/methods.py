@@ -28,21 +28,32 @@ LEVELS = (80, 95)
 # `auto` backtests every method but AutoARIMA, which costs about ten times the others
 # (bench/forecast_accuracy.py measures it: on 100 series per frequency it was never the best).
 AUTO = tuple(m for m in METHODS if m != "arima")
+# Their intervals are split-conformal, from their own backtest errors (`conformal_quantiles`).
+CONFORMAL = ("gbm", "combination")
 ETS_MAX_SEASON = 24  # statsforecast's AutoETS and (affordably) AutoARIMA model seasons up to this long
 COLUMNS = ["series", "time", "value", "lo80", "hi80", "lo95", "hi95"]
 Forecaster = Callable[[pl.DataFrame], pl.DataFrame]
 
 
 def members(freq: Frequency) -> tuple[str, ...]:
-    """The methods `combination` averages: those that model the frequency's season."""
+    """The methods `combination` averages: those that model every season of the frequency, gradient
+    boosting among them (AutoETS a season up to 24 steps, AutoTheta one season, MSTL and boosting
+    all); without a season, AutoETS, AutoTheta and drift. bench/forecast_accuracy.py chose these:
+    boosting, unlike the statistical methods, adds errors of another kind, and a member that leaves
+    a season out (AutoETS on 52 weeks) costs the mean more than it brings."""
     if not freq.seasons:
         return ("ets", "theta", "drift")
-    return ("ets", "theta", "mstl") if freq.season <= ETS_MAX_SEASON else ("theta", "mstl")
+    single = len(freq.seasons) == 1
+    return (*(("ets",) if single and freq.season <= ETS_MAX_SEASON else ()), *(("theta",) if single else ()),
+            "mstl", "gbm")
 
 
 def candidates(freq: Frequency) -> tuple[str, ...]:
-    """The methods `auto` compares on a history of this frequency (MSTL needs a season)."""
-    return tuple(m for m in AUTO if freq.seasons or m != "mstl")
+    """The methods `auto` compares on a history of this frequency: MSTL needs a season, and AutoETS
+    is left out where there are several (hourly data with its 168-hour week): it models the 24 hours
+    only, costs more than all the others together and was the worst but naive there (MASE 1.66 vs
+    MSTL 0.47, bench/forecast_accuracy.py)."""
+    return tuple(m for m in AUTO if (freq.seasons or m != "mstl") and (len(freq.seasons) < 2 or m != "ets"))
 
 
 def shortest(history: pl.DataFrame) -> tuple[str, int]:
@@ -58,7 +69,7 @@ def windows_for(history: pl.DataFrame, horizon: int, freq: Frequency, most: int 
     series, steps = shortest(history)
     need = frequency.min_length(freq, horizon)
     if steps < need:
-        fit = max(2 * freq.season, frequency.MIN_FIT)
+        fit = frequency.fit_length(freq)
         raise InvalidInput(
             f"Series {series!r} has {freq.steps(steps)}; a forecast {freq.steps(horizon)} ahead needs at "
             f"least {freq.steps(need)} ({freq.steps(fit)} to fit on plus one backtest window of "
@@ -71,8 +82,9 @@ def windows_for(history: pl.DataFrame, horizon: int, freq: Frequency, most: int 
 def forecast(
     method: str, history: pl.DataFrame, horizon: int, freq: Frequency, quantiles: np.ndarray | None = None
 ) -> pl.DataFrame:
-    """The next `horizon` steps of every series with intervals (gbm: only when given the conformal
-    `quantiles`, scaled absolute errors per step at each level). Never below 0 when the history
+    """The next `horizon` steps of every series with intervals: for gbm and combination, conformal
+    ones when given `quantiles` (scaled absolute errors per step at each level; without them, gbm
+    has none and combination its members' mean). Never below 0 when the history
     never is. Every method but the naive ones fits on the history with outliers capped."""
     if method not in METHODS:
         raise InvalidInput(f"Unknown forecast method {method!r}: choose one of {', '.join(METHODS)}.")
@@ -99,18 +111,36 @@ def several(
     if fitted := sorted(wanted & {"ets", "theta", "arima", "mstl"}):
         out |= _statsforecast(tamed, fitted, horizon, freq)
     if "gbm" in wanted:
-        out["gbm"] = _gbm(tamed, horizon, freq, quantiles)
+        out["gbm"] = _gbm(tamed, horizon, freq)
     if "combination" in wanted:
         out["combination"] = _mean([out[m] for m in members(freq)])
+    if quantiles is not None:
+        out |= {m: _conformal(out[m], history, quantiles) for m in set(CONFORMAL) & set(methods)}
     floor = history.is_empty() or history["value"].min() >= 0
     return {m: (out[m].with_columns(pl.col(COLUMNS[2:]).clip(lower_bound=0.0)) if floor else out[m])
             .select(COLUMNS).sort("series", "time") for m in methods}
 
 
 def _mean(forecasts: list[pl.DataFrame]) -> pl.DataFrame:
-    """The mean of forecasts point by point, intervals included (each member's bounds averaged)."""
-    return pl.concat([f.select(COLUMNS) for f in forecasts]).group_by("series", "time").agg(
-        pl.col(COLUMNS[2:]).mean())
+    """The mean of forecasts point by point; the bounds are the mean of the members' that exist
+    (gradient boosting has none before its conformal widths)."""
+    return pl.concat([f.select(COLUMNS) for f in forecasts]).with_columns(
+        pl.col(COLUMNS[3:]).fill_nan(None)).group_by("series", "time").agg(
+        pl.col("value").mean(), pl.col(COLUMNS[3:]).mean().fill_null(float("nan")))
+
+
+def _conformal(forecast: pl.DataFrame, history: pl.DataFrame, quantiles: np.ndarray) -> pl.DataFrame:
+    """The forecast with split-conformal intervals: each step's half-width at each level is its
+    quantile (`conformal_quantiles`) times the series' scale, the mean absolute value of its
+    history (0 for an all-zero series: its forecast is 0, without doubt)."""
+    widths = pl.DataFrame({"step": np.arange(len(quantiles)),
+                           **{f"w{level}": quantiles[:, i] for i, level in enumerate(LEVELS)}})
+    scales = history.group_by("series").agg(scale=pl.col("value").abs().mean())
+    framed = forecast.sort("series", "time").with_columns(step=pl.int_range(pl.len()).over("series"))
+    framed = framed.join(scales, on="series", how="left").join(widths, on="step", how="left")
+    return framed.with_columns(
+        **{f"{side}{level}": pl.col("value") + sign * pl.col(f"w{level}") * pl.col("scale")
+           for level in LEVELS for side, sign in (("lo", -1), ("hi", 1))}).select(COLUMNS)
 
 
 def tame_outliers(history: pl.DataFrame, freq: Frequency, k: float = 9.0) -> pl.DataFrame:
@@ -243,15 +273,16 @@ def _stamps(last: list, steps: np.ndarray, freq: Frequency) -> pl.Series:
     return grid.select(time=frequency.ahead(pl.col("last"), pl.col("step"), freq))["time"]
 
 
-def _gbm(history: pl.DataFrame, horizon: int, freq: Frequency, quantiles: np.ndarray | None) -> pl.DataFrame:
+def _gbm(history: pl.DataFrame, horizon: int, freq: Frequency) -> pl.DataFrame:
+    """Gradient boosting's forecast, without intervals (NaN): `several` gives it conformal ones."""
     # One OpenMP thread (scikit-learn is imported above, so its OpenMP is loaded for the limit to
     # reach): the recursive loop predicts a few rows at a time, and with two threads on a busy
     # 2-core machine the 100-series bench took 117 s instead of 5 s (threads spin-wait).
     with threadpool_limits(limits=1, user_api="openmp"):
-        return _gbm_fit_predict(history, horizon, freq, quantiles)
+        return _gbm_fit_predict(history, horizon, freq)
 
 
-def _gbm_fit_predict(history: pl.DataFrame, horizon: int, freq: Frequency, quantiles) -> pl.DataFrame:
+def _gbm_fit_predict(history: pl.DataFrame, horizon: int, freq: Frequency) -> pl.DataFrame:
     lookback, season = max(lags(freq)), freq.season
     names, tails, lasts, scales, flat, xs, ys = [], [], [], [], [], [], []
     parts = history.sort("series", "time").partition_by("series", as_dict=True, maintain_order=True)
@@ -282,12 +313,8 @@ def _gbm_fit_predict(history: pl.DataFrame, horizon: int, freq: Frequency, quant
         steps.append(predicted)
         past = np.hstack([past[:, 1:], predicted[:, None]])
     values = np.stack(steps, axis=1).ravel()  # series by step
-    out = {"series": np.repeat(names, horizon), "time": times, "value": values}
-    for i, level in enumerate(LEVELS):
-        width = np.nan if quantiles is None else (quantiles[:horizon, i][None, :] * scale[:, None]).ravel()
-        width = np.where(np.repeat(flat, horizon), 0.0, width)
-        out |= {f"lo{level}": values - width, f"hi{level}": values + width}
-    return pl.DataFrame(out)
+    bounds = {f"{side}{level}": np.full(len(values), np.nan) for level in LEVELS for side in ("lo", "hi")}
+    return pl.DataFrame({"series": np.repeat(names, horizon), "time": times, "value": values} | bounds)
 
 
 def conformal_quantiles(points: pl.DataFrame, horizon: int) -> np.ndarray:

@@ -183,8 +183,8 @@ def fit(
     n_series = history["series"].n_unique()
     chosen, points, table = select_method(history, method, horizon, windows, freq, report)
     report(0.7, f"Fitting {chosen} on all {freq.steps(history.height)} of {n_series} series")
-    gbm_points = points.filter(pl.col("method") == "gbm")
-    quantiles = fm.conformal_quantiles(gbm_points, horizon) if chosen == "gbm" else None
+    quantiles = fm.conformal_quantiles(points.filter(pl.col("method") == chosen), horizon) \
+        if chosen in fm.CONFORMAL else None
     forecast = fm.forecast(chosen, history, horizon, freq, quantiles)
     baseline = fm.overall(table, "seasonal_naive")
     metrics = fm.overall(table, chosen) | {f"baseline_{k}": v for k, v in baseline.items()}
@@ -282,7 +282,7 @@ def prepare_score(ctx: Context, con: duckdb.DuckDBPyConnection, name: str, end: 
         raise InvalidInput(f"{name} version {current['version']} forecasts {trained.name} series, and its "
                            f"data is now {freq.name}: train a new version on it.")
     shortest, steps = fm.shortest(history)
-    need = max(2 * trained.season, frequency.MIN_FIT)
+    need = frequency.fit_length(trained)
     if steps < need:
         raise InvalidInput(f"Series {shortest!r} has {trained.steps(steps)}; a forecast needs at least "
                            f"{trained.steps(need)}.")
