@@ -167,6 +167,7 @@ def test_profile_of_a_small_frame():
         "binary_targets": ["plan", "left"],
         "date_columns": ["day"],  # one of signup's four values is day-first: 75% parse, below 95%
         "value_columns": ["id", "spend"],
+        "series_columns": [],  # every day once: one series
     }
     signup_iso = frame.with_columns(pl.col("signup").str.replace("03/01/2025", "2025-01-03"))
     assert tabular.profile_frame(signup_iso)["suggestions"]["date_columns"] == ["signup", "day"]
@@ -285,6 +286,15 @@ def test_the_daily_sales_sample_is_three_clean_series():
     cleaned = tabular.check_series(frame, "date", "sales", "store", min_length=400)
     assert cleaned.group_by("store").len().sort("store").rows() == [("A", 400), ("B", 400), ("C", 400)]
     assert tabular.profile_frame(frame)["suggestions"]["date_columns"] == ["date"]
+    assert tabular.profile_frame(frame)["suggestions"]["series_columns"] == ["store"]  # dates repeat
+
+
+def test_a_series_column_is_suggested_only_where_it_tells_the_repeated_dates_apart():
+    days = ["2025-01-01", "2025-01-01", "2025-01-02", "2025-01-02"]
+    frame = pl.DataFrame({"day": days, "site": ["a", "b", "a", "b"], "kind": ["x", "x", "x", "y"],
+                          "note": ["n", None, "n", "m"], "sales": [1.0, 2.0, 3.0, 4.0]})
+    assert tabular.profile_frame(frame)["suggestions"]["series_columns"] == ["site"]  # not kind, not note
+    assert tabular.profile_frame(frame.head(3).slice(1))["suggestions"]["series_columns"] == []  # one per day
 
 
 def test_cli_add_list_and_profile(cli_env, tmp_path):

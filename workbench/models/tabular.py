@@ -220,6 +220,7 @@ def profile_frame(frame: pl.DataFrame, target: str | None = None) -> dict:
         balance = [
             {"value": value, "count": n, "share": round(n / known, 4)} for value, n in counts.iter_rows()
         ]
+    dates = [n for n in frame.columns if _is_date_column(frame[n])]
     return {
         "rows": frame.height,
         "columns": columns,
@@ -228,10 +229,22 @@ def profile_frame(frame: pl.DataFrame, target: str | None = None) -> dict:
         "target_balance": balance,
         "suggestions": {
             "binary_targets": [c["name"] for c in columns if c["distinct"] == 2],
-            "date_columns": [n for n in frame.columns if _is_date_column(frame[n])],
+            "date_columns": dates,
             "value_columns": [c["name"] for c in columns if c["numeric"] and not c["all_missing"]],
+            "series_columns": _series_columns(frame, dates[0], columns) if dates else [],
         },
     }
+
+
+def _series_columns(frame: pl.DataFrame, date: str, columns: list[dict]) -> list[str]:
+    """Text columns that name series of `date`: when dates repeat, those with no missing value and
+    at most one row per name and date (fewest names first)."""
+    if not frame[date].is_duplicated().any():
+        return []
+    names = [c for c in columns if not c["numeric"] and c["name"] != date and c["missing"] == 0
+             and 1 < c["distinct"] < frame.height]
+    return [c["name"] for c in sorted(names, key=lambda c: c["distinct"])
+            if not frame.select(date, c["name"]).is_duplicated().any()]
 
 
 def _notes(columns: list[dict]) -> list[str]:

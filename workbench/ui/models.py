@@ -269,7 +269,9 @@ def forecast_series(ctx: Context) -> dict:
     spec = {"dataset": name, "date_col": cols[1].selectbox("Date", hints["date_columns"], key="fc.date"),
             "value_col": cols[2].selectbox("Value", hints["value_columns"], key="fc.value")}
     others = [c["name"] for c in profile["columns"] if c["name"] not in spec.values()]
+    named = [c for c in hints["series_columns"] if c in others]  # dates repeat, once per name: series
     spec["series_col"] = cols[0].selectbox("Series column (optional)", [None, *others], key="fc.series",
+                                           index=others.index(named[0]) + 1 if named else 0,
                                            format_func=lambda c: c or "(one series)")
     spec["aggregate"] = cols[1].selectbox(
         "Aggregate to", [None, *FREQUENCIES], key="fc.aggregate", format_func=lambda f: f or "(as recorded)",
