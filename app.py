@@ -1,10 +1,16 @@
 """Workbench entry point: login, then a navigation built from the user's permissions."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from workbench import ui
 
-st.set_page_config(page_title="Workbench", page_icon=":material/analytics:", layout="wide")
+# A file shipped here, not ":material/...:", which the browser fetches from a font CDN for the tab's
+# icon: Streamlit inlines an SVG file as a data: URL, so nothing is fetched from outside.
+ICON = Path(__file__).parent / "static" / "icon.svg"
+
+st.set_page_config(page_title="Workbench", page_icon=str(ICON), layout="wide")
 
 ui.warm_imports()
 ctx = ui.current_context()

@@ -5,6 +5,7 @@ hostile and failing input; conversations' rename, export and delete; prompts fro
 import json
 import re
 import unicodedata
+from datetime import date, timedelta
 
 import pytest
 
@@ -322,9 +323,10 @@ def test_the_analytics_agent_runs_a_tenant_scoped_catalogue_query(env):
         env, "mike", "How many tokens did we use per day over the last 14 days?", agent_type="analytics"
     )
     assert answer.table["name"] == "tokens_per_day" and answer.table["rows"]
+    first_day = (date.today() - timedelta(days=13)).isoformat()  # the last 14 days, today included
     assert (
         f"org_id = {mike.org_id}" in answer.table["sql"]
-        and "current_date - 14::INTEGER + 1" in answer.table["sql"]
+        and f"day >= DATE '{first_day}'" in answer.table["sql"]
     )
     assert f"{expected:,} tokens in total" in answer.content
     assert answer.grounding["score"] == 1.0 and not answer.low_confidence

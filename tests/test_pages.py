@@ -78,7 +78,7 @@ def test_users_page_lists_only_the_own_organisation(app):
 
 def test_users_page_adds_a_user(app):
     at = logged_in(app, "alice", "pages/admin/users.py")
-    inputs = at.text_input
+    inputs = [t for t in at.text_input if t.key != "users.search"]  # the form's, not the list's search
     inputs[0].input("newcomer")
     inputs[1].input("newcomer@northwind.example")
     inputs[2].input("New Comer")
@@ -165,6 +165,12 @@ def test_chat_page_answers_with_sources_confidence_and_grounding(app):
     assert "replaced free of charge" in answer.markdown[0].value and "[" in answer.markdown[0].value
     labels = [e.label for e in answer.expander]
     assert any(label.startswith("Sources (") for label in labels)
+    sources = next(e for e in answer.expander if e.label.startswith("Sources ("))
+    titles = [m.value for m in sources.markdown if m.value.startswith("**[")]  # one card per document
+    documents = [t.rsplit("] ", 1)[-1] for t in titles]  # "**[1] [3] Delivery Policy**"
+    assert documents and len(documents) == len(set(documents))
+    marked = " ".join(m.value for m in sources.markdown)
+    assert "**damaged**" in marked.lower() and "**that**" not in marked.lower() and "**is**" not in marked
     assert any(label.startswith("Grounding 1.00") for label in labels) and "Reasoning" in labels
     assert "Is a phone that arrives damaged" in at.radio[0].options[0]  # auto-titled, listed
     assert [b.label for b in at.get("download_button")] == ["Markdown", "JSON"]

@@ -86,31 +86,32 @@ def test_hits_carry_title_page_section_and_both_ranks(world):
     assert 0 < hit.score and 0 <= hit.similarity <= 1
 
 
-def test_fusion_ranks_agreement_first():
-    import numpy as np
+def _hits_table(ids: list[str], **columns):
+    """A result list as the store returns it: `columns` adds _distance, _score or vector."""
     import pyarrow as pa
 
-    def table(ids):
-        n = len(ids)
-        return pa.table(
-            {
-                "id": ids,
-                "document_uuid": [None] * n,
-                "title": ["t"] * n,
-                "filename": ["f"] * n,
-                "page_number": [None] * n,
-                "section": [None] * n,
-                "text": ["x"] * n,
-                "doc_type": [None] * n,
-                "start_line": [None] * n,
-                "end_line": [None] * n,
-                "vector": [[1.0, 0.0]] * n,
-            }
-        )
+    n = len(ids)
+    return pa.table({"id": ids, "document_uuid": [None] * n, "title": ["t"] * n, "filename": ["f"] * n,
+                     "page_number": [None] * n, "section": [None] * n, "text": ["x"] * n,
+                     "doc_type": [None] * n, "start_line": [None] * n, "end_line": [None] * n, **columns})
 
-    hits = vectors.fuse(table(["a", "b", "c"]), table(["c", "d"]), np.array([1.0, 0.0], np.float32), 4)
-    assert [h.chunk_id for h in hits] == ["c", "a", "b", "d"]  # found by both lists wins
-    assert hits[0].vector_rank == 3 and hits[0].text_rank == 1
+
+def test_fusion_weighs_the_scaled_similarity_against_the_share_of_the_best_text_score():
+    import numpy as np
+
+    qvec = np.array([1.0, 0.0], np.float32)
+    by_vector = _hits_table(["a", "b", "c"], _distance=[0.10, 0.20, 0.25])  # similarity 0.9, 0.8, 0.75
+    by_text = _hits_table(["c", "d"], _score=[8.0, 2.0], vector=[[0.7, 0.71], [0.6, 0.8]])
+    hits = vectors.fuse(by_vector, by_text, qvec, 4)
+    # scaled similarity (0.6 to 0.9): a 1, b 0.67, c 0.5, d 0; text share: c 1, d 0.25
+    expected = {"a": 0.6, "c": 0.6 * 0.5 + 0.4, "b": 0.6 * 2 / 3, "d": 0.4 * 0.25}
+    assert [h.chunk_id for h in hits] == ["c", "a", "b", "d"]  # the best text match found by both wins
+    assert [h.score for h in hits] == pytest.approx([expected[h.chunk_id] for h in hits])
+    assert (hits[0].vector_rank, hits[0].text_rank, hits[3].vector_rank) == (3, 1, None)
+    assert hits[0].similarity == pytest.approx(0.75)
+    # one list alone keeps its own order
+    assert [h.chunk_id for h in vectors.fuse(by_vector, _hits_table([]), qvec, 4)] == ["a", "b", "c"]
+    assert [h.chunk_id for h in vectors.fuse(_hits_table([]), by_text, qvec, 4)] == ["c", "d"]
 
 
 def test_hostile_input_gets_a_clear_error(world):
@@ -219,14 +220,9 @@ def test_fusion_is_the_same_whatever_order_the_store_returns_ties_in():
     """Equal scores (the same text in two documents) share a rank and are ordered by chunk id: a
     restored or reloaded store that returns them in another order gives the same hits."""
     import numpy as np
-    import pyarrow as pa
 
     def table(ids, column, values):
-        n = len(ids)
-        return pa.table({"id": ids, "document_uuid": [None] * n, "title": ["t"] * n, "filename": ["f"] * n,
-                         "page_number": [None] * n, "section": [None] * n, "text": ["x"] * n,
-                         "doc_type": [None] * n, "start_line": [None] * n, "end_line": [None] * n,
-                         column: values, "vector": [[1.0, 0.0]] * n})
+        return _hits_table(ids, **{column: values, "vector": [[1.0, 0.0]] * len(ids)})
 
     qvec = np.array([1.0, 0.0], np.float32)
     one = vectors.fuse(table(["b", "a", "c"], "_distance", [0.1, 0.1, 0.3]),
@@ -234,4 +230,14 @@ def test_fusion_is_the_same_whatever_order_the_store_returns_ties_in():
     other = vectors.fuse(table(["a", "b", "c"], "_distance", [0.1, 0.1, 0.3]),
                          table(["c", "d"], "_score", [2.0, 2.0]), qvec, 4)
     assert [(h.chunk_id, h.score) for h in one] == [(h.chunk_id, h.score) for h in other]
-    assert [h.chunk_id for h in one] == ["c", "a", "b", "d"] and one[1].vector_rank == one[2].vector_rank == 1
+    assert [h.chunk_id for h in one] == ["c", "d", "a", "b"] and one[2].vector_rank == one[3].vector_rank == 1
+
+
+def test_marking_bolds_the_questions_content_words_only():
+    from workbench.ui.documents import mark
+
+    marked = mark("A phone lost for a week is replaced for free; phones bought online too.",
+                  "Is replacing a lost phone free for me?")
+    assert "**lost**" in marked and "**free**" in marked and "**phone**" in marked and "**phones**" in marked
+    assert "**replaced**" in marked  # the stem of "replacing"
+    assert "**for**" not in marked and "**is**" not in marked.lower()

@@ -22,8 +22,7 @@ with ui.connection() as con:
     rows = price_catalogue.list_prices(ctx, con)
 
 if missing:
-    st.warning(f"{sum(m['calls'] for m in missing):,} calls have no price (shown as unpriced, never $0). Add"
-               " a price for these models below, in Add or change a price:", icon=":material/money_off:")
+    st.warning(admin.unpriced_words(missing), icon=":material/money_off:")
     st.dataframe(missing, hide_index=True, width="stretch", column_config=admin.PRICE_LABELS)
 
 st.subheader("Catalogue")
@@ -36,12 +35,10 @@ if text and rows:
                          .str.contains(text.lower(), literal=True))
 if current_only and not table.is_empty():
     table = table.filter(pl.col("in_effect"))
-rates = [c for c in table.columns if c.endswith("_per_million")]
-shown = table.with_columns(pl.col(c).cast(pl.String).fill_null("—") for c in rates)  # no "None"
 if table.is_empty():
     st.info("No price matches: clear the search, show every period, or add a price below.")
 else:
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=admin.PRICE_LABELS)
+    st.dataframe(admin.price_table(table), hide_index=True, width="stretch", column_config=admin.PRICE_LABELS)
 ui.exports(table, "price-catalogue", key="prices.x")
 if own := [r for r in rows if r["own"]]:
     pick = st.selectbox(

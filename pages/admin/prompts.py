@@ -1,5 +1,5 @@
-"""Agents & prompts (admins): the organisation's agents, stages and templates (seed 003) that shape
-what the chat sends to a model. Edits apply to the next question."""
+"""Agents & prompts (admins): the organisation's agents, stages and templates that shape what the
+chat sends to a model. Edits apply to the next question."""
 
 from functools import partial
 

@@ -1,9 +1,8 @@
 """Users & roles: the organisation's users; add a user, change a role, disable or enable."""
 
-import polars as pl
 import streamlit as st
 
-from workbench import csv_safe, ui
+from workbench import ui
 from workbench.accounts import users
 from workbench.documents import records
 from workbench.ui import admin
@@ -16,14 +15,7 @@ with ui.connection() as con:
     rows = users.list_users(ctx, con)
 names = [r["username"] for r in rows]
 by_name = {r["username"]: r for r in rows}
-
-table = pl.DataFrame(rows, infer_schema_length=None).with_columns(
-    pl.col("roles").list.join(", "),
-    pl.col("last_login").cast(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M").fill_null("never"),
-    pl.col("full_name").fill_null(""),
-)
-st.dataframe(table.drop("uuid"), hide_index=True, width="stretch", column_config=admin.USER_LABELS)
-st.download_button("Download CSV", csv_safe.write_csv(table.drop("uuid")), "users.csv", "text/csv")
+admin.user_list(rows, users.ROLES)
 
 left, right = st.columns(2)
 with left, st.form("add-user", clear_on_submit=True):
@@ -31,7 +23,7 @@ with left, st.form("add-user", clear_on_submit=True):
     username = st.text_input("Username")
     email = st.text_input("Email")
     full_name = st.text_input("Full name")
-    role = st.selectbox("Role", users.ROLES, index=len(users.ROLES) - 1)
+    role = st.selectbox("Role", users.ROLES, index=len(users.ROLES) - 1, format_func=admin.role_words)
     password = st.text_input("Initial password", type="password")
     if st.form_submit_button("Add user", type="primary"):
         ui.apply(
@@ -46,12 +38,13 @@ with right:
     current = by_name[who]
     role_now = (current["roles"] or ["viewer"])[0]
 with right, st.form(f"set-role.{who}"):
-    new_role = st.selectbox("New role", users.ROLES, index=users.ROLES.index(role_now))
+    new_role = st.selectbox("New role", users.ROLES, index=users.ROLES.index(role_now),
+                            format_func=admin.role_words)
     active = st.toggle("Active", value=current["is_active"])
     if st.form_submit_button("Save"):
         ui.apply(
             lambda c: (users.set_role(ctx, c, who, new_role), users.set_active(ctx, c, who, active)),
-            f"{who}: {new_role}, {'active' if active else 'disabled'}.",
+            f"{who}: {admin.role_words(new_role)}, {'active' if active else 'disabled'}.",
             "users.done",
         )
 

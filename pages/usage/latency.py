@@ -25,6 +25,7 @@ usage_ui.chart(
         color="percentile",
         barmode="group",
         orientation="h",
+        labels=usage_ui.LABELS,
         title="Latency by model (ms)",
     ).update_yaxes(title=None),
     lat,

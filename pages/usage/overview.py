@@ -36,6 +36,7 @@ usage_ui.chart(
         y=measure,
         color=stack,
         custom_data=[stack],
+        labels=usage_ui.LABELS,
         title=f"{measure.title()} per day by {stack}: click a bar or draw a box over days",
     ),
     series,
@@ -53,7 +54,8 @@ for col, (by, frame) in zip(st.columns(3), breakdowns.items(), strict=True):
                 y=by,
                 orientation="h",
                 title=f"Cost by {by}",
-                hover_data=["calls", "total_tokens", "unpriced_calls"],
+                hover_data=usage_ui.BREAKDOWN_HOVER,
+                labels=usage_ui.LABELS,
             ).update_yaxes(title=None, autorange="reversed"),
             frame,
             f"usage.by.{by}",
@@ -62,7 +64,8 @@ for col, (by, frame) in zip(st.columns(3), breakdowns.items(), strict=True):
         )
 
 st.plotly_chart(
-    px.pie(kinds.to_pandas(), names="token_type", values="tokens", hole=0.5, title="Tokens by type"),
+    px.pie(kinds.to_pandas(), names="token_type", values="tokens", hole=0.5, title="Tokens by type",
+           labels=usage_ui.LABELS),
     key="usage.kinds",
 )
 ui.exports(kinds, "token-types", key="usage.kinds.x")

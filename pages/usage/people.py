@@ -21,16 +21,17 @@ with ui.connection() as con:
 one, two = st.columns(2)
 with one:
     st.markdown("**Top users by cost**")
-    st.dataframe(top, hide_index=True, width="stretch")
+    usage_ui.top_table(top)
     ui.exports(top, "top-users", key="usage.users.x")
 with two:
     st.markdown("**Top conversations by cost**")
     if conv.is_empty():
         st.caption("No conversations in this period: widen the period or clear a filter.")
     else:
-        st.dataframe(conv, hide_index=True, width="stretch")
+        usage_ui.top_table(conv)
     ui.exports(conv, "top-conversations", key="usage.conv.x")
 
-st.markdown("**Per-user usage and plan limits** (today, this month; seed 002's stats)")
-st.caption("Today and this month, whatever the period and filters above.")
+st.markdown("**Each user's use of their plan's limits**: tokens, documents and sessions")
+st.caption("Today and this month, whatever the period and filters above. A plan without a limit reads"
+           " \"no limit\".")
 ui.exports(usage_ui.plan_table(plans), "plan-usage", key="usage.plans.x")

@@ -296,7 +296,7 @@ def _confidence(draft: Draft, grounding: Step) -> float:
     if draft.table is None:  # no query ran
         return 0.1
     score = grounding.output.get("score", 0.0)
-    return round(0.5 * min(1.0, draft.match / 0.6) + 0.5 * score, 3)
+    return round(draft.match * score, 3)  # how well the question matched the query, if the answer holds
 
 
 def _answer_of(turn: Turn, draft: Draft, checked: Checked, saved: Saved) -> Answer:

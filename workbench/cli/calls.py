@@ -95,17 +95,25 @@ def list_command(as_user, project, as_json) -> None:
 @as_option
 @click.option("--mode", type=click.Choice(["keyword", "semantic"]), default="keyword", show_default=True)
 @click.option("--project", help="Only this project.")
-@click.option("-k", default=20, show_default=True, help="How many utterances.")
+@click.option("-k", default=20, show_default=True, help="How many distinct utterances.")
 @json_option
 def search_command(query, as_user, mode, project, k, as_json) -> None:
-    """Search the utterances of your organisation's calls by keyword or by meaning."""
+    """Search the utterances of your organisation's calls by keyword (any of the words, ranked by BM25,
+    the exact phrase first) or by meaning. Identical utterances from several calls print once, with
+    how many calls said them."""
     from workbench.calls import search as call_search
 
     hits = call_search.search_utterances(context_of(as_user), workbench(), query, mode=mode,
                                          project=project, k=k)
-    lines = [
-        f"{h['external_id']:<14} #{h['utterance_index']:<3} {h['role']:<8} {h['content'][:90]}"
-        + (f"  ({h['score']:.2f})" if h["score"] is not None else "")
-        for h in hits
-    ]
-    emit(hits, as_json, "\n".join(lines) or "No utterance matches.")
+    emit(hits, as_json, "\n".join(map(hit_line, hits)) or "No utterance matches.")
+
+
+def hit_line(hit: dict) -> str:
+    """A search hit as text: call, turn, speaker, words and score, then the other calls that said it."""
+    who = f"{hit['external_id']:<14} #{hit['utterance_index']:<3} {hit['role'] or '':<8}"
+    line = f"{who} {hit['content'][:90]}  ({hit['score']:.2f})"
+    if hit["calls"] > 1:
+        more = hit["calls"] - len(hit["said_in"])
+        line += f"\n{'':<14} said in {hit['calls']:,} calls, also " + ", ".join(
+            c["external_id"] for c in hit["said_in"][1:]) + (f" and {more:,} more" if more else "")
+    return line

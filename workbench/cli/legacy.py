@@ -1,4 +1,5 @@
-"""CLI command for importing a legacy database (seed 000 or seed 004) into an organisation."""
+"""CLI command for importing a legacy database (seed 000 or seed 004) into an organisation; its help
+names the two schemas by what they held, as a user knows them."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from workbench.cli.common import as_option, context_of, emit, json_option, workb
 @as_option
 @json_option
 def import_legacy_command(file, as_user, as_json) -> None:
-    """Import a legacy SQLite database in seed 000's or seed 004's schema: all or nothing,
-    and a second run changes nothing."""
+    """Import a legacy SQLite database: the call-centre analytics schema (projects, calls,
+    utterances, QA pairs, datasets) or the RAG chat's (documents, conversations, agent logs, token
+    usage). All or nothing, and a second run changes nothing."""
     from workbench.calls import imports as calls
     from workbench.calls import qa
     from workbench.ops.legacy import importer as legacy

@@ -26,7 +26,10 @@ log = logging.getLogger(__name__)
 
 CHUNKS = "chunks"
 CACHE = "embedding_cache"
-RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al.)
+# Hybrid search's weight on the cosine side (the full-text side gets the rest): a convex fusion of
+# the two min-max-scaled scores, which beat reciprocal-rank fusion on both of bench/rag_eval.py's
+# corpora, where RRF fell below its better half when the other half was weak.
+VECTOR_WEIGHT = 0.6
 MODES = SEARCH_MODES
 KINDS = (None, "documents", "code")
 # HNSW graphs (scalar-quantised) inside at most ANN_NPROBES partitions, all of them searched; the
@@ -96,7 +99,7 @@ class Hit:
     page_number: int | None
     section: str | None
     text: str
-    score: float  # fused reciprocal-rank score (higher is better)
+    score: float  # fused score, 0-1 (higher is better)
     similarity: float  # cosine similarity of the chunk to the question, 0-1
     vector_rank: int | None
     text_rank: int | None
@@ -423,9 +426,13 @@ def _tied_ranks(cost: np.ndarray) -> list[int]:
 
 
 def fuse(by_vector: pa.Table, by_text: pa.Table, qvec: np.ndarray, k: int) -> list[Hit]:
-    """Reciprocal-rank fusion of the two result lists; cosine similarity kept for confidence."""
+    """Convex fusion of the two result lists: each candidate's cosine similarity to the question,
+    min-max scaled over all candidates, weighted VECTOR_WEIGHT, plus its full-text score as a share
+    of the best one's (0 where full text did not find it), weighted the rest. One list alone keeps
+    its own order. Cosine similarity is kept for confidence."""
     rows: dict[str, dict] = {}
     ranks: dict[str, dict[str, int]] = {}
+    strength: dict[str, float] = {}
     for kind, table in (("vector", by_vector), ("text", by_text)):
         if table.num_rows == 0:
             continue
@@ -435,13 +442,23 @@ def fuse(by_vector: pa.Table, by_text: pa.Table, qvec: np.ndarray, k: int) -> li
         else:  # cosine distance, exact (flat search, or HNSW with its refine step on full vectors)
             similarity = 1.0 - table.column("_distance").to_numpy(zero_copy_only=False)
         plain = table.drop_columns([c for c in ("vector", "_distance", "_score") if c in table.column_names])
-        ranked = zip(_tied_ranks(_cost(table, kind)), plain.to_pylist(), similarity, strict=True)
-        for rank, row, sim in ranked:
+        cost = _cost(table, kind)
+        ranked = zip(_tied_ranks(cost), plain.to_pylist(), similarity, cost, strict=True)
+        for rank, row, sim, own in ranked:
             rows.setdefault(row["id"], {**row, "similarity": float(sim)})
             ranks.setdefault(row["id"], {})[kind] = rank
-    # ties (equal scores, e.g. the same text in two documents) share a rank and are ordered by chunk
-    # id, so a search answers the same whatever order the store returned them in
-    scored = sorted(rows, key=lambda cid: (-sum(1.0 / (RRF_K + r) for r in ranks[cid].values()), cid))
+            if kind == "text":  # the score over the best one's; by rank where the store gives none
+                best = cost.min()
+                strength[row["id"]] = own / best if "_score" in table.column_names and best < 0 else \
+                    1.0 - (rank - 1) / len(cost)
+    weight = VECTOR_WEIGHT if by_vector.num_rows and by_text.num_rows else float(by_vector.num_rows > 0)
+    sims = np.array([row["similarity"] for row in rows.values()])
+    low, high = (sims.min(), sims.max()) if len(sims) else (0.0, 0.0)
+    fused = {cid: weight * ((row["similarity"] - low) / (high - low) if high > low else 1.0)
+             + (1 - weight) * strength.get(cid, 0.0) for cid, row in rows.items()}
+    # ties (equal scores, e.g. the same text in two documents) are ordered by chunk id, so a search
+    # answers the same whatever order the store returned them in
+    scored = sorted(rows, key=lambda cid: (-fused[cid], cid))
     hits = []
     for cid in scored[:k]:
         row, rank = rows[cid], ranks[cid]
@@ -455,7 +472,7 @@ def fuse(by_vector: pa.Table, by_text: pa.Table, qvec: np.ndarray, k: int) -> li
                 row["page_number"],
                 row["section"],
                 row["text"],
-                sum(1.0 / (RRF_K + r) for r in rank.values()),
+                fused[cid],
                 similarity,
                 rank.get("vector"),
                 rank.get("text"),

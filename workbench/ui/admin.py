@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import polars as pl
 import streamlit as st
 
-from workbench import ui
+from workbench import csv_safe, ui
 from workbench.accounts.context import Context
 from workbench.chat import prompts
 from workbench.errors import WorkbenchError
@@ -22,19 +23,83 @@ RATE_FIELDS = [
 
 # the catalogue's and the unpriced models' columns, in words
 PRICE_LABELS = {"id": "Id", "provider": "Provider", "model": "Model", "match_pattern": "Matches",
-                "input_per_million": "Input per 1M", "output_per_million": "Output per 1M",
-                "cached_input_per_million": "Cached input per 1M",
-                "embedding_per_million": "Embedding per 1M",
+                **{f"{name}_per_million": st.column_config.TextColumn(f"{label} per 1M", alignment="right")
+                   for name, label in (("input", "Input"), ("output", "Output"),
+                                       ("cached_input", "Cached input"), ("embedding", "Embedding"))},
                 "currency": "Currency", "effective_from": "From", "effective_to": "Until", "source": "Source",
                 "own": st.column_config.CheckboxColumn("Yours"),
                 "in_effect": st.column_config.CheckboxColumn("In effect"), "updated_at": "Updated",
-                "calls": "Calls", "tokens": "Tokens", "first_seen": "First seen", "last_seen": "Last seen"}
+                "calls": st.column_config.NumberColumn("Calls", format="%,d"),
+                "tokens": st.column_config.NumberColumn("Tokens", format="%,d"),
+                "first_seen": "First seen", "last_seen": "Last seen"}
 
-# the users table's columns, in words
-USER_LABELS = {"username": "Username", "email": "Email", "full_name": "Full name",
+# the users table's columns, in words and in order; the username wide enough for "northwind-member-357"
+USER_LABELS = {"username": st.column_config.TextColumn("Username", width="medium"),
+               "email": st.column_config.TextColumn("Email", width="large"), "full_name": "Full name",
                "organization": "Organisation", "roles": "Role", "plan": "Plan",
                "is_active": st.column_config.CheckboxColumn("Active"), "last_login": "Last login",
-               "created_at": "Created"}
+               "created_at": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm")}
+
+
+def role_words(role: str | None) -> str:
+    """A role as people say it: data_scientist -> data scientist."""
+    return "any role" if role is None else role.replace("_", " ")
+
+
+def find_users(rows: list[dict], text: str = "", role: str | None = None) -> list[dict]:
+    """The users whose username, full name or email contains `text` (any case), with `role` if given."""
+    needle = text.strip().lower()
+    return [
+        r for r in rows
+        if (not needle or any(needle in (r[k] or "").lower() for k in ("username", "full_name", "email")))
+        and (role is None or role in (r["roles"] or []))
+    ]
+
+
+def user_list(rows: list[dict], roles) -> None:
+    """The users table with a search box (username, name, email) and a role filter; its CSV is
+    the users shown."""
+    left, right = st.columns([3, 1])
+    text = left.text_input("Search users", key="users.search", placeholder="username, name or email")
+    role = right.selectbox("Role", [None, *roles], key="users.role", format_func=role_words)
+    found = find_users(rows, text, role)
+    st.caption(f"{len(found):,} of {len(rows):,} users" + (" match." if text or role else "."))
+    if not found:
+        st.info("No user matches: clear the search or choose any role.")
+        return
+    table = pl.DataFrame(found, infer_schema_length=None).drop("uuid").with_columns(
+        pl.col("roles").list.eval(pl.element().str.replace_all("_", " ")).list.join(", "),
+        pl.col("last_login").cast(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M").fill_null("never"),
+        pl.col("full_name").fill_null(""),
+    )
+    shown = [c for c in USER_LABELS if c != "organization"]  # always their own organisation
+    st.dataframe(table, hide_index=True, width="stretch", column_config=USER_LABELS, column_order=shown)
+    st.download_button("Download these users (CSV)", csv_safe.write_csv(table), "users.csv", "text/csv")
+
+
+def unpriced_words(missing: list[dict]) -> str:
+    """The Prices page's count of unpriced calls, saying its period: all time, unlike Usage's."""
+    first = min(m["first_seen"] for m in missing)
+    return (
+        f"All time (since {first:%d %b %Y}), {sum(m['calls'] for m in missing):,} calls have no price: they"
+        " show as unpriced, never $0. The Usage page counts only its period's. Add a price for these"
+        " models below, in Add or change a price:"
+    )
+
+
+def price_table(table: pl.DataFrame) -> pl.DataFrame:
+    """The catalogue's rates as dollars per million tokens ("—" where a row has none): the frame shown."""
+    rates = [c for c in table.columns if c.endswith("_per_million")]
+    # plain Python, not map_elements (polars' thread pool and the GIL, see ui.usage.plan_table)
+    return table.with_columns(
+        pl.Series(c, ["—" if v is None else _rate(v) for v in table[c]], dtype=pl.String) for c in rates
+    )
+
+
+def _rate(usd: float) -> str:
+    """$2.50, $0.075, $0.0375: cents always, more decimals only where the rate has them."""
+    whole, cents = f"{usd:,.6f}".split(".")
+    return f"${whole}.{cents.rstrip('0').ljust(2, '0')}"
 
 
 def run(action, done: str, flash: str) -> None:

@@ -1,8 +1,9 @@
 """The Calls pages' widgets: the project picker they share, the clickable charts, a call's
-transcript with its intent form, the CSV button, the import report and the QA pair tools."""
+transcript with its intent form, the CSV button, search hits, the import report and the QA pair tools."""
 
 from __future__ import annotations
 
+import html
 from datetime import date
 
 import plotly.express as px
@@ -12,7 +13,7 @@ import streamlit as st
 from workbench import errors, markup, ui
 from workbench.accounts import projects
 from workbench.accounts.context import Context
-from workbench.calls import browse, datasets, intents, qa
+from workbench.calls import browse, datasets, intents, qa, search
 from workbench.errors import WorkbenchError
 
 KEPT_PROJECT = "calls.kept_project"  # not a widget key: the project chosen stays across the Calls pages
@@ -24,6 +25,8 @@ CALL_LABELS = {"external_id": "Call", "project": "Project", "started_at": "Start
 PAIR_LABELS = {"question": st.column_config.TextColumn("Question", width="large"),
                "answer": st.column_config.TextColumn("Answer", width="large"),
                "occurrences": "Times asked", "source": "Source", "call_external_id": "From call"}
+HIT_LABELS = {"external_id": "Call", "project": "Project", "role": "Speaker", "utterance_index": "Turn",
+              "content": "Said", "calls": "Calls that said it", "started_at": "Started", "intent": "Intent"}
 DATASET_LABELS = {"name": "Name", "project": "Project", "source_type": "Source", "file_format": "Format",
                   "num_rows": "Rows", "created_by": "Created by", "created_at": "Created"}
 
@@ -87,6 +90,41 @@ def transcript(ctx: Context, call_uuid: str, focus_id: int | None = None,
                 with ui.connection(write=True) as con:
                     intents.set_call_intent(ctx, con, call_uuid, label)
                 st.rerun()
+
+
+def hit_markdown(hit: dict, mode: str) -> str:
+    """A search hit as Markdown with HTML (for the marks): its call, who said it, how many calls said
+    it, then its words with the query's marked. Every text from the data is escaped and inert."""
+    facts = [f"**{html.escape(hit['external_id'])}**",
+             f"{html.escape(hit['role'] or '')} #{hit['utterance_index']}"]
+    if hit["calls"] > 1:
+        others = ", ".join(html.escape(c["external_id"]) for c in hit["said_in"][1:])
+        more = hit["calls"] - len(hit["said_in"])
+        facts.append(f"said in {hit['calls']:,} calls (also {others}{f' and {more:,} more' if more else ''})")
+    if mode == "semantic":
+        facts.append(f"similarity {hit['score']:.2f}")
+    elif hit["phrase"]:
+        facts.append("exact phrase")
+    return markup.inert(" · ".join(facts)) + "<br>" + search.highlight(hit["content"], hit["terms"])
+
+
+def hit_rows(hits: list[dict], mode: str) -> list[dict]:
+    """Search hits as a table in words, for the download: one row an utterance, with its calls."""
+    score = "Similarity" if mode == "semantic" else "Relevance"
+    return [{label: hit[key] for key, label in HIT_LABELS.items()}
+            | {"Also said in": ", ".join(c["external_id"] for c in hit["said_in"][1:]), score: hit["score"]}
+            for hit in hits]
+
+
+def hit_transcript(ctx: Context, said_in: list[dict], calls: int, terms: list[str]) -> None:
+    """The transcript of a search hit's call; where several calls said it, a picker for the others."""
+    chosen = said_in[0]
+    if len(said_in) > 1:
+        listed = "" if calls == len(said_in) else f", {len(said_in)} listed"
+        chosen = st.selectbox(f"Said in {calls:,} calls{listed}", said_in,
+                              format_func=lambda c: f"Call {c['external_id']} · {c['project']}",
+                              key=f"calls.said_in.{chosen['id']}")
+    transcript(ctx, chosen["call_uuid"], chosen["id"], terms)
 
 
 def chart_filter_note() -> dict:

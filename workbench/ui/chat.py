@@ -19,7 +19,7 @@ from workbench.ui.documents import mark
 
 
 def agent_names(ctx: Context, con) -> dict[str, str]:
-    """Each agent type's label: the organisation's agent names (seed 003, edited on Agents & prompts),
+    """Each agent type's label: the organisation's agent names (edited on Agents & prompts),
     else what each one reads."""
     named = {a["agent_type"]: a["name"] for a in reversed(prompts.list_agents(ctx, con))}
     return {"rag": "Documents", "code": "Code", "analytics": "Workbench data", **named}
@@ -108,7 +108,7 @@ def settings_panel(ctx: Context, conv: dict | None, readable: list[dict], agents
 
 
 def attach(ctx: Context, conv: dict) -> None:
-    """Files uploaded here belong to this chat only (seed 002)."""
+    """Files uploaded here belong to this chat only."""
     cfg = ui.settings()
     files = st.file_uploader(
         "Attach files to this chat",
@@ -184,29 +184,41 @@ def assistant_extras(ctx: Context, message: dict, question: str) -> None:
 
 
 def source_cards(sources: list[dict], question: str) -> None:
-    """An answer's sources, cited or not, each with its place, relevance and the passage read."""
-    with st.expander(f"Sources ({sum(1 for s in sources if s.get('cited'))} cited of {len(sources)})"):
-        for s in sources:
-            where = s.get("location") or (f"page {s['page_number']}" if s.get("page_number") else "")
-            head = f"**[{s['number']}] {s['title']}**" + (f" · {where}" if where else "")
+    """An answer's sources, one card per document (cited or not) with its passages inside: each
+    passage's number, place, relevance and text, the question's words marked."""
+    documents: dict[str, list[dict]] = {}
+    for s in sources:
+        documents.setdefault(s.get("id") or f"{s['title']}\0{s['filename']}", []).append(s)
+    cited = sum(1 for s in sources if s.get("cited"))
+    count = f"{len(documents)} document{'s' * (len(documents) != 1)}"
+    with st.expander(f"Sources ({cited} of {len(sources)} passages cited, {count})"):
+        for passages in documents.values():
+            first = passages[0]
+            numbers = " ".join(f"[{p['number']}]" for p in passages)
             with st.container(border=True):
-                st.markdown(markup.inert(head + ("" if s.get("cited") else " · *not cited*")))
-                st.caption(
-                    markup.inert(f"{s['filename']} · relevance {s['relevance_score']:.2f}")
-                    + (" · contained instructions to the assistant, removed" if s.get("suspicious") else "")
-                )
-                st.markdown(mark(s["cited_text"][:1200], question))
+                uncited = "" if any(p.get("cited") for p in passages) else " · *not cited*"
+                st.markdown(markup.inert(f"**{numbers} {first['title']}**{uncited}"))
+                st.caption(markup.inert(first["filename"]))
+                for p in passages:
+                    where = p.get("location") or (f"page {p['page_number']}" if p.get("page_number") else "")
+                    facts = [f"[{p['number']}]", where, f"relevance {p['relevance_score']:.2f}",
+                             "" if p.get("cited") else "not cited",
+                             "instructions to the assistant removed" if p.get("suspicious") else ""]
+                    st.caption(markup.inert(" · ".join(f for f in facts if f)))
+                    st.markdown(mark(p["cited_text"][:1200], question))
 
 
 def show_table(table: dict | None) -> None:
     """The rows an analytics answer read, as a chart and a table."""
     if not table or not table["rows"]:
         return
-    chart = table["chart"]
-    figure = (px.line if chart["kind"] == "line" else px.bar)(table["rows"], x=chart["x"], y=chart["y"])
+    chart, labels = table["chart"], table.get("labels") or {}
+    figure = (px.line if chart["kind"] == "line" else px.bar)(table["rows"], x=chart["x"], y=chart["y"],
+                                                              labels=labels)
     figure.update_layout(height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10})
     st.plotly_chart(figure, width="stretch")
-    st.dataframe(table["rows"], hide_index=True, width="stretch")
+    st.dataframe([{labels.get(k, k): v for k, v in row.items()} for row in table["rows"]], hide_index=True,
+                 width="stretch")
 
 
 def conversation_actions(ctx: Context, conv: dict, count: int) -> None:

@@ -11,6 +11,7 @@ import streamlit as st
 from workbench import markup, ui
 from workbench.accounts.context import Context
 from workbench.documents import records as documents
+from workbench.text import STOPWORDS, stem
 
 # the documents' and repositories' columns as the tables show them
 LABELS = {
@@ -95,10 +96,12 @@ def hit_card(rank: int, hit, query: str) -> None:
 
 
 def mark(text: str, query: str) -> str:
-    """Bold the query's words (of 3+ letters) in a result's text, as inert Markdown (no images)."""
+    """Bold the query's content words (3+ letters, no stop words such as "for" or "the"; any ending of
+    their stem: "phones" marks "phone") in a result's text, as inert Markdown (no images)."""
     text = re.sub(r"^#{1,6}\s*", "", text, flags=re.MULTILINE)  # headings as plain lines, not titles
     text = re.sub(r"\*\*|__", "", text)  # the source's own emphasis: bold is kept for the query's words
-    words = sorted({w for w in re.findall(r"\w{3,}", query.lower())}, key=len, reverse=True)
+    words = sorted({stem(w) for w in re.findall(r"\w{3,}", query.lower()) if w not in STOPWORDS},
+                   key=len, reverse=True)
     if words:
         pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\w*", re.IGNORECASE)
         text = pattern.sub(lambda m: f"**{m.group(0)}**", text.replace("*", "\\*"))

@@ -27,18 +27,65 @@ CARDS = [
 ]
 
 
+COUNT = "%,d"  # thousands separated: 11,023,391, not 11023391
+USD = "$%,.4f"  # the tables' costs, small ones included: $0.0007
+# The chart's axes, legends and hovers, in words.
+LABELS = {
+    "day": "Day", "cost": "Cost (USD)", "tokens": "Tokens", "calls": "Calls", "provider": "Provider",
+    "model": "Model", "operation": "Operation", "project": "Project", "user": "User",
+    "cost_usd": "Cost (USD)", "total_tokens": "Tokens", "unpriced_calls": "Unpriced calls",
+    "token_type": "Token type", "ms": "Latency (ms)", "percentile": "Percentile",
+}
+# The cost-by bars' hover: money as money, counts with thousands separators
+BREAKDOWN_HOVER = {"cost_usd": ":$,.4f", "calls": ":,", "total_tokens": ":,", "unpriced_calls": ":,"}
+
 # The LLM calls table's headings (the exports keep the column names, for scripts).
 CALL_COLUMNS = {
     "created_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"), "user": "User",
     "project": "Project", "provider": "Provider", "model": "Model", "operation": "Operation",
-    "prompt_tokens": "Prompt tokens", "cached_tokens": "Cached tokens",
-    "completion_tokens": "Completion tokens", "embedding_tokens": "Embedding tokens",
-    "total_tokens": "Total tokens",
+    **{
+        f"{kind}_tokens": st.column_config.NumberColumn(f"{kind.title()} tokens", format=COUNT)
+        for kind in ("prompt", "cached", "completion", "embedding", "total")
+    },
     "tokens_estimated": st.column_config.CheckboxColumn("Tokens estimated"),
-    "cost_usd": st.column_config.NumberColumn("Cost (USD)", format="$%.4f"),
-    "latency_ms": st.column_config.NumberColumn("Latency (ms)", format="%d"), "status": "Status",
+    "cost_usd": st.column_config.NumberColumn("Cost (USD)", format=USD),
+    "latency_ms": st.column_config.NumberColumn("Latency (ms)", format=COUNT), "status": "Status",
     "conversation": "Conversation", "call": "Call",
 }
+# Top users and top conversations: words for the columns; a conversation's id stays in the export.
+TOP_COLUMNS = {
+    "user": "User", "plan": "Plan", "title": st.column_config.TextColumn("Conversation", width="medium"),
+    "first_day": st.column_config.DateColumn("First day", format="YYYY-MM-DD"),
+    "calls": st.column_config.NumberColumn("Calls", format=COUNT),
+    "tokens": st.column_config.NumberColumn("Tokens", format=COUNT),
+    "cost_usd": st.column_config.NumberColumn("Cost (USD)", format=USD),
+    "unpriced_calls": st.column_config.NumberColumn("Unpriced calls", format=COUNT),
+}
+# Each user's use of their plan's limits: (column, heading, number format or None), in order
+PLAN_COLUMNS = [
+    ("username", "User", None), ("plan", "Plan", None), ("status", "Status", None),
+    ("tokens_today", "Tokens today", COUNT), ("daily_limit", "Daily token limit", None),
+    ("daily_share", "Of the daily limit", "percent"),
+    ("tokens_month", "Tokens this month", COUNT), ("monthly_limit", "Monthly token limit", None),
+    ("monthly_share", "Of the monthly limit", "percent"), ("total_tokens", "Tokens in all", COUNT),
+    ("documents", "Documents", COUNT), ("documents_limit", "Document limit", None),
+    ("sessions", "Sessions", COUNT), ("sessions_limit", "Session limit", None),
+]
+
+def period_words(f: usage.Filters) -> str:
+    """The period of `f` as people say it: "22 Oct 2026 to 20 Nov 2026"."""
+    return f"{f.start:%d %b %Y} to {f.end - timedelta(days=1):%d %b %Y}"
+
+
+def share_words(part: int, whole: int) -> str:
+    """`part` of `whole` as a percentage that never reads 0% or 100% when it is not."""
+    share = part / whole if whole else 0.0
+    if 0 < share < 0.001:
+        return "under 0.1%"
+    if 0.999 < share < 1:
+        return "over 99.9%"
+    return f"{share:.1%}" if share < 0.1 else f"{share:.0%}"
+
 
 def money(v) -> str:
     """Dollars, with more decimals below a cent; "unknown" where no price makes a cost."""
@@ -87,9 +134,7 @@ def filters(ctx) -> tuple[usage.Filters, dict]:
         st.error(str(exc))
         st.stop()
     f = usage.Filters(start, end, **{k: tuple(v) for k, v in chosen.items()})
-    st.caption(
-        f"{start:%d %b %Y} to {end - timedelta(days=1):%d %b %Y}, compared with the {f.days} days before."
-    )
+    st.caption(f"{period_words(f)}, compared with the {f.days} days before.")
     with ui.connection() as con:
         kpi = usage.totals(ctx, con, f)
     if not kpi["current"]["calls"] and not kpi["previous"]["calls"]:
@@ -125,8 +170,9 @@ def unpriced_warning(ctx, f: usage.Filters) -> None:
         return
     with st.container(border=True):
         st.warning(
-            f"{missing['calls'].sum():,} calls of {len(missing)} model{'s' if len(missing) > 1 else ''}"
-            " have no price: their cost is unknown and not counted below, never shown as $0: "
+            f"In this period ({period_words(f)}), {missing['calls'].sum():,} calls of {len(missing)}"
+            f" model{'s' if len(missing) > 1 else ''} have no price: their cost is unknown and not counted"
+            " below, never shown as $0: "
             + ", ".join(f"{r['provider']} {r['model']}" for r in missing.iter_rows(named=True))
             + "."
         )
@@ -149,9 +195,38 @@ def kpi_cards(kpi: dict) -> None:
             shown,
             None if value is None or not prior else f"{(value - prior) / prior:+.0%}",
             delta_color="inverse" if key in ("cost", "mean_latency_ms", "p95_latency_ms") else "normal",
-            help="Priced calls only." if key == "cost" and now["unpriced_calls"] else None,
+            help=_card_help(key, now),
             border=True,
         )
+    if now["calls"]:
+        st.caption(conversation_words(now))
+
+
+def _card_help(key: str, now: dict) -> str | None:
+    if key == "cost" and now["unpriced_calls"]:
+        return "Priced calls only: the calls without a price are counted apart, never as $0."
+    if key == "cost_per_conversation":
+        return (
+            "The cost of the calls made in a conversation divided by the number of conversations; not the"
+            " period's whole cost, which includes the calls outside any conversation (document indexing,"
+            " search, imported logs)."
+        )
+    return None
+
+
+def conversation_words(now: dict) -> str:
+    """What the cost per conversation divides, in figures: the conversations' calls and cost, their
+    share of the period's calls, and the number of conversations."""
+    n, calls = now.get("conversations", 0), now.get("conversation_calls", 0)
+    if not n:
+        return "Cost per conversation: no call in this period belongs to a conversation."
+    cost = now.get("conversation_cost")
+    spent = "an unknown cost (a call has no price)" if cost is None else money(cost)
+    return (
+        f"Cost per conversation: {spent}, the cost of the {calls:,} calls made in conversations"
+        f" ({share_words(calls, now['calls'])} of the period's {now['calls']:,} calls), divided by {n:,}"
+        f" conversation{'s' if n != 1 else ''}. The other calls belong to no conversation."
+    )
 
 
 def _drill_from(key: str, to_drill, f: usage.Filters) -> None:
@@ -206,6 +281,12 @@ def drill(f: usage.Filters) -> dict:
     return chosen
 
 
+def top_table(frame: pl.DataFrame) -> None:
+    """Top users or top conversations, with their columns in words (the conversation's id hidden)."""
+    order = [c for c in frame.columns if c != "conversation"]
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=TOP_COLUMNS, column_order=order)
+
+
 def month_projection(outlook: dict) -> None:
     """This month's cumulative spend so far and projected to the month's end, with its 90% interval
     as a band; and the series' exports."""
@@ -238,5 +319,20 @@ def plan_table(plans: list[dict]) -> pl.DataFrame:
         pl.Series(c, ["no limit" if v is None else f"{v:,}" for v in frame[c]], dtype=pl.String)
         for c in limits
     )
-    st.dataframe(shown, hide_index=True, width="stretch")
+    config = {
+        name: (
+            st.column_config.ProgressColumn(label, format="percent", min_value=0, max_value=1)
+            if fmt == "percent"
+            else st.column_config.NumberColumn(label, format=fmt) if fmt else label
+        )
+        for name, label, fmt in PLAN_COLUMNS
+    }
+    config["username"] = st.column_config.TextColumn("User", width="medium")
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_config=config,
+        column_order=[name for name, _label, _fmt in PLAN_COLUMNS if name in shown.columns],
+    )
     return frame

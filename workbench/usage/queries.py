@@ -148,7 +148,9 @@ def refresh(con: duckdb.DuckDBPyConnection) -> None:
 def totals(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters) -> dict:
     """The KPI cards: this period and the previous one, each with tokens, cost, unpriced calls,
     calls, errors, mean and p95 latency, active users, conversations and cost per conversation.
-    One pass over both periods per rollup."""
+    Cost per conversation divides only what belongs to conversations (`conversation_cost`, of the
+    `conversation_calls` made in one) by the conversations, never the period's whole cost: most
+    calls (indexing, search, imported logs) belong to none. One pass over both periods per rollup."""
     ctx.require("usage:read")
     both = replace(f, start=f.previous().start)
     where, params = _where(ctx, both)
@@ -177,15 +179,21 @@ def totals(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters) -> dict:
 
 def _conversation_totals(con, where: str, params: list, now: str) -> dict:
     rows = con.execute(
-        f"SELECT {now}, count(DISTINCT conversation_id), coalesce(sum(cost_usd), 0),"
-        f" coalesce(sum(unpriced_calls), 0)::BIGINT FROM usage_conversation_daily r WHERE {where}"
-        " GROUP BY ALL",
+        f"SELECT {now}, count(DISTINCT conversation_id), coalesce(sum(calls), 0)::BIGINT,"
+        " coalesce(sum(cost_usd), 0), coalesce(sum(unpriced_calls), 0)::BIGINT"
+        f" FROM usage_conversation_daily r WHERE {where} GROUP BY ALL",
         params,
     ).fetchall()
-    out = {key: {"conversations": 0, "cost_per_conversation": None} for key in ("current", "previous")}
-    for current, n, cost, unpriced_calls in rows:
-        per = None if not n or unpriced_calls else cost / n  # an unpriced call makes it unknown
-        out["current" if current else "previous"] = {"conversations": n, "cost_per_conversation": per}
+    none = {"conversations": 0, "conversation_calls": 0, "conversation_cost": 0.0}
+    out = {key: none | {"cost_per_conversation": None} for key in ("current", "previous")}
+    for current, n, calls, cost, unpriced_calls in rows:
+        known = None if unpriced_calls else cost  # an unpriced call makes it unknown, never $0
+        out["current" if current else "previous"] = {
+            "conversations": n,
+            "conversation_calls": calls,
+            "conversation_cost": known,
+            "cost_per_conversation": None if known is None or not n else known / n,
+        }
     return out
 
 

@@ -1,0 +1,107 @@
+"""The Usage and Prices pages say what their figures divide and count: the cost per conversation
+is the conversations' cost over the conversations, each unpriced count names its period, the user
+list is searchable, and the browser's icon is a file in the repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.commands.page_config import _get_favicon_string
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import DEMO_TODAY, ROOT, ctx_of
+from workbench import home
+from workbench.accounts import users
+from workbench.ui import admin
+from workbench.ui import usage as usage_ui
+from workbench.usage import queries as usage
+
+LAST_30 = usage.Filters(*usage.period("Last 30 days", DEMO_TODAY.date()))
+
+
+@pytest.fixture
+def app(demo_copy, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_HOME", str(demo_copy.home))
+    monkeypatch.setenv("WORKBENCH_LOCK_WAIT_S", "1")
+    monkeypatch.setenv("WORKBENCH_EMBEDDING_BACKEND", "hash")
+    st.cache_resource.clear()
+    yield home.open_store(demo_copy)
+    st.cache_resource.clear()
+
+
+def logged_in(store, username: str, page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.session_state["ctx"] = ctx_of(store, username)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_cost_per_conversation_divides_the_conversations_cost_by_the_conversations(demo_store):
+    mike = ctx_of(demo_store, "mike")
+    with demo_store.connect() as con:
+        calls, n, cost = con.execute(
+            "SELECT count(*), count(DISTINCT conversation_id), sum(cost_usd) FROM llm_calls"
+            " WHERE org_id = ? AND conversation_id IS NOT NULL AND created_at >= ? AND created_at < ?",
+            [mike.org_id, LAST_30.start, LAST_30.end],
+        ).fetchone()
+        now = usage.totals(mike, con, LAST_30)["current"]
+    assert n > 0 and calls < now["calls"] / 100  # the demo: a few of the period's calls are in a conversation
+    assert (now["conversations"], now["conversation_calls"]) == (n, calls)
+    assert now["conversation_cost"] == pytest.approx(cost)
+    assert now["cost_per_conversation"] == pytest.approx(cost / n)
+    assert now["cost_per_conversation"] < now["cost"] / n / 100  # not the period's whole cost
+    words = usage_ui.conversation_words(now)
+    assert f"{calls:,} calls made in conversations" in words and f"{now['calls']:,} calls" in words
+
+
+def test_usage_page_says_what_the_cost_per_conversation_divides(app):
+    at = logged_in(app, "mike", "pages/usage/overview.py")
+    card = next(m for m in at.metric if m.label == "Cost per conversation")
+    assert "divided by the number of conversations" in card.proto.help
+    said = next(c.value for c in at.caption if c.value.startswith("Cost per conversation: "))
+    assert "calls made in conversations" in said and "of the period's" in said and "divided by" in said
+
+
+def test_both_unpriced_counts_say_their_period(app):
+    at = logged_in(app, "mike", "pages/usage/overview.py")
+    f = usage.Filters(*usage.period("Last 30 days"))
+    warning = next(w.value for w in at.warning if "have no price" in w.value)
+    assert warning.startswith(f"In this period ({usage_ui.period_words(f)}), ")
+    at = logged_in(app, "alice", "pages/admin/prices.py")
+    warning = next(w.value for w in at.warning if "have no price" in w.value)
+    assert warning.startswith("All time (since ") and "only its period's" in warning
+
+
+def test_user_list_filters_by_search_text_and_role(app):
+    with app.connect() as con:
+        rows = users.list_users(ctx_of(app, "alice"), con)
+    assert [r["username"] for r in admin.find_users(rows, "OKAFOR")] == ["dan"]  # full name, any case
+    assert [r["username"] for r in admin.find_users(rows, "dan@northwind")] == ["dan"]  # email
+    assert [r["username"] for r in admin.find_users(rows, role="data_scientist")] == ["dan"]
+    assert admin.find_users(rows, "member-35", role="admin") == []
+    assert len(admin.find_users(rows)) == len(rows) > 300
+
+    at = logged_in(app, "alice", "pages/admin/users.py")
+    assert len(at.dataframe[0].value) == len(rows)
+    at.text_input(key="users.search").input("member-35").run()
+    shown = at.dataframe[0].value
+    assert 0 < len(shown) < 20 and all("member-35" in u for u in shown["username"])
+    at.text_input(key="users.search").input("").run()
+    at.selectbox(key="users.role").set_value("data_scientist").run()
+    shown = at.dataframe[0].value
+    assert list(shown["username"]) == ["dan"] and list(shown["roles"]) == ["data scientist"]
+    assert any(c.value == f"1 of {len(rows):,} users match." for c in at.caption)
+
+
+def test_the_page_icon_is_a_local_file_inlined_not_fetched(app, monkeypatch):
+    seen = {}
+    real = st.set_page_config
+    monkeypatch.setattr(st, "set_page_config", lambda **kw: (seen.update(kw), real(**kw))[1])
+    AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    icon = Path(seen["page_icon"])
+    assert icon.is_file() and ROOT in icon.resolve().parents
+    assert _get_favicon_string(str(icon)).startswith("data:image/svg+xml;base64,")  # no URL to fetch
