@@ -94,7 +94,7 @@ def index_calls(
         assigned = {}
         for project_id in result["projects"]:
             with store.connect() as con, atomic(con):
-                assigned[project_id] = intents.assign(con, vectors, project_id)
+                assigned[project_id] = intents.assign(con, vectors, project_id, embedder)
     return result | {"intents": assigned}
 
 

@@ -1,12 +1,20 @@
 """Intent per call: the calls of a project are clustered by what their customers say (the mean
-embedding of the customer's utterances, k-means) and each cluster is named by its most distinctive
-words (class TF-IDF). An analyst can rename an intent or set one call's intent; re-clustering keeps
-analysts' and imported labels, and names a cluster after the analyst label most of its calls carry."""
+embedding of the customer's opening utterances, the one saying why they call counting double,
+k-means) and each cluster is named the way topic models name topics: its most distinctive 1-3-word
+phrases by class TF-IDF, of which the one nearest the cluster's centre in embedding space becomes
+the label, as said in the calls ("signal drops at home", "cancel my contract"). An analyst can
+rename an intent or set one call's intent; re-clustering keeps analysts' and imported labels, and
+names a cluster after the analyst label at least half its calls carry. A configured LLM can propose
+a name (`propose_label`), only when asked."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from math import sqrt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from math import ceil, sqrt
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -18,60 +26,143 @@ from workbench.accounts.context import Context
 from workbench.calls import browse as call_browse
 from workbench.calls import search as call_search
 from workbench.errors import InvalidInput, NotFound
+from workbench.search.embed import Embedder
 from workbench.search.vectors import VectorStore
+from workbench.text import stem
+
+if TYPE_CHECKING:  # calls sits below chat: the provider is handed in, never imported
+    from workbench.chat.providers import Completion, Provider
 
 MAX_INTENTS = 12
 MIN_CALLS = 6  # fewer calls than this make one intent
 OPENING_TURNS = 2
+# the reason for the call: a call's first opening turn with this many words that are not chatter
+REASON_WORDS = 2
+# the other opening turn (often the answer to an identity check) counts half: purity on
+# bench/intents.py's calls 0.43 -> 0.99, on the demo's 0.77 -> 0.80 (MiniLM; with k-means' 10 starts)
+OTHER_TURN_WEIGHT = 0.5
+# words that name things in a call centre, though sklearn's list counts them as stop words
+MEANINGFUL = {"bill", "out", "off", "down", "back", "full", "empty", "top", "move", "system", "amount",
+              "fire", "front", "bottom", "side", "interest"}  # fmt: skip
 # words every call centre says: they name no intent
-CHATTER = ENGLISH_STOP_WORDS | {
+CHATTER = (ENGLISH_STOP_WORDS - MEANINGFUL) | {
     "hi", "hello", "hey", "thanks", "thank", "yes", "yeah", "ok", "okay", "please", "just", "like",
     "calling", "call", "want", "need", "help", "know", "got", "im", "sure", "right", "good", "morning",
     "afternoon", "really", "wondering", "trying", "able", "ve", "don", "didn", "doesn", "isn", "ll",
     "haven", "hasn", "wasn", "aren", "did", "does", "com", "dot", "thing", "bit", "today", "time", "day",
-    "days", "week", "couple", "said", "think", "make", "sense", "tell", "let", "number", "remember",
+    "days", "week", "couple", "said", "think", "make", "sense", "tell", "let", "remember",
+    "won", "wouldn", "couldn", "shouldn", "weren", "re", "oh", "um", "uh", "er", "hmm", "actually",
+    "basically", "guess", "maybe", "anyway", "lot", "lots", "ago", "say", "saying", "told", "look",
+    "looking", "see", "wanted", "going", "gonna", "wanna", "kind", "sort", "stuff", "things",
 }  # fmt: skip
-_LABEL_WORDS = 2
+PARTICLES = {"out", "off", "down", "back", "up", "over"}  # say nothing on their own
+# a phrase across these joins two clauses ("cancel and i'm moving"): no label
+CONNECTORS = {"and", "but", "or", "so", "because", "then", "when", "if", "while", "though", "although",
+              "which", "who", "that"}  # fmt: skip
+TOKEN = r"(?u)\b[a-z][a-z]+\b"
+PHRASES_PER_LENGTH = 10  # candidates of each n-gram length, by class TF-IDF
+MAX_LABEL_WORDS = 5
+PREFERRED_WORDS = range(2, 5)
+# a 2-4 word phrase wins over a one-word (or long) phrase nearer the centre unless that one scores
+# more than 1 / PREFER of it: "signal drops at home" over "signal"
+PREFER = 0.85
+SHOWN_PHRASES = 8
 
 
-def assign(con: duckdb.DuckDBPyConnection, vectors: VectorStore, project_id: int) -> dict:
-    """Cluster the project's embedded calls and label those without an analyst's or imported intent."""
-    call_ids, matrix = call_search.customer_vectors(vectors, project_id)
+@dataclass(frozen=True)
+class ClusterName:
+    """What names a cluster: its label, its top class TF-IDF phrases (best first, as said in the
+    calls) and the customer utterance nearest its centre."""
+
+    label: str
+    phrases: tuple[str, ...]
+    representative: str
+
+
+def assign(
+    con: duckdb.DuckDBPyConnection, vectors: VectorStore, project_id: int, embedder: Embedder | None = None
+) -> dict:
+    """Cluster the project's embedded calls and label those without an analyst's or imported intent.
+    `embedder` (the one that made the vectors) places the candidate phrases; without it a phrase is
+    placed where the utterances that say it are. Returns counts and each cluster's name."""
+    utterance_ids, call_ids, matrix = _opening_turns(vectors, project_id)
     if not len(call_ids):
-        return {"calls": 0, "intents": 0}
-    ids, centroids = _per_call(call_ids, matrix)
+        return {"calls": 0, "intents": 0, "clusters": []}
     current = dict(
         con.execute(
             "SELECT id, intent_source FROM calls WHERE project_id = ? AND id IN (SELECT unnest(?))",
-            [project_id, ids.tolist()],
+            [project_id, np.unique(call_ids).tolist()],
         ).fetchall()
     )
-    keep = np.array([i in current for i in ids.tolist()])
-    ids, centroids = ids[keep], centroids[keep]
-    clusters = _cluster(centroids)
-    labels = _labels(con, project_id, ids, clusters)
+    keep = np.array([i in current for i in call_ids.tolist()])
+    utterance_ids, call_ids, matrix = utterance_ids[keep], call_ids[keep], matrix[keep]
+    texts = _contents(con, utterance_ids)
+    why = _reasons(call_ids, texts)
+    ids, inverse = np.unique(call_ids, return_inverse=True)
+    clusters = _cluster(_per_call(inverse, len(ids), matrix * np.where(why, 1.0, OTHER_TURN_WEIGHT)[:, None]))
+    given = _analyst_labels(con, ids)
+    said = [t for t, w in zip(texts, why, strict=True) if w]
+    names = name_clusters(said, matrix[why], clusters[inverse][why], embedder, reserved=set(given.values()))
+    labels = _labels(given, ids, clusters, names)
     updates = [
         (labels[c], int(i)) for i, c in zip(ids, clusters, strict=True) if current[int(i)] in (None, "auto")
     ]
     if updates:
         con.executemany("UPDATE calls SET intent = ?, intent_source = 'auto' WHERE id = ?", updates)
-    return {"calls": len(updates), "intents": len(set(labels.values()))}
+    return {"calls": len(updates), "intents": len(set(labels.values())),
+            "clusters": _described(clusters, labels, names)}  # fmt: skip
 
 
-def _per_call(call_ids: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One unit vector per call: the mean of the customer's first turns, where the reason for the
-    call is said (the later ones are thanks and details)."""
-    ids, inverse = np.unique(call_ids, return_inverse=True)
+def _described(clusters: np.ndarray, labels: dict[int, str], names: dict[int, ClusterName]) -> list[dict]:
+    """Each cluster, biggest first: its label, calls, top phrases and the utterance nearest its centre
+    (no column keeps the last two: they are for the caller to show, or to hand `propose_label`)."""
+    sizes = Counter(clusters.tolist())
+    return [
+        {"label": labels[c], "calls": n, "phrases": list(names[c].phrases),
+         "representative": names[c].representative}
+        for c, n in sizes.most_common()
+    ]  # fmt: skip
+
+
+def _opening_turns(vectors: VectorStore, project_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(utterance ids, call ids, vectors) of the customers' first turns in each call of a project,
+    where the reason for the call is said (the later ones are thanks and details)."""
+    table = vectors.table(call_search.UTTERANCES)
+    empty = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+    if table is None:
+        return empty
+    rows = (
+        table.search()
+        .where(f"project_id = {int(project_id)} AND role = 'customer'")
+        .select(["id", "call_id", "vector"])
+        .limit(None)
+        .to_arrow()
+    )
+    if rows.num_rows == 0:
+        return empty
+    rows = rows.sort_by("id")  # the order they were said in
+    flat = rows.column("vector").combine_chunks()
+    matrix = flat.values.to_numpy(zero_copy_only=False).reshape(len(flat), flat.type.list_size)
+    call_ids = rows.column("call_id").to_numpy()
     turn = np.zeros(len(call_ids), int)
     seen: Counter = Counter()
-    for row, call in enumerate(inverse.tolist()):
+    for row, call in enumerate(call_ids.tolist()):
         turn[row] = seen[call]
         seen[call] += 1
     first = turn < OPENING_TURNS
-    sums = np.zeros((len(ids), matrix.shape[1]), np.float32)
-    np.add.at(sums, inverse[first], matrix[first])
-    norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    return ids, sums / np.where(norms == 0, 1, norms)
+    return rows.column("id").to_numpy()[first], call_ids[first], matrix[first]
+
+
+def _per_call(inverse: np.ndarray, n_calls: int, matrix: np.ndarray) -> np.ndarray:
+    """One unit vector per call: the mean of its opening turns."""
+    sums = np.zeros((n_calls, matrix.shape[1]), np.float32)
+    np.add.at(sums, inverse, matrix)
+    return _unit(sums)
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return matrix / np.where(norms == 0, 1, norms)
 
 
 def _cluster(points: np.ndarray) -> np.ndarray:
@@ -79,52 +170,233 @@ def _cluster(points: np.ndarray) -> np.ndarray:
         return np.zeros(len(points), int)
     # sqrt(n): on the demo's 80-100 calls a project (10 true intents) k = 9-10 gives purity 0.74-0.84
     k = min(MAX_INTENTS, max(2, round(sqrt(len(points)))))
-    return KMeans(n_clusters=k, n_init=4, random_state=0).fit_predict(points)
+    return KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(points)
 
 
-def _labels(con, project_id: int, ids: np.ndarray, clusters: np.ndarray) -> dict[int, str]:
-    """A name per cluster: the analysts' label most of its calls carry, else its distinctive words."""
-    rows = con.execute(
-        "WITH said AS (SELECT call_id, content, row_number() OVER (PARTITION BY call_id ORDER BY"
-        " utterance_index, id) AS turn FROM utterances WHERE project_id = ? AND role = 'customer')"
-        " SELECT c.id, c.intent, c.intent_source, string_agg(s.content, ' ' ORDER BY s.turn)"
-        " FROM calls c LEFT JOIN said s ON s.call_id = c.id AND s.turn <= ?"
-        " WHERE c.project_id = ? AND c.id IN (SELECT unnest(?)) GROUP BY c.id, c.intent, c.intent_source",
-        [project_id, OPENING_TURNS, project_id, ids.tolist()],
-    ).fetchall()
-    by_id = {r[0]: r for r in rows}
-    texts: dict[int, list[str]] = {}
+def _contents(con: duckdb.DuckDBPyConnection, utterance_ids: np.ndarray) -> list[str]:
+    said = dict(
+        con.execute(
+            "SELECT id, content FROM utterances WHERE id IN (SELECT unnest(?))", [utterance_ids.tolist()]
+        ).fetchall()
+    )
+    return [said.get(i) or "" for i in utterance_ids.tolist()]
+
+
+def _reasons(call_ids: np.ndarray, texts: list[str]) -> np.ndarray:
+    """Which opening turns say why the customer called: per call the first with REASON_WORDS words
+    that are not chatter (the next answers the agent's questions: name, email, since when), else all."""
+    chosen: dict[int, int] = {}
+    for row, (call, text) in enumerate(zip(call_ids.tolist(), texts, strict=True)):
+        said = [w for w in re.findall(TOKEN, text.lower()) if w not in CHATTER]
+        if call not in chosen and len(said) >= REASON_WORDS:
+            chosen[call] = row
+    return np.array([chosen.get(call, row) == row for row, call in enumerate(call_ids.tolist())], dtype=bool)
+
+
+def _analyst_labels(con: duckdb.DuckDBPyConnection, ids: np.ndarray) -> dict[int, str]:
+    """The labels analysts (or imports) gave these calls."""
+    return dict(
+        con.execute(
+            "SELECT id, intent FROM calls WHERE id IN (SELECT unnest(?))"
+            " AND intent_source IN ('analyst', 'import') AND intent IS NOT NULL",
+            [ids.tolist()],
+        ).fetchall()
+    )
+
+
+def _labels(
+    given: dict[int, str], ids: np.ndarray, clusters: np.ndarray, names: dict[int, ClusterName]
+) -> dict[int, str]:
+    """A name per cluster: the analysts' label at least half its calls carry (a renamed intent),
+    else its phrase; one call relabelled by hand names only that call."""
     chosen: dict[int, Counter] = {}
     for call_id, cluster in zip(ids.tolist(), clusters.tolist(), strict=True):
-        _id, intent, source, text = by_id[call_id]
-        texts.setdefault(cluster, []).append(text or "")
-        if source in ("analyst", "import") and intent:
-            chosen.setdefault(cluster, Counter())[intent] += 1
-    words = _distinctive(texts)
-    return {c: chosen[c].most_common(1)[0][0] if c in chosen else words[c] for c in texts}
+        if call_id in given:
+            chosen.setdefault(cluster, Counter())[given[call_id]] += 1
+    sizes = Counter(clusters.tolist())
+    labels = {c: name.label for c, name in names.items()}
+    for c, carried in chosen.items():
+        label, n = carried.most_common(1)[0]
+        if 2 * n >= sizes[c]:
+            labels[c] = label
+    return labels
 
 
-def _distinctive(texts: dict[int, list[str]]) -> dict[int, str]:
-    """Each cluster's words weighted by class TF-IDF (BERTopic's: frequency in the cluster times
-    log(1 + average cluster size / frequency overall)), ignoring words most clusters share."""
-    clusters = sorted(texts)
-    counter = CountVectorizer(stop_words=list(CHATTER), token_pattern=r"(?u)\b[a-z][a-z]{2,}\b")
-    try:
-        counts = counter.fit_transform([" ".join(texts[c]) for c in clusters]).toarray().astype(float)
-    except ValueError:  # nothing but stop words
-        return {c: "general" for c in clusters}
-    vocab = counter.get_feature_names_out()
-    weights = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    weights *= np.log(1 + counts.sum(axis=1).mean() / np.maximum(counts.sum(axis=0), 1))
-    if len(clusters) > 2:
-        weights[:, (counts > 0).sum(axis=0) > len(clusters) / 2] = 0
+# --- naming ------------------------------------------------------------------------------------
+def name_clusters(
+    texts: list[str],
+    vectors: np.ndarray,
+    clusters: np.ndarray,
+    embedder: Embedder | None = None,
+    reserved: Iterable[str] = (),
+) -> dict[int, ClusterName]:
+    """Name each cluster of utterances (`texts`, their `vectors`, the cluster of each): candidates
+    are its top phrases by class TF-IDF over 1-3-grams without stop words, as said in the
+    utterances; the label is the one nearest the cluster's centre (2-4 words preferred), no two
+    clusters (nor a `reserved` label) alike."""
+    clusters = np.asarray(clusters)
+    order = [c for c, _n in Counter(clusters.tolist()).most_common()]  # the biggest chooses first
+    centres = {c: _unit(vectors[clusters == c].mean(axis=0)) for c in order}
+    ranked = _ranked_phrases(texts, clusters, order)
+    taken = {_words_key(label) for label in reserved}
     names = {}
-    for row, cluster in enumerate(clusters):
-        top = [vocab[i] for i in np.argsort(-weights[row])[:_LABEL_WORDS] if weights[row, i] > 0]
-        names[cluster] = " / ".join(top) or "general"
+    for c in order:
+        members = np.flatnonzero(clusters == c)
+        phrases = ranked[c]
+        scores = _closeness(phrases, centres[c], embedder, [texts[i] for i in members], vectors[members])
+        label = _pick(phrases, scores, taken) or _fallback(phrases, taken)
+        taken.add(_words_key(label))
+        nearest = members[int(np.argmax(vectors[members] @ centres[c]))]
+        names[c] = ClusterName(label, tuple(phrases[:SHOWN_PHRASES]), texts[nearest])
     return names
 
 
+def _ranked_phrases(texts: list[str], clusters: np.ndarray, order: list[int]) -> dict[int, list[str]]:
+    """Each cluster's candidate phrases, best class TF-IDF first: BERTopic's weight, the n-gram's
+    frequency in the cluster times log(1 + average words per cluster / its frequency in all)."""
+    vectorizer = CountVectorizer(ngram_range=(1, 3), stop_words=sorted(CHATTER), token_pattern=TOKEN,
+                                 min_df=2)  # fmt: skip
+    try:
+        found = vectorizer.fit_transform(texts)
+    except ValueError:  # nothing but stop words, or nothing said twice
+        return {c: [] for c in order}
+    vocab = vectorizer.get_feature_names_out()
+    member = np.array([clusters == c for c in order], dtype=float)
+    counts = np.asarray((found.T @ member.T).T)
+    support = np.asarray(((found > 0).astype(float).T @ member.T).T)  # utterances saying it
+    weights = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    weights *= np.log(1 + counts.sum(axis=1).mean() / np.maximum(counts.sum(axis=0), 1))
+    distinct = weights.copy()
+    if len(order) > 2:  # said across most clusters: it names none, unless nothing else does
+        distinct[:, (support > 0).sum(axis=0) > len(order) / 2] = 0
+    lengths = np.array([g.count(" ") + 1 for g in vocab])
+    proper = _proper_nouns(texts)
+    usable = np.array([_usable(g, proper) for g in vocab], dtype=bool)
+    ranked = {}
+    for row, c in enumerate(order):
+        said = [texts[i] for i in np.flatnonzero(clusters == c)]
+        ranked[c] = []
+        enough = max(2, ceil(0.05 * len(said)))  # said by a few of its utterances; else by one
+        for weight, least in ((distinct[row], enough), (weights[row], enough), (weights[row], 1)):
+            fit = np.flatnonzero(usable & (weight > 0) & (support[row] >= least))
+            fit = fit[np.argsort(-weight[fit], kind="stable")]
+            best = np.concatenate([fit[lengths[fit] == n][:PHRASES_PER_LENGTH] for n in (1, 2, 3)])
+            best = best[np.argsort(-weight[best], kind="stable")]
+            ranked[c] = list(dict.fromkeys(p for i in best if (p := _as_said(vocab[i], said))))
+            if ranked[c]:
+                break
+    return ranked
+
+
+def _usable(ngram: str, proper: set[str]) -> bool:
+    words = ngram.split()
+    stems = [stem(w) for w in words]
+    return not (set(words) & proper or len(set(stems)) < len(stems) or ngram in PARTICLES)
+
+
+def _proper_nouns(texts: list[str]) -> set[str]:
+    """Words written capitalised inside sentences more often than not: names, months, places."""
+    upper, lower = Counter(), Counter()
+    for text in texts:
+        for m in re.finditer(r"(?<![.!?:]\s)(?<!^)\b([A-Za-z][a-z]+)\b", text.strip()):
+            (upper if m.group(1)[0].isupper() else lower)[m.group(1).lower()] += 1
+    return {w for w, n in upper.items() if n > lower[w]}
+
+
+def _as_said(ngram: str, texts: list[str]) -> str | None:
+    """The n-gram as the customers said it, with the stop words between its words ("signal drops
+    home" -> "signal drops at home"): the commonest such span within one clause, else None."""
+    gap = r"(?:[\s/-]+[\w']+){0,2}?[\s/-]+"
+    pattern = re.compile(r"\b" + gap.join(re.escape(w) for w in ngram.split()) + r"\b", re.IGNORECASE)
+    spans = Counter(" ".join(m.group(0).lower().split()) for t in texts for m in pattern.finditer(t))
+    for span, _n in spans.most_common():
+        words = span.split()
+        content = [w for w in re.findall(TOKEN, span) if w not in CHATTER]
+        if len(words) <= MAX_LABEL_WORDS and not CONNECTORS & set(words) and " ".join(content) == ngram:
+            return span  # only stop words between the n-gram's words
+    return None
+
+
+def _closeness(phrases: list[str], centre: np.ndarray, embedder: Embedder | None, texts: list[str],
+               vectors: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Cosine of each phrase to the cluster's centre: the phrase embedded, or without an embedder
+    (or one of another size) the mean of the utterances that say it."""
+    if not phrases:
+        return np.zeros(0)
+    if embedder is not None:
+        placed = embedder.encode(phrases)
+        if placed.shape[1] == len(centre):
+            return _unit(placed) @ centre
+    lowered = [t.lower() for t in texts]
+    placed = np.stack([vectors[[i for i, t in enumerate(lowered) if p in t] or [0]].mean(axis=0)
+                       for p in phrases])  # fmt: skip
+    return _unit(placed) @ centre
+
+
+def _pick(phrases: list[str], scores: np.ndarray, taken: set) -> str | None:
+    """The phrase nearest the centre, 2-4 words preferred, that no other cluster has."""
+    sized = np.array([len(p.split()) in PREFERRED_WORDS for p in phrases], dtype=bool)
+    preferred = np.where(sized, scores, scores - (1 - PREFER) * np.abs(scores))
+    for i in np.argsort(-preferred, kind="stable"):
+        if _words_key(phrases[i]) not in taken:
+            return phrases[i]
+    return None
+
+
+def _fallback(phrases: list[str], taken: set) -> str:
+    base = phrases[0] if phrases else "general"
+    label, n = base, 1
+    while _words_key(label) in taken:
+        n += 1
+        label = f"{base} ({n})"
+    return label
+
+
+def _words_key(label: str) -> frozenset[str]:
+    """Labels with the same words name the same thing ("cancel contract", "contract cancel")."""
+    words = frozenset(stem(w) for w in re.findall(r"[a-z0-9]+", label.lower()) if w not in CHATTER)
+    return words or frozenset([label.lower()])
+
+
+# --- a name proposed by an LLM -------------------------------------------------------------------
+PROPOSE_SYSTEM = (
+    "You name groups of customer calls to a call centre for an analyst. From the phrases typical of "
+    "a group and what its customers said, reply with one label of 2 to 5 words that says what these "
+    "customers call about, such as 'signal drops at home' or 'cancel contract'. Reply with the label "
+    "only: lower case, no quotes, no full stop."
+)
+
+
+@dataclass(frozen=True)
+class LabelRequest:
+    """What a chat provider reads from a request (the fields of `chat.providers.Request`, which this
+    area, below chat, does not import): no passages, the prompts, a short answer."""
+
+    question: str
+    system: str
+    prompt: str
+    passages: tuple = ()
+    max_tokens: int = 24
+    temperature: float = 0.0
+
+
+def propose_label(provider: Provider, phrases: list[str], utterances: list[str]) -> tuple[str, Completion]:
+    """A short label for a cluster proposed by the LLM `provider` (a configured chat provider) from
+    its top phrases and representative utterances; returns (label, completion) for the caller to
+    meter. The provider's ProviderError passes through; an answer that is no label (empty, or over
+    60 characters) raises InvalidInput."""
+    lines = "\n".join(f"- {' '.join(u.split())[:300]}" for u in utterances[:8])
+    prompt = f"Typical phrases: {'; '.join(phrases[:10])}\n\nWhat customers said:\n{lines}\n\nLabel:"
+    completion = provider.generate(LabelRequest("Name this group of calls.", PROPOSE_SYSTEM, prompt))  # type: ignore[arg-type]
+    first = next((line for line in completion.text.splitlines() if line.strip()), "")
+    label = re.sub(r"^\s*(label|intent|name)\s*:\s*", "", first, flags=re.IGNORECASE)
+    label = " ".join(label.strip().strip("\"'`*.").split())
+    if not label or len(label) > 60:
+        raise InvalidInput(f"The model proposed no usable label (1 to 60 characters): {first[:80]!r}.")
+    return label, completion
+
+
+# --- listing and editing -------------------------------------------------------------------------
 def list_intents(ctx: Context, con: duckdb.DuckDBPyConnection, project: str | None = None) -> list[dict]:
     """Intents of the organisation's calls with their call counts and where the label came from."""
     ctx.require("calls:read")
