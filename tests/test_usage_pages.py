@@ -56,6 +56,8 @@ def test_cost_per_conversation_divides_the_conversations_cost_by_the_conversatio
     assert now["cost_per_conversation"] < now["cost"] / n / 100  # not the period's whole cost
     words = usage_ui.conversation_words(now)
     assert f"{calls:,} calls made in conversations" in words and f"{now['calls']:,} calls" in words
+    # the total spent is named as a total, not as the card's per-conversation figure
+    assert words.startswith(f"Cost per conversation: the {usage_ui.money(cost)} spent on ")
 
 
 def test_usage_page_says_what_the_cost_per_conversation_divides(app):

@@ -122,8 +122,14 @@ def vectors():
 def warm_up() -> threading.Thread:
     """Load the embedding model in the background once per process, so that the first chat
     question or search does not wait for it (about 5 s on 2 cores)."""
-    thread = threading.Thread(target=lambda: workbench().embedder.encode(["warm up"]), name="warm-up",
-                              daemon=True)
+    def load() -> None:
+        # scipy first: imported while another thread is still importing torch (the model), scipy's
+        # array-API check reads the half-made torch module and its import fails (seen on a start)
+        import scipy.stats  # noqa: F401
+
+        workbench().embedder.encode(["warm up"])
+
+    thread = threading.Thread(target=load, name="warm-up", daemon=True)
     thread.start()
     return thread
 

@@ -221,9 +221,9 @@ def conversation_words(now: dict) -> str:
     if not n:
         return "Cost per conversation: no call in this period belongs to a conversation."
     cost = now.get("conversation_cost")
-    spent = "an unknown cost (a call has no price)" if cost is None else money(cost)
+    spent = "an unknown cost (a call has no price)" if cost is None else f"the {money(cost)}"
     return (
-        f"Cost per conversation: {spent}, the cost of the {calls:,} calls made in conversations"
+        f"Cost per conversation: {spent} spent on the {calls:,} calls made in conversations"
         f" ({share_words(calls, now['calls'])} of the period's {now['calls']:,} calls), divided by {n:,}"
         f" conversation{'s' if n != 1 else ''}. The other calls belong to no conversation."
     )
