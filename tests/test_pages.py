@@ -176,6 +176,38 @@ def test_chat_page_answers_with_sources_confidence_and_grounding(app):
     assert [b.label for b in at.get("download_button")] == ["Markdown", "JSON"]
 
 
+def test_a_new_chat_says_what_each_agent_answers_and_starts_from_an_example(app):
+    at = logged_in(app, "anna", "pages/workbench/chat.py")
+    said = " ".join(m.value for m in at.markdown)
+    assert "answers from the" in said and "documents you can read" in said and "own data" in said
+    starts = [b for b in at.button if b.key and b.key.startswith("chat.start.")]
+    labels = [b.label for b in starts]
+    assert any(label.startswith("What does ") and " say about " in label for label in labels)
+    data = next(b for b in starts if b.label == "How many calls per intent last month?")
+    data.click().run()
+    assert not at.exception, at.exception
+    answer = [m for m in at.chat_message][1]
+    assert "intent" in answer.markdown[0].value.lower()  # the Workbench data agent answered it
+    assert not any(b.key and b.key.startswith("chat.start.") for b in at.button)  # the chat has begun
+
+
+def test_starters_come_from_the_users_own_documents_and_the_queries_they_may_run(demo_store):
+    from workbench.chat import starters as chat_starters
+    from workbench.chat.queries import CATALOGUE
+
+    anna, victor = ctx_of(demo_store, "anna"), ctx_of(demo_store, "victor")
+    with demo_store.connect() as con:
+        mine, theirs = chat_starters.starters(anna, con), chat_starters.starters(victor, con)
+        titles = {r[0] for r in con.execute("SELECT title FROM documents WHERE org_id = ?",
+                                            [anna.org_id]).fetchall()}
+    asked = [s["question"] for s in mine if s["agent_type"] == "rag"]
+    assert len(asked) == 3 and all(any(f"What does {t} say" in q for t in titles) for q in asked)
+    by_example = {q.examples[0]: q for q in CATALOGUE if q.examples}
+    data = [by_example[s["question"]] for s in mine if s["agent_type"] == "analytics"]
+    assert data and all(anna.can(q.permission) for q in data)  # an analyst is offered no usage costs
+    assert not any(s["question"] in asked for s in theirs)  # another organisation's documents
+
+
 def test_chat_page_says_so_when_nothing_is_found_and_runs_analytics(app):
     at = logged_in(app, "mike", "pages/workbench/chat.py")
     at.chat_input[0].set_value("What is the capital of Mongolia?").run()

@@ -4,7 +4,7 @@ confidence, grounding and the agents' reasoning. Conversations can be renamed, e
 import streamlit as st
 
 from workbench import ui
-from workbench.chat import conversations
+from workbench.chat import conversations, starters
 from workbench.documents import records as documents
 from workbench.ui import chat as widgets
 
@@ -15,6 +15,7 @@ with ui.connection() as con:
     mine = conversations.list_conversations(ctx, con)
     readable = documents.list_documents(ctx, con) if ctx.can("documents:read") else []
     agents = widgets.agent_names(ctx, con)
+    starts = starters.starters(ctx, con)
 
 side, main = st.columns([1, 3], gap="medium")
 with side:
@@ -29,10 +30,13 @@ if current:
 with main:
     options = widgets.settings_panel(ctx, conv, readable, agents)
     widgets.messages(ctx, history)
+    picked = None if history else widgets.welcome(ctx, agents, len(readable), starts)
     if conv:
         widgets.conversation_actions(ctx, conv, len(history))
 
 question = st.chat_input("Ask about your documents, code or workbench data")
+if picked:  # a starter runs with its own agent (in the open chat, with the chat's)
+    question, options = picked["question"], options | {"agent_type": picked["agent_type"]}
 if question:
     with main:
         st.session_state["chat.current"] = widgets.answer(ctx, question, conv, options)

@@ -183,6 +183,26 @@ def assistant_extras(ctx: Context, message: dict, question: str) -> None:
                     st.json(step["input"], expanded=False)
 
 
+def welcome(ctx: Context, agents: dict[str, str], readable: int, starters: list[dict]) -> dict | None:
+    """A chat with no message yet: what each agent answers and questions to start with; returns the
+    one clicked ({"question", "agent_type"}), else None."""
+    said = {"rag": f"answers from the {readable:,} document{'s' * (readable != 1)} you can read, citing them",
+            "code": "answers from the indexed code repositories, citing file and lines",
+            "analytics": "answers from the workbench's own data (calls, intents, usage and cost) with a "
+                         "named query, its SQL and a chart"}
+    if not any(s["agent_type"] == "analytics" for s in starters):  # no workbench data the user may read
+        del said["analytics"]
+    with st.container(border=True):
+        st.markdown("**Ask a question.** Pick the agent in the chat settings above:")
+        st.markdown("\n".join(f"- **{markup.inert(agents[kind])}** {text}" for kind, text in said.items()))
+        if starters:
+            st.caption("Try one of these:")
+        for i, start in enumerate(starters):
+            if st.button(start["question"], key=f"chat.start.{i}", icon=":material/chat:"):
+                return start
+    return None
+
+
 def source_cards(sources: list[dict], question: str) -> None:
     """An answer's sources, one card per document (cited or not) with its passages inside: each
     passage's number, place, relevance and text, the question's words marked."""
