@@ -12,7 +12,7 @@ from workbench.ui import calls as widgets
 ctx = ui.require("calls:read")
 st.title("Calls")
 
-a, b, c, d = st.columns([2, 2, 3, 2])
+a, b, c, d = st.columns([2, 3, 3, 2])  # the date range whole: two dates and a dash
 project = widgets.project_picker(ctx, "calls.project", where=a)
 period = b.date_input("Dates", (date.today() - timedelta(days=180), date.today()), key="calls.period")
 with ui.connection() as con:

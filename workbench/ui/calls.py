@@ -19,9 +19,14 @@ from workbench.errors import WorkbenchError
 KEPT_PROJECT = "calls.kept_project"  # not a widget key: the project chosen stays across the Calls pages
 
 # the tables' columns, in words
-CALL_LABELS = {"external_id": "Call", "project": "Project", "started_at": "Started", "intent": "Intent",
-               "turns": "Turns", "duration_seconds": "Duration (s)", "talk_ratio": "Agent talk share",
-               "sentiment": "Customer sentiment", "resolved": "Resolved"}
+CALL_LABELS = {"external_id": "Call", "project": "Project",
+               "started_at": st.column_config.DatetimeColumn("Started", format="D MMM YYYY, HH:mm"),
+               "intent": "Intent", "turns": "Turns",
+               "duration_seconds": st.column_config.NumberColumn("Duration", format="%d s"),
+               "talk_ratio": st.column_config.NumberColumn("Agent talk share", format="percent"),
+               "sentiment": st.column_config.NumberColumn("Customer sentiment", format="%.2f",
+                                                          help="From -1 (negative) to 1 (positive)"),
+               "resolved": "Resolved"}
 PAIR_LABELS = {"question": st.column_config.TextColumn("Question", width="large"),
                "answer": st.column_config.TextColumn("Answer", width="large"),
                "occurrences": "Times asked", "source": "Source", "call_external_id": "From call"}

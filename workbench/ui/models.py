@@ -331,9 +331,12 @@ def forecast_result(ctx: Context, result: dict) -> None:
         pl.col("method").replace_strict(METHOD_NAMES, default=pl.col("method")))
     overall = backtest.filter(pl.col("window") == "all").drop("window", "cutoff")
     overall = overall.sort("mase", nulls_last=True)
-    st.dataframe(overall, hide_index=True, column_config=LABELS)
+    # errors in the series' own unit, with thousands separators; MASE and sMAPE to three decimals
+    shown = LABELS | {key: st.column_config.NumberColumn(METRIC_NAMES[key], format=fmt)
+                      for key, fmt in (("mae", "localized"), ("smape", "%.2f"), ("mase", "%.3f"))}
+    st.dataframe(overall, hide_index=True, column_config=shown)
     with st.expander("Each window"):
-        st.dataframe(backtest.filter(pl.col("window") != "all"), hide_index=True, column_config=LABELS)
+        st.dataframe(backtest.filter(pl.col("window") != "all"), hide_index=True, column_config=shown)
     ui.exports(backtest, f"{result['name']}-backtest", key="fc.backtest.x")
 
 
