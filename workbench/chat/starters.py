@@ -1,5 +1,5 @@
 """Questions to start a chat with: a few about the user's own documents (a topic phrase each one
-was indexed with) and a few the Workbench data agent answers, among the queries the user may run."""
+was indexed with) and a few the Analytics assistant answers, among the queries the user may run."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from workbench.documents.records import VISIBLE
 
 def starters(ctx: Context, con: duckdb.DuckDBPyConnection, documents: int = 3, data: int = 3) -> list[dict]:
     """Up to `documents` questions about the newest readable documents with a telling topic, then up
-    to `data` questions the Workbench data agent answers: each {"question", "agent_type"}."""
+    to `data` questions the Analytics assistant answers: each {"question", "agent_type"}."""
     out = []
     if ctx.can("documents:read"):
         rows = con.execute(

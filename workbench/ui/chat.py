@@ -22,7 +22,8 @@ def agent_names(ctx: Context, con) -> dict[str, str]:
     """Each agent type's label: the organisation's agent names (edited on Agents & prompts),
     else what each one reads."""
     named = {a["agent_type"]: a["name"] for a in reversed(prompts.list_agents(ctx, con))}
-    return {"rag": "Documents", "code": "Code", "analytics": "Workbench data", **named}
+    defaults = {"rag": "Document assistant", "code": "Code assistant", "analytics": "Analytics assistant"}
+    return defaults | named
 
 
 def conversation_list(mine: list[dict]) -> str | None:
