@@ -12,32 +12,13 @@ from streamlit.commands.page_config import _get_favicon_string
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import DEMO_TODAY, ROOT, ctx_of
-from workbench import home
+from tests.test_pages import app, logged_in  # noqa: F401  (the fixture)
 from workbench.accounts import users
 from workbench.ui import admin
 from workbench.ui import usage as usage_ui
 from workbench.usage import queries as usage
 
 LAST_30 = usage.Filters(*usage.period("Last 30 days", DEMO_TODAY.date()))
-
-
-@pytest.fixture
-def app(demo_copy, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_HOME", str(demo_copy.home))
-    monkeypatch.setenv("WORKBENCH_LOCK_WAIT_S", "1")
-    monkeypatch.setenv("WORKBENCH_EMBEDDING_BACKEND", "hash")
-    st.cache_resource.clear()
-    yield home.open_store(demo_copy)
-    st.cache_resource.clear()
-
-
-def logged_in(store, username: str, page: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
-    at.session_state["ctx"] = ctx_of(store, username)
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def test_cost_per_conversation_divides_the_conversations_cost_by_the_conversations(demo_store):
@@ -60,7 +41,7 @@ def test_cost_per_conversation_divides_the_conversations_cost_by_the_conversatio
     assert words.startswith(f"Cost per conversation: the {usage_ui.money(cost)} spent on ")
 
 
-def test_usage_page_says_what_the_cost_per_conversation_divides(app):
+def test_usage_page_says_what_the_cost_per_conversation_divides(app):  # noqa: F811
     at = logged_in(app, "mike", "pages/usage/overview.py")
     card = next(m for m in at.metric if m.label == "Cost per conversation")
     assert "divided by the number of conversations" in card.proto.help
@@ -68,7 +49,7 @@ def test_usage_page_says_what_the_cost_per_conversation_divides(app):
     assert "calls made in conversations" in said and "of the period's" in said and "divided by" in said
 
 
-def test_both_unpriced_counts_say_their_period(app):
+def test_both_unpriced_counts_say_their_period(app):  # noqa: F811
     at = logged_in(app, "mike", "pages/usage/overview.py")
     f = usage.Filters(*usage.period("Last 30 days"))
     warning = next(w.value for w in at.warning if "have no price" in w.value)
@@ -78,7 +59,7 @@ def test_both_unpriced_counts_say_their_period(app):
     assert warning.startswith("All time (since ") and "only its period's" in warning
 
 
-def test_user_list_filters_by_search_text_and_role(app):
+def test_user_list_filters_by_search_text_and_role(app):  # noqa: F811
     with app.connect() as con:
         rows = users.list_users(ctx_of(app, "alice"), con)
     assert [r["username"] for r in admin.find_users(rows, "OKAFOR")] == ["dan"]  # full name, any case
@@ -99,7 +80,7 @@ def test_user_list_filters_by_search_text_and_role(app):
     assert any(c.value == f"1 of {len(rows):,} users match." for c in at.caption)
 
 
-def test_the_page_icon_is_a_local_file_inlined_not_fetched(app, monkeypatch):
+def test_the_page_icon_is_a_local_file_inlined_not_fetched(app, monkeypatch):  # noqa: F811
     seen = {}
     real = st.set_page_config
     monkeypatch.setattr(st, "set_page_config", lambda **kw: (seen.update(kw), real(**kw))[1])

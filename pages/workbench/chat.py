@@ -15,7 +15,6 @@ with ui.connection() as con:
     mine = conversations.list_conversations(ctx, con)
     readable = documents.list_documents(ctx, con) if ctx.can("documents:read") else []
     agents = widgets.agent_names(ctx, con)
-    starts = starters.starters(ctx, con)
 
 side, main = st.columns([1, 3], gap="medium")
 with side:
@@ -30,7 +29,11 @@ if current:
 with main:
     options = widgets.settings_panel(ctx, conv, readable, agents)
     widgets.messages(ctx, history)
-    picked = None if history else widgets.welcome(ctx, agents, len(readable), starts)
+    picked = None
+    if not history:  # starters read the documents' text: only for a chat with nothing in it yet
+        with ui.connection() as con:
+            starts = starters.starters(ctx, con)
+        picked = widgets.welcome(ctx, agents, len(readable), starts)
     if conv:
         widgets.conversation_actions(ctx, conv, len(history))
 

@@ -127,30 +127,14 @@ def _described(clusters: np.ndarray, labels: dict[int, str], names: dict[int, Cl
 def _opening_turns(vectors: VectorStore, project_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(utterance ids, call ids, vectors) of the customers' first turns in each call of a project,
     where the reason for the call is said (the later ones are thanks and details)."""
-    table = vectors.table(call_search.UTTERANCES)
-    empty = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-    if table is None:
-        return empty
-    rows = (
-        table.search()
-        .where(f"project_id = {int(project_id)} AND role = 'customer'")
-        .select(["id", "call_id", "vector"])
-        .limit(None)
-        .to_arrow()
-    )
-    if rows.num_rows == 0:
-        return empty
-    rows = rows.sort_by("id")  # the order they were said in
-    flat = rows.column("vector").combine_chunks()
-    matrix = flat.values.to_numpy(zero_copy_only=False).reshape(len(flat), flat.type.list_size)
-    call_ids = rows.column("call_id").to_numpy()
+    utterance_ids, call_ids, matrix = call_search.customer_vectors(vectors, project_id)
     turn = np.zeros(len(call_ids), int)
     seen: Counter = Counter()
     for row, call in enumerate(call_ids.tolist()):
         turn[row] = seen[call]
         seen[call] += 1
     first = turn < OPENING_TURNS
-    return rows.column("id").to_numpy()[first], call_ids[first], matrix[first]
+    return utterance_ids[first], call_ids[first], matrix[first]
 
 
 def _per_call(inverse: np.ndarray, n_calls: int, matrix: np.ndarray) -> np.ndarray:

@@ -145,11 +145,13 @@ def forget_calls(vectors: VectorStore, call_ids: list[int]) -> None:
             table.delete(f"call_id IN ({', '.join(str(int(i)) for i in part)})")
 
 
-def customer_vectors(vectors: VectorStore, project_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """(call ids, vectors) of the customers' utterances in a project: what intents cluster on."""
+def customer_vectors(vectors: VectorStore, project_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(utterance ids, call ids, vectors) of the customers' utterances in a project, in the order
+    they were said: what intents cluster on."""
     table = vectors.table(UTTERANCES)
+    empty = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
     if table is None:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        return empty
     rows = (
         table.search()
         .where(f"project_id = {int(project_id)} AND role = 'customer'")
@@ -158,11 +160,11 @@ def customer_vectors(vectors: VectorStore, project_id: int) -> tuple[np.ndarray,
         .to_arrow()
     )
     if rows.num_rows == 0:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        return empty
     rows = rows.sort_by("id")  # the order they were said in
     flat = rows.column("vector").combine_chunks()
     matrix = flat.values.to_numpy(zero_copy_only=False).reshape(len(flat), flat.type.list_size)
-    return rows.column("call_id").to_numpy(), matrix
+    return rows.column("id").to_numpy(), rows.column("call_id").to_numpy(), matrix
 
 
 def word_key(word: str) -> str:
