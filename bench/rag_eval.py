@@ -247,7 +247,7 @@ def answer_latency(ctx, wb: home.Workbench, queries: dict[str, str]) -> None:
         confident += not answer.low_confidence
     p50, p95 = np.percentile(samples, 50), np.percentile(samples, 95)
     print(f"answer (extractive provider, {len(samples)} questions): p50 {p50:.1f} / p95 {p95:.1f} ms; "
-          f"fully grounded {grounded}/{len(samples)}, confidence >= 0.30 {confident}/{len(samples)}")
+          f"fully grounded {grounded}/{len(samples)}, no low-confidence warning {confident}/{len(samples)}")
 
 
 # --- main -----------------------------------------------------------------------------------------

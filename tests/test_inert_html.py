@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1.element_tree import Block
 
 from tests.conftest import ctx_of
-from tests.test_pages import app, logged_in  # noqa: F401 - the `app` fixture
+from tests.test_pages import app, calls_table, logged_in  # noqa: F401 - the `app` fixture
 from workbench import home, ui
 from workbench.accounts import users
 from workbench.calls import browse as call_browse
@@ -170,7 +170,7 @@ def test_the_calls_page_survives_a_large_import_of_calls_without_intents(app, de
                        json.dumps(rows).encode(), "Customer care line")
     at = logged_in(store, "anna", "pages/calls/browse.py")
     assert not at.exception, at.exception
-    assert len(at.dataframe[0].value) > 150
+    assert len(calls_table(at)) > 150
 
 
 # --- remote images (issue item 5) -----------------------------------------------------------------

@@ -12,8 +12,8 @@ from tests.fake_openai import fake_openai_fixture  # noqa: F401
 from tests.test_chat import Scripted
 from workbench import home
 from workbench.calls import intents
-from workbench.chat import providers
-from workbench.errors import InvalidInput
+from workbench.chat import naming, providers
+from workbench.errors import InvalidInput, WorkbenchError
 from workbench.search.embed import HashEmbedder
 from workbench.settings import Settings
 
@@ -114,20 +114,20 @@ def test_a_cluster_that_says_nothing_but_chatter_still_gets_a_distinct_label():
 def test_a_configured_llm_proposes_a_name_from_the_phrases_and_utterances():
     llm = Scripted(reply='Label: "Signal drops at home."\n')
     name = named(HashEmbedder())["signal"]
-    label, completion = intents.propose_label(llm, list(name.phrases), [name.representative])
+    label, completion = naming.propose_label(llm, list(name.phrases), [name.representative])
     assert label == "Signal drops at home" and completion.provider == "openai"
     [request] = llm.requests
     assert name.phrases[0] in request.prompt and name.representative in request.prompt
     assert "label" in request.system.lower()
     with pytest.raises(InvalidInput):
-        intents.propose_label(Scripted(reply="\n\n"), ["signal"], ["no signal"])
+        naming.propose_label(Scripted(reply="\n\n"), ["signal"], ["no signal"])
 
 
 def test_the_openai_compatible_provider_speaks_the_naming_request(fake_openai, tmp_path):
     fake_openai.reply = "roaming charges abroad"
     llm = providers.make(Settings(home=tmp_path, llm_provider="openai", llm_base_url=fake_openai.url,
                                   llm_model="gpt-4o-mini", llm_api_key="sk-test"))  # fmt: skip
-    label, completion = intents.propose_label(llm, ["roaming charges", "abroad"], SAID["roaming"][:2])
+    label, completion = naming.propose_label(llm, ["roaming charges", "abroad"], SAID["roaming"][:2])
     assert label == "roaming charges abroad" and completion.completion_tokens > 0
     assert "roaming charges" in fake_openai.requests[0]["messages"][1]["content"]
 
@@ -171,3 +171,35 @@ def test_the_demo_calls_get_phrases_and_an_analysts_labels_survive_reclustering(
     assert kept == ("Wants a callback", "analyst") and after["Wants a callback"]["calls"] == 1
     labels = [c["label"] for c in again["clusters"]]
     assert labels.count("Line keeps dropping") == 1 and len(set(labels)) == len(labels)
+
+
+def test_an_intent_keeps_its_phrases_and_example_through_a_rename_and_a_proposal_is_metered(wb):
+    store = wb.store
+    anna, hannah = ctx_of(store, "anna"), ctx_of(store, "hannah")
+    with store.connect() as con:
+        project_id = con.execute("SELECT id FROM projects WHERE name = 'Customer care line'").fetchone()[0]
+        result = intents.assign(con, wb.vectors, project_id, wb.embedder)
+        biggest = result["clusters"][0]
+        found = {i["intent"]: i for i in intents.list_intents(anna, con, "Customer care line")}
+        assert found[biggest["label"]]["phrases"] == biggest["phrases"] and biggest["phrases"]
+        assert found[biggest["label"]]["representative"] == biggest["representative"]
+
+        llm = Scripted(reply="line drops at home")
+        before = con.execute("SELECT count(*) FROM llm_calls").fetchone()[0]
+        proposed = naming.propose_name(anna, con, llm, "Customer care line", biggest["label"])
+        [request] = llm.requests
+        assert proposed == "line drops at home" and biggest["phrases"][0] in request.prompt
+        assert biggest["representative"] in request.prompt
+        metered = con.execute("SELECT operation_type, user_id, project_id FROM llm_calls WHERE id > ("
+                              " SELECT max(id) - 1 FROM llm_calls)").fetchall()
+        assert con.execute("SELECT count(*) FROM llm_calls").fetchone()[0] == before + 1
+        assert metered == [("analysis", anna.user_id, project_id)]
+        assert biggest["label"] in {i["intent"] for i in intents.list_intents(anna, con)}  # nothing renamed
+
+        intents.rename_intent(anna, con, "Customer care line", biggest["label"], proposed)
+        renamed = {i["intent"]: i for i in intents.list_intents(anna, con, "Customer care line")}[proposed]
+        assert renamed["phrases"] == biggest["phrases"] and renamed["source"] == "analyst"
+        # another organisation's admin reads none of it, and cannot have a name proposed for it
+        assert proposed not in {i["intent"] for i in intents.list_intents(hannah, con)}
+        with pytest.raises(WorkbenchError):
+            naming.propose_name(hannah, con, llm, "Customer care line", proposed)

@@ -243,12 +243,12 @@ def test_prompts_page_lets_an_admin_edit_a_template(app):
 def test_calls_page_filters_charts_searches_and_opens_a_transcript(app):
     at = logged_in(app, "anna", "pages/calls/browse.py")
     assert at.title[0].value == "Calls" and not at.error
-    table = at.dataframe[0].value
+    table = calls_table(at)
     assert len(table) > 50 and {"external_id", "intent", "talk_ratio"} <= set(table.columns)
     assert len(at.get("plotly_chart")) == 4 and at.get("download_button")
     at.selectbox(key="calls.project").set_value("Customer care line").run()
     at.text_input(key="calls.text").input("refund").run()
-    assert 0 < len(at.dataframe[0].value) < len(table)
+    assert 0 < len(calls_table(at)) < len(table)
     at.switch_page("pages/calls/search.py").run()
     assert at.title[0].value == "Search calls"
     assert at.selectbox(key="calls.sp").value == "Customer care line"  # the project follows the user
@@ -259,6 +259,29 @@ def test_calls_page_filters_charts_searches_and_opens_a_transcript(app):
     assert not at.exception and any(s.value.startswith("Call ") for s in at.subheader)
     at.radio(key="calls.mode").set_value("semantic").run()
     assert not at.exception and any("similarity" in m.value for m in at.markdown)
+
+
+def calls_table(at: AppTest):
+    return next(d.value for d in at.dataframe if "external_id" in d.value.columns)
+
+
+def test_calls_page_says_what_each_intent_stands_for_and_renames_one(app):
+    at = logged_in(app, "anna", "pages/calls/browse.py")
+    described = next(d.value for d in at.dataframe if "Typical phrases" in d.value.columns)
+    assert len(described) >= 2 and described["Typical phrases"].str.len().min() > 0
+    assert described["A customer said"].str.len().min() > 0
+    assert any("Choose a project" in c.value for c in at.caption)
+    at.selectbox(key="calls.project").set_value("Customer care line").run()
+    old = at.selectbox(key="intents.old").value
+    at.text_input(key="intents.new").input("Line keeps dropping").run()
+    at.button(key="intents.rename").click().run()
+    assert not at.exception and not at.error
+    described = next(d.value for d in at.dataframe if "Typical phrases" in d.value.columns)
+    renamed = described[described["Intent"] == "Line keeps dropping"]
+    assert old not in described["Intent"].to_list() and renamed["Named by"].to_list() == ["an analyst"]
+    assert renamed["Typical phrases"].str.len().to_list()[0] > 0  # its description went with it
+    # no language model is configured in the tests: the page says what one would do
+    assert any("propose names" in c.value for c in at.caption)
 
 
 def test_calls_page_links_to_the_import_when_no_call_matches(app):

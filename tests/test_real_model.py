@@ -74,6 +74,28 @@ def test_the_chat_answers_a_paraphrase_from_the_right_policy_with_the_real_model
     assert unrelated.low_confidence and unrelated.content.startswith("I could not find")
 
 
+def test_the_answer_to_the_broken_phone_question_holds_no_padding_and_padding_is_flagged(real):
+    """The issue's case: the right sentence came with "Trade in an eligible phone ..." marked verified."""
+    from workbench.chat import ask as chat
+    from workbench.chat import grounding, relevance, steps
+
+    wb, store, vecs, embedder, _before = real
+    ctx = ctx_of(store, "anna")
+    question = "Is a phone that arrives broken replaced for free?"
+    answer = chat.ask(ctx, wb, question)
+    assert "replace" in answer.content.lower() and "trade" not in answer.content.lower(), answer.content
+    assert answer.grounding["score"] == 1.0 and not answer.grounding["off_question_claims"]
+    assert not answer.low_confidence, answer.confidence
+    # a model that pads the same answer with the trade-in offer: the padding is found, and flagged
+    _step, hits = steps.research(ctx, vecs, embedder, question, "rag", None, None)
+    passages = steps.passages_from(question, hits)
+    ranking = relevance.rank(question, passages, embedder)
+    trade_in = next(s for s in ranking.sentences if "trade" in s.text.lower())
+    padded = f"{answer.content} {trade_in.text} [{trade_in.number}]"
+    checked = grounding.ground(padded, passages, ranking)
+    assert checked["off_question_claims"] == [trade_in.text.rstrip(".") + "."] and checked["score"] < 1
+
+
 def test_the_model_is_metered_with_its_own_tokenizer(real):
     _wb, store, _vecs, embedder, before = real
     assert embedder.model_name == "all-MiniLM-L6-v2" and embedder.dim == 384

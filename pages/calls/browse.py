@@ -16,7 +16,8 @@ a, b, c, d = st.columns([2, 3, 3, 2])  # the date range whole: two dates and a d
 project = widgets.project_picker(ctx, "calls.project", where=a)
 period = b.date_input("Dates", (date.today() - timedelta(days=180), date.today()), key="calls.period")
 with ui.connection() as con:
-    known = [i["intent"] for i in intents.list_intents(ctx, con, project)]
+    described = intents.list_intents(ctx, con, project)
+known = [i["intent"] for i in described]
 chosen = c.multiselect("Intents", known, key="calls.intents")
 mood = d.selectbox("Customer sentiment", [None, *browse.SENTIMENTS], key="calls.mood",
                    format_func=lambda s: s or "any")
@@ -51,6 +52,8 @@ if not rows:
     st.stop()
 
 widgets.call_charts(charts)
+with st.expander(f"Intents: what the {len(described)} labels stand for", icon=":material/label:"):
+    widgets.intents_panel(ctx, project, described)
 st.caption(f"{len(rows):,} calls" + (" (the newest 2,000)" if len(rows) == 2000 else ""))
 picked = st.dataframe(
     rows,

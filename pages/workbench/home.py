@@ -42,7 +42,8 @@ for row_start in range(0, len(kpis), 3):
                       delta=(f"{delta:+,.2f}" if money else f"{delta:+,.0f}") if kpi["previous"]
                       else None, delta_color="inverse" if money else "normal")
             if kpi.get("unpriced_calls"):
-                st.caption(f"Not counted: {kpi['unpriced_calls']:,} calls with no price (cost unknown)")
+                st.caption(f"Not counted: {kpi['unpriced_calls']:,} calls in the last 30 days with no price "
+                           "(cost unknown)")
             st.plotly_chart(sparkline(kpi["series"]), key=f"spark-{kpi['key']}",
                             config={"displayModeBar": False})
             target = ui.page_for(ctx, kpi["permission"])

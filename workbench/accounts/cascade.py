@@ -58,6 +58,7 @@ LINKS = (
     Link("audit_log", "actor_id", "users", "set_null"),
     # seed 000: a project groups calls, utterances, QA pairs, datasets, documents
     Link("calls", "project_id", "projects", "cascade"),
+    Link("intents", "project_id", "projects", "cascade"),
     Link("utterances", "project_id", "projects", "cascade"),
     Link("qa_pairs", "project_id", "projects", "cascade"),
     Link("datasets", "project_id", "projects", "cascade"),

@@ -5,16 +5,16 @@ phrases by class TF-IDF, of which the one nearest the cluster's centre in embedd
 the label, as said in the calls ("signal drops at home", "cancel my contract"). An analyst can
 rename an intent or set one call's intent; re-clustering keeps analysts' and imported labels, and
 names a cluster after the analyst label at least half its calls carry. A configured LLM can propose
-a name (`propose_label`), only when asked."""
+a name (workbench.chat.naming), only when asked."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from math import ceil, sqrt
-from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -29,9 +29,6 @@ from workbench.errors import InvalidInput, NotFound
 from workbench.search.embed import Embedder
 from workbench.search.vectors import VectorStore
 from workbench.text import stem
-
-if TYPE_CHECKING:  # calls sits below chat: the provider is handed in, never imported
-    from workbench.chat.providers import Completion, Provider
 
 MAX_INTENTS = 12
 MIN_CALLS = 6  # fewer calls than this make one intent
@@ -109,13 +106,19 @@ def assign(
     ]
     if updates:
         con.executemany("UPDATE calls SET intent = ?, intent_source = 'auto' WHERE id = ?", updates)
-    return {"calls": len(updates), "intents": len(set(labels.values())),
-            "clusters": _described(clusters, labels, names)}  # fmt: skip
+    described = _described(clusters, labels, names)
+    con.execute("DELETE FROM intents WHERE project_id = ?", [project_id])
+    con.executemany(
+        "INSERT INTO intents (project_id, label, phrases, representative, calls) VALUES (?, ?, ?, ?, ?)",
+        [(project_id, d["label"], json.dumps(d["phrases"]), d["representative"], d["calls"])
+         for d in described],
+    )
+    return {"calls": len(updates), "intents": len(set(labels.values())), "clusters": described}
 
 
 def _described(clusters: np.ndarray, labels: dict[int, str], names: dict[int, ClusterName]) -> list[dict]:
     """Each cluster, biggest first: its label, calls, top phrases and the utterance nearest its centre
-    (no column keeps the last two: they are for the caller to show, or to hand `propose_label`)."""
+    (the `intents` rows)."""
     sizes = Counter(clusters.tolist())
     return [
         {"label": labels[c], "calls": n, "phrases": list(names[c].phrases),
@@ -342,59 +345,50 @@ def _words_key(label: str) -> frozenset[str]:
     return words or frozenset([label.lower()])
 
 
-# --- a name proposed by an LLM -------------------------------------------------------------------
-PROPOSE_SYSTEM = (
-    "You name groups of customer calls to a call centre for an analyst. From the phrases typical of "
-    "a group and what its customers said, reply with one label of 2 to 5 words that says what these "
-    "customers call about, such as 'signal drops at home' or 'cancel contract'. Reply with the label "
-    "only: lower case, no quotes, no full stop."
-)
-
-
-@dataclass(frozen=True)
-class LabelRequest:
-    """What a chat provider reads from a request (the fields of `chat.providers.Request`, which this
-    area, below chat, does not import): no passages, the prompts, a short answer."""
-
-    question: str
-    system: str
-    prompt: str
-    passages: tuple = ()
-    max_tokens: int = 24
-    temperature: float = 0.0
-
-
-def propose_label(provider: Provider, phrases: list[str], utterances: list[str]) -> tuple[str, Completion]:
-    """A short label for a cluster proposed by the LLM `provider` (a configured chat provider) from
-    its top phrases and representative utterances; returns (label, completion) for the caller to
-    meter. The provider's ProviderError passes through; an answer that is no label (empty, or over
-    60 characters) raises InvalidInput."""
-    lines = "\n".join(f"- {' '.join(u.split())[:300]}" for u in utterances[:8])
-    prompt = f"Typical phrases: {'; '.join(phrases[:10])}\n\nWhat customers said:\n{lines}\n\nLabel:"
-    completion = provider.generate(LabelRequest("Name this group of calls.", PROPOSE_SYSTEM, prompt))  # type: ignore[arg-type]
-    first = next((line for line in completion.text.splitlines() if line.strip()), "")
-    label = re.sub(r"^\s*(label|intent|name)\s*:\s*", "", first, flags=re.IGNORECASE)
-    label = " ".join(label.strip().strip("\"'`*.").split())
-    if not label or len(label) > 60:
-        raise InvalidInput(f"The model proposed no usable label (1 to 60 characters): {first[:80]!r}.")
-    return label, completion
-
-
 # --- listing and editing -------------------------------------------------------------------------
 def list_intents(ctx: Context, con: duckdb.DuckDBPyConnection, project: str | None = None) -> list[dict]:
-    """Intents of the organisation's calls with their call counts and where the label came from."""
+    """Intents of the organisation's calls with their call counts, where the label came from and,
+    for a clustered intent, its phrases and the utterance nearest its centre."""
     ctx.require("calls:read")
     project_id = projects.project_id_of(ctx, con, project)
+    rows = con.execute(
+        "SELECT c.intent, max(c.intent_source), count(*), any_value(i.phrases), any_value(i.representative)"
+        " FROM calls c JOIN projects p ON p.id = c.project_id"
+        " LEFT JOIN intents i ON i.project_id = c.project_id AND i.label = c.intent"
+        " WHERE p.org_id = ? AND (?::INTEGER IS NULL OR p.id = ?) AND c.intent IS NOT NULL"
+        " GROUP BY c.intent ORDER BY count(*) DESC, c.intent",
+        [ctx.org_id, project_id, project_id],
+    ).fetchall()
     return [
-        {"intent": r[0], "source": r[1], "calls": r[2]}
-        for r in con.execute(
-            "SELECT c.intent, max(c.intent_source), count(*) FROM calls c"
-            " JOIN projects p ON p.id = c.project_id"
-            " WHERE p.org_id = ? AND (?::INTEGER IS NULL OR p.id = ?) AND c.intent IS NOT NULL"
-            " GROUP BY c.intent ORDER BY count(*) DESC, c.intent",
-            [ctx.org_id, project_id, project_id],
-        ).fetchall()
+        {"intent": label, "source": source, "calls": n, "phrases": json.loads(phrases) if phrases else [],
+         "representative": representative}
+        for label, source, n, phrases, representative in rows
     ]
+
+
+def examples(ctx: Context, con: duckdb.DuckDBPyConnection, project: str, intent: str
+             ) -> tuple[int, list[str], list[str]]:
+    """What names `intent` of `project`: the project's id, the intent's phrases (from its last
+    clustering; none for a label an import or an analyst gave) and what customers said first in up
+    to 8 of its calls, the utterance nearest the cluster's centre first."""
+    ctx.require("calls:import")
+    project_id = projects.project_id_of(ctx, con, project)
+    if project_id is None:
+        raise InvalidInput("Choose the project whose intent to name.")
+    named = con.execute("SELECT phrases, representative FROM intents WHERE project_id = ? AND label = ?",
+                        [project_id, intent]).fetchone()
+    said = [r[0] for r in con.execute(
+        "SELECT u.content FROM utterances u JOIN calls c ON c.id = u.call_id"
+        " WHERE c.project_id = ? AND c.intent = ? AND u.role = 'customer' AND u.content <> ''"
+        " QUALIFY row_number() OVER (PARTITION BY u.call_id ORDER BY u.utterance_index) = 1"
+        " ORDER BY c.started_at DESC, u.id LIMIT 8",
+        [project_id, intent],
+    ).fetchall()]
+    if not said:
+        raise NotFound(f"No call in {project} has the intent {intent!r}.")
+    if named is None:
+        return project_id, [], said
+    return project_id, json.loads(named[0]), [named[1], *(s for s in said if s != named[1])]
 
 
 def _label(text: str) -> str:
@@ -416,6 +410,10 @@ def rename_intent(ctx: Context, con: duckdb.DuckDBPyConnection, project: str, ol
     ).fetchone()[0]
     if not changed:
         raise NotFound(f"No call in {project} has the intent {old!r}.")
+    # its phrases and example stay with it (a rename onto another intent's name merges the two calls'
+    # lists; the first row's description is shown until the next clustering rewrites them)
+    con.execute("UPDATE intents SET label = ? WHERE project_id = ? AND label = ?",
+                [_label(new), project_id, old])
     return changed
 
 

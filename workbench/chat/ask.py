@@ -239,14 +239,15 @@ def _draft_from_documents(
     research.output["relevant"] = len(passages)
     asked.say("Writing the answer")
     stages = turn.stages if len(turn.stages) > 1 else None  # a model picks a stage only given a choice
-    analyzer, completion = steps.analyze(
+    analyzer, completion, ranking = steps.analyze(
         ctx, provider, turn.question, passages, turn.prompting, turn.history, asked.on_delta, embedder, stages
     )
     if completion is None:  # no passage was relevant: the not-found answer, written by no model
         text, by = analyzer.output.get("text", NOT_FOUND), ("extractive", providers.Extractive.model)
     else:
         text, by = completion.text, (completion.provider, completion.model)
-    return Draft(text, steps.sources_of(passages, text), [research, analyzer], *by, passages=passages)
+    return Draft(text, steps.sources_of(passages, text), [research, analyzer], *by, passages=passages,
+                 ranking=ranking)
 
 
 def _draft_from_data(
@@ -282,7 +283,7 @@ def _draft_from_data(
 def _check(draft: Draft, level: str, say: Callable[[str], None]) -> Checked:
     """Ground the draft's claims in its sources, score it, and explain how it was reached."""
     say("Checking the answer against the sources")
-    grounding = steps.ground(draft.text, draft.passages, draft.table, draft.facts)
+    grounding = steps.ground(draft.text, draft.passages, draft.table, draft.facts, draft.ranking)
     confidence = _confidence(draft, grounding)
     ran = [*draft.steps, grounding]
     explanation = steps.explain(ran, level, confidence)
@@ -292,7 +293,7 @@ def _check(draft: Draft, level: str, say: Callable[[str], None]) -> Checked:
 def _confidence(draft: Draft, grounding: Step) -> float:
     """0-1; below LOW_CONFIDENCE the answer carries a warning."""
     if draft.facts is None:  # an answer from documents
-        return steps.confidence_of(draft.text, draft.passages, grounding)
+        return steps.confidence_of(draft.text, draft.passages, grounding, draft.ranking)
     if draft.table is None:  # no query ran
         return 0.1
     score = grounding.output.get("score", 0.0)

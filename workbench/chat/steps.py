@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from workbench.accounts import organisations
 from workbench.chat import analytics as analytics_agent
-from workbench.chat import grounding, injection, prompts, providers
+from workbench.chat import grounding, injection, prompts, providers, relevance
 from workbench.chat.providers import NOT_FOUND, Passage
 from workbench.errors import WorkbenchError
 from workbench.search.embed import Embedder
@@ -33,7 +33,9 @@ from workbench.usage import metering
 if TYPE_CHECKING:
     from workbench.home import Workbench
 
-LOW_CONFIDENCE = 0.30  # seed 004
+# Seed 004 warns below 0.30. Confidence is now the estimated chance that the answer is right
+# (calibrated on bench/answer_eval.py), and the warning marks what is more likely wrong than right.
+LOW_CONFIDENCE = 0.50
 MIN_RELEVANCE = 0.30  # a passage below this (similarity and word coverage alike) is not evidence
 PARAPHRASE = 0.5  # cosine above which a chunk counts even without a shared word
 PASSAGES = 6
@@ -359,10 +361,17 @@ def analyze(ctx, provider, question, passages, prompting, history, on_delta, emb
         step.seconds = time.perf_counter() - began
         if on_delta:
             on_delta(NOT_FOUND)
-        return step, None
+        return step, None, None
     if stages and prompting and is_model(provider):
         prompting = select_stage(step, provider, question, history, stages, prompting)
-    request = request_for(question, passages, prompting, history, ctx)
+    # the passages' sentences scored against the question: the extractive answer, grounding and
+    # confidence read them
+    ranking = relevance.rank(question, passages, embedder)
+    if ranking.embedding_tokens:
+        step.calls.append(metering.Call("local", embedder.model_name, "embedding",
+                                        embedding_tokens=ranking.embedding_tokens,
+                                        latency_ms=ranking.embedding_ms))
+    request = replace(request_for(question, passages, prompting, history, ctx), ranking=ranking)
     step.input.update(
         {"system": request.system, "prompt": request.prompt, "stage": prompting.stage if prompting else None}
     )
@@ -397,7 +406,7 @@ def analyze(ctx, provider, question, passages, prompting, history, on_delta, emb
         f"{completion.provider}/{completion.model} wrote the answer from {len(passages)} passages"
         f" and cited {', '.join(f'[{n}]' for n in cited) or 'none'}."
     )
-    return step, completion
+    return step, completion, ranking
 
 
 def _attr(value: str) -> str:
@@ -424,20 +433,22 @@ def request_for(question, passages, prompting, history, ctx) -> providers.Reques
     return providers.Request(question, list(passages), system, prompt)
 
 
-def ground(content, passages, table, facts) -> Step:
+def ground(content, passages, table, facts, ranking=None) -> Step:
     step = Step("GroundingAgent", "grounding", "verify_claims", input={"method": grounding.METHOD})
     began = time.perf_counter()
     try:
         if facts is not None:
             result = analytics_agent.ground(content, table, facts)
         else:
-            result = grounding.ground(content, passages)
+            result = grounding.ground(content, passages, ranking)
         step.output = result
         step.confidence = result["score"]
+        kinds = ("verified_claims", "unverified_claims", "off_question_claims")
+        total = sum(len(result.get(k, [])) for k in kinds)
+        beside = len(result.get("off_question_claims", []))
         step.reasoning = (
-            f"{len(result['verified_claims'])} of "
-            f"{len(result['verified_claims']) + len(result['unverified_claims'])} claims "
-            "found in the sources."
+            f"{len(result['verified_claims'])} of {total} claims found in the sources"
+            + (f"; {beside} found but not addressing the question." if beside else ".")
         )
     except Exception as exc:  # noqa: BLE001 - a failed check degrades the answer, never the chat
         step.status, step.error = "failed", f"{type(exc).__name__}: {exc}"
@@ -450,14 +461,22 @@ def ground(content, passages, table, facts) -> Step:
     return step
 
 
-def confidence_of(content: str, passages: list, checked: Step) -> float:
-    """0-1: how relevant the cited passages are, and how much of the answer they support."""
+def confidence_of(content: str, passages: list, checked: Step, ranking=None) -> float:
+    """0-1: the chance that the answer is right (see relevance.Ranking.confidence: how well the
+    source sentence it rests on answers the question, and how clearly it beats the other passages),
+    times the share of its claims verified on the question."""
     if content.startswith(NOT_FOUND) or not passages:
         return round(min(0.2, max((getattr(p, "relevance", 0.0) for p in passages), default=0.0)), 3)
+    score = checked.output.get("score", 0.0) if checked.status == "success" else 0.0
+    if ranking is not None and ranking.best is not None:
+        rests_on = [grounding.answering(c.text, ranking) for c in grounding.claims(content)]
+        # the best sentence it rests on; the sources' best one when no claim rests on a single sentence
+        best = max((s for s in rests_on if s is not None), key=lambda s: s.score, default=ranking.best)
+        return round(ranking.confidence(best) * score, 3)
+    # a caller without a ranking: how relevant the cited passages are, and how much they support
     cited = {int(n) for n in grounding._CITE.findall(content)}
     used = [p for p in passages if p.number in cited] or passages[:3]
     retrieval = sum(getattr(p, "relevance", 1.0) for p in used) / len(used)
-    score = checked.output.get("score", 0.0) if checked.status == "success" else 0.0
     return round(min(1.0, 0.5 * min(retrieval, 1.0) + 0.5 * score), 3)
 
 
@@ -480,8 +499,9 @@ def explain(steps: list[Step], level: str, confidence: float) -> Step:
             "step": len(chain) + 1,
             "agent": "ExplainabilityAgent",
             "action": "summarise",
-            "reasoning": f"Confidence {confidence:.2f} from retrieval relevance and grounding"
-            + (" (below 0.30: treat with care)." if confidence < LOW_CONFIDENCE else "."),
+            "reasoning": f"Confidence {confidence:.2f}, the estimated chance that the answer is right"
+            + (f" (below {LOW_CONFIDENCE:.2f}: more likely wrong than right; check the sources)."
+               if confidence < LOW_CONFIDENCE else "."),
         }
     )
     step = Step(

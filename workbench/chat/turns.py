@@ -13,6 +13,7 @@ import duckdb
 from workbench.accounts.context import Context
 from workbench.chat import conversations, prompts
 from workbench.chat.providers import Passage
+from workbench.chat.relevance import Ranking
 from workbench.chat.steps import LOW_CONFIDENCE, Step
 from workbench.errors import NotFound
 from workbench.usage import metering
@@ -46,6 +47,7 @@ class Draft:
     table: dict | None = None  # the analytics agent's result: sql, columns, rows, chart
     facts: set[str] | None = None  # the numbers an analytics answer states; None from documents
     match: float = 0.0  # how well the analytics query fits the question
+    ranking: Ranking | None = None  # the passages' sentences scored against the question
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,59 @@ def import_report(imported, indexed: dict | None) -> list[tuple[str, str, list]]
     return outcomes
 
 
+NAMED_BY = {"auto": "clustering", "analyst": "an analyst", "import": "the import"}
+
+
+def intents_panel(ctx: Context, project: str | None, known: list[dict]) -> None:
+    """What each intent stands for (its phrases and a call that says it), and, for a project, a form
+    to rename one, with a name proposed by a configured language model on request."""
+    rows = [{"Intent": i["intent"], "Calls": i["calls"], "Named by": NAMED_BY.get(i["source"], i["source"]),
+             "Typical phrases": "; ".join(i["phrases"][:5]), "A customer said": i["representative"] or ""}
+            for i in known]
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "Typical phrases": st.column_config.TextColumn(width="medium"),
+        "A customer said": st.column_config.TextColumn(width="large")})
+    if not ctx.can("calls:import"):
+        return
+    if project is None:
+        st.caption("Choose a project to rename its intents.")
+        return
+    state = st.session_state
+    if "intents.proposed" in state:  # a widget's value is set before it is drawn
+        state["intents.new"] = state.pop("intents.proposed")
+    picked, name, go = st.columns([2, 3, 1], vertical_alignment="bottom")
+    old = picked.selectbox("Intent", [i["intent"] for i in known], key="intents.old")
+    new = name.text_input("New name", key="intents.new", max_chars=60)
+    if go.button("Rename", key="intents.rename", disabled=not (old and new.strip())):
+        try:
+            with ui.connection(write=True) as con:
+                n = intents.rename_intent(ctx, con, project, old, new)
+            state["intents.proposed"] = ""
+            st.toast(f"Renamed {old!r} to {new.strip()!r} on {n:,} calls.")
+            st.rerun()
+        except WorkbenchError as exc:
+            st.error(str(exc))
+    from workbench.chat import naming, providers, steps  # the chat's, only when a name is proposed
+
+    cfg = ui.settings()
+    try:
+        model = providers.make(cfg, None, None, ui.secrets())
+    except providers.ProviderError as exc:
+        st.caption(f"A language model could propose names; it is not usable: {exc}")
+        return
+    if not steps.is_model(model):
+        st.caption("With a language model configured (an OpenAI-compatible endpoint), it can propose names.")
+        return
+    if st.button("Propose a name", key="intents.propose", icon=":material/auto_awesome:", disabled=not old,
+                 help=f"{model.model} reads the intent's phrases and what its customers said"):
+        try:
+            with ui.connection(write=True) as con:  # the proposal is metered
+                state["intents.proposed"] = naming.propose_name(ctx, con, model, project, old)
+            st.rerun()
+        except (WorkbenchError, providers.ProviderError) as exc:
+            st.error(str(exc))
+
+
 def pair_editor(ctx: Context, pairs: list[dict]) -> None:
     """The pairs as an editable table (read-only without qa:write) and a button to save the edits."""
     writable = ctx.can("qa:write")

@@ -156,7 +156,8 @@ def assistant_extras(ctx: Context, message: dict, question: str) -> None:
         )
         if low:
             st.warning(
-                "Low confidence: the sources barely cover this question. Check them before relying on it."
+                "Low confidence: this answer is more likely wrong than right (the sources barely cover the "
+                "question, or several passages answer it about as well). Check them before relying on it."
             )
     sources = message["sources"] or []
     table = next((s for s in sources if s.get("kind") == "query"), None)
@@ -166,10 +167,14 @@ def assistant_extras(ctx: Context, message: dict, question: str) -> None:
     elif sources:
         source_cards(sources, question)
     evidence = message["grounding_evidence"]
-    if evidence and (evidence.get("verified_claims") or evidence.get("unverified_claims")):
+    beside = (evidence or {}).get("off_question_claims", [])  # answers saved before the check have none
+    if evidence and (evidence.get("verified_claims") or evidence.get("unverified_claims") or beside):
         with st.expander(f"Grounding {evidence['score']:.2f}"):
             for claim in evidence["verified_claims"]:
                 st.markdown(f":green[:material/check:] {markup.inert(claim)}")
+            for claim in beside:
+                st.markdown(f":orange[:material/remove:] {markup.inert(claim)} "
+                            ":orange[(in the sources, but not what was asked)]")
             for claim in evidence["unverified_claims"]:
                 st.markdown(f":red[:material/close:] {markup.inert(claim)}")
             st.caption(markup.inert(" · ".join(evidence["evidence"])))

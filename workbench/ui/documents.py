@@ -68,8 +68,13 @@ def document_detail(ctx: Context, document_uuid: str) -> None:
     if doc["topics"]:
         st.markdown(markup.inert("**Topics** " + " · ".join(doc["topics"])))
     with st.expander(f"{len(doc['chunks'])} chunks"):
-        st.dataframe(doc["chunks"], hide_index=True, width="stretch",
-                     column_config={"content": st.column_config.TextColumn("text", width="large")})
+        st.dataframe(doc["chunks"], hide_index=True, width="stretch", column_config={
+            "chunk_index": st.column_config.NumberColumn("Chunk", format="%d"),
+            "page_number": st.column_config.NumberColumn("Page", format="%d"),
+            "section": "Section",
+            "num_tokens": st.column_config.NumberColumn("Tokens", format="%d"),
+            "content": st.column_config.TextColumn("Text", width="large"),
+        })
     if ctx.can("documents:delete"):
         ui.confirm_delete(
             f"Delete {doc['filename']}: its file, {doc['num_chunks']} chunks and their vectors",

@@ -3330,11 +3330,13 @@ def words(text: str) -> int:
     return len(text.split())
 
 
-def render(r: random.Random, s: Subject, aspect: Aspect) -> str:
+def render(r: random.Random, s: Subject, aspect: Aspect) -> tuple[str, dict[str, str]]:
+    """The paragraph, and the sentence stating each fact (by fact type): the answer to a question
+    about that fact."""
     facts = list(aspect.facts)
     first, rest = facts[0], facts[1:]
     r.shuffle(rest)
-    sentences = []
+    sentences, said = [], {}
     for i, fact in enumerate([first] + rest):
         options = fact.say
         if i == 0:
@@ -3346,6 +3348,7 @@ def render(r: random.Random, s: Subject, aspect: Aspect) -> str:
         else:
             ref = r.choice(s.refs)
         sentences.append(fill(r.choice(options), s, ref, r=r))
+        said[fact.type] = sentences[-1]
     fillers = [fill(t, s, r.choice(s.refs), r=r) for t in aspect.fill]
     r.shuffle(fillers)
     lead = s.kindobj.aspects[0]
@@ -3358,7 +3361,7 @@ def render(r: random.Random, s: Subject, aspect: Aspect) -> str:
     text = " ".join(sentences)
     if not MIN_WORDS <= words(text) <= MAX_WORDS:
         raise ValueError(f"{s.name}/{aspect.title}: {words(text)} words")
-    return text
+    return text, said
 
 
 def atoms(s: Subject, fact: Fact) -> list[tuple]:
@@ -3378,7 +3381,8 @@ def build():
         for aspect in s.aspects:
             pid = f"p{len(passages) + 1:04d}"
             title = title_of(s) if aspect.title is None else f"{title_of(s)}: {aspect.title}"
-            passages.append(dict(id=pid, subject=s, aspect=aspect, title=title, text=render(r, s, aspect),
+            text, said = render(r, s, aspect)
+            passages.append(dict(id=pid, subject=s, aspect=aspect, title=title, text=text, said=said,
                                  atoms={a for f in aspect.facts for a in atoms(s, f)}))
     questions = make_questions(r, passages)
     return kinds, subjects, passages, questions
@@ -3422,7 +3426,8 @@ def describe(r: random.Random, p: dict, passages: list[dict], spread, sharp_ok: 
         parts = [fill(t, s, s.name, cap=False, r=r) for _f, t in combo]
         joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         frame = r.choice(FRAMES["person" if s.kindobj.person else "thing"])
-        return fill(frame.replace("{d}", joined).replace("{noun}", r.choice(c_nouns(s))), s, s.name, r=r)
+        text = fill(frame.replace("{d}", joined).replace("{noun}", r.choice(c_nouns(s))), s, s.name, r=r)
+        return text, [f.type for f, _t in combo]
     return None
 
 
@@ -3440,13 +3445,14 @@ def c_nouns(s: Subject) -> list[str]:
     return [s.noun]
 
 
-def ask(r: random.Random, p: dict, style: str) -> str | None:
+def ask(r: random.Random, p: dict, style: str) -> tuple[str, list[str]] | None:
+    """A style-a or -b question about one fact of `p`, and that fact's type."""
     s = p["subject"]
     facts = [f for f in p["aspect"].facts if (f.qa if style == "a" else f.qb)]
     if not facts:
         return None
     fact = r.choice(facts)
-    return fill(r.choice(fact.qa if style == "a" else fact.qb), s, s.name, r=r)
+    return fill(r.choice(fact.qa if style == "a" else fact.qb), s, s.name, r=r), [fact.type]
 
 
 def make_questions(r: random.Random, passages: list[dict]) -> list[dict]:
@@ -3469,9 +3475,10 @@ def make_questions(r: random.Random, passages: list[dict]) -> list[dict]:
                 break
             if p["id"] in used:
                 continue
-            text = describe(r, p, passages, spread, sharp_ok)
-            if text:
-                out.append(dict(style="c", passage=p["id"], text=text))
+            asked = describe(r, p, passages, spread, sharp_ok)
+            if asked:
+                text, facts = asked
+                out.append(dict(style="c", passage=p["id"], text=text, answers=[p["said"][f] for f in facts]))
                 used.add(p["id"])
     rest = [p for p in order if p["id"] not in used]
     plan = ["a"] * wanted["a"] + ["b"] * wanted["b"]
@@ -3479,9 +3486,11 @@ def make_questions(r: random.Random, passages: list[dict]) -> list[dict]:
     for p in rest:
         if not plan:
             break
-        text = ask(r, p, plan[-1])
-        if text:
-            out.append(dict(style=plan.pop(), passage=p["id"], text=text))
+        asked = ask(r, p, plan[-1])
+        if asked:
+            text, facts = asked
+            answers = [p["said"][f] for f in facts]
+            out.append(dict(style=plan.pop(), passage=p["id"], text=text, answers=answers))
     r.shuffle(out)
     for i, q in enumerate(out):
         q["id"] = f"q{i + 1:04d}"
@@ -3501,6 +3510,10 @@ def write(passages, questions) -> None:
         f.write("query-id\tcorpus-id\tscore\n")
         for q in sorted(questions, key=lambda q: q["id"]):
             f.write(f"{q['id']}\t{q['passage']}\t1\n")
+    with (HERE / "answers.jsonl").open("w", encoding="utf-8", newline="\n") as f:
+        for q in sorted(questions, key=lambda q: q["id"]):
+            f.write(json.dumps({"_id": q["id"], "style": q["style"], "passage": q["passage"],
+                                "sentences": q["answers"]}, ensure_ascii=False) + "\n")
 
 
 def main() -> None:

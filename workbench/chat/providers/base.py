@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.chat.relevance import Ranking
 
 Delta = Callable[[str], None]
 
@@ -30,6 +33,7 @@ class Request:
     prompt: str  # rendered user prompt: passages and question
     max_tokens: int = 700
     temperature: float = 0.1
+    ranking: Ranking | None = None  # the passages' sentences scored against the question, when ranked
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.accounts import auth, organisations, users
+from workbench.chat.steps import LOW_CONFIDENCE
 from workbench.db import Store
 from workbench.documents.records import stored_path
 from workbench.errors import InvalidInput
@@ -199,7 +200,7 @@ def _conversations(con, rnd: random.Random, script: dict, ids: dict, end: dateti
                     "INSERT INTO messages (conversation_id, role, content, token_count,"
                     " confidence_score, low_confidence_warning, created_at)"
                     " VALUES (?, 'assistant', ?, ?, ?, ?, ?) RETURNING id",
-                    [conv, answer, len(answer.split()), confidence, confidence < 0.30,
+                    [conv, answer, len(answer.split()), confidence, confidence < LOW_CONFIDENCE,
                      asked + timedelta(seconds=2)]).fetchone()[0]
                 prompt, completion = rnd.randint(600, 2400), len(answer.split()) * 4 // 3
                 con.execute(
