@@ -203,3 +203,15 @@ def test_an_intent_keeps_its_phrases_and_example_through_a_rename_and_a_proposal
         assert proposed not in {i["intent"] for i in intents.list_intents(hannah, con)}
         with pytest.raises(WorkbenchError):
             naming.propose_name(hannah, con, llm, "Customer care line", proposed)
+
+
+def test_a_cluster_of_two_topics_is_named_after_the_larger_one():
+    """The demo's case: connection problems with a few app crashes among them were named "app keeps
+    crashing", the phrase nearest the plain centre. The centre is now that of the larger half."""
+    said = SAID["signal"] + SAID["screen"][:5]
+    vectors = HashEmbedder().encode(said)
+    cosine = lambda a, b: a @ b / np.linalg.norm(a) / np.linalg.norm(b)  # noqa: E731
+    signal = vectors[:8].mean(axis=0)  # where the larger topic is
+    assert cosine(intents._main_centre(vectors), signal) > cosine(vectors.mean(axis=0), signal)
+    names = intents.name_clusters(said, vectors, np.zeros(len(said), dtype=int), HashEmbedder())
+    assert "signal" in names[0].label or "drop" in names[0].label, names[0].label

@@ -1,9 +1,10 @@
 """Intent per call: the calls of a project are clustered by what their customers say (the mean
 embedding of the customer's opening utterances, the one saying why they call counting double,
 k-means) and each cluster is named the way topic models name topics: its most distinctive 1-3-word
-phrases by class TF-IDF, of which the one nearest the cluster's centre in embedding space becomes
-the label, as said in the calls ("signal drops at home", "cancel my contract"). An analyst can
-rename an intent or set one call's intent; re-clustering keeps analysts' and imported labels, and
+phrases by class TF-IDF, of which the one nearest the cluster's centre in embedding space (of its
+larger half, and weighted by how widely it is said: a mixed cluster is named after its main topic)
+becomes the label, as said in the calls ("signal drops at home", "cancel my contract"). An analyst
+can rename an intent or set one call's intent; re-clustering keeps analysts' and imported labels, and
 names a cluster after the analyst label at least half its calls carry. A configured LLM can propose
 a name (workbench.chat.naming), only when asked."""
 
@@ -219,23 +220,36 @@ def name_clusters(
 ) -> dict[int, ClusterName]:
     """Name each cluster of utterances (`texts`, their `vectors`, the cluster of each): candidates
     are its top phrases by class TF-IDF over 1-3-grams without stop words, as said in the
-    utterances; the label is the one nearest the cluster's centre (2-4 words preferred), no two
-    clusters (nor a `reserved` label) alike."""
+    utterances; the label is the one nearest the centre of the cluster's larger half, weighted by
+    how many utterances say it (2-4 words preferred), no two clusters (nor a `reserved` label) alike."""
     clusters = np.asarray(clusters)
     order = [c for c, _n in Counter(clusters.tolist()).most_common()]  # the biggest chooses first
-    centres = {c: _unit(vectors[clusters == c].mean(axis=0)) for c in order}
+    centres = {c: _main_centre(vectors[clusters == c]) for c in order}
     ranked = _ranked_phrases(texts, clusters, order)
     taken = {_words_key(label) for label in reserved}
     names = {}
     for c in order:
         members = np.flatnonzero(clusters == c)
         phrases = ranked[c]
-        scores = _closeness(phrases, centres[c], embedder, [texts[i] for i in members], vectors[members])
+        said = [texts[i] for i in members]
+        scores = _closeness(phrases, centres[c], embedder, said, vectors[members]) * _spread(phrases, said)
         label = _pick(phrases, scores, taken) or _fallback(phrases, taken)
         taken.add(_words_key(label))
         nearest = members[int(np.argmax(vectors[members] @ centres[c]))]
         names[c] = ClusterName(label, tuple(phrases[:SHOWN_PHRASES]), texts[nearest])
     return names
+
+
+def _main_centre(points: np.ndarray) -> np.ndarray:
+    """Where most of a cluster's utterances are: the centre of the larger of its two halves (2-means),
+    so that a cluster of two topics is named after the one more of its calls are about (a demo
+    cluster of connection problems with a few app crashes was "app keeps crashing" by the plain
+    centre). In a cluster of one topic the halves are alike."""
+    if len(points) < 2 * MIN_CALLS:
+        return _unit(points.mean(axis=0))
+    halves = KMeans(n_clusters=2, n_init=3, random_state=0).fit_predict(points)
+    larger = np.argmax(np.bincount(halves))
+    return _unit(points[halves == larger].mean(axis=0))
 
 
 def _ranked_phrases(texts: list[str], clusters: np.ndarray, order: list[int]) -> dict[int, list[str]]:
@@ -320,8 +334,23 @@ def _closeness(phrases: list[str], centre: np.ndarray, embedder: Embedder | None
     return _unit(placed) @ centre
 
 
+SPREAD = 0.5
+
+
+def _spread(phrases: list[str], texts: list[str]) -> np.ndarray:
+    """How widely each phrase is said: the utterances of `texts` that say it over the most that say
+    a phrase of as many words, to the power SPREAD. With the larger half's centre it names a cluster
+    of two topics after the one more of its calls are about."""
+    lowered = [t.lower() for t in texts]
+    said = np.array([sum(p.lower() in t for t in lowered) for p in phrases], dtype=float)
+    sizes = np.array([len(p.split()) for p in phrases])
+    widest = np.array([said[sizes == n].max() for n in sizes])  # among phrases as long: a word is
+    return (said / np.maximum(widest, 1)) ** SPREAD  # inside every phrase that holds it
+
+
 def _pick(phrases: list[str], scores: np.ndarray, taken: set) -> str | None:
-    """The phrase nearest the centre, 2-4 words preferred, that no other cluster has."""
+    """The best-scored phrase (near the centre, said widely), 2-4 words preferred, that no other
+    cluster has."""
     sized = np.array([len(p.split()) in PREFERRED_WORDS for p in phrases], dtype=bool)
     preferred = np.where(sized, scores, scores - (1 - PREFER) * np.abs(scores))
     for i in np.argsort(-preferred, kind="stable"):
