@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from workbench import text
 from workbench.chat import grounding, relevance
 from workbench.chat.providers import Extractive
 from workbench.chat.providers.base import Passage
@@ -39,7 +40,7 @@ def test_the_ranking_knows_what_kind_of_answer_is_asked():
     assert relevance.asks_for("In which year was the bridge built?") == "year"
     assert relevance.asks_for("When was it founded?") == "year"
     assert relevance.asks_for("Who designed the headquarters?") is None
-    assert relevance.without("The Brannock newt lays eggs.", frozenset({"brannock", "newt"})).split() == \
+    assert text.without("The Brannock newt lays eggs.", frozenset({"brannock", "newt"})).split() == \
         ["The", "lays", "eggs."]
 
 

@@ -38,6 +38,12 @@ def stem(word: str) -> str:
     return word
 
 
+def without(text: str, words: frozenset[str]) -> str:
+    """`text` with the words whose stem is in `words` taken out ("the Brannock newt lays eggs" without
+    {"brannock", "newt"}: "the lays eggs"): what a question asks once the subject it names is set aside."""
+    return re.sub(r"[A-Za-z0-9']+", lambda m: "" if stem(m.group(0).lower()) in words else m.group(0), text)
+
+
 def sentences(text: str) -> list[str]:
     """Sentences of a passage, markdown markers and line breaks tidied."""
     out = []

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench.text import SENTENCE, content_words, sentences, stem
+from workbench.text import SENTENCE, content_words, sentences, without
 
 if TYPE_CHECKING:
     from workbench.chat.providers.base import Passage
@@ -48,7 +48,6 @@ _ASKS_NUMBER = re.compile(
     r"|\bwhat (is the )?(number|length|height|population|size|area|depth|weight|age|price|fee|cost)\b"
 )
 _ASKS_YEAR = re.compile(r"\b(when|what year|which year|what date|which century|what century)\b")
-_WORD = re.compile(r"[A-Za-z0-9']+")
 # "How many days ..., and when is the refund paid?": two things asked, maybe answered in two places
 TWO_PARTS = re.compile(r",? and (when|where|who|what|which|how|in which|in what|is|are|does|do|can)\b|\?.+\?",
                        re.IGNORECASE)
@@ -123,11 +122,6 @@ def prose(text: str) -> list[str]:
             continue
         out += [s for s in sentences(part) if len(s.split()) >= MIN_WORDS and not s.isupper()]
     return out
-
-
-def without(text: str, words: frozenset[str]) -> str:
-    """`text` with the words whose stem is in `words` taken out."""
-    return _WORD.sub(lambda m: "" if stem(m.group(0).lower()) in words else m.group(0), text)
 
 
 def rank(question: str, passages: list[Passage], embedder: Embedder | None = None) -> Ranking:
