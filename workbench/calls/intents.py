@@ -64,6 +64,7 @@ PREFERRED_WORDS = range(2, 5)
 # a 2-4 word phrase wins over a one-word (or long) phrase nearer the centre unless that one scores
 # more than 1 / PREFER of it: "signal drops at home" over "signal"
 PREFER = 0.85
+SPREAD = 0.5  # how much how widely a phrase is said weighs beside its closeness (see _spread)
 SHOWN_PHRASES = 8
 
 
@@ -332,9 +333,6 @@ def _closeness(phrases: list[str], centre: np.ndarray, embedder: Embedder | None
     placed = np.stack([vectors[[i for i, t in enumerate(lowered) if p in t] or [0]].mean(axis=0)
                        for p in phrases])  # fmt: skip
     return _unit(placed) @ centre
-
-
-SPREAD = 0.5
 
 
 def _spread(phrases: list[str], texts: list[str]) -> np.ndarray:

@@ -61,7 +61,6 @@ class Scored:
     position: int  # the sentence's place in its passage
     text: str
     score: float
-    fit: float  # the score without the passage's relevance: how well the sentence itself answers
     meaning: float  # title-free cosine to the question (0 without an embedder)
     shared: frozenset[str]  # the question's content words it holds, the title's included
 
@@ -153,9 +152,8 @@ def rank(question: str, passages: list[Passage], embedder: Embedder | None = Non
         focus = asked - topics[p.number]
         covered = len(focus & words) / len(focus) if focus else 0.0
         fits = kind is not None and bool((_YEAR if kind == "year" else _NUMBER).search(s))
-        fit = weight * float(meaning) + (1 - weight) * covered + KIND * fits
-        score = fit + PASSAGE * getattr(p, "relevance", 1.0)
-        scored.append(Scored(p.number, i, s, round(score, 6), round(fit, 6), float(meaning),
-                             frozenset(asked & words)))
+        score = (weight * float(meaning) + (1 - weight) * covered + KIND * fits
+                 + PASSAGE * getattr(p, "relevance", 1.0))
+        scored.append(Scored(p.number, i, s, round(score, 6), float(meaning), frozenset(asked & words)))
     ranking.sentences = sorted(scored, key=lambda s: (-s.score, s.number, s.position))
     return ranking
