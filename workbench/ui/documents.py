@@ -68,7 +68,10 @@ def document_detail(ctx: Context, document_uuid: str) -> None:
     if doc["topics"]:
         st.markdown(markup.inert("**Topics** " + " · ".join(doc["topics"])))
     with st.expander(f"{len(doc['chunks'])} chunks"):
-        st.dataframe(doc["chunks"], hide_index=True, width="stretch", column_config={
+        paged = any(c["page_number"] is not None for c in doc["chunks"])  # a PDF's; text has no pages
+        st.dataframe(doc["chunks"], hide_index=True, width="stretch", column_order=[
+            c for c in ("chunk_index", "page_number", "section", "num_tokens", "content")
+            if c != "page_number" or paged], column_config={
             "chunk_index": st.column_config.NumberColumn("Chunk", format="%d"),
             "page_number": st.column_config.NumberColumn("Page", format="%d"),
             "section": "Section",
