@@ -63,12 +63,18 @@ def test_a_dataset_offers_its_columns_and_says_when_it_is_too_short(app):  # noq
     days = pl.date_range(date(2026, 1, 1), date(2026, 3, 1), eager=True)
     rows = pl.DataFrame({"when": [*days, *days], "store": ["north"] * 60 + ["south"] * 60,
                          "sales": [float(i % 7) for i in range(120)]})
+    one = pl.DataFrame({"when": days, "load": [float(i % 7) for i in range(60)]})
     with app.connect() as con:
         tabular.register_file(dan, con, from_env(), rows.write_csv().encode(), "Sales", filename="sales.csv")
+        tabular.register_file(dan, con, from_env(), one.write_csv().encode(), "Load", filename="load.csv")
     at = logged_in(app, "dan", PAGE)
     at.radio(key="fc.source").set_value("Dataset").run()
-    assert at.selectbox(key="fc.date").value == "when" and at.selectbox(key="fc.value").value == "sales"
-    at.selectbox(key="fc.series").set_value("store").run()
+    at.selectbox(key="fc.dataset").set_value("Load").run()  # one series: none suggested
+    assert at.selectbox(key="fc.series.Load").value is None and not at.warning
+    at.selectbox(key="fc.dataset").set_value("Sales").run()  # dates repeat once per store: suggested
+    assert at.selectbox(key="fc.date.Sales").value == "when"
+    assert at.selectbox(key="fc.value.Sales").value == "sales"
+    assert at.selectbox(key="fc.series.Sales").value == "store"
     assert not at.exception and not at.warning
     assert len(at.get("plotly_chart")) == 1
     at.number_input(key="fc.horizon.daily").set_value(60).run()

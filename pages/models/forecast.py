@@ -27,12 +27,13 @@ try:
     with ui.connection(reraise=True) as con:
         history, freq, interpolated = forecast.series(ctx, con, spec, end=end)
 except WorkbenchError as exc:
-    st.warning(f"{exc} Chat or import a usage log, or pick another metric, dataset or columns.")
+    st.warning(f"{exc} " + ("Pick the series column, aggregate to a frequency, or pick other columns."
+                            if "dataset" in spec else "Chat or import a usage log, or pick another metric."))
     st.stop()
 horizon = cols[1].number_input(f"Horizon ({freq.unit}s)", 1, forecast.MAX_HORIZON, freq.default_horizon,
                                key=f"fc.horizon.{freq.name}", help=f"How many {freq.unit}s to forecast.")
 fitted = frequency.fitting(freq, fm.shortest(history)[1], int(horizon))
-st.caption(f"{model_ui.frequency_note(freq, fitted, interpolated)} {model_ui.FORECAST_METHODS[method]}")
+st.caption(f"{model_ui.frequency_note(freq, fitted, interpolated)} {model_ui.method_note(method, freq)}")
 try:  # say before training when the history is too short for this horizon
     fm.windows_for(history, int(horizon), fitted)
 except WorkbenchError as exc:

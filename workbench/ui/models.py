@@ -266,11 +266,15 @@ def forecast_series(ctx: Context) -> dict:
     with ui.connection() as con:
         profile = tabular.profile(ctx, con, name)
     hints = profile["suggestions"]
-    spec = {"dataset": name, "date_col": cols[1].selectbox("Date", hints["date_columns"], key="fc.date"),
-            "value_col": cols[2].selectbox("Value", hints["value_columns"], key="fc.value")}
+    # each dataset keeps its own column pickers: a keyed widget keeps its value when its options
+    # change, so one set of keys would carry the last dataset's choice over the next one's suggestion
+    spec = {"dataset": name,
+            "date_col": cols[1].selectbox("Date", hints["date_columns"], key=f"fc.date.{name}"),
+            "value_col": cols[2].selectbox("Value", hints["value_columns"], key=f"fc.value.{name}")}
     others = [c["name"] for c in profile["columns"] if c["name"] not in spec.values()]
     named = [c for c in hints["series_columns"] if c in others]  # dates repeat, once per name: series
-    spec["series_col"] = cols[0].selectbox("Series column (optional)", [None, *others], key="fc.series",
+    spec["series_col"] = cols[0].selectbox("Series column (optional)", [None, *others],
+                                           key=f"fc.series.{name}",
                                            index=others.index(named[0]) + 1 if named else 0,
                                            format_func=lambda c: c or "(one series)")
     spec["aggregate"] = cols[1].selectbox(
@@ -282,6 +286,14 @@ def forecast_series(ctx: Context) -> dict:
         st.info(f"{name} has no date column or no numeric column to forecast: pick another dataset.")
         st.stop()
     return spec
+
+
+def method_note(method: str, freq: Frequency) -> str:
+    """What the method does, said for this series' frequency (AutoETS sits out only hourly data)."""
+    if method == "auto" and freq.name != "hourly":
+        return ("Backtests every method but AutoARIMA over rolling origins and keeps the one with the"
+                " lowest MASE.")
+    return FORECAST_METHODS[method]
 
 
 def frequency_note(freq: Frequency, fitted: Frequency, interpolated: int) -> str:
@@ -331,12 +343,15 @@ def forecast_result(ctx: Context, result: dict) -> None:
         pl.col("method").replace_strict(METHOD_NAMES, default=pl.col("method")))
     overall = backtest.filter(pl.col("window") == "all").drop("window", "cutoff")
     overall = overall.sort("mase", nulls_last=True)
-    # errors in the series' own unit, with thousands separators; MASE and sMAPE to three decimals
-    shown = LABELS | {key: st.column_config.NumberColumn(METRIC_NAMES[key], format=fmt)
-                      for key, fmt in (("mae", "localized"), ("smape", "%.2f"), ("mase", "%.3f"))}
-    st.dataframe(overall, hide_index=True, column_config=shown)
+    # the cards' order and precision: MASE, sMAPE and MAE (in the series' own unit) to three decimals
+    shown = LABELS | {key: st.column_config.NumberColumn(METRIC_NAMES[key], format="%.3f")
+                      for key in ("mase", "smape", "mae")}
+    order = ["method", "mase", "smape", "mae"]
+    st.dataframe(overall.select(*order, pl.exclude(order)), hide_index=True, column_config=shown)
     with st.expander("Each window"):
-        st.dataframe(backtest.filter(pl.col("window") != "all"), hide_index=True, column_config=shown)
+        windows = backtest.filter(pl.col("window") != "all")
+        st.dataframe(windows.select("window", "cutoff", *order, pl.exclude("window", "cutoff", *order)),
+                     hide_index=True, column_config=shown)
     ui.exports(backtest, f"{result['name']}-backtest", key="fc.backtest.x")
 
 
