@@ -203,13 +203,16 @@ def test_administration_page_creates_a_key_shown_once_then_revokes_it(app):  # n
     assert at.title[0].value == "API keys" and not at.error
     name = next(t for t in at.text_input if t.label == "Name of a new key")
     name.input("support-bot")
+    next(s for s in at.selectbox if s.label == "Role").set_value("reporter")
     next(b for b in at.button if b.label == "Create key").click().run()
     shown = [c.value for c in at.code if c.value.startswith(api_keys.API_KEY_PREFIX)]
     assert len(shown) == 1 and not at.exception
     with app.connect() as con:
-        assert api_keys.verify_api_key(con, shown[0])["org_name"] == "Northwind Mobile"
+        acting = api_keys.verify_api_key(con, shown[0])
+        assert acting.org_name == "Northwind Mobile" and acting.permissions == {"usage:ingest"}
     at.run()
     assert not [c.value for c in at.code if c.value.startswith(api_keys.API_KEY_PREFIX)]  # shown once
+    assert any("support-bot · reporter · created" in m.value and "by alice" in m.value for m in at.markdown)
     next(b for b in at.button if b.label == "Revoke").click().run()
     assert any("Revoked support-bot" in s.value for s in at.success)
     at.switch_page("pages/admin/audit.py").run()

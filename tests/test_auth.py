@@ -148,7 +148,7 @@ def test_api_key_lifecycle(org):
         key = created["key"]
         stored = con.execute("SELECT key_hash, key_prefix FROM api_keys").fetchall()
         assert all(key not in row[0] for row in stored)  # only the hash is kept
-        assert api_keys.verify_api_key(con, key)["org_name"] == "Acme"
+        assert api_keys.verify_api_key(con, key).org_name == "Acme"
         listed = api_keys.list_api_keys(admin, con)
         assert [k["name"] for k in listed] == ["support-bot"] and listed[0]["last_used_at"]
         assert "key" not in listed[0]

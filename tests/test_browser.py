@@ -37,7 +37,7 @@ def server(tmp_path_factory, demo_home):
            "WORKBENCH_EMBEDDING_BACKEND": "hash"}
     # the app logs to a file: a pipe nobody drains would block it once full
     log = (tmp_path_factory.mktemp("browser-log") / "app.log").open("w")
-    proc = subprocess.Popen([WORKBENCH, "serve", "--port", str(port)], env=env, stdout=log,
+    proc = subprocess.Popen([WORKBENCH, "serve", "--no-api", "--port", str(port)], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -81,11 +81,11 @@ def log_in(browser, url: str, username: str, password: str = "workbench-demo"):
     return page
 
 
-ANALYST_NAV = ["Home", "Chat", "SQL console", "Documents", "Search documents", "Upload documents",
+ANALYST_NAV = ["Home", "Chat", "SQL console", "Projects", "Documents", "Search documents", "Upload documents",
                "Code repositories", "Calls", "Search calls", "Import calls", "QA pairs", "Datasets",
                "My account"]
-VIEWER_NAV = ["Home", "Chat", "Documents", "Search documents", "Code repositories", "Calls", "Search calls",
-              "QA pairs", "My account"]
+VIEWER_NAV = ["Home", "Chat", "Projects", "Documents", "Search documents", "Code repositories", "Calls",
+              "Search calls", "QA pairs", "My account"]
 
 
 def nav_labels(page) -> list[str]:

@@ -282,7 +282,7 @@ def test_app_and_cli_lock_messages_and_a_kill_during_an_ingest_in_the_app(env, d
 
     # 1. `workbench serve` while a CLI import holds the database: the message, then exit 1
     holder = start_paused(env, "workbench.calls.metrics:refresh:1", tmp_path / "held-1", *holding)
-    started = run(env, "serve", "--port", str(port), timeout=60)
+    started = run(env, "serve", "--no-api", "--port", str(port), timeout=60)
     kill(holder)
     assert started.returncode == 1 and "Traceback" not in started.stderr
     assert f"in use by a workbench command (pid {holder.pid}: workbench calls import" in started.stderr
@@ -290,7 +290,7 @@ def test_app_and_cli_lock_messages_and_a_kill_during_an_ingest_in_the_app(env, d
     # 2. the app, its first ingest to pause inside its write transaction
     app_env = {**env, "WORKBENCH_PAUSE": "workbench.documents.ingest:_meter:1",
                "WORKBENCH_PAUSE_MARKER": str(tmp_path / "app-paused")}
-    app = subprocess.Popen([WORKBENCH, "serve", "--port", str(port)], env=app_env,
+    app = subprocess.Popen([WORKBENCH, "serve", "--no-api", "--port", str(port)], env=app_env,
                            stdout=(tmp_path / "app.log").open("w"), stderr=subprocess.STDOUT)
     try:
         with playwright.sync_playwright() as p:

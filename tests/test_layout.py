@@ -21,6 +21,7 @@ LAYERS = [
     {"sql_console"},
     {"chat"},
     {"ops"},
+    {"api"},
     {"ui", "cli"},
     {"__main__"},
 ]

@@ -14,7 +14,7 @@ SEED_004 = {"chat:use", "documents:create", "documents:read", "documents:update"
 WORKBENCH = {"projects:read", "projects:write", "calls:read", "calls:import", "qa:read",
              "qa:write", "datasets:read", "datasets:write", "usage:read", "models:read",
              "models:train", "models:promote", "sql:query", "prompts:manage", "prices:manage",
-             "keys:manage", "org:manage"}
+             "keys:manage", "org:manage", "usage:ingest"}
 ALL = SEED_004 | WORKBENCH
 
 EXPECTED = {
@@ -30,6 +30,7 @@ EXPECTED = {
     "manager": {"chat:use", "documents:read", "explain:view", "metering:read", "usage:read",
                 "projects:read", "calls:read", "qa:read", "models:read"},
     "viewer": {"chat:use", "documents:read", "projects:read", "calls:read", "qa:read"},
+    "reporter": {"usage:ingest"},  # an API key's role only
 }
 
 
@@ -58,10 +59,18 @@ def test_permission_names_are_resource_action(store):
     assert all(len(n.split(":")) == 2 for n in names)
 
 
-@pytest.mark.parametrize("role", list(EXPECTED))
+@pytest.mark.parametrize("role", users.ROLES)
 @pytest.mark.parametrize("permission", sorted(ALL))
 def test_role_permission_matrix(contexts, role, permission):
     assert contexts[role].can(permission) == (permission in EXPECTED[role])
+
+
+def test_an_api_keys_reporter_role_may_only_report_calls(store):
+    with store.connect() as con:
+        granted = {r[0] for r in con.execute(
+            "SELECT p.name FROM role_permissions rp JOIN roles r ON r.id = rp.role_id"
+            " JOIN permissions p ON p.id = rp.permission_id WHERE r.name = 'reporter'").fetchall()}
+    assert granted == EXPECTED["reporter"]
 
 
 @pytest.mark.parametrize("role", ["data_scientist", "analyst", "manager", "viewer"])

@@ -111,7 +111,7 @@ def test_no_secret_reaches_logs_errors_exports_the_database_or_mlflow(world, cap
             with pytest.raises(WorkbenchError) as failed:
                 auth.login(con, username, password)
             messages.append(str(failed.value))
-        assert api_keys.verify_api_key(con, api_key)["org_name"] == "Northwind Mobile"
+        assert api_keys.verify_api_key(con, api_key).org_name == "Northwind Mobile"
         with pytest.raises(WorkbenchError) as refused:
             api_keys.verify_api_key(con, api_key[:-1] + ("A" if api_key[-1] != "A" else "B"))
         messages.append(str(refused.value))

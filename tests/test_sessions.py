@@ -92,8 +92,8 @@ def test_a_demoted_user_sees_the_smaller_navigation_and_is_refused_the_old_pages
     assert [t.value for t in at.title] == ["Northwind Mobile"]
     assert not any(b.key == "churn.train" for b in at.button)
     assert [p.title for p in ui.visible_pages(at.session_state["ctx"])] == [
-        "Home", "Chat", "Documents", "Search documents", "Code repositories", "Calls", "Search calls",
-        "QA pairs", "My account"]
+        "Home", "Chat", "Projects", "Documents", "Search documents", "Code repositories", "Calls",
+        "Search calls", "QA pairs", "My account"]
     stale = ctx_of(app, "dan")
     direct = AppTest.from_file(str(ROOT / "pages" / "models" / "churn.py"), default_timeout=30)
     direct.session_state["ctx"] = stale.__class__(**{**stale.__dict__, "roles": frozenset({"data_scientist"}),

@@ -100,7 +100,7 @@ def test_changes_across_tenants_are_refused_and_change_nothing(demo_copy):
         assert con.execute("SELECT count(*), sum(hash(password_hash)) FROM users").fetchone() \
             == before
         assert api_keys.list_api_keys(alice, con) == []
-        assert api_keys.verify_api_key(con, key["key"])["org_name"] == "Helio Cloud"
+        assert api_keys.verify_api_key(con, key["key"]).org_name == "Helio Cloud"
 
 
 def test_another_organisations_ids_answer_as_unknown_ones_do(demo_copy):

@@ -31,6 +31,8 @@ ENV = {
     "embedding_backend": ("WORKBENCH_EMBEDDING_BACKEND",
                           "Embedding encoder: auto, fp32, bf16, onnx-int8, onnx-fp32, or hash (tests)."),
     "ann_min_rows": ("WORKBENCH_ANN_MIN_ROWS", "Chunks before a vector (ANN) index is built."),
+    "api_address": ("WORKBENCH_API_ADDRESS", "Address the HTTP API listens on (`workbench api`)."),
+    "api_port": ("WORKBENCH_API_PORT", "Port of the HTTP API."),
     "backup_key": ("WORKBENCH_BACKUP_KEY",
                    "Secret that signs backups and is required to restore them (kept outside the backup)."),
 }
@@ -62,6 +64,8 @@ class Settings:
     embedding_model: str = ""
     embedding_backend: str = "auto"
     ann_min_rows: int = 10_000
+    api_address: str = "127.0.0.1"
+    api_port: int = 8502
     backup_key: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:

@@ -47,7 +47,7 @@ def record(
     """Write one audit entry for the acting user, in the caller's transaction."""
     con.execute(
         "INSERT INTO audit_log (org_id, actor_id, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
-        [ctx.org_id, ctx.user_id, ctx.username, action, target, json.dumps(_clean(detail), default=str)],
+        [ctx.org_id, ctx.user_id, ctx.actor, action, target, json.dumps(_clean(detail), default=str)],
     )
 
 

@@ -23,6 +23,14 @@ class Context:
     # Derived from the password hash (as Django's session auth hash): a password change or an admin
     # reset changes it, which ends every session opened with the old password.
     session_stamp: str = ""
+    # An API request acts as the key's creator with the key's role: `via` names the key ("key
+    # wbk_AbCdEf"), and the audit log records it beside the user.
+    via: str = ""
+
+    @property
+    def actor(self) -> str:
+        """Who acted, as the audit log writes it: the user, and the API key when one was used."""
+        return f"{self.username} ({self.via})" if self.via else self.username
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions or "admin:full" in self.permissions

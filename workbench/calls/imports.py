@@ -41,7 +41,7 @@ def import_calls(
         raise InvalidInput("Name the project the calls belong to (--project).")
     parsed = transcripts.read_calls(filename, data, max_mb)
     with wb.store.connect() as con, atomic(con):
-        project_id = projects.project_id_of(ctx, con, project)
+        project_id = projects.writable_project_id(ctx, con, project)  # an archived one takes none
         result = _write(con, project_id, parsed) | {"file": filename, "project": project}
     if result["updated_ids"]:  # the updated calls' old utterance vectors are stale now
         call_search.forget_calls(wb.vectors, result["updated_ids"])

@@ -147,10 +147,10 @@ def delete_pair(ctx: Context, wb: Workbench, pair_uuid: str) -> dict:
 
 
 def _project(ctx: Context, con: duckdb.DuckDBPyConnection, project: str) -> int:
-    project_id = projects.project_id_of(ctx, con, project)
-    if project_id is None:
+    """The project new pairs go to; an archived project takes none."""
+    if not project:
         raise InvalidInput("Choose the project the QA pairs belong to.")
-    return project_id
+    return projects.writable_project_id(ctx, con, project)
 
 
 # --- import and extraction -------------------------------------------------------------------

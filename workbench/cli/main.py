@@ -6,7 +6,10 @@ organisation. Errors print one line on stderr and exit non-zero.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import click
 from workbench import home
 from workbench.accounts import auth, organisations, users
 from workbench.cli import admin as _admin
+from workbench.cli import api as _api
 from workbench.cli import backup as _backup
 from workbench.cli import calls as _calls
 from workbench.cli import chat as _chat
@@ -26,6 +30,7 @@ from workbench.cli import indexing as _indexing
 from workbench.cli import legacy as _legacy
 from workbench.cli import models as _models
 from workbench.cli import prices as _prices
+from workbench.cli import projects as _projects
 from workbench.cli import sql as _sql
 from workbench.cli import usage as _usage
 from workbench.cli.common import emit, json_option, load_settings, open_store
@@ -80,8 +85,10 @@ def init(org, admin_user, email, password_stdin, as_json) -> None:
 @main.command()
 @click.option("--port", default=8501, show_default=True)
 @click.option("--address", default="127.0.0.1", show_default=True)
-def serve(port, address) -> None:
-    """Start the Streamlit app (headless) on the data home."""
+@click.option("--api/--no-api", default=True, show_default=True,
+              help="Also serve the HTTP API (WORKBENCH_API_ADDRESS and WORKBENCH_API_PORT).")
+def serve(port, address, api) -> None:
+    """Start the Streamlit app (headless) on the data home, and the HTTP API beside it."""
     cfg = load_settings()
     home.init(cfg)
     app = Path(__file__).resolve().parent.parent.parent / "app.py"
@@ -91,15 +98,28 @@ def serve(port, address) -> None:
            # no file watcher: it unloads changed modules in the middle of other sessions' runs
            "--server.fileWatcherType", "none",
            "--server.maxUploadSize", str(cfg.upload_max_mb)]
+    env = {**os.environ, "WORKBENCH_HOME": str(cfg.home)}
+    if api:  # its own process: it says where it listens, and stops when the app stops
+        subprocess.Popen([sys.executable, "-m", "workbench", "api"], env=env, preexec_fn=_die_with_parent)
     click.echo(f"Workbench on http://{address}:{port} (data home {cfg.home})")
     sys.stdout.flush()
     # become Streamlit (no child process): a stop signal to this pid then stops the app itself
-    os.execve(sys.executable, cmd, {**os.environ, "WORKBENCH_HOME": str(cfg.home)})
+    os.execve(sys.executable, cmd, env)
+
+
+def _die_with_parent() -> None:
+    """In the API's process before it starts: end it when its parent (the app) ends (Linux)."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 # Each command group lives in its own module; they import cli.common, never this module.
 for _command in (
     _admin.user,
+    _api.api_command,
+    _api.key_group,
     _admin.audit_command,
     _backup.backup_command,
     _backup.restore_command,
@@ -120,6 +140,7 @@ for _command in (
     _models.models_group,
     _models.mlflow_ui_command,
     _prices.prices_group,
+    _projects.project_group,
     _sql.sql_command,
     _usage.usage_group,
 ):

@@ -1,5 +1,5 @@
 """Document records (seed 004's model): listing, detail, and deletes that take the file, the
-chunks and the vectors with the row. Ingest lives in `ingest.py`."""
+chunks and the vectors with the row (a document's, a user's, a project's). Ingest lives in `ingest.py`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from workbench.accounts import audit, users
+from workbench.accounts import audit, projects, users
 from workbench.accounts import cascade as relations
 from workbench.accounts.context import Context
 from workbench.db import atomic, fetch_dicts, fetch_one
@@ -184,4 +184,41 @@ def delete_user(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, *, 
         audit.record(ctx, con, "user.delete", username, rows=sum(deleted.values()))
     for table, n in purged.items():
         deleted[table] = deleted.get(table, 0) + n
+    return deleted
+
+
+def delete_project(ctx: Context, con: duckdb.DuckDBPyConnection, project: str, *, settings=None,
+                   vectors=None) -> dict[str, int]:
+    """Delete a project with what it holds (calls, utterances, intents, QA pairs, datasets,
+    documents and their chunks, budgets; conversations and metering stay and lose the link) in one
+    transaction with its audit entry; then, with a vector store and settings, the vectors of its
+    documents, QA pairs and utterances, and its document and dataset files. Only its owner or an
+    admin may. Returns the rows deleted per table. It lives here, above accounts, to purge vectors."""
+    from workbench.calls import search as call_search  # LanceDB: loaded only when a project goes
+    from workbench.models import tabular
+
+    row = projects.managed_project(ctx, con, project)
+    held = projects.get_project(ctx, con, row["uuid"])
+    call_ids = [r[0] for r in con.execute("SELECT id FROM calls WHERE project_id = ?",
+                                          [row["id"]]).fetchall()]
+    files = [r[0] for r in con.execute("SELECT file_path FROM documents WHERE project_id = ? AND"
+                                       " file_path IS NOT NULL", [row["id"]]).fetchall()]
+    datasets = fetch_dicts(con, "SELECT name, file_path FROM datasets WHERE project_id = ?", [row["id"]])
+    with atomic(con):
+        deleted = relations.delete_cascade(con, "projects", "id = ?", [row["id"]])
+        audit.record(ctx, con, "project.delete", row["name"], uuid=row["uuid"], owner=row["owner"],
+                     **{key: held[key] for key, _one, _many in projects.CONTENTS},
+                     rows=sum(deleted.values()))
+    # after the commit, what a rollback could not bring back (a crash here leaves what doctor repairs)
+    if vectors is not None:
+        vectors.delete(f"project_id = {int(row['id'])}")  # its documents' chunks and its QA pairs
+        call_search.forget_calls(vectors, call_ids)
+    if settings is not None:
+        for path in files:
+            (settings.home / path).unlink(missing_ok=True)
+        for dataset in datasets:
+            try:
+                tabular.dataset_path(ctx, con, dataset, settings).unlink(missing_ok=True)
+            except NotAllowed:  # a file outside the organisation's folder is left alone (delete_dataset)
+                pass
     return deleted

@@ -36,19 +36,23 @@ DATASET_LABELS = {"name": "Name", "project": "Project", "source_type": "Source",
                   "num_rows": "Rows", "created_by": "Created by", "created_at": "Created"}
 
 
-def project_names(ctx: Context) -> list[str]:
-    """The organisation's project names (none when the user may not read projects)."""
+def project_names(ctx: Context, chosen: str | None = None) -> list[str]:
+    """The organisation's active project names, and `chosen` if it is an archived one (a choice
+    made before it was archived stays); none when the user may not read projects."""
     if not ctx.can("projects:read"):
         return []
     with ui.connection() as con:
-        return [p["name"] for p in projects.list_projects(ctx, con)]
+        rows = projects.list_projects(ctx, con, include_archived=chosen is not None)
+    return list(dict.fromkeys(p["name"] for p in rows if not p["archived"] or p["name"] == chosen))
 
 
 def project_picker(ctx: Context, key: str, *, everything: bool = True, where=st) -> str | None:
     """A project selectbox (with "all projects" when `everything`) that starts at the project the
-    user last chose on a Calls page, so that the choice follows them from page to page."""
-    options = [None, *project_names(ctx)] if everything else project_names(ctx)
+    user last chose on a Calls page, so that the choice follows them from page to page. Archived
+    projects are left out, unless one is the choice already made."""
     state = st.session_state
+    names = project_names(ctx, state.get(key) or state.get(KEPT_PROJECT))
+    options = [None, *names] if everything else names
     if key not in state and KEPT_PROJECT in state and state[KEPT_PROJECT] in options:
         state[key] = state[KEPT_PROJECT]
     return where.selectbox("Project", options, format_func=lambda p: p or "all projects", key=key,

@@ -27,17 +27,19 @@ magic bytes); one row per call, at most 500 MB. Column names are matched case-in
                   embedding tokens.
     latency_ms    optional, >= 0.
     status        ok (default) or error.
-    project       optional project name (or UUID) in the organisation.
+    project       optional project name (or UUID) in the organisation; not an archived one.
     currency      optional; must be USD.
     cost          ignored (alias cost_usd): every call is priced from the catalogue.
 
 Every problem names its data row (1-based) and column; the first 50 are reported and nothing is
 written. Fixes that need no decision (model casing, provider prefixes, zones) are applied and
-reported as notes.
+reported as notes. The same rows also arrive over the API, as JSON batches and OpenTelemetry spans
+(`telemetry`): `record_calls` is the validation and insert both paths share.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,6 +84,7 @@ __all__ = [  # read_log and the column constants live in usage_log and stay impo
     "check_size",
     "import_usage",
     "read_log",
+    "record_calls",
 ]
 
 MAX_MB = 500
@@ -103,6 +106,7 @@ COLUMNS = (
     "currency",
     "cost",
 )
+_recording = threading.Lock()  # see record_calls
 _INSERTED = (
     "org_id, user_id, project_id, provider, model, operation_type, prompt_tokens, completion_tokens,"
     " cached_tokens, embedding_tokens, total_tokens, latency_ms, status, created_at, external_id"
@@ -128,8 +132,30 @@ def import_usage(
     check_size(name, len(data), max_mb)
     if timezone:
         check_zone(timezone)
-    raw = read_log(name, data)
-    with atomic(con):
+    result = record_calls(ctx, con, name, read_log(name, data), "admin:full", timezone=timezone, now=now)
+    return {"file": name, **result, "seconds": round(time.perf_counter() - started, 2)}
+
+
+def record_calls(
+    ctx: Context,
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    raw: pl.DataFrame,
+    permission: str,
+    *,
+    timezone: str | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """The core every way of reporting calls shares (a file here, an API batch or OpenTelemetry
+    spans in `telemetry`): check `permission` (the one the caller's path needs), validate the rows
+    of a usage log as `read_log` gives them, and insert the new ones, priced and rolled up, in one
+    transaction. Returns rows, skipped_existing, unpriced and notes; raises ImportReport, under
+    `name`, naming every bad row, having written nothing. One recording at a time per process, so
+    that two requests carrying the same ids (an exporter's retry racing its original) never both
+    find them new: a process-wide lock suffices, as only the process holding the database file
+    writes to it (the lock covers the transaction unless the caller holds one open)."""
+    ctx.require(permission)
+    with _recording, atomic(con):
         batch, notes = _validate(name, raw, _lookups(ctx, con), timezone, as_utc(now))
         result = _insert(con, ctx.org_id, batch)
     if result["unpriced"]:
@@ -137,7 +163,7 @@ def import_usage(
             f"{result['unpriced']:,} calls have no catalogue price (cost shown as unpriced);"
             " add the models to the price catalogue and recompute."
         )
-    return {"file": name, **result, "notes": notes, "seconds": round(time.perf_counter() - started, 2)}
+    return {**result, "notes": notes}
 
 
 def check_size(filename: str, size: int, max_mb: int = MAX_MB) -> None:
@@ -163,6 +189,7 @@ class _Lookups:
     org_name: str
     users: dict[str, int]  # lower-cased username and email -> id
     projects: dict[str, int]  # lower-cased name and UUID -> id
+    archived: frozenset[int]  # projects that take no new calls
     patterns: list[tuple[str, str]]  # (provider, match_pattern) of the catalogue
     local_zone: str  # the server's zone: llm_calls.created_at is local time
 
@@ -176,19 +203,23 @@ def _lookups(ctx: Context, con: duckdb.DuckDBPyConnection) -> _Lookups:
         if email:
             users.setdefault(email.strip().lower(), user_id)
     projects: dict[str, int] = {}
-    for project_id, name, uuid in con.execute(  # the acting user's own project wins a shared name
-        "SELECT id, name, uuid::VARCHAR FROM projects WHERE org_id = ? ORDER BY owner_id = ? DESC, id",
+    archived = set()
+    for project_id, name, uuid, is_archived in con.execute(  # the user's own project wins a shared name
+        "SELECT id, name, uuid::VARCHAR, archived_at IS NOT NULL FROM projects WHERE org_id = ?"
+        " ORDER BY owner_id = ? DESC, id",
         [ctx.org_id, ctx.user_id],
     ).fetchall():
         projects.setdefault(name.strip().lower(), project_id)
         projects[uuid] = project_id
+        if is_archived:
+            archived.add(project_id)
     patterns = con.execute(
         "SELECT DISTINCT provider, lower(match_pattern) FROM model_prices"
         " WHERE (org_id IS NULL OR org_id = ?) AND match_pattern <> '*'",
         [ctx.org_id],
     ).fetchall()
     zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
-    return _Lookups(ctx.org_id, ctx.org_name, users, projects, patterns, zone)
+    return _Lookups(ctx.org_id, ctx.org_name, users, projects, frozenset(archived), patterns, zone)
 
 
 def _validate(
@@ -216,7 +247,7 @@ def _validate(
         "user_id": _lookup(
             raw, "user", look.users, f"not a user of {look.org_name}", problems, required=True
         ),
-        "project_id": _lookup(raw, "project", look.projects, f"no such project in {look.org_name}", problems),
+        "project_id": _project(raw, look, problems),
         "provider": provider,
         "model": model,
         "operation_type": operation,
@@ -327,6 +358,19 @@ def _lookup(
     if required:
         problems.rows(key.is_null(), column, "missing")
     problems.rows(key.is_not_null() & found.is_null(), column, f"{{}} is {unknown}", raw[column])
+    return found
+
+
+def _project(raw: pl.DataFrame, look: _Lookups, problems: Problems) -> pl.Series:
+    """The project each row names; an archived one takes no new calls."""
+    found = _lookup(raw, "project", look.projects, f"no such project in {look.org_name}", problems)
+    if look.archived:
+        problems.rows(
+            found.is_in(list(look.archived)),
+            "project",
+            "{} is archived, so nothing can be added to it: unarchive it first",
+            raw["project"],
+        )
     return found
 
 
