@@ -5,6 +5,7 @@ the real SDK's OTLP exporter in a separate process, documents and search, errors
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import os
 import shutil
@@ -373,7 +374,7 @@ def test_projects_are_created_renamed_archived_and_deleted_only_with_a_confirmat
     uuid = made.json()["uuid"]
     assert api.call("POST", "/v1/projects", key="alice-viewer", json={"name": "Nope"}).status_code == 403
     clash = api.call("POST", "/v1/projects", key="alice-analyst", json={"name": "API desk"})
-    assert clash.status_code == 400 and "already" in clash.json()["error"]["message"]
+    assert clash.status_code == 409 and "already" in clash.json()["error"]["message"]
     renamed = api.call("PATCH", f"/v1/projects/{uuid}", key="alice-analyst", json={"name": "API line"})
     assert renamed.json()["name"] == "API line"
     assert api.call("PATCH", f"/v1/projects/{uuid}", key="alice-analyst", json={"archived": True}).json()[
@@ -401,6 +402,31 @@ def test_projects_are_created_renamed_archived_and_deleted_only_with_a_confirmat
     assert unconfirmed.status_code == 400 and "confirm=API line" in unconfirmed.json()["error"]["message"]
     gone = api.call("DELETE", f"/v1/projects/{uuid}?confirm=API line", key="alice-analyst")
     assert gone.status_code == 200 and api.call("GET", f"/v1/projects/{uuid}").status_code == 404
+
+
+def test_bodies_past_the_limit_are_refused_however_they_are_sent(api):
+    protobuf = {"Content-Type": "application/x-protobuf"}
+    chunked = api.call("POST", "/v1/traces", key="alice-reporter", headers=protobuf,
+                       data=(b"x" * 65536 for _ in range(40)))  # 2.5 MB, no Content-Length
+    assert chunked.status_code == 413 and "limit is 1 MB" in chunked.json()["error"]["message"]
+    bomb = gzip.compress(b"\0" * 5 * 2**20)  # a few KB that inflate to 5 MB
+    inflated = api.call("POST", "/v1/traces", key="alice-reporter", data=bomb,
+                        headers={**protobuf, "Content-Encoding": "gzip"})
+    assert inflated.status_code == 413 and "uncompressed" in inflated.json()["error"]["message"]
+    unsent = api.call("POST", "/v1/usage/calls", key=None, data=(b"[" * 65536 for _ in range(40)),
+                      headers={"Content-Type": "application/json"})
+    assert unsent.status_code == 413  # refused before the key is even read
+
+
+def test_a_streamed_question_is_refused_before_it_streams(api):
+    theirs = api.client("hannah-admin").chat.completions.create(
+        model="workbench-documents", messages=[{"role": "user", "content": "Hello?"}]
+    ).model_extra["workbench"]["conversation_id"]
+    with pytest.raises(openai.NotFoundError):  # another organisation's conversation: 404, no stream
+        api.client().chat.completions.create(
+            model="workbench-documents", stream=True, messages=[{"role": "user", "content": "And now?"}],
+            extra_body={"workbench": {"conversation_id": theirs}},
+        )
 
 
 def test_repeated_bad_keys_from_one_address_are_slowed_down(api):  # last: it blocks this address a minute

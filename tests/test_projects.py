@@ -19,7 +19,7 @@ from workbench.calls import imports as calls
 from workbench.calls import search as call_search
 from workbench.cli.main import main
 from workbench.documents import records
-from workbench.errors import InvalidInput, NotAllowed, NotFound
+from workbench.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from workbench.ops import doctor
 
 CARE, RETENTION = "Customer care line", "Retention desk"  # anna's projects in the demo
@@ -73,7 +73,7 @@ def test_create_is_audited_and_names_are_unique_per_owner(wb):
     with wb.store.connect() as con:
         made = projects.create_project(arthur, con, f"  {CARE} ", " Second line ")
         assert made["name"] == CARE  # anna has one by that name; names are unique per owner
-        with pytest.raises(InvalidInput, match="You already have a project named"):
+        with pytest.raises(Conflict, match="You already have a project named"):
             projects.create_project(anna, con, CARE)
         with pytest.raises(InvalidInput, match="needs a name"):
             projects.create_project(anna, con, "   ")
@@ -86,9 +86,9 @@ def test_rename_by_owner_or_admin_only_and_never_onto_a_name_the_owner_has(wb):
     with wb.store.connect() as con:
         with pytest.raises(NotAllowed, match="Only anna, who owns 'Retention desk', or an admin"):
             projects.rename_project(arthur, con, RETENTION, "Mine now")
-        with pytest.raises(InvalidInput, match="You already have a project named 'Customer care line'"):
+        with pytest.raises(Conflict, match="You already have a project named 'Customer care line'"):
             projects.rename_project(anna, con, RETENTION, CARE)
-        with pytest.raises(InvalidInput, match="anna already has a project named 'Customer care line'"):
+        with pytest.raises(Conflict, match="anna already has a project named 'Customer care line'"):
             projects.rename_project(alice, con, RETENTION, CARE)
         assert projects.rename_project(anna, con, RETENTION, "Retention")["name"] == "Retention"
         assert projects.rename_project(alice, con, "Retention", "Win-back")["name"] == "Win-back"
@@ -167,8 +167,11 @@ def test_delete_takes_rows_vectors_and_files_and_leaves_no_orphans(wb):
         with pytest.raises(NotAllowed):  # a manager reads projects, never deletes one
             records.delete_project(ctx_of(wb.store, "mike"), con, CARE, settings=wb.settings,
                                    vectors=wb.vectors)
+        with pytest.raises(NotAllowed, match="holds 10 documents that others uploaded: only an admin"):
+            records.delete_project(ctx_of(wb.store, "anna"), con, CARE, settings=wb.settings,  # her own,
+                                   vectors=wb.vectors)  # but not what others put in it
         assert held(wb, CARE) == before
-        deleted = records.delete_project(ctx_of(wb.store, "anna"), con, CARE, settings=wb.settings,
+        deleted = records.delete_project(ctx_of(wb.store, "alice"), con, CARE, settings=wb.settings,
                                          vectors=wb.vectors)
         gone = ("projects", "calls", "utterances", "qa_pairs", "documents", "datasets", "budgets")
         assert [deleted[t] for t in gone] == [1, 100, before["utterances"], 84, 12, 1, 1]
@@ -262,7 +265,9 @@ def test_project_delete_asks_first(demo_copy):
             " undone.") in declined.stderr and "Nothing deleted." in declined.stderr
     not_owner = cli(demo_copy, "project", "delete", CARE, "--as", "arthur", "--yes")
     assert not_owner.exit_code == 1 and "Only anna" in not_owner.stderr
-    done = cli(demo_copy, "project", "delete", CARE, "--as", "anna", stdin="y\n")
+    theirs = cli(demo_copy, "project", "delete", CARE, "--as", "anna", "--yes")  # others' documents in it
+    assert theirs.exit_code == 1 and "only an admin may delete it with them" in theirs.stderr
+    done = cli(demo_copy, "project", "delete", CARE, "--as", "alice", stdin="y\n")
     assert done.exit_code == 0, done.output
     assert done.stdout == "Deleted 'Customer care line' and its 100 calls, 12 documents and 84 QA pairs.\n"
     quiet = cli(demo_copy, "project", "delete", RETENTION, "--as", "alice", "--yes", "--json")

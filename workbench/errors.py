@@ -17,6 +17,10 @@ class InvalidInput(WorkbenchError):
     """Input failed validation; nothing was written."""
 
 
+class TooLarge(InvalidInput):
+    """A request or file over its size limit; nothing was read into the store."""
+
+
 class AuthFailed(WorkbenchError):
     """Login failed: wrong user or password, disabled or locked account."""
 

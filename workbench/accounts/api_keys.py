@@ -98,6 +98,10 @@ def verify_api_key(con: duckdb.DuckDBPyConnection, key: str) -> Context:
     allowed = frozenset(p for p in role_permissions(con, row["role"] or "viewer") if creator.can(p))
     used = row["last_used_at"]
     if used is None or (datetime.now() - used).total_seconds() > LAST_USED_EVERY_S:
-        con.execute("UPDATE api_keys SET last_used_at = current_localtimestamp() WHERE id = ?", [row["id"]])
+        try:
+            con.execute("UPDATE api_keys SET last_used_at = current_localtimestamp() WHERE id = ?",
+                        [row["id"]])
+        except duckdb.TransactionException:
+            pass  # another request of the key is recording its use at this moment
     return replace(creator, roles=frozenset({row["role"]}), permissions=allowed,
                    via=f"key {row['key_prefix']}")

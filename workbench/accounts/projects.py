@@ -14,7 +14,7 @@ import duckdb
 from workbench.accounts import audit
 from workbench.accounts.context import Context
 from workbench.db import atomic, fetch_dicts, fetch_one
-from workbench.errors import InvalidInput, NotAllowed, NotFound
+from workbench.errors import Conflict, InvalidInput, NotAllowed, NotFound
 
 MAX_NAME = 100
 # what a project holds, as list_projects counts it, in words (singular, plural)
@@ -102,7 +102,7 @@ def create_project(ctx: Context, con: duckdb.DuckDBPyConnection, name: str,
     name = _clean_name(name)
     if fetch_one(con, "SELECT 1 FROM projects WHERE owner_id = ? AND name = ?",
                  [ctx.user_id, name]):
-        raise InvalidInput(f"You already have a project named {name!r}.")
+        raise Conflict(f"You already have a project named {name!r}.")
     with atomic(con):
         row = fetch_one(con, "INSERT INTO projects (org_id, owner_id, name, description)"
                              " VALUES (?, ?, ?, ?) RETURNING uuid::VARCHAR AS uuid, name",
@@ -131,7 +131,7 @@ def rename_project(ctx: Context, con: duckdb.DuckDBPyConnection, project: str, n
     if fetch_one(con, "SELECT 1 FROM projects WHERE owner_id = ? AND name = ? AND id <> ?",
                  [row["owner_id"], new_name, row["id"]]):
         who = "You already have" if row["owner_id"] == ctx.user_id else f"{row['owner']} already has"
-        raise InvalidInput(f"{who} a project named {new_name!r}: choose another name.")
+        raise Conflict(f"{who} a project named {new_name!r}: choose another name.")
     with atomic(con):
         con.execute("UPDATE projects SET name = ? WHERE id = ?", [new_name, row["id"]])
         audit.record(ctx, con, "project.rename", new_name, uuid=row["uuid"], old_name=row["name"])

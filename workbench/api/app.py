@@ -4,8 +4,8 @@ the package, no CDN: /docs, /redoc, /openapi.json)."""
 from __future__ import annotations
 
 import logging
-import re
 
+import duckdb
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -25,6 +25,7 @@ from workbench.errors import (
     NotFound,
     NotInitialised,
     StoreBusy,
+    TooLarge,
     WorkbenchError,
 )
 from workbench.models.registry import RegistryUnavailable
@@ -48,6 +49,7 @@ Errors are JSON, `{"error": {"message", "type", "code"}}`, with the status that 
 
 STATUS = [  # most specific first
     (keys.TooManyFailures, 429),
+    (TooLarge, 413),
     (ImportReport, 422),
     (AuthFailed, 401),
     (NotAllowed, 403),
@@ -59,7 +61,8 @@ STATUS = [  # most specific first
     (NotInitialised, 503),
     (WorkbenchError, 400),
 ]
-TOO_LARGE = re.compile(r"too large|the limit is [\d,.]+ ?MB")  # a file over the upload limit
+# the server's own state is not a client's business: the log gets the message, the client this
+UNAVAILABLE = "The workbench's database is busy or not ready: retry in a few seconds."
 
 
 def error(status: int, message: str, kind: str, **extra) -> JSONResponse:
@@ -78,8 +81,9 @@ def _workbench_error(_request: Request, exc: WorkbenchError) -> JSONResponse:
         extra["problems"] = [{"row": row, "problem": text} for row, text in exc.problems]
     if isinstance(exc, keys.TooManyFailures):
         extra["retry_after"] = exc.retry_after
-    if isinstance(exc, InvalidInput) and TOO_LARGE.search(str(exc)):
-        status = 413
+    if status == 503:
+        log.warning("answered 503: %s", exc)
+        return error(503, UNAVAILABLE, "Unavailable", retry_after=2)
     return error(status, str(exc), type(exc).__name__, **extra)
 
 
@@ -89,7 +93,9 @@ def _validation_error(_request: Request, exc: RequestValidationError) -> JSONRes
     return error(422, "The request is malformed: " + "; ".join(problems[:10]), "RequestValidationError")
 
 
-def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    if isinstance(exc.__cause__, WorkbenchError):  # FastAPI wraps what failed while it read the body
+        return _workbench_error(request, exc.__cause__)
     messages = {404: "No such endpoint: see /docs.",
                 405: "This endpoint does not take that method: see /docs."}
     return error(exc.status_code, messages.get(exc.status_code, str(exc.detail)), "HTTPException")
@@ -100,18 +106,73 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error(500, "The workbench failed on this request; the server's log says why.", "InternalError")
 
 
+class BodyLimit:
+    """Refuse a request body over the upload limit, by its Content-Length at once, else (chunked) as
+    soon as the bytes read pass it: nothing past the limit is read, before or after the key's check."""
+
+    def __init__(self, app, max_mb: int) -> None:
+        self.app, self.max_mb, self.limit = app, max_mb, max_mb * 1024 * 1024
+
+    def too_large(self, size: float) -> TooLarge:
+        return TooLarge(f"The request body is {size / 2**20:,.1f} MB or more; the limit is {self.max_mb} MB.")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            exc = self.too_large(int(length))
+            return await error(413, str(exc), "TooLarge")(scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise self.too_large(seen)
+            return message
+
+        await self.app(scope, counted, send)
+
+
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # POSTs that only read (a search, a query) or keep their own record (a chat: its conversation)
 NOT_AUDITED = {"/v1/search", "/v1/calls/search", "/v1/sql", "/v1/chat/completions"}
 TAGS = ("chat", "usage", "documents", "projects", "calls", "models", "sql")
 
 
-def _audit(request: Request, ctx, status: int) -> None:
+class AuditWrites:
+    """Every write that succeeded, in the audit log as its key's: 'alice (key wbk_AbCdEf)'. (Plain
+    ASGI: what fails while a body is read reaches the error handlers, not a middleware's task group.)"""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in WRITES or scope["path"] in NOT_AUDITED:
+            return await self.app(scope, receive, send)
+        status = 500
+
+        async def sent(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, sent)
+        ctx = scope.get("state", {}).get("ctx")
+        if ctx is not None and status < 400:
+            await run_in_threadpool(_audit, scope["app"].state.wb, ctx, f"{scope['method']} {scope['path']}",
+                                    status)
+
+
+def _audit(wb, ctx, target: str, status: int) -> None:
     try:
-        with request.app.state.wb.store.connect() as con:
-            audit.record(ctx, con, "api.write", f"{request.method} {request.url.path}", status=status)
-    except WorkbenchError:  # the write is done; a busy database only costs its audit line
-        log.warning("could not audit %s %s", request.method, request.url.path)
+        with wb.store.connect() as con:
+            audit.record(ctx, con, "api.write", target, status=status)
+    except (WorkbenchError, duckdb.Error):  # the write is done; a busy database costs its audit line
+        log.warning("could not audit %s", target)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -125,26 +186,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-    limit = settings.upload_max_mb * 1024 * 1024
 
-    @app.middleware("http")
-    async def refuse_large_bodies(request: Request, call_next):
-        size = request.headers.get("content-length")
-        if size and size.isdigit() and int(size) > limit:
-            return error(413, f"The request body is {int(size) / 2**20:,.1f} MB; the limit is"
-                              f" {settings.upload_max_mb} MB.", "TooLarge")
-        return await call_next(request)
-
-    @app.middleware("http")
-    async def audit_writes(request: Request, call_next):
-        """Every write that succeeded, in the audit log as its key's: 'alice (key wbk_AbCdEf)'."""
-        response = await call_next(request)
-        ctx = getattr(request.state, "ctx", None)
-        if (ctx is not None and request.method in WRITES and response.status_code < 400
-                and request.url.path not in NOT_AUDITED):
-            await run_in_threadpool(_audit, request, ctx, response.status_code)
-        return response
-
+    app.add_middleware(AuditWrites)
+    app.add_middleware(BodyLimit, max_mb=settings.upload_max_mb)  # outermost: before any body is read
     for router in (openai.router, usage.router, documents.router, projects.router, calls.router,
                    models.router, sql.router):
         app.include_router(router)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -34,11 +34,11 @@ class Limiter:
 
     def __init__(self, allowed: int = FAILURES_ALLOWED, window_s: float = WINDOW_S) -> None:
         self.allowed, self.window_s = allowed, window_s
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     def _recent(self, client: str, now: float) -> deque[float]:
-        failures = self._failures[client]
+        failures = self._failures.get(client, deque())
         while failures and failures[0] <= now - self.window_s:
             failures.popleft()
         return failures
@@ -47,12 +47,16 @@ class Limiter:
         now = time.monotonic()
         with self._lock:
             failures = self._recent(client, now)
-            if len(failures) >= self.allowed:
+            if not failures:
+                self._failures.pop(client, None)  # only addresses failing now are kept
+            elif len(failures) >= self.allowed:
                 raise TooManyFailures(max(1, int(failures[0] + self.window_s - now + 0.999)))
 
     def failed(self, client: str) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._recent(client, time.monotonic()).append(time.monotonic())
+            self._failures[client] = self._recent(client, now)
+            self._failures[client].append(now)
 
 
 def bearer(request: Request) -> str:

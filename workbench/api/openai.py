@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
@@ -24,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from workbench.accounts.context import Context
 from workbench.api import keys
 from workbench.chat import ask as chat
-from workbench.db import fetch_one
-from workbench.errors import InvalidInput, WorkbenchError
+from workbench.chat import conversations
+from workbench.errors import InvalidInput, NotFound, WorkbenchError
+from workbench.usage import metering
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 log = logging.getLogger("workbench.api")
@@ -91,14 +93,24 @@ def _extension(answer: chat.Answer) -> dict:
     })
 
 
-def _usage(request: Request, answer: chat.Answer) -> dict:
+def _usage(ctx: Context, request: Request, answer: chat.Answer) -> dict:
     with request.app.state.wb.store.connect() as con:
-        row = fetch_one(con, "SELECT coalesce(sum(c.prompt_tokens), 0) AS p,"
-                             " coalesce(sum(c.completion_tokens), 0) AS c FROM llm_calls c"
-                             " JOIN messages m ON m.id = c.message_id WHERE m.uuid::VARCHAR = ?",
-                        [answer.message_uuid])
-    return {"prompt_tokens": int(row["p"]), "completion_tokens": int(row["c"]),
-            "total_tokens": int(row["p"]) + int(row["c"])}
+        return metering.message_tokens(ctx, con, answer.message_uuid)
+
+
+def _check(ctx: Context, request: Request, body: ChatRequest) -> None:
+    """Refuse bad input before anything is asked or streamed: the model, the question, the
+    conversation to continue and the documents to ask (theirs, or not found)."""
+    ctx.require("chat:use")
+    _agent(body.model)
+    _question(body)
+    extension = body.workbench or Extension()
+    with request.app.state.wb.store.connect() as con:
+        if extension.conversation_id:
+            conversations.get_conversation(ctx, con, extension.conversation_id)
+        if extension.documents and len(conversations.still_readable(ctx, con, extension.documents)) \
+                < len(set(extension.documents)):
+            raise NotFound("Some of the documents asked about do not exist or are not yours to read.")
 
 
 def _ask(ctx: Context, request: Request, body: ChatRequest, on_delta=None) -> chat.Answer:
@@ -109,8 +121,7 @@ def _ask(ctx: Context, request: Request, body: ChatRequest, on_delta=None) -> ch
 
 @router.post("/chat/completions", summary="Ask an agent (OpenAI's chat completions)")
 def chat_completions(body: ChatRequest, request: Request, ctx: keys.Acting):
-    ctx.require("chat:use")
-    _agent(body.model), _question(body)  # bad input is a 400 before any stream starts
+    _check(ctx, request, body)
     if not body.stream:
         answer = _ask(ctx, request, body)
         return {
@@ -118,7 +129,7 @@ def chat_completions(body: ChatRequest, request: Request, ctx: keys.Acting):
             "model": body.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.content},
                          "finish_reason": "stop"}],
-            "usage": _usage(request, answer), "workbench": _extension(answer),
+            "usage": _usage(ctx, request, answer), "workbench": _extension(answer),
         }
     return StreamingResponse(_stream(ctx, request, body), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache"})
@@ -143,7 +154,7 @@ def _stream(ctx: Context, request: Request, body: ChatRequest) -> Iterator[str]:
 
     threading.Thread(target=run, daemon=True).start()
     created = int(time.time())
-    chunk_id = f"chatcmpl-{created}"
+    chunk_id = f"chatcmpl-{uuid.uuid4()}"
 
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish}
@@ -154,9 +165,12 @@ def _stream(ctx: Context, request: Request, body: ChatRequest) -> Iterator[str]:
     while (piece := pieces.get()) is not done:
         if piece:
             yield chunk({"content": piece})
+    if "answer" in outcome:
+        try:
+            answer = outcome["answer"]
+            yield chunk({}, "stop", usage=_usage(ctx, request, answer), workbench=_extension(answer))
+        except WorkbenchError as exc:  # answered and saved; only its token count could not be read
+            outcome["error"] = {"message": str(exc), "type": type(exc).__name__}
     if "error" in outcome:
         yield "data: " + json.dumps({"error": outcome["error"]}) + "\n\n"
-    else:
-        answer = outcome["answer"]
-        yield chunk({}, "stop", usage=_usage(request, answer), workbench=_extension(answer))
     yield "data: [DONE]\n\n"

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from workbench.accounts import projects
 from workbench.api import keys
+from workbench.db import atomic
 from workbench.documents import records
 from workbench.errors import InvalidInput
 
@@ -48,7 +49,7 @@ def get_project(project_id: str, request: Request, ctx: keys.Acting) -> dict:
 def change_project(project_id: str, body: ProjectChange, request: Request, ctx: keys.Acting) -> dict:
     if body.name is None and body.archived is None:
         raise InvalidInput("Send a new name, archived, or both.")
-    with request.app.state.wb.store.connect() as con:
+    with request.app.state.wb.store.connect() as con, atomic(con):  # both changes, or neither
         uuid = projects.get_project(ctx, con, project_id)["uuid"]
         if body.name is not None:
             projects.rename_project(ctx, con, uuid, body.name)

@@ -7,7 +7,6 @@ ids are the call's id). A batch with a bad span or row writes nothing and names 
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from typing import Any, Literal
 
@@ -17,26 +16,28 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from workbench.api import keys
-from workbench.errors import InvalidInput
+from workbench.errors import InvalidInput, TooLarge
 from workbench.usage import queries, telemetry
 
 router = APIRouter(prefix="/v1", tags=["usage"])
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 
 
-async def _body(request: Request) -> bytes:
-    body = await request.body()
-    encoding = request.headers.get("content-encoding", "").lower()
-    try:
-        if encoding == "gzip":
-            return gzip.decompress(body)
-        if encoding == "deflate":
-            return zlib.decompress(body)
-    except (OSError, zlib.error):
-        raise InvalidInput(f"The body is not valid {encoding} data.") from None
-    if encoding not in ("", "identity"):
+def _decoded(body: bytes, encoding: str, limit: int) -> bytes:
+    """The body as sent before compression, at most `limit` bytes of it (a small gzip body can hold
+    gigabytes)."""
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "deflate"):
         raise InvalidInput(f"Content-Encoding {encoding!r} is not supported: send gzip or none.")
-    return body
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, limit)
+    except zlib.error:
+        raise InvalidInput(f"The body is not valid {encoding} data.") from None
+    if inflater.unconsumed_tail:
+        raise TooLarge(f"The body is over {limit / 2**20:,.0f} MB once uncompressed; send smaller exports.")
+    return data
 
 
 @router.post("/traces", summary="OpenTelemetry traces (OTLP/HTTP, protobuf or JSON)",
@@ -45,12 +46,13 @@ async def traces(request: Request, ctx: keys.Acting) -> Response:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in (PROTOBUF, JSON):
         raise InvalidInput(f"Send OTLP as {PROTOBUF} or {JSON}, not {kind or 'no content type'}.")
-    body = await _body(request)
+    body, encoding = await request.body(), request.headers.get("content-encoding", "").lower()
     wb = request.app.state.wb
 
     def ingest() -> dict:
+        data = _decoded(body, encoding, wb.settings.upload_max_mb * 1024 * 1024)
         with wb.store.connect() as con:
-            return telemetry.ingest_otlp(ctx, con, body, kind)
+            return telemetry.ingest_otlp(ctx, con, data, kind)
 
     result = await run_in_threadpool(ingest)
     headers = {"X-Workbench-Calls": str(result.get("rows", 0))}

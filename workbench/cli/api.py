@@ -23,8 +23,10 @@ def api_command(address, port) -> None:
     address, port = address or cfg.api_address, port or cfg.api_port
     app = create_app(cfg)
     click.echo(f"Workbench API on http://{address}:{port} (docs at /docs, data home {cfg.home})")
+    # no proxy headers: a client's X-Forwarded-For would choose the address its failed keys count
+    # against; behind a proxy, the proxy's address is the client's (issue 21 brings the team setup)
     uvicorn.run(app, host=address, port=port, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=5)
+                proxy_headers=False, timeout_graceful_shutdown=5)
 
 
 @click.group("key")

@@ -125,6 +125,22 @@ def delete_document(
     return purge(con, settings, vectors, row["id"])
 
 
+def _may_delete_contents(ctx: Context, con: duckdb.DuckDBPyConnection, project: dict) -> None:
+    """A project goes with what it holds only when the deleter may delete each of those one by one:
+    colleagues' documents and the project's budgets are an admin's to delete (or the uploader's)."""
+    if ctx.can("admin:full"):
+        return
+    others = con.execute("SELECT count(*) FROM documents WHERE project_id = ?"
+                         " AND uploaded_by_id IS DISTINCT FROM ?", [project["id"], ctx.user_id]).fetchone()[0]
+    if others:
+        raise NotAllowed(f"{project['name']!r} holds {others:,} documents that others uploaded: only an admin"
+                         " may delete it with them.")
+    budgets = con.execute("SELECT count(*) FROM budgets WHERE project_id = ?", [project["id"]]).fetchone()[0]
+    if budgets and not ctx.can("prices:manage"):
+        raise NotAllowed(f"{project['name']!r} has a budget: only someone who manages prices and budgets may"
+                         " delete it.")
+
+
 def may_delete(ctx: Context, row: dict) -> bool:
     """Whether `ctx` may delete a document row it can read: its uploader or an admin, holding
     documents:delete. A new version replaces an older document only where this holds (ingest)."""
@@ -198,6 +214,7 @@ def delete_project(ctx: Context, con: duckdb.DuckDBPyConnection, project: str, *
     from workbench.models import tabular
 
     row = projects.managed_project(ctx, con, project)
+    _may_delete_contents(ctx, con, row)
     held = projects.get_project(ctx, con, row["uuid"])
     call_ids = [r[0] for r in con.execute("SELECT id FROM calls WHERE project_id = ?",
                                           [row["id"]]).fetchall()]

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import duckdb
 
+from workbench.accounts.context import Context
 from workbench.db import atomic
 from workbench.usage import prices, rollup
 
@@ -57,3 +58,14 @@ def record(
         prices.reprice(con, "id = ?", [call_id])
         rollup.add(con, "id = ?", [call_id])
     return call_id
+
+
+def message_tokens(ctx: Context, con: duckdb.DuckDBPyConnection, message_uuid: str) -> dict[str, int]:
+    """The prompt and completion tokens metered for one of the acting user's chat messages (every
+    step of its answer), as OpenAI's `usage` counts them."""
+    row = con.execute("SELECT coalesce(sum(c.prompt_tokens), 0), coalesce(sum(c.completion_tokens), 0)"
+                      " FROM llm_calls c JOIN messages m ON m.id = c.message_id"
+                      " WHERE m.uuid::VARCHAR = ? AND c.org_id = ? AND c.user_id = ?",
+                      [message_uuid, ctx.org_id, ctx.user_id]).fetchone()
+    return {"prompt_tokens": int(row[0]), "completion_tokens": int(row[1]),
+            "total_tokens": int(row[0]) + int(row[1])}
