@@ -16,8 +16,8 @@ COLUMNS = ["name", "description", "owner", "created_at", "status", "calls", "doc
            "datasets"]
 # the table's columns, in words
 PROJECT_LABELS = {
-    "name": st.column_config.TextColumn("Project", width="medium"),
-    "description": st.column_config.TextColumn("Description", width="large"),
+    "name": st.column_config.TextColumn("Project"),
+    "description": st.column_config.TextColumn("Description"),
     "owner": "Owner",
     "created_at": st.column_config.DatetimeColumn("Created", format="D MMM YYYY"),
     "status": "Status",
