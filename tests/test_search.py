@@ -114,6 +114,30 @@ def test_fusion_weighs_the_scaled_similarity_against_the_share_of_the_best_text_
     assert [h.chunk_id for h in vectors.fuse(_hits_table([]), by_text, qvec, 4)] == ["c", "d"]
 
 
+def test_a_question_naming_a_subject_is_ranked_again_by_what_it_asks():
+    import numpy as np
+
+    from workbench.text import nameless
+
+    assert nameless("How did the people of her time refer to Liesel Kessecke?") == \
+        "How did the people of her time refer to"
+    assert nameless("Who designed the offices of Carrey Porcelain Works?") == "Who designed the offices of"
+    assert nameless("Can I use my phone in Mexico?") == "Can I use my phone in"
+    for plain in ("Is a phone that arrives broken replaced for free?", "Kessecke?", "Ask Ada?"):
+        assert nameless(plain) == plain  # nothing named, or too little left: the question itself
+    # two sections on one subject, the question's whole meaning nearer the wrong one: the nameless
+    # question's cosine (its own axis here) puts the section that answers it first
+    qvec, focus = np.array([1.0, 0.0, 0.0], np.float32), np.array([0.0, 0.0, 1.0], np.float32)
+    by_vector = _hits_table(["career", "legacy", "other"], _distance=[0.10, 0.11, 0.5],
+                            vector=[[0.9, 0.44, 0.0], [0.89, 0.0, 0.47], [0.5, 0.87, 0.0]])
+    by_text = _hits_table(["other"], _score=[3.0], vector=[[0.5, 0.87, 0.0]])
+    fused = vectors.fuse(by_vector, by_text, qvec, 3)
+    assert [h.chunk_id for h in fused] == ["career", "legacy", "other"]
+    ranked = vectors.fuse(by_vector, by_text, qvec, 3, focus)
+    assert [h.chunk_id for h in ranked] == ["legacy", "career", "other"]
+    assert all(0 <= h.score <= 1 for h in ranked)
+
+
 def test_hostile_input_gets_a_clear_error(world):
     store, vecs, emb = world
     anna = ctx_of(store, "anna")
@@ -230,7 +254,8 @@ def test_fusion_is_the_same_whatever_order_the_store_returns_ties_in():
     other = vectors.fuse(table(["a", "b", "c"], "_distance", [0.1, 0.1, 0.3]),
                          table(["c", "d"], "_score", [2.0, 2.0]), qvec, 4)
     assert [(h.chunk_id, h.score) for h in one] == [(h.chunk_id, h.score) for h in other]
-    assert [h.chunk_id for h in one] == ["c", "d", "a", "b"] and one[2].vector_rank == one[3].vector_rank == 1
+    # c's similarity comes from its distance (0.7), d's from its vector (1.0); a, b and c tie at 0.4
+    assert [h.chunk_id for h in one] == ["d", "a", "b", "c"] and one[1].vector_rank == one[2].vector_rank == 1
 
 
 def test_marking_bolds_the_questions_content_words_only():

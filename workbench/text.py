@@ -53,3 +53,22 @@ def sentences(text: str) -> list[str]:
         if len(part) >= 12 and re.search(r"[A-Za-z]", part):
             out.append(part)
     return out
+
+
+NAME_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
+NAME_LINKS = frozenset({"of", "de", "la", "von", "van", "the", "and"})
+
+
+def nameless(question: str) -> str:
+    """The question without the names in it (capitalised words after the first, and the small words
+    joining two of them: "the River of Lys"), to compare what is asked rather than whom it is about;
+    the question itself when fewer than two words would be left."""
+    words = NAME_WORD.findall(question)
+    kept: list[str | None] = []
+    for i, word in enumerate(words):
+        named = i > 0 and word[0].isupper() and word != "I"
+        joins = (word.lower() in NAME_LINKS and kept and kept[-1] is None and i + 1 < len(words)
+                 and words[i + 1][0].isupper())
+        kept.append(None if named or joins else word)
+    left = [w for w in kept if w]
+    return " ".join(left) if len(left) < len(words) and len(left) >= 2 else question

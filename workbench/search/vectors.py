@@ -21,6 +21,7 @@ from workbench.accounts.context import Context
 from workbench.errors import InvalidInput
 from workbench.search import SEARCH_MODES
 from workbench.search.embed import Embedder
+from workbench.text import nameless
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,11 @@ CACHE = "embedding_cache"
 # the two min-max-scaled scores, which beat reciprocal-rank fusion on both of bench/rag_eval.py's
 # corpora, where RRF fell below its better half when the other half was weak.
 VECTOR_WEIGHT = 0.6
+# Then, for a question that names someone or something, the first RERANK_DEPTH are ranked again with
+# the cosine of the question without its names (text.nameless) added at NAMELESS_WEIGHT: the whole
+# question's meaning is mostly whom it is about, which every section on that subject shares; what
+# is asked tells the sections apart. A question without names keeps the fused order.
+RERANK_DEPTH, NAMELESS_WEIGHT = 20, 0.75
 MODES = SEARCH_MODES
 KINDS = (None, "documents", "code")
 # HNSW graphs (scalar-quantised) inside at most ANN_NPROBES partitions, all of them searched; the
@@ -277,7 +283,8 @@ class VectorStore:
             table.optimize()
 
     # --- queries ---------------------------------------------------------------------------
-    def vector_query(self, vector: np.ndarray, where: str, k: int, table=None, ann: bool | None = None):
+    def vector_query(self, vector: np.ndarray, where: str, k: int, table=None, ann: bool | None = None,
+                     with_vectors: bool = False):
         """The k nearest chunks under `where` (pass `table` and `ann` to skip reopening the table)."""
         table = table if table is not None else self.chunks()
         ann = self.has_ann_index(table) if ann is None else ann
@@ -286,7 +293,8 @@ class VectorStore:
             # HNSW needs ef >= the candidates it returns (k x refine)
             query = query.nprobes(ANN_NPROBES).ef(max(ANN_EF, k * ANN_REFINE)).refine_factor(ANN_REFINE)
         # no vector column: similarity comes from the exact distance, and the slower side reads less
-        query = query.where(where, prefilter=True).select(HIT_COLUMNS + ["_distance"])
+        wanted = HIT_COLUMNS + (["vector"] if with_vectors else []) + ["_distance"]
+        query = query.where(where, prefilter=True).select(wanted)
         return query.limit(k).to_arrow()
 
     def text_query(self, text: str, where: str, k: int, table=None) -> pa.Table:
@@ -398,16 +406,32 @@ def search(
     if kind not in KINDS:
         raise InvalidInput(f"Search kind must be one of {', '.join(k for k in KINDS if k)}.")
     where = visible_filter(ctx, document_uuids, conversation_id, kind)
-    qvec = embedder.encode([query])[0]
+    asked = nameless(query) if mode == "hybrid" else query
+    qvecs = embedder.encode([query, asked] if asked != query else [query])
+    qvec, focus = qvecs[0], (qvecs[1] if asked != query else None)  # a question naming someone
     depth = max(k * 2, 20)
     empty = pa.table({})
     # the two searches run side by side: LanceDB releases the GIL, so latency is the slower one
     text_future = _POOL.submit(store.text_query, query, where, depth, table) if mode != "vector" else None
     by_vector = empty
     if mode != "text":
-        by_vector = store.vector_query(qvec, where, depth, table, store.has_ann_index(table))
+        by_vector = store.vector_query(qvec, where, depth, table, store.has_ann_index(table),
+                                       with_vectors=focus is not None)
     by_text = text_future.result() if text_future else empty
-    return fuse(by_vector, by_text, qvec, k)
+    return fuse(by_vector, by_text, qvec, k, focus)
+
+
+def _rerank(scored: list[str], fused: dict[str, float], stored: dict[str, np.ndarray],
+            focus: np.ndarray) -> list[str]:
+    """The first RERANK_DEPTH of `scored` by their fused score plus NAMELESS_WEIGHT times their
+    cosine to `focus`, over 1 + NAMELESS_WEIGHT (so 0-1 still); the rest keep their order after."""
+    focus = focus.astype(np.float32) / (np.linalg.norm(focus) or 1)
+    top = [cid for cid in scored[:RERANK_DEPTH] if cid in stored]
+    for cid in top:
+        fused[cid] = (fused[cid] + NAMELESS_WEIGHT * float(stored[cid] @ focus)) / (1 + NAMELESS_WEIGHT)
+    again = sorted(top, key=lambda cid: (-fused[cid], cid))
+    placed = set(again)
+    return again + [cid for cid in scored if cid not in placed]
 
 
 def _cost(table: pa.Table, kind: str) -> np.ndarray:
@@ -425,22 +449,27 @@ def _tied_ranks(cost: np.ndarray) -> list[int]:
     return (np.searchsorted(ordered, cost, side="left") + 1).tolist()
 
 
-def fuse(by_vector: pa.Table, by_text: pa.Table, qvec: np.ndarray, k: int) -> list[Hit]:
+def fuse(by_vector: pa.Table, by_text: pa.Table, qvec: np.ndarray, k: int,
+         focus: np.ndarray | None = None) -> list[Hit]:
     """Convex fusion of the two result lists: each candidate's cosine similarity to the question,
     min-max scaled over all candidates, weighted VECTOR_WEIGHT, plus its full-text score as a share
     of the best one's (0 where full text did not find it), weighted the rest. One list alone keeps
-    its own order. Cosine similarity is kept for confidence."""
+    its own order. Cosine similarity is kept for confidence. With `focus` (the nameless question's
+    vector), the first RERANK_DEPTH are ranked again (see NAMELESS_WEIGHT)."""
     rows: dict[str, dict] = {}
+    stored: dict[str, np.ndarray] = {}
     ranks: dict[str, dict[str, int]] = {}
     strength: dict[str, float] = {}
     for kind, table in (("vector", by_vector), ("text", by_text)):
         if table.num_rows == 0:
             continue
-        if "vector" in table.column_names:
+        if "_distance" not in table.column_names:  # full text: the question's cosine from the vectors
             matrix = _matrix(table.column("vector"))
             similarity = matrix @ qvec.astype(np.float32) / (np.linalg.norm(qvec) or 1)
         else:  # cosine distance, exact (flat search, or HNSW with its refine step on full vectors)
             similarity = 1.0 - table.column("_distance").to_numpy(zero_copy_only=False)
+        if focus is not None and "vector" in table.column_names:
+            stored.update(zip(table.column("id").to_pylist(), _matrix(table.column("vector")), strict=True))
         plain = table.drop_columns([c for c in ("vector", "_distance", "_score") if c in table.column_names])
         cost = _cost(table, kind)
         ranked = zip(_tied_ranks(cost), plain.to_pylist(), similarity, cost, strict=True)
@@ -459,6 +488,8 @@ def fuse(by_vector: pa.Table, by_text: pa.Table, qvec: np.ndarray, k: int) -> li
     # ties (equal scores, e.g. the same text in two documents) are ordered by chunk id, so a search
     # answers the same whatever order the store returned them in
     scored = sorted(rows, key=lambda cid: (-fused[cid], cid))
+    if focus is not None and stored:
+        scored = _rerank(scored, fused, stored, focus)
     hits = []
     for cid in scored[:k]:
         row, rank = rows[cid], ranks[cid]
