@@ -29,13 +29,11 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbench import home  # noqa: E402
-from workbench.accounts import auth, organisations, projects, users  # noqa: E402
-from workbench.settings import Settings  # noqa: E402
+from usage_import import PROJECTS, USERS, fresh_home  # noqa: E402  (the same organisation)
+
+from workbench.accounts import auth  # noqa: E402
 from workbench.usage import queries, telemetry  # noqa: E402
 
-USERS = [f"user{i:02d}" for i in range(20)]
-PROJECTS = ["Support", "Sales", "Research"]
 MODELS = [
     ("openai", "gpt-4o-mini", "chat"),
     ("openai", "gpt-4o", "chat"),
@@ -94,31 +92,13 @@ def exports(n: int, batch: int, seed: int = 7) -> tuple[list[bytes], int]:
     return bodies, tokens
 
 
-def fresh_home(root: Path):
-    """An empty database with one organisation, its admin, USERS and PROJECTS."""
-    cfg = Settings(home=root / "home", embedding_backend="hash")
-    home.init(cfg)
-    store = home.open_store(cfg)
-    with store.transaction() as con:
-        org = organisations.create_organization(con, "Bench")
-        users.insert_user(
-            con, org, "admin", "admin@bench.example", auth.hash_password("bench-password"), "admin"
-        )
-        for name in USERS:
-            users.insert_user(con, org, name, f"{name}@bench.example", "x", "analyst")
-        ctx = auth.context_for(con, "admin")
-        for project in PROJECTS:
-            projects.create_project(ctx, con, project)
-    return store
-
-
 def main(n: int, batch: int) -> None:
     bodies, tokens = exports(n, batch)
     size = sum(len(b) for b in bodies)
     print(f"{n:,} GenAI spans in {len(bodies)} OTLP protobuf exports of {batch:,}"
           f" ({size / len(bodies) / 1e3:.0f} KB each); {os.cpu_count()} cores")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        store = fresh_home(Path(tmp))
+        store = fresh_home(Path(tmp), "home")
         parse, ingest, recorded = [], [], 0
         for body in bodies:
             started = time.perf_counter()
