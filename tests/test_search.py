@@ -125,6 +125,14 @@ def test_a_question_naming_a_subject_is_ranked_again_by_what_it_asks():
     assert nameless("Can I use my phone in Mexico?") == "Can I use my phone in"
     for plain in ("Is a phone that arrives broken replaced for free?", "Kessecke?", "Ask Ada?"):
         assert nameless(plain) == plain  # nothing named, or too little left: the question itself
+    # a question naming the subject of the leading hit's title leaves out the rest of that subject;
+    # a title it does not name (or a question naming nobody) changes nothing
+    primrose = "What is the closest relative of the Vellan bog primrose?"
+    assert nameless(primrose, "Vellan bog primrose: Taxonomy") == "What is the closest relative of the"
+    assert nameless(primrose, "Bog primrose: Taxonomy") == "What is the closest relative of the bog primrose"
+    assert nameless(primrose) == "What is the closest relative of the bog primrose"
+    assert nameless("Is a phone that arrives broken replaced for free?", "Phone returns") == \
+        "Is a phone that arrives broken replaced for free?"
     # two sections on one subject, the question's whole meaning nearer the wrong one: the nameless
     # question's cosine (its own axis here) puts the section that answers it first
     qvec, focus = np.array([1.0, 0.0, 0.0], np.float32), np.array([0.0, 0.0, 1.0], np.float32)
@@ -136,6 +144,10 @@ def test_a_question_naming_a_subject_is_ranked_again_by_what_it_asks():
     ranked = vectors.fuse(by_vector, by_text, qvec, 3, focus)
     assert [h.chunk_id for h in ranked] == ["legacy", "career", "other"]
     assert all(0 <= h.score <= 1 for h in ranked)
+    # the focus may depend on the leading hit: it is asked with that hit's title
+    asked: list[str] = []
+    chosen = vectors.fuse(by_vector, by_text, qvec, 3, lambda title: asked.append(title) or focus)
+    assert [h.chunk_id for h in chosen] == ["legacy", "career", "other"] and asked == ["t"]
 
 
 def test_hostile_input_gets_a_clear_error(world):

@@ -59,10 +59,15 @@ NAME_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
 NAME_LINKS = frozenset({"of", "de", "la", "von", "van", "the", "and"})
 
 
-def nameless(question: str) -> str:
+def nameless(question: str, subject: str = "") -> str:
     """The question without the names in it (capitalised words after the first, and the small words
     joining two of them: "the River of Lys"), to compare what is asked rather than whom it is about;
-    the question itself when fewer than two words would be left."""
+    the question itself when fewer than two words would be left.
+
+    `subject`: the title of the document the question seems to be about ("Vellan bog primrose:
+    Taxonomy"). When the question names it (a name taken out is a word of the title before its
+    colon), the rest of that part goes too: "What is the closest relative of the Vellan bog
+    primrose?" asks "What is the closest relative of the", not about bogs."""
     words = NAME_WORD.findall(question)
     kept: list[str | None] = []
     for i, word in enumerate(words):
@@ -71,4 +76,11 @@ def nameless(question: str) -> str:
                  and words[i + 1][0].isupper())
         kept.append(None if named or joins else word)
     left = [w for w in kept if w]
-    return " ".join(left) if len(left) < len(words) and len(left) >= 2 else question
+    if len(left) == len(words) or len(left) < 2:
+        return question
+    named = {stem(w.lower()) for w, k in zip(words, kept, strict=True) if k is None}
+    about = {stem(w.lower()) for w in NAME_WORD.findall(subject.split(":")[0])}
+    if named & about:
+        rest = [w for w in left if stem(w.lower()) not in about]
+        left = rest if len(rest) >= 2 else left
+    return " ".join(left)

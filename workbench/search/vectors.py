@@ -1,6 +1,6 @@
 """LanceDB: chunk vectors with the metadata that filters them safely, a full-text index on the
 text, the embedding cache, and the one search function of the product (hybrid: vector + full
-text fused by reciprocal rank, with tenant, scope and document prefilters applied inside LanceDB)."""
+text fused by their scaled scores, with tenant, scope and document prefilters applied inside LanceDB)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 import uuid as uuidlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -32,9 +33,10 @@ CACHE = "embedding_cache"
 # corpora, where RRF fell below its better half when the other half was weak.
 VECTOR_WEIGHT = 0.6
 # Then, for a question that names someone or something, the first RERANK_DEPTH are ranked again with
-# the cosine of the question without its names (text.nameless) added at NAMELESS_WEIGHT: the whole
-# question's meaning is mostly whom it is about, which every section on that subject shares; what
-# is asked tells the sections apart. A question without names keeps the fused order.
+# the cosine of the question without its names (text.nameless, and without the words of the leading
+# hit's subject when the question names it) added at NAMELESS_WEIGHT: the whole question's meaning
+# is mostly whom it is about, which every section on that subject shares; what is asked tells the
+# sections apart. A question without names keeps the fused order.
 RERANK_DEPTH, NAMELESS_WEIGHT = 20, 0.75
 MODES = SEARCH_MODES
 KINDS = (None, "documents", "code")
@@ -408,7 +410,16 @@ def search(
     where = visible_filter(ctx, document_uuids, conversation_id, kind)
     asked = nameless(query) if mode == "hybrid" else query
     qvecs = embedder.encode([query, asked] if asked != query else [query])
-    qvec, focus = qvecs[0], (qvecs[1] if asked != query else None)  # a question naming someone
+    qvec, focus = qvecs[0], None
+
+    def focus_on(title: str) -> np.ndarray:
+        """The question without its names (and without the subject of the leading hit's title when
+        it names it: one more short embedding)"""
+        about = nameless(query, title)
+        return qvecs[1] if about == asked else embedder.encode([about])[0]
+
+    if asked != query:  # a question naming someone
+        focus = focus_on
     depth = max(k * 2, 20)
     empty = pa.table({})
     # the two searches run side by side: LanceDB releases the GIL, so latency is the slower one
@@ -450,12 +461,13 @@ def _tied_ranks(cost: np.ndarray) -> list[int]:
 
 
 def fuse(by_vector: pa.Table, by_text: pa.Table, qvec: np.ndarray, k: int,
-         focus: np.ndarray | None = None) -> list[Hit]:
+         focus: np.ndarray | Callable[[str], np.ndarray] | None = None) -> list[Hit]:
     """Convex fusion of the two result lists: each candidate's cosine similarity to the question,
     min-max scaled over all candidates, weighted VECTOR_WEIGHT, plus its full-text score as a share
     of the best one's (0 where full text did not find it), weighted the rest. One list alone keeps
     its own order. Cosine similarity is kept for confidence. With `focus` (the nameless question's
-    vector), the first RERANK_DEPTH are ranked again (see NAMELESS_WEIGHT)."""
+    vector, or a function of the leading hit's title giving it), the first RERANK_DEPTH are ranked
+    again (see NAMELESS_WEIGHT)."""
     rows: dict[str, dict] = {}
     stored: dict[str, np.ndarray] = {}
     ranks: dict[str, dict[str, int]] = {}
@@ -489,6 +501,8 @@ def fuse(by_vector: pa.Table, by_text: pa.Table, qvec: np.ndarray, k: int,
     # answers the same whatever order the store returned them in
     scored = sorted(rows, key=lambda cid: (-fused[cid], cid))
     if focus is not None and stored:
+        lead = rows[scored[0]]
+        focus = focus(lead["title"] or lead["filename"]) if callable(focus) else focus
         scored = _rerank(scored, fused, stored, focus)
     hits = []
     for cid in scored[:k]:
