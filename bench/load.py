@@ -12,8 +12,9 @@ of both demo organisations, in turn, so several tabs share a user), then, once e
 in, all loop at once over Home, Chat (a question to the default extractive provider, in the
 session's own conversation), Usage and Calls with no pause between pages. A page time runs from
 the request to the server's "script finished", reruns included; --think adds a pause after each
-page, as a reading user makes. The logins run one after another: two logins of the same user at
-the same moment conflict on the user's row in DuckDB.
+page, as a reading user makes, and then each session starts after a random part of one pause
+(people do not all click in the same second). The logins run one after another: two logins of the
+same user at the same moment conflict on the user's row in DuckDB.
 
 First one session alone renders each page a few times (the baseline), then all sessions run at
 once for --seconds. An error is an exception element, an st.error other than a budget alert, a
@@ -72,9 +73,12 @@ class PageError(Exception):
 class Tally:
     times: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # the app's CPU seconds a render
 
-    def add(self, page: str, seconds: float) -> None:
+    def add(self, page: str, seconds: float, cpu: float | None = None) -> None:
         self.times.setdefault(page, []).append(seconds)
+        if cpu is not None:
+            self.cpu.setdefault(page, []).append(cpu)
 
     def merge(self, other: Tally) -> None:
         for page, values in other.times.items():
@@ -181,8 +185,10 @@ class Start:
 
 
 def session_loop(url: str, index: int, start: Start, pages_each: int | None = None,
-                 think: float = 0.0) -> Tally:
-    """Log in, then visit the pages in turn for `start.seconds` (or `pages_each` rounds); page times."""
+                 think: float = 0.0, app_pid: int | None = None) -> Tally:
+    """Log in, then visit the pages in turn for `start.seconds` (or `pages_each` rounds); page times,
+    and with `app_pid` (one session alone) the app process's CPU seconds each render took."""
+    cpu = (lambda: cpu_seconds(app_pid)) if app_pid else (lambda: 0.0)  # noqa: E731
     tally, rng, waiting = Tally(), random.Random(index), True
     try:
         # no websocket pings: a browser sends none, and a busy client thread must not count as an error
@@ -193,6 +199,8 @@ def session_loop(url: str, index: int, start: Start, pages_each: int | None = No
                 session.log_in(USERS[index % len(USERS)])
             waiting = False
             start.logged_in()
+            if think and pages_each is None:  # people do not all click in the same second
+                time.sleep(rng.uniform(0, think))
             order = PAGES[index % len(PAGES) :] + PAGES[: index % len(PAGES)]
             rounds = 0
             while time.monotonic() < start.until and (pages_each is None or rounds < pages_each):
@@ -200,10 +208,14 @@ def session_loop(url: str, index: int, start: Start, pages_each: int | None = No
                     if time.monotonic() >= start.until:
                         break
                     try:
-                        tally.add(page, session.run(page=page))
+                        before = cpu()
+                        seconds = session.run(page=page)
+                        tally.add(page, seconds, cpu() - before if app_pid else None)
                         if page == "Chat":
                             time.sleep(think)
-                            tally.add("Chat: answer", session.ask(rng.choice(QUESTIONS)))
+                            before = cpu()
+                            seconds = session.ask(rng.choice(QUESTIONS))
+                            tally.add("Chat: answer", seconds, cpu() - before if app_pid else None)
                         time.sleep(think)
                     except PageError as exc:
                         tally.errors.append(f"session {index}: {exc}")
@@ -267,20 +279,29 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def rss_mb(pid: int) -> float:
+    """The process's resident memory in MB."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    line = next(line for line in lines if line.startswith("VmRSS"))
+    return int(line.split()[1]) / 1024
+
+
 def machine() -> str:
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor())
     return f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}"
 
 
-def table(rows: dict[str, list[float]]) -> list[str]:
-    lines = [f"{'page':<14} {'renders':>8} {'p50 s':>7} {'p95 s':>7} {'max s':>7}"]
+def table(rows: dict[str, list[float]], cpu: dict[str, list[float]] | None = None) -> list[str]:
+    """p50, p95 and max seconds a page; with `cpu`, the app's mean CPU seconds a render too."""
+    lines = [f"{'page':<14} {'renders':>8} {'p50 s':>7} {'p95 s':>7} {'max s':>7}"
+             + (f" {'CPU s':>7}" if cpu else "")]
     for page in [*PAGES[:2], "Chat: answer", *PAGES[2:]]:
         values = sorted(rows.get(page, []))
         if values:
             p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
             lines.append(f"{page:<14} {len(values):>8} {statistics.median(values):>7.2f} {p95:>7.2f}"
-                         f" {values[-1]:>7.2f}")
+                         f" {values[-1]:>7.2f}" + (f" {statistics.mean(cpu[page]):>7.2f}" if cpu else ""))
     return lines
 
 
@@ -300,18 +321,21 @@ def main() -> None:
             build_home(home, env)
         proc, url = serve(env, Path(tmp) / "app.log")
         try:
-            print(f"machine: {machine()}; load average before: {os.getloadavg()[0]:.2f}")
+            linger = env.get("WORKBENCH_DB_LINGER_S", "0.25 (default)")
+            print(f"machine: {machine()}; load average before: {os.getloadavg()[0]:.2f};"
+                  f" WORKBENCH_DB_LINGER_S {linger}")
             print(f"warming up: one session, {BASELINE_RUNS} rounds of {', '.join(PAGES)}")
             warm = session_loop(url, 0, Start(1, 600), pages_each=1)  # first imports, model load
-            alone = session_loop(url, 0, Start(1, 600), pages_each=BASELINE_RUNS)
-            print("baseline, one session alone:")
-            print("\n".join(table(alone.times)))
+            alone = session_loop(url, 0, Start(1, 600), pages_each=BASELINE_RUNS, app_pid=proc.pid)
+            print("baseline, one session alone (CPU s: the app process's CPU time a render):")
+            print("\n".join(table(alone.times, alone.cpu)))
             cpu = {}
 
             def cpu_now() -> tuple[float, float]:
                 client = resource.getrusage(resource.RUSAGE_SELF)
                 return cpu_seconds(proc.pid), client.ru_utime + client.ru_stime
 
+            memory = rss_mb(proc.pid)
             load, took = concurrent(url, args.sessions, args.seconds, args.think,
                                     lambda: cpu.update(start=cpu_now()))
             app_cpu, client_cpu = (now - then for now, then in zip(cpu_now(), cpu["start"], strict=True))
@@ -322,7 +346,8 @@ def main() -> None:
             print("\n".join(table(load.times)))
             print(f"CPU during the load: app {app_cpu:.0f} s, this client {client_cpu:.0f} s, of"
                   f" {took * (os.cpu_count() or 1):.0f} s on all cores; load average after:"
-                  f" {os.getloadavg()[0]:.2f}")
+                  f" {os.getloadavg()[0]:.2f}; app memory {memory:,.0f} MB before the load,"
+                  f" {rss_mb(proc.pid):,.0f} MB after")
             errors = warm.errors + alone.errors + load.errors
             print(f"errors: {len(errors)}")
             for line in errors[:20]:

@@ -210,6 +210,17 @@ def test_restore_over_a_home_with_data_needs_force(round_trip, demo_copy):
     assert sorted(p.name for p in demo_copy.home.parent.iterdir()) == ["home"]  # nothing left aside
 
 
+def test_a_server_reads_the_restored_home_not_the_file_it_had_open(round_trip, demo_copy):
+    server = home.open_store(demo_copy, linger_s=60)  # the app's store keeps its connection open
+    with server.transaction() as con:
+        con.execute("UPDATE users SET full_name = 'before the restore' WHERE username = 'mike'")
+    backup.restore(demo_copy, round_trip[4], force=True)
+    with server.connect() as con:
+        name = con.execute("SELECT full_name FROM users WHERE username = 'mike'").fetchone()[0]
+    assert name != "before the restore"
+    assert server.opens == 2  # the swap closed the old file; the next read opened the new one
+
+
 def test_a_failed_restore_leaves_the_old_home_as_it_was(round_trip, demo_copy, monkeypatch):
     def failing(*args):
         raise OSError("No space left on device")

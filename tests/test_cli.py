@@ -103,3 +103,25 @@ def test_unreadable_database_is_named(tmp_path):
     result = run({**os.environ, "WORKBENCH_HOME": str(tmp_path)}, "user", "list", "--as", "alice")
     assert result.returncode == 1 and "not a valid DuckDB database" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_starts_streamlit_without_a_full_collection_after_every_run(tmp_path, monkeypatch):
+    # Streamlit's default runs gc.collect() after each page run: with the model and MLflow loaded it
+    # cost more CPU than the page (bench/load.py); the repository's config.toml says the same
+    import tomllib
+
+    from click.testing import CliRunner
+
+    from workbench.cli import main as cli_main
+
+    started = {}
+    monkeypatch.setattr(cli_main.os, "execve", lambda exe, cmd, env: started.update(cmd=cmd, env=env))
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(cli_main.main, ["serve", "--no-api", "--port", "8599"])
+    assert result.exit_code == 0, result.output
+    cmd = started["cmd"]
+    assert cmd[cmd.index("--runner.postScriptGC") + 1] == "false"
+    assert cmd[cmd.index("--server.port") + 1] == "8599"
+    config_file = Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml"
+    config = tomllib.loads(config_file.read_text())
+    assert config["runner"]["postScriptGC"] is False

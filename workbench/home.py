@@ -44,10 +44,10 @@ class Workbench:
     this home has one (a fraction of a second to load instead of seconds)."""
 
     def __init__(self, settings: Settings, *, on_wait=None, read_only: bool = False,
-                 light: bool = False) -> None:
+                 light: bool = False, linger_s: float = 0.0) -> None:
         self.settings = settings
         self.light = light
-        self.store = open_store(settings, on_wait=on_wait, read_only=read_only)
+        self.store = open_store(settings, on_wait=on_wait, read_only=read_only, linger_s=linger_s)
 
     @functools.cached_property
     def vectors(self) -> VectorStore:
@@ -73,10 +73,11 @@ def init(settings: Settings) -> list[str]:
 
 
 def open_store(settings: Settings, *, create: bool = False, on_wait=None,
-               read_only: bool = False) -> db.Store:
-    """The store for the settings' database file (read-only for a process that only reads)."""
+               read_only: bool = False, linger_s: float = 0.0) -> db.Store:
+    """The store for the settings' database file (read-only for a process that only reads;
+    `linger_s` for a server, see db.Store)."""
     return db.Store(settings.db_path, lock_wait_s=settings.lock_wait_s, create=create,
-                    on_wait=on_wait, read_only=read_only)
+                    on_wait=on_wait, read_only=read_only, linger_s=linger_s)
 
 
 def is_empty(store: db.Store) -> bool:

@@ -21,6 +21,8 @@ ENV = {
     "llm_timeout_s": ("WORKBENCH_LLM_TIMEOUT_S", "Seconds to wait for the endpoint before giving up."),
     "upload_max_mb": ("WORKBENCH_UPLOAD_MAX_MB", "Largest accepted upload, in MB."),
     "lock_wait_s": ("WORKBENCH_LOCK_WAIT_S", "Seconds to wait for a held database."),
+    "db_linger_s": ("WORKBENCH_DB_LINGER_S",
+                    "Seconds the app and the API keep an idle database connection open (0: close at once)."),
     "login_max_failures": ("WORKBENCH_LOGIN_MAX_FAILURES", "Failed logins before a lock."),
     "login_lock_minutes": ("WORKBENCH_LOGIN_LOCK_MINUTES", "Minutes an account stays locked."),
     "demo_seed": ("WORKBENCH_DEMO_SEED", "Random seed of the demo data."),
@@ -56,6 +58,7 @@ class Settings:
     llm_timeout_s: float = 60.0
     upload_max_mb: int = 50
     lock_wait_s: float = 5.0
+    db_linger_s: float = 0.25
     login_max_failures: int = 5
     login_lock_minutes: int = 15
     demo_seed: int = 42
@@ -89,6 +92,8 @@ class Settings:
         if self.backup_key and len(self.backup_key) < 16:
             raise ValueError("WORKBENCH_BACKUP_KEY must have at least 16 characters "
                              "(e.g. `openssl rand -hex 32`)")
+        if not 0 <= self.db_linger_s <= 5:
+            raise ValueError("WORKBENCH_DB_LINGER_S must be between 0 and 5 seconds")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ValueError("WORKBENCH_CHUNK_OVERLAP must be at least 0 and below WORKBENCH_CHUNK_SIZE")
 

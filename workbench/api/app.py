@@ -180,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or from_env()
     app = FastAPIOffline(title="Workbench API", version="1", description=DESCRIPTION,
                          openapi_tags=[{"name": t} for t in TAGS])
-    app.state.wb = home.Workbench(settings)
+    app.state.wb = home.Workbench(settings, linger_s=settings.db_linger_s)  # a request opens the file once
     app.state.limiter = keys.Limiter()
     app.add_exception_handler(WorkbenchError, _workbench_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

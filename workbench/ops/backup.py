@@ -106,6 +106,7 @@ def restore(
             entries = _copy_parts(source / "home", staging, list(manifest["files"]), places, None, progress)
             (staging / "uploads").mkdir(exist_ok=True)
             rewritten = _rewrite_paths(staging, places, manifest, settings.home)
+        db.release(settings.db_path)  # no lingering handle reads the old file after the swap
         replaced = _swap(staging, settings.home)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -258,9 +259,12 @@ def _holds_data(settings: Settings, con, places: dict) -> bool:
 
 
 def _home_files(root: Path, places: dict) -> list[str]:
-    """The files that make up a data home, relative to it, in a stable order; lock, journal and
-    spill files of the databases and the derived folders of LEFT_OUT are not part of it."""
+    """The files that make up a data home, relative to it, in a stable order; lock, journal, spill and
+    mark files of the databases and the derived folders of LEFT_OUT are not part of it."""
     transient = [f"{places[p]}{sep}" for p, sep in (("database", "."), ("mlflow", "-")) if places[p]]
+    if places["database"]:  # the database's work and waiting marks (db.Store) beside it
+        folder, _, name = places["database"].rpartition("/")
+        transient.append(f"{folder}/.{name}." if folder else f".{name}.")
     found = []
     for folder, dirs, names in os.walk(root):
         here = Path(folder).relative_to(root)

@@ -4,6 +4,7 @@ navigation from their permissions."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,12 +107,13 @@ def settings() -> settings_mod.Settings:
 
 @st.cache_resource
 def workbench() -> home.Workbench:
-    """The process's handle on the data home (one per process, shared by every session)."""
-    return home.Workbench(settings())
+    """The process's handle on the data home (one per process, shared by every session); its idle
+    connection lingers, so that a page run opens the file once (db.Store)."""
+    return home.Workbench(settings(), linger_s=settings().db_linger_s)
 
 
 def store():
-    """The process's store: the file is opened per page run and closed after it."""
+    """The process's store: the file is opened per page run and closed a moment after it."""
     return workbench().store
 
 
@@ -129,6 +131,7 @@ def warm_up() -> threading.Thread:
         import scipy.stats  # noqa: F401
 
         workbench().embedder.encode(["warm up"])
+        gc.freeze()  # the model's objects live as long as the process: the collector skips them
 
     thread = threading.Thread(target=load, name="warm-up", daemon=True)
     thread.start()
@@ -144,6 +147,7 @@ def warm_imports() -> threading.Thread:
     def imports() -> None:
         import workbench.models.churn.training  # noqa: F401
         import workbench.models.forecast.training  # noqa: F401
+        gc.freeze()  # modules live as long as the process: the collector skips them
 
     thread = threading.Thread(target=imports, name="warm-up-imports", daemon=True)
     thread.start()
