@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
+from polars.testing import assert_frame_equal
 
 from tests.conftest import DEMO_TODAY, ctx_of
 from workbench import home
@@ -66,8 +67,9 @@ def test_no_feature_reads_data_after_the_cutoff(demo_copy):
         )
         con.execute("DELETE FROM conversations WHERE created_at >= ?", [CUTOFF])
     erased = features_at(store, dan)
-    assert busy.select(features).equals(original.select(features))
-    assert erased.select(features).equals(original.select(features))
+    # the same features; sums of money may differ in their last bits, as the rows lie differently
+    assert_frame_equal(busy.select(features), original.select(features), check_exact=False, rel_tol=1e-9)
+    assert_frame_equal(erased.select(features), original.select(features), check_exact=False, rel_tol=1e-9)
     assert busy["churned"].sum() == 0 and erased["churned"].sum() > original["churned"].sum()
 
 

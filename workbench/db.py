@@ -12,6 +12,7 @@ way at once to another process waiting for the file, and to this process swappin
 from __future__ import annotations
 
 import atexit
+import os
 import re
 import threading
 import time
@@ -40,6 +41,12 @@ _IDLE_HELD: set[Path] = set()
 _STORES: weakref.WeakSet = weakref.WeakSet()
 # A waiter's mark counts this long after its last try.
 WAITING_S = 0.5
+# The storage format database files are written in: DuckDB 1.5's, which DuckDB 2 reads and writes
+# too. The team profile needs DuckDB 1.5.5 (its PostgreSQL, DuckLake and S3 extension wheels load
+# into no other version), which cannot open a file in DuckDB 2's own format.
+STORAGE = "v1.5.0"
+_CONFIG = {"storage_compatibility_version": STORAGE}  # one config for every open of a file
+_NEWER = re.compile(r"created with an? newer version of DuckDB|can only read versions", re.IGNORECASE)
 _RETRY_S = 0.05
 
 
@@ -120,12 +127,19 @@ class Store:
         marked = False
         while True:
             try:
-                conn = duckdb.connect(str(self.path), read_only=self.read_only)
+                conn = duckdb.connect(str(self.path), read_only=self.read_only, config=_CONFIG)
                 self.opens += 1
                 if marked:  # another waiter, if any, marks again within its next try
                     self.waiting_path.unlink(missing_ok=True)
                 return conn
             except duckdb.IOException as exc:
+                if _NEWER.search(str(exc)):
+                    raise WorkbenchError(
+                        f"The database {self.path} was written by a newer DuckDB than this one "
+                        f"({duckdb.__version__}), which cannot read it. Open the data home once with the "
+                        "workbench release that wrote it (`workbench init` rewrites the file in the "
+                        f"format both read, DuckDB {STORAGE[1:]}), or restore a backup made by this release."
+                    ) from None
                 if not _LOCK_PATTERN.search(str(exc)):
                     raise WorkbenchError(f"Cannot open the database {self.path}: {exc} Restore it from "
                                          "a backup or point WORKBENCH_HOME elsewhere.") from exc
@@ -243,6 +257,79 @@ def release(path: Path | str) -> None:
     for store in list(_STORES):
         if store.path == path:
             store.release()
+
+
+def storage_of(con: duckdb.DuckDBPyConnection) -> str:
+    """The storage format of the connection's database file: "v1.5.0+", "v2.0.0+"."""
+    tags = con.execute(
+        "SELECT tags FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()[0]
+    return dict(tags or {}).get("storage_version", "")
+
+
+def newer_storage(tag: str) -> bool:
+    """True for a storage format DuckDB 1.5 cannot read ("v2.0.0+")."""
+    return _version(tag) > _version(STORAGE)
+
+
+def _version(tag: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", tag)[:3])
+
+
+def rewrite_storage(path: Path) -> str | None:
+    """Rewrite the database file in STORAGE's format when it is in a newer one (made by DuckDB 2
+    before STORAGE was set), keeping the old file beside it. Every table, view, index and sequence
+    is copied, and the row counts and sequences are checked before the files are swapped; the
+    file is held throughout, so no other process writes meanwhile. Returns what was done, or None."""
+    release(path)
+    con = duckdb.connect(":memory:")
+    try:
+        quoted = str(path).replace("'", "''")
+        try:
+            con.execute(f"ATTACH '{quoted}' AS old")  # held until the end: nobody writes meanwhile
+        except duckdb.IOException as exc:
+            if _LOCK_PATTERN.search(str(exc)):
+                raise StoreBusy(f"The database {path} is in use; stop the app and try again.") from None
+            raise
+        old = con.execute(
+            "SELECT tags FROM duckdb_databases() WHERE database_name = 'old'").fetchone()[0]
+        found = dict(old or {}).get("storage_version", "")
+        if not newer_storage(found):
+            return None
+        con.execute("CHECKPOINT old")
+        staged = path.with_name(f".{path.name}.rewriting")
+        staged.unlink(missing_ok=True)
+        quoted_staged = str(staged).replace("'", "''")
+        con.execute(f"ATTACH '{quoted_staged}' AS new (STORAGE_VERSION '{STORAGE}')")
+        con.execute("COPY FROM DATABASE old TO new")
+        if _contents(con, "old") != _contents(con, "new"):
+            con.execute("DETACH new")
+            staged.unlink(missing_ok=True)
+            raise WorkbenchError(f"Rewriting {path} in DuckDB {STORAGE[1:]}'s format gave different row "
+                                 "counts; nothing was changed.")
+        con.execute("CHECKPOINT new")
+        aside = path.with_name(f"{path.name}.{found.rstrip('+')}-format")
+        os.replace(path, aside)  # both files stay held: no process opens either in between
+        os.replace(staged, path)
+        return (f"Database rewritten in DuckDB {STORAGE[1:]}'s storage format (was {found}), which "
+                f"DuckDB 1.5 and 2 both read; the old file is kept at {aside}: delete it once the "
+                "app works.")
+    finally:
+        con.close()
+
+
+def _contents(con: duckdb.DuckDBPyConnection, name: str) -> tuple:
+    """Every table's row count and every sequence's last value in the attached database `name`."""
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'"
+        " ORDER BY table_name", [name]).fetchall()]
+    counts = [(t, con.execute(f'SELECT count(*) FROM {name}.main."{t}"').fetchone()[0]) for t in tables]
+    sequences = con.execute(
+        "SELECT sequence_name, last_value FROM duckdb_sequences() WHERE database_name = ?"
+        " ORDER BY sequence_name", [name]).fetchall()
+    views = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE database_name = ? AND NOT internal", [name]).fetchone()
+    return counts, sequences, views
 
 
 @atexit.register

@@ -65,11 +65,22 @@ def init(settings: Settings) -> list[str]:
 
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.uploads_dir.mkdir(exist_ok=True)
+    upgrade_storage(settings)
     with open_store(settings, create=True).connect() as con:
         applied = db.migrate(con)
         for (org_id,) in con.execute("SELECT id FROM organizations").fetchall():
             organisations.ensure_defaults(con, org_id)  # organisations made before the prompt defaults
         return applied
+
+
+def upgrade_storage(settings: Settings) -> str | None:
+    """Rewrite a database that DuckDB 2 wrote in its own format in the format DuckDB 1.5 reads too
+    (db.STORAGE), so that the team profile can open this home; what was done, or None."""
+    if not settings.db_path.exists():
+        return None
+    with open_store(settings).connect() as con:  # waits for a holder as any command does
+        found = db.storage_of(con)
+    return db.rewrite_storage(settings.db_path) if db.newer_storage(found) else None
 
 
 def open_store(settings: Settings, *, create: bool = False, on_wait=None,

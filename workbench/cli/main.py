@@ -66,8 +66,13 @@ def main() -> None:
 def init(org, admin_user, email, password_stdin, as_json) -> None:
     """Create the data home and apply database migrations (safe to repeat)."""
     cfg = load_settings()
+    rewritten = home.upgrade_storage(cfg)
+    if rewritten and not as_json:
+        click.echo(rewritten)
     applied = home.init(cfg)
     result = {"home": str(cfg.home), "database": str(cfg.db_path), "migrations_applied": applied}
+    if rewritten:
+        result["storage"] = rewritten
     if org:
         if not (admin_user and email and password_stdin):
             raise click.UsageError("--org needs --admin, --email and --password-stdin.")
@@ -90,6 +95,9 @@ def init(org, admin_user, email, password_stdin, as_json) -> None:
 def serve(port, address, api) -> None:
     """Start the Streamlit app (headless) on the data home, and the HTTP API beside it."""
     cfg = load_settings()
+    rewritten = home.upgrade_storage(cfg)
+    if rewritten:
+        click.echo(rewritten)
     home.init(cfg)
     app = Path(__file__).resolve().parent.parent.parent / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",

@@ -7,5 +7,8 @@ ALTER TABLE calls ADD COLUMN intent_source VARCHAR;
 ALTER TABLE calls ADD COLUMN embedded_at TIMESTAMP;
 -- qa_pairs.source: manual / import / extracted / legacy; occurrences counts the near-duplicates
 -- merged into the pair (how often the question was asked).
-ALTER TABLE qa_pairs ADD COLUMN source VARCHAR NOT NULL DEFAULT 'manual';
-ALTER TABLE qa_pairs ADD COLUMN occurrences INTEGER NOT NULL DEFAULT 1;
+-- (added, then made NOT NULL: DuckDB 1.5 cannot add a column with a constraint in one step)
+ALTER TABLE qa_pairs ADD COLUMN source VARCHAR DEFAULT 'manual';
+ALTER TABLE qa_pairs ALTER COLUMN source SET NOT NULL;
+ALTER TABLE qa_pairs ADD COLUMN occurrences INTEGER DEFAULT 1;
+ALTER TABLE qa_pairs ALTER COLUMN occurrences SET NOT NULL;

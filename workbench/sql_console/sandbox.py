@@ -282,7 +282,10 @@ def _parse_tree(sql: str) -> dict:
     except RecursionError:
         raise InvalidInput("The query is nested too deeply.") from None
     if tree.get("error"):
-        raise InvalidInput(f"The query is not valid SQL: {tree.get('error_message', '')[:300]}")
+        message = tree.get("error_message", "")
+        if "Only SELECT statements" in message:  # DuckDB 1.5 types a PRAGMA as the SELECT it becomes
+            raise InvalidInput("Only reading queries (SELECT) run here; this is a PRAGMA statement.")
+        raise InvalidInput(f"The query is not valid SQL: {message[:300]}")
     return tree
 
 
