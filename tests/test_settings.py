@@ -48,7 +48,7 @@ def test_settings_are_frozen(tmp_path):
 @pytest.mark.parametrize("env, message", [
     ({"WORKBENCH_UPLOAD_MAX_MB": "lots"}, "WORKBENCH_UPLOAD_MAX_MB must be a number"),
     ({"WORKBENCH_LLM_PROVIDER": "magic"}, "must be 'extractive' or 'openai'"),
-    ({"WORKBENCH_DB_LINGER_S": "60"}, "WORKBENCH_DB_LINGER_S must be between 0 and 5"),
+    ({"WORKBENCH_DB_LINGER_S": "5"}, "WORKBENCH_DB_LINGER_S must be between 0 and 1"),
 ])
 def test_bad_values_are_named(env, message):
     with pytest.raises(ValueError, match=message):

@@ -41,10 +41,13 @@ def test_a_home_in_duckdb_2s_format_is_rewritten_once_with_every_row(demo_copy, 
         before = db._contents(con, "dst")
     assert before[0] and sum(n for _t, n in before[0]) > 1000
 
+    earlier = path.with_name(f"{path.name}.v2.0.0-format")
+    earlier.write_bytes(b"an earlier rewrite's old file")  # is never overwritten
     said = home.upgrade_storage(demo_copy)
     assert "rewritten" in said and "v2.0.0+" in said
     assert storage(demo_copy) == f"{db.STORAGE}+"
-    kept = path.with_name(f"{path.name}.v2.0.0-format")
+    assert earlier.read_bytes() == b"an earlier rewrite's old file"
+    kept = next(p for p in path.parent.glob(f"{path.name}.v2.0.0-format-*"))
     assert kept.is_file() and str(kept) in said
     with duckdb.connect(":memory:") as con:
         con.execute(f"ATTACH '{path}' AS now (READ_ONLY)")

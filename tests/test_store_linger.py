@@ -1,10 +1,14 @@
 """A server's idle connection lingers: one open per page run, not one per block; it gives way to a
 process waiting for the file, to a file swap, and closes by itself."""
 
+import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import duckdb
 
 from workbench import db, home
 
@@ -73,3 +77,18 @@ def test_release_closes_every_lingering_connection_to_the_file(demo_copy):
     with one.connect():  # a unit of work in progress keeps its connection
         db.release(demo_copy.db_path)
         assert one._conn is not None
+
+
+def test_a_lingering_connection_reads_a_file_swapped_in_by_another_process(demo_copy):
+    # a restore in another process swaps the file; this server's idle connection must not keep
+    # reading (or writing) the old one for as long as it stays busy
+    store = home.open_store(demo_copy, linger_s=60)
+    users(store)
+    replacement = demo_copy.db_path.with_name("replacement.duckdb")
+    shutil.copyfile(demo_copy.db_path, replacement)  # the lingering connection has nothing unwritten
+    with duckdb.connect(str(replacement), config={"storage_compatibility_version": db.STORAGE}) as other:
+        other.execute("UPDATE users SET full_name = 'restored' WHERE username = 'mike'")
+    os.replace(replacement, demo_copy.db_path)
+    with store.connect() as con:
+        name = con.execute("SELECT full_name FROM users WHERE username = 'mike'").fetchone()[0]
+    assert name == "restored" and store.opens == 2

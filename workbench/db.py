@@ -92,6 +92,7 @@ class Store:
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._users = 0
         self._left_at = 0.0  # when the last unit of work ended
+        self._file: tuple[int, int] | None = None  # the open file's (device, inode)
         self.opens = 0  # how many times this store opened the file (for benches and tests)
         _STORES.add(self)
 
@@ -107,10 +108,7 @@ class Store:
             return False
 
     def _mark_waiting(self) -> None:
-        try:
-            self.waiting_path.touch()
-        except OSError:
-            pass  # a read-only home: the holder closes when its linger ends anyway
+        _mark(self.path)
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         if not self.create and not self.path.exists():
@@ -128,6 +126,7 @@ class Store:
         while True:
             try:
                 conn = duckdb.connect(str(self.path), read_only=self.read_only, config=_CONFIG)
+                self._file = _identity(self.path)
                 self.opens += 1
                 if marked:  # another waiter, if any, marks again within its next try
                     self.waiting_path.unlink(missing_ok=True)
@@ -166,6 +165,8 @@ class Store:
             for other in list(_STORES):
                 if other is not self and other.path == self.path and other.read_only != self.read_only:
                     other.release()
+        elif self._users == 0 and _identity(self.path) != self._file:
+            release(self.path)  # the file was swapped (a restore by another process): read the new one
         with self._guard:
             if self._conn is None:
                 self._conn = self._open()
@@ -259,6 +260,22 @@ def release(path: Path | str) -> None:
             store.release()
 
 
+def _mark(path: Path) -> None:
+    """Say that this process waits for the database at `path` (see Store.waiting_path)."""
+    try:
+        path.with_name(f".{path.name}.waiting").touch()
+    except OSError:
+        pass  # a read-only home: the holder closes when its linger ends anyway
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 def storage_of(con: duckdb.DuckDBPyConnection) -> str:
     """The storage format of the connection's database file: "v1.5.0+", "v2.0.0+"."""
     tags = con.execute(
@@ -276,7 +293,7 @@ def _version(tag: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", tag)[:3])
 
 
-def rewrite_storage(path: Path) -> str | None:
+def rewrite_storage(path: Path, lock_wait_s: float = 5.0) -> str | None:
     """Rewrite the database file in STORAGE's format when it is in a newer one (made by DuckDB 2
     before STORAGE was set), keeping the old file beside it. Every table, view, index and sequence
     is copied, and the row counts and sequences are checked before the files are swapped; the
@@ -285,12 +302,18 @@ def rewrite_storage(path: Path) -> str | None:
     con = duckdb.connect(":memory:")
     try:
         quoted = str(path).replace("'", "''")
-        try:
-            con.execute(f"ATTACH '{quoted}' AS old")  # held until the end: nobody writes meanwhile
-        except duckdb.IOException as exc:
-            if _LOCK_PATTERN.search(str(exc)):
-                raise StoreBusy(f"The database {path} is in use; stop the app and try again.") from None
-            raise
+        deadline = time.monotonic() + lock_wait_s
+        while True:
+            try:
+                con.execute(f"ATTACH '{quoted}' AS old")  # held until the end: nobody writes meanwhile
+                break
+            except duckdb.Error as exc:  # held by another process, or by a unit of work of this one
+                if not _LOCK_PATTERN.search(str(exc)) and "in use" not in str(exc).lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(f"The database {path} is in use; stop the app and try again.") from None
+                _mark(path)
+                time.sleep(_RETRY_S)
         old = con.execute(
             "SELECT tags FROM duckdb_databases() WHERE database_name = 'old'").fetchone()[0]
         found = dict(old or {}).get("storage_version", "")
@@ -309,8 +332,10 @@ def rewrite_storage(path: Path) -> str | None:
                                  "counts; nothing was changed.")
         con.execute("CHECKPOINT new")
         aside = path.with_name(f"{path.name}.{found.rstrip('+')}-format")
-        os.replace(path, aside)  # both files stay held: no process opens either in between
-        os.replace(staged, path)
+        if aside.exists():  # an earlier rewrite's old file stays as it is
+            aside = aside.with_name(f"{aside.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.link(path, aside)  # the old file gets a second name; the database path never goes missing
+        os.replace(staged, path)  # one atomic step, both files still held
         return (f"Database rewritten in DuckDB {STORAGE[1:]}'s storage format (was {found}), which "
                 f"DuckDB 1.5 and 2 both read; the old file is kept at {aside}: delete it once the "
                 "app works.")

@@ -80,7 +80,7 @@ def upgrade_storage(settings: Settings) -> str | None:
         return None
     with open_store(settings).connect() as con:  # waits for a holder as any command does
         found = db.storage_of(con)
-    return db.rewrite_storage(settings.db_path) if db.newer_storage(found) else None
+    return db.rewrite_storage(settings.db_path, settings.lock_wait_s) if db.newer_storage(found) else None
 
 
 def open_store(settings: Settings, *, create: bool = False, on_wait=None,

@@ -92,8 +92,8 @@ class Settings:
         if self.backup_key and len(self.backup_key) < 16:
             raise ValueError("WORKBENCH_BACKUP_KEY must have at least 16 characters "
                              "(e.g. `openssl rand -hex 32`)")
-        if not 0 <= self.db_linger_s <= 5:
-            raise ValueError("WORKBENCH_DB_LINGER_S must be between 0 and 5 seconds")
+        if not 0 <= self.db_linger_s <= 1:  # well below the lock wait of a process it keeps out
+            raise ValueError("WORKBENCH_DB_LINGER_S must be between 0 and 1 second")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ValueError("WORKBENCH_CHUNK_OVERLAP must be at least 0 and below WORKBENCH_CHUNK_SIZE")
 

@@ -106,8 +106,11 @@ def restore(
             entries = _copy_parts(source / "home", staging, list(manifest["files"]), places, None, progress)
             (staging / "uploads").mkdir(exist_ok=True)
             rewritten = _rewrite_paths(staging, places, manifest, settings.home)
-        db.release(settings.db_path)  # no lingering handle reads the old file after the swap
-        replaced = _swap(staging, settings.home)
+            # swapped while the old file is still held, so no other process opens it in between;
+            # this process's idle connections close, and other processes' servers notice the new
+            # file at their next unit of work (db.Store compares the file they hold)
+            db.release(settings.db_path)
+            replaced = _swap(staging, settings.home)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
