@@ -43,7 +43,9 @@ def test_a_home_in_duckdb_2s_format_is_rewritten_once_with_every_row(demo_copy, 
 
     earlier = path.with_name(f"{path.name}.v2.0.0-format")
     earlier.write_bytes(b"an earlier rewrite's old file")  # is never overwritten
-    said = home.upgrade_storage(demo_copy)
+    told: list[str] = []
+    home.init(demo_copy, say=told.append)  # what `workbench init` and `workbench serve` run
+    [said] = told
     assert "rewritten" in said and "v2.0.0+" in said
     assert storage(demo_copy) == f"{db.STORAGE}+"
     assert earlier.read_bytes() == b"an earlier rewrite's old file"

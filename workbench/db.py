@@ -99,16 +99,13 @@ class Store:
     @property
     def waiting_path(self) -> Path:
         """A file another process touches while it waits for the database: lingering gives way."""
-        return self.path.with_name(f".{self.path.name}.waiting")
+        return _waiting_path(self.path)
 
     def _someone_waits(self) -> bool:
         try:
             return time.time() - self.waiting_path.stat().st_mtime < WAITING_S
         except OSError:
             return False
-
-    def _mark_waiting(self) -> None:
-        _mark(self.path)
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         if not self.create and not self.path.exists():
@@ -153,7 +150,7 @@ class Store:
                     self.on_wait(f"The database is in use by {holder}; waiting up to "
                                  f"{self.lock_wait_s:.0f} s...")
                     told = True
-                self._mark_waiting()
+                _mark(self.path)
                 marked = True
                 time.sleep(_RETRY_S)
 
@@ -260,10 +257,14 @@ def release(path: Path | str) -> None:
             store.release()
 
 
+def _waiting_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.waiting")
+
+
 def _mark(path: Path) -> None:
     """Say that this process waits for the database at `path` (see Store.waiting_path)."""
     try:
-        path.with_name(f".{path.name}.waiting").touch()
+        _waiting_path(path).touch()
     except OSError:
         pass  # a read-only home: the holder closes when its linger ends anyway
 
@@ -276,10 +277,12 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return found.st_dev, found.st_ino
 
 
-def storage_of(con: duckdb.DuckDBPyConnection) -> str:
-    """The storage format of the connection's database file: "v1.5.0+", "v2.0.0+"."""
+def storage_of(con: duckdb.DuckDBPyConnection, database: str | None = None) -> str:
+    """The storage format of the connection's database file (or of the attached `database`):
+    "v1.5.0+", "v2.0.0+"."""
     tags = con.execute(
-        "SELECT tags FROM duckdb_databases() WHERE database_name = current_database()"
+        "SELECT tags FROM duckdb_databases() WHERE database_name = coalesce(?, current_database())",
+        [database],
     ).fetchone()[0]
     return dict(tags or {}).get("storage_version", "")
 
@@ -314,9 +317,7 @@ def rewrite_storage(path: Path, lock_wait_s: float = 5.0) -> str | None:
                     raise StoreBusy(f"The database {path} is in use; stop the app and try again.") from None
                 _mark(path)
                 time.sleep(_RETRY_S)
-        old = con.execute(
-            "SELECT tags FROM duckdb_databases() WHERE database_name = 'old'").fetchone()[0]
-        found = dict(old or {}).get("storage_version", "")
+        found = storage_of(con, "old")
         if not newer_storage(found):
             return None
         con.execute("CHECKPOINT old")

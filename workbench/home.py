@@ -20,6 +20,7 @@ backend (the team profile) will plug in.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,13 +60,16 @@ class Workbench:
         return local_embedder(self.settings, light=self.light)
 
 
-def init(settings: Settings) -> list[str]:
-    """Create the data home and apply pending migrations. Returns the migrations applied."""
+def init(settings: Settings, say: Callable[[str], object] | None = None) -> list[str]:
+    """Create the data home, rewrite an old storage format (`upgrade_storage`, told to `say`) and
+    apply pending migrations. Returns the migrations applied."""
     from workbench.accounts import organisations
 
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.uploads_dir.mkdir(exist_ok=True)
-    upgrade_storage(settings)
+    rewritten = upgrade_storage(settings)
+    if rewritten and say is not None:
+        say(rewritten)
     with open_store(settings, create=True).connect() as con:
         applied = db.migrate(con)
         for (org_id,) in con.execute("SELECT id FROM organizations").fetchall():

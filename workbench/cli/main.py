@@ -66,13 +66,11 @@ def main() -> None:
 def init(org, admin_user, email, password_stdin, as_json) -> None:
     """Create the data home and apply database migrations (safe to repeat)."""
     cfg = load_settings()
-    rewritten = home.upgrade_storage(cfg)
-    if rewritten and not as_json:
-        click.echo(rewritten)
-    applied = home.init(cfg)
+    told: list[str] = []
+    applied = home.init(cfg, say=told.append if as_json else click.echo)
     result = {"home": str(cfg.home), "database": str(cfg.db_path), "migrations_applied": applied}
-    if rewritten:
-        result["storage"] = rewritten
+    if told:
+        result["storage"] = told[0]
     if org:
         if not (admin_user and email and password_stdin):
             raise click.UsageError("--org needs --admin, --email and --password-stdin.")
@@ -95,10 +93,7 @@ def init(org, admin_user, email, password_stdin, as_json) -> None:
 def serve(port, address, api) -> None:
     """Start the Streamlit app (headless) on the data home, and the HTTP API beside it."""
     cfg = load_settings()
-    rewritten = home.upgrade_storage(cfg)
-    if rewritten:
-        click.echo(rewritten)
-    home.init(cfg)
+    home.init(cfg, say=click.echo)
     app = Path(__file__).resolve().parent.parent.parent / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
            "--server.address", address, "--server.port", str(port),
