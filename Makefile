@@ -6,13 +6,13 @@ STAMP := $(VENV)/.installed-stamp
 export WORKBENCH_HOME ?= $(CURDIR)/data
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install chromium lint bench clean-data mlflow
+.PHONY: run test install chromium team team-deps team-down lint bench clean-data mlflow
 
 run: install
 	@$(BIN)/workbench demo --if-empty --background  # creates the data home and applies migrations too
 	@$(BIN)/workbench serve
 
-test: install chromium
+test: install chromium team-deps
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 install: $(STAMP)
@@ -28,6 +28,20 @@ $(STAMP): pyproject.toml
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# The team deployment on this machine (README, Deploying for a team): PostgreSQL and HAProxy from
+# Debian, the S3-compatible s3rver from npm (into the venv), all on loopback; data under the data home.
+team: install team-deps
+	@$(BIN)/workbench team up --demo
+
+team-down:
+	@$(BIN)/workbench team down
+
+S3RVER := $(VENV)/s3rver/node_modules/.bin/s3rver
+team-deps: install
+	@command -v haproxy >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql haproxy >/dev/null; }
+	@test -x $(S3RVER) || npm install -s --no-audit --no-fund --prefix $(VENV)/s3rver s3rver@3.7.1 >/dev/null
 
 # MLflow's own UI on the workbench's store (runs, artifacts, registered models).
 mlflow: install

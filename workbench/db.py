@@ -12,6 +12,7 @@ way at once to another process waiting for the file, and to this process swappin
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
 import re
 import threading
@@ -275,6 +276,23 @@ def _identity(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return found.st_dev, found.st_ino
+
+
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Load a DuckDB extension from its PyPI wheel (`duckdb-extension-<name>`: postgres_scanner,
+    ducklake, httpfs), never from the network: the file for this DuckDB version, from the package."""
+    package = f"duckdb_extension_{name}"
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        raise WorkbenchError(f"The DuckDB extension {name} is not installed: `pip install "
+                             f"duckdb-extension-{name.replace('_', '-')}=={duckdb.__version__}`.") from None
+    folder = Path(next(iter(module.__path__))) / "extensions" / f"v{duckdb.__version__}"
+    found = folder / f"{name}.duckdb_extension"
+    if not found.is_file():
+        raise WorkbenchError(f"The DuckDB extension {name} installed has no build for DuckDB "
+                             f"{duckdb.__version__} (looked for {found}).")
+    con.execute(f"LOAD '{found}'")
 
 
 def storage_of(con: duckdb.DuckDBPyConnection, database: str | None = None) -> str:

@@ -32,6 +32,7 @@ from workbench.cli import models as _models
 from workbench.cli import prices as _prices
 from workbench.cli import projects as _projects
 from workbench.cli import sql as _sql
+from workbench.cli import team as _team
 from workbench.cli import usage as _usage
 from workbench.cli.common import emit, json_option, load_settings, open_store
 from workbench.errors import WorkbenchError
@@ -138,6 +139,7 @@ for _command in (
     _documents.search_command,
     _documents.index_repo_command,
     _documents.doctor_command,
+    _team.team_group,
     _documents.documents_group,
     _forecast.forecast_group,
     _indexing.index_command,

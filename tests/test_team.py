@@ -1,0 +1,155 @@
+"""The team deployment on one machine (`workbench team up`): PostgreSQL, the S3-compatible store,
+MLflow's tracking server, two app processes and the API behind HAProxy, all real, on loopback, in
+a temporary data home. Vectors land in the object store, models in the tracking server (runs in
+PostgreSQL, artifacts in the object store), the load balancer keeps a browser on one app process,
+and a stop leaves no process behind and loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+import psycopg
+import pytest
+import requests
+
+from workbench.ops import team as team_mod
+from workbench.settings import Settings
+
+pytestmark = pytest.mark.slow
+WORKBENCH = str(Path(sys.executable).parent / "workbench")
+
+
+def free_block(size: int = 16) -> int:
+    """A first port with `size` free ports after it."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + size < 65000 and all(_free(base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no block of free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def run(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run([WORKBENCH, *args], env=env, capture_output=True, text=True, timeout=300,
+                            input=stdin)
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result
+
+
+@pytest.fixture(scope="module")
+def deployment():
+    # PostgreSQL runs as the postgres user when the tests run as root: a folder it can pass through
+    top = Path(tempfile.mkdtemp(prefix="workbench-team-"))
+    top.chmod(0o711)
+    home_dir = top / "home"
+    base = free_block()
+    flags = ["--port", str(base + 15), "--base-port", str(base), "--apps", "2"]
+    env = {**os.environ, "WORKBENCH_HOME": str(home_dir), "WORKBENCH_EMBEDDING_BACKEND": "hash",
+           "WORKBENCH_LOCK_WAIT_S": "20"}
+    for name in ("WORKBENCH_LANCEDB_URI", "MLFLOW_TRACKING_URI", "AWS_ENDPOINT_URL"):
+        env.pop(name, None)
+    team = team_mod.Team(Settings(home=home_dir), port=base + 15, base_port=base, apps=2)
+    try:
+        run(["team", "up", "--demo", *flags], env)
+        team_env = {**env, **dict(line.removeprefix("export ").split("=", 1) for line in
+                                  run(["team", "env", *flags], env).stdout.splitlines())}
+        deadline = time.monotonic() + 300  # the demo's background indexing, into the object store
+        while json.loads(run(["index", "--status", "--json"], team_env).stdout)["state"] == "running":
+            assert time.monotonic() < deadline, "the demo's indexing did not finish"
+            time.sleep(1)
+        yield team, flags, env, team_env
+    finally:
+        subprocess.run([WORKBENCH, "team", "down", *flags], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def objects(team: team_mod.Team, prefix: str) -> list[str]:
+    s3 = boto3.client("s3", endpoint_url=team.s3_endpoint, aws_access_key_id=team_mod.S3_KEY,
+                      aws_secret_access_key=team_mod.S3_KEY, region_name="us-east-1")
+    found = s3.list_objects_v2(Bucket=team_mod.BUCKET, Prefix=prefix)
+    return [o["Key"] for o in found.get("Contents", [])]
+
+
+def test_every_service_runs_on_loopback_and_the_vectors_are_in_the_object_store(deployment):
+    team, flags, env, team_env = deployment
+    rows = json.loads(run(["team", "status", "--json", *flags], env).stdout)
+    assert [r["service"] for r in rows] == ["postgres", "s3", "mlflow", "api", "app-1", "app-2", "haproxy"]
+    assert all(r["running"] and r["address"].startswith("127.0.0.1:") for r in rows), rows
+    assert team_env["WORKBENCH_LANCEDB_URI"].startswith("s3://")
+    assert any(key.startswith("lancedb/") and ".lance/" in key for key in objects(team, "lancedb/"))
+    assert not (team.settings.home / "lancedb").exists()  # nothing in the local folder
+    found = run(["search", "roaming abroad", "--as", "anna", "--json"], team_env).stdout
+    assert json.loads(found), found  # searched in the object store
+    # the database password is the deployment's own, kept for the owner only
+    assert (team.root / "secret").stat().st_mode & 0o077 == 0
+
+
+def test_the_load_balancer_keeps_a_browser_on_one_app_process_and_routes_the_api(deployment):
+    team, _flags, _env, team_env = deployment
+    url = f"http://127.0.0.1:{team.port}"
+    first, second = requests.Session(), requests.Session()
+    assert first.get(url + "/_stcore/health", timeout=10).status_code == 200
+    assert second.get(url + "/_stcore/health", timeout=10).status_code == 200
+    servers = {first.cookies.get("WORKBENCH_SERVER"), second.cookies.get("WORKBENCH_SERVER")}
+    assert servers == {"app1", "app2"}  # round robin for new browsers
+    for _ in range(4):  # then each stays on its own process: the cookie is not set again
+        response = first.get(url + "/_stcore/health", timeout=10)
+        assert "WORKBENCH_SERVER" not in response.headers.get("set-cookie", "")
+    key = run(["key", "create", "team-test", "--role", "analyst", "--as", "alice", "--json"],
+              team_env).stdout
+    secret = json.loads(key)["key"]
+    models = requests.get(url + "/v1/models", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    assert models.status_code == 200 and models.json()["data"], models.text
+    answer = requests.post(url + "/v1/chat/completions", headers={"Authorization": f"Bearer {secret}"},
+                           json={"model": "workbench-documents",
+                                 "messages": [{"role": "user", "content": "How does Travel Pass work?"}]},
+                           timeout=120)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["workbench"]["sources"]
+
+
+def test_models_go_to_the_tracking_server_with_runs_in_postgresql_and_artifacts_in_the_object_store(
+        deployment):
+    team, _flags, _env, team_env = deployment
+    run(["churn", "train", "--as", "dan"], team_env)
+    with psycopg.connect(team.postgres_url("mlflow")) as con:
+        names = [r[0] for r in con.execute("SELECT name FROM registered_models ORDER BY name")]
+    assert "org1.churn" in names
+    assert objects(team, "mlflow/")  # the model's files
+    assert not any((team.settings.home / local).exists() for local in ("mlflow.db", "mlartifacts"))
+    listed = run(["models", "list", "--as", "dan", "--json"], team_env).stdout
+    assert any(m["name"] == "churn" for m in json.loads(listed))
+
+
+def test_a_stop_leaves_no_process_and_a_start_finds_everything_again(deployment):
+    team, flags, env, team_env = deployment
+    pids = [r["pid"] for r in team_mod.status(team)]
+    stopped = json.loads(run(["team", "down", "--json", *flags], env).stdout)["stopped"]
+    assert stopped == ["haproxy", "app-2", "app-1", "api", "mlflow", "s3", "postgres"]
+    assert not any(team_mod._running(pid) for pid in pids)
+    assert not any(r["running"] for r in team_mod.status(team))
+    assert "Nothing was running" in run(["team", "down", *flags], env).stdout
+    run(["team", "up", *flags], env)
+    assert all(r["running"] for r in team_mod.status(team))
+    assert json.loads(run(["search", "roaming abroad", "--as", "anna", "--json"], team_env).stdout)
+    listed = json.loads(run(["models", "list", "--as", "dan", "--json"], team_env).stdout)
+    assert any(m["name"] == "churn" for m in listed)  # test order: after the training above
