@@ -12,8 +12,13 @@ run: install
 	@$(BIN)/workbench demo --if-empty --background  # creates the data home and applies migrations too
 	@$(BIN)/workbench serve
 
+# The suite on the embedded profile, then the service-level suite on the team profile (each worker
+# starts its own PostgreSQL): the browser, notebook and real-model tests do not depend on the profile.
+PYTEST := $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 test: install chromium team-deps
-	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
+	$(PYTEST)
+	WORKBENCH_TEST_PROFILE=team $(PYTEST) -m "not browser" --ignore=tests/test_notebooks.py \
+		--ignore=tests/test_real_model.py --ignore=tests/test_team.py --ignore=tests/test_layout.py
 
 install: $(STAMP)
 

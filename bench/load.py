@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/load.py                        # demo home built here, 20 sessions, 60 s
     .venv/bin/python bench/load.py --sessions 5 --seconds 20 --home DIR
+    .venv/bin/python bench/load.py --url http://127.0.0.1:8501 --pids 1,2   # a running deployment
 
 Starts the real app (`workbench serve`) on a data home with the demo loaded (built here with
 `workbench init` and `workbench demo` unless --home names one; the embedding backend is the
@@ -311,7 +312,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--home", type=Path, help="an existing data home with the demo loaded")
     parser.add_argument("--think", type=float, default=0.0, help="seconds a user pauses after each page")
+    parser.add_argument("--url", help="drive a running app or load balancer (`workbench team up`) instead")
+    parser.add_argument("--pids", default="", help="with --url: the app processes whose CPU is counted")
     args = parser.parse_args()
+    if args.url:
+        sys.exit(drive(args))
     with tempfile.TemporaryDirectory() as tmp:
         home = args.home or Path(tmp) / "home"
         # Streamlit's file watcher unloads changed modules, mid-run, from every session; this tree is
@@ -361,6 +366,35 @@ def main() -> None:
                 proc.wait()
     if errors:
         sys.exit(1)
+
+
+def drive(args) -> int:
+    """The same load on a running deployment (several app processes behind a load balancer)."""
+    pids = [int(p) for p in args.pids.split(",") if p]
+
+    def app_cpu() -> float:
+        return sum(cpu_seconds(pid) for pid in pids)
+
+    print(f"machine: {machine()}; load average before: {os.getloadavg()[0]:.2f}; {args.url},"
+          f" {len(pids)} app processes counted")
+    warm = session_loop(args.url, 0, Start(1, 600), pages_each=1)
+    alone = session_loop(args.url, 0, Start(1, 600), pages_each=BASELINE_RUNS)
+    print("baseline, one session alone:")
+    print("\n".join(table(alone.times)))
+    before = app_cpu()
+    load, took = concurrent(args.url, args.sessions, args.seconds, args.think)
+    renders = sum(len(v) for v in load.times.values())
+    print(f"{args.sessions} sessions at once for {args.seconds:.0f} s, {args.think:g} s pause after each"
+          f" page (ran {took:.0f} s): {renders} page renders, {renders / took:.1f} per second")
+    print("\n".join(table(load.times)))
+    cores = took * (os.cpu_count() or 1)
+    print(f"CPU during the load: app processes {app_cpu() - before:.0f} s of {cores:.0f} s on all cores;"
+          f" load average after: {os.getloadavg()[0]:.2f}")
+    errors = warm.errors + alone.errors + load.errors
+    print(f"errors: {len(errors)}")
+    for line in errors[:20]:
+        print("  " + line)
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

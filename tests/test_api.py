@@ -8,7 +8,6 @@ import dataclasses
 import gzip
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import openai
 import pytest
 import requests
 
-from tests.conftest import ctx_of
+from tests.conftest import copy_home, ctx_of
 from workbench import home
 from workbench.accounts import api_keys, users
 from workbench.errors import NotAllowed
@@ -53,7 +52,7 @@ class Server:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory, demo_home):
     home_dir = tmp_path_factory.mktemp("api") / "home"
-    shutil.copytree(demo_home.home, home_dir)
+    copy_home(demo_home, home_dir)
     settings = Settings(home=home_dir, lock_wait_s=10.0, embedding_backend="hash")
     store = home.open_store(settings)
     made = {}

@@ -27,6 +27,8 @@ from workbench.search import vectors
 from workbench.search.embed import HashEmbedder
 from workbench.settings import Settings
 
+pytestmark = pytest.mark.embedded_only  # the DuckDB file's own behaviour
+
 WORKBENCH = str(Path(sys.executable).parent / "workbench")
 QUESTION = "How do I reset my password?"
 

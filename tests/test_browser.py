@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import copy_home
+
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -29,9 +31,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, demo_home):
-    import shutil
     home_dir = tmp_path_factory.mktemp("browser") / "home"
-    shutil.copytree(demo_home.home, home_dir)
+    copy_home(demo_home, home_dir)
     port = free_port()
     env = {**os.environ, "WORKBENCH_HOME": str(home_dir), "WORKBENCH_LOCK_WAIT_S": "3",
            "WORKBENCH_EMBEDDING_BACKEND": "hash"}

@@ -2,6 +2,7 @@
 LLM and with a real OpenAI-compatible HTTP server; honest "not found"; tenant and scope isolation;
 hostile and failing input; conversations' rename, export and delete; prompts from templates."""
 
+import dataclasses
 import json
 import re
 import unicodedata
@@ -20,7 +21,6 @@ from workbench.chat import steps as agents
 from workbench.documents import ingest
 from workbench.errors import InvalidInput, NotAllowed, NotFound
 from workbench.search.embed import HashEmbedder
-from workbench.settings import Settings
 
 REFUND_Q = "Is a phone that arrives damaged replaced free of charge?"
 
@@ -283,9 +283,8 @@ def test_a_failing_provider_degrades_the_answer_and_is_metered(env):
 def test_the_openai_compatible_provider_streams_into_the_chat_with_reported_usage(env, fake_openai):
     store = env.store
     fake_openai.reply = "A device that arrives damaged is replaced free of charge. [1]"
-    remote = home.Workbench(Settings(
-        home=env.settings.home,
-        embedding_backend="hash",
+    remote = home.Workbench(dataclasses.replace(
+        env.settings,
         llm_provider="openai",
         llm_base_url=fake_openai.url,
         llm_model="gpt-4o-mini",

@@ -12,7 +12,8 @@ def test_the_team_extensions_load_from_their_wheels_with_no_network():
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     for name in ("postgres_scanner", "ducklake", "httpfs"):
         db.load_extension(con, name)
-    loaded = {r[0] for r in con.execute("SELECT extension_name FROM duckdb_extensions() WHERE loaded").fetchall()}
+    loaded = {name for (name,) in con.execute(
+        "SELECT extension_name FROM duckdb_extensions() WHERE loaded").fetchall()}
     assert {"postgres_scanner", "ducklake", "httpfs"} <= loaded
     # DuckLake works on a local catalog with them: a table written and read back
     con.execute("ATTACH 'ducklake::memory:' AS lake")

@@ -256,6 +256,7 @@ def test_kill_while_embedding_calls_leaves_them_for_doctor(env, demo_copy, tmp_p
     assert any(h["external_id"].startswith("M-") for h in hits)
 
 
+@pytest.mark.embedded_only
 def test_a_held_database_names_the_cli_command_not_the_interpreter(env, tmp_path):
     marker = tmp_path / "paused"
     holder = start_paused(env, "workbench.calls.metrics:refresh:1", marker, "calls", "import",
@@ -273,6 +274,7 @@ def test_a_held_database_names_the_cli_command_not_the_interpreter(env, tmp_path
 
 @pytest.mark.slow
 @pytest.mark.browser
+@pytest.mark.embedded_only
 def test_app_and_cli_lock_messages_and_a_kill_during_an_ingest_in_the_app(env, demo_copy, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
     committed = documents(demo_copy)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import polars as pl
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import DEMO_TODAY, ctx_of
+from tests.conftest import DEMO_TODAY, copy_home, ctx_of
 from workbench import home
 from workbench.errors import InvalidInput, NotAllowed
 from workbench.models import promotion, registry, tabular
@@ -84,7 +83,7 @@ def northwind(demo_home, tmp_path_factory):
     """A copy of the demo where dan trained a forecast of daily calls (AutoETS, 30 days), promoted
     to production, and then a seasonal-naive challenger under the same name, left in staging."""
     target = tmp_path_factory.mktemp("forecast") / "home"
-    shutil.copytree(demo_home.home, target)
+    copy_home(demo_home, target)
     cfg = Settings(home=target, lock_wait_s=1.0, embedding_backend="hash")
     wb = home.Workbench(cfg)
     steps = []

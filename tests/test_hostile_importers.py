@@ -10,7 +10,6 @@ import io
 import itertools
 import json
 import re
-import shutil
 import sqlite3
 
 import polars as pl
@@ -18,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ROOT, ctx_of
+from tests.conftest import ROOT, copy_home, ctx_of
 from tests.test_legacy_import import SEED_000, SEED_004, build, seed_000_rows, seed_004_rows
 from workbench import home
 from workbench.calls import imports as calls
@@ -45,7 +44,7 @@ def wb(demo_home, tmp_path_factory):
     """One writable copy of the demo for the whole module: hypothesis runs many examples against it,
     and each example compares counts before and after itself."""
     target = tmp_path_factory.mktemp("hostile") / "home"
-    shutil.copytree(demo_home.home, target)
+    copy_home(demo_home, target)
     return home.Workbench(Settings(home=target, lock_wait_s=1.0, embedding_backend="hash"))
 
 

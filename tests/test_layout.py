@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "workbench"
 
 # bottom to top: a module may import its own layer (no cycle) and the layers below it, never one above
 LAYERS = [
-    {"settings", "errors", "db", "text", "markup", "csv_safe", "user_files"},
+    {"settings", "errors", "db", "teamdb", "text", "markup", "csv_safe", "user_files"},
     {"accounts"},
     {"search"},
     {"home"},

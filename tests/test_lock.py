@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 WORKBENCH = str(Path(sys.executable).parent / "workbench")
 HOLDER = """
 import sys, time
@@ -16,6 +18,8 @@ with store.transaction() as con:
     print("holding", flush=True)
     sys.stdin.readline() if sys.argv[1] == "until-told" else time.sleep(float(sys.argv[1]))
 """
+
+pytestmark = pytest.mark.embedded_only  # the DuckDB file's own behaviour
 
 
 def hold(env, seconds: float | str) -> subprocess.Popen:
@@ -66,6 +70,7 @@ def test_cli_waits_for_a_short_holder_then_succeeds(cli_env):
 READER = """
 import sys, time
 from workbench import home, settings
+
 with home.open_store(settings.from_env(), read_only=True).connect() as con:  # as a reading command
     con.execute("SELECT count(*) FROM users").fetchone()
     print("holding", flush=True)

@@ -105,6 +105,7 @@ def test_account_page_shows_roles(app):
     assert any("data_scientist" in m.value for m in at.markdown)
 
 
+@pytest.mark.embedded_only
 def test_a_held_database_gives_the_clear_message(app, demo_copy):
     holder = subprocess.Popen(
         [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]);"

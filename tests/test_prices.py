@@ -41,7 +41,7 @@ def cost_of(con, call_id):
 def costs_by_model(con, org_id):
     return dict(
         con.execute(
-            "SELECT model, sum(cost_usd) FROM llm_calls WHERE org_id = ? GROUP BY model", [org_id]
+            "SELECT model, round(sum(cost_usd), 9) FROM llm_calls WHERE org_id = ? GROUP BY model", [org_id]
         ).fetchall()
     )
 

@@ -61,10 +61,13 @@ def database_text(store) -> str:
     """Every value of every table, as text (DuckDB compresses its file: the bytes alone prove little)."""
     out = []
     with store.connect() as con:
-        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        tables = [r[0] for r in con.execute(  # the workbench's own (main: DuckDB's, public: PostgreSQL's)
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            " AND schema_name IN ('main', 'public')").fetchall()]
         for table in tables:
             columns = [r[0] for r in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]).fetchall()]
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+                " AND schema_name IN ('main', 'public') AND table_name = ?", [table]).fetchall()]
             listed = ", ".join(f'CAST("{c}" AS VARCHAR)' for c in columns)
             out += [f"{table}: {row}" for row in con.execute(f'SELECT {listed} FROM "{table}"').fetchall()]
     return "\n".join(out)

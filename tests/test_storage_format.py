@@ -13,6 +13,8 @@ import pytest
 from workbench import db, home
 from workbench.errors import WorkbenchError
 
+pytestmark = pytest.mark.embedded_only  # the DuckDB file's own behaviour
+
 WORKBENCH = str(Path(sys.executable).parent / "workbench")
 
 

@@ -9,8 +9,11 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from workbench import db, home
+
+pytestmark = pytest.mark.embedded_only  # the DuckDB file's own behaviour
 
 WORKBENCH = str(Path(sys.executable).parent / "workbench")
 

@@ -65,7 +65,8 @@ def deployment():
     flags = ["--port", str(base + 15), "--base-port", str(base), "--apps", "2"]
     env = {**os.environ, "WORKBENCH_HOME": str(home_dir), "WORKBENCH_EMBEDDING_BACKEND": "hash",
            "WORKBENCH_LOCK_WAIT_S": "20"}
-    for name in ("WORKBENCH_LANCEDB_URI", "MLFLOW_TRACKING_URI", "AWS_ENDPOINT_URL"):
+    for name in ("WORKBENCH_LANCEDB_URI", "MLFLOW_TRACKING_URI", "AWS_ENDPOINT_URL", "WORKBENCH_PROFILE",
+                 "WORKBENCH_POSTGRES_URL"):
         env.pop(name, None)
     team = team_mod.Team(Settings(home=home_dir), port=base + 15, base_port=base, apps=2)
     try:
@@ -153,3 +154,42 @@ def test_a_stop_leaves_no_process_and_a_start_finds_everything_again(deployment)
     assert json.loads(run(["search", "roaming abroad", "--as", "anna", "--json"], team_env).stdout)
     listed = json.loads(run(["models", "list", "--as", "dan", "--json"], team_env).stdout)
     assert any(m["name"] == "churn" for m in listed)  # test order: after the training above
+
+
+def test_a_deployment_moves_out_to_an_embedded_home_and_back_in_with_everything_equal(deployment):
+    team, flags, env, team_env = deployment
+    top = Path(tempfile.mkdtemp(prefix="workbench-move-"))
+    top.chmod(0o711)
+    out = top / "embedded"
+    try:
+        moved = json.loads(run(["team", "move-out", "--to", str(out), "--json", *flags], env).stdout)
+        with psycopg.connect(team.postgres_url("workbench")) as con:
+            for table, count in moved["rows"].items():
+                assert con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] == count, table
+        assert moved["rows"]["llm_calls"] > 50_000 and moved["vectors"]["chunks"] > 100
+        assert (out / "workbench.duckdb").exists() and (out / "mlflow.db").exists()
+        embedded = {**env, "WORKBENCH_HOME": str(out)}
+        # and back: the embedded home into a team deployment of its own (a new, empty one), before
+        # any command adds a row (a search is metered)
+        base = free_block()
+        back_flags = ["--port", str(base + 15), "--base-port", str(base), "--apps", "1"]
+        back = team_mod.Team(Settings(home=out, profile="embedded"), port=base + 15, base_port=base, apps=1)
+        try:
+            again = json.loads(run(["team", "move-in", "--json", *back_flags], embedded).stdout)
+            assert again["rows"] == moved["rows"] and again["vectors"] == moved["vectors"]
+            assert again["model_runs"] == moved["model_runs"]
+            # the embedded home still works on its own, and the deployment it moved into too
+            for where in ({**embedded, "WORKBENCH_PROFILE": "embedded"}, {**embedded, **back.environment()}):
+                assert json.loads(run(["search", "roaming abroad", "--as", "anna", "--json"], where).stdout)
+                listed = json.loads(run(["models", "list", "--as", "dan", "--json"], where).stdout)
+                assert [m["versions"] for m in listed if m["name"] == "churn"] == [1]
+            # a second move into the same deployment is refused, and changes nothing
+            refused = subprocess.run([WORKBENCH, "team", "move-in", *back_flags], env=embedded,
+                                     capture_output=True, text=True, timeout=300)
+            assert refused.returncode == 1, refused.stdout
+            assert "not empty" in refused.stderr or "already" in refused.stderr, refused.stderr
+        finally:
+            subprocess.run([WORKBENCH, "team", "down", *back_flags], env=embedded, capture_output=True,
+                           timeout=120)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)

@@ -12,7 +12,7 @@ way at once to another process waiting for the file, and to this process swappin
 from __future__ import annotations
 
 import atexit
-import importlib
+import importlib.util
 import os
 import re
 import threading
@@ -46,7 +46,7 @@ WAITING_S = 0.5
 # too. The team profile needs DuckDB 1.5.5 (its PostgreSQL, DuckLake and S3 extension wheels load
 # into no other version), which cannot open a file in DuckDB 2's own format.
 STORAGE = "v1.5.0"
-_CONFIG = {"storage_compatibility_version": STORAGE}  # one config for every open of a file
+CONFIG = {"storage_compatibility_version": STORAGE}  # one config for every open of a file
 _NEWER = re.compile(r"created with an? newer version of DuckDB|can only read versions", re.IGNORECASE)
 _RETRY_S = 0.05
 
@@ -123,7 +123,7 @@ class Store:
         marked = False
         while True:
             try:
-                conn = duckdb.connect(str(self.path), read_only=self.read_only, config=_CONFIG)
+                conn = duckdb.connect(str(self.path), read_only=self.read_only, config=CONFIG)
                 self._file = _identity(self.path)
                 self.opens += 1
                 if marked:  # another waiter, if any, marks again within its next try
@@ -281,13 +281,11 @@ def _identity(path: Path) -> tuple[int, int] | None:
 def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Load a DuckDB extension from its PyPI wheel (`duckdb-extension-<name>`: postgres_scanner,
     ducklake, httpfs), never from the network: the file for this DuckDB version, from the package."""
-    package = f"duckdb_extension_{name}"
-    try:
-        module = importlib.import_module(package)
-    except ImportError:
+    spec = importlib.util.find_spec(f"duckdb_extension_{name}")
+    if spec is None or not spec.submodule_search_locations:
         raise WorkbenchError(f"The DuckDB extension {name} is not installed: `pip install "
-                             f"duckdb-extension-{name.replace('_', '-')}=={duckdb.__version__}`.") from None
-    folder = Path(next(iter(module.__path__))) / "extensions" / f"v{duckdb.__version__}"
+                             f"duckdb-extension-{name.replace('_', '-')}=={duckdb.__version__}`.")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "extensions" / f"v{duckdb.__version__}"
     found = folder / f"{name}.duckdb_extension"
     if not found.is_file():
         raise WorkbenchError(f"The DuckDB extension {name} installed has no build for DuckDB "

@@ -67,6 +67,14 @@ def init(settings: Settings, say: Callable[[str], object] | None = None) -> list
 
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.uploads_dir.mkdir(exist_ok=True)
+    if settings.profile == "team":
+        from workbench import teamdb
+
+        applied = teamdb.create(settings.postgres_url)
+        with open_store(settings).connect() as con:
+            for (org_id,) in con.execute("SELECT id FROM organizations").fetchall():
+                organisations.ensure_defaults(con, org_id)
+        return applied
     rewritten = upgrade_storage(settings)
     if rewritten and say is not None:
         say(rewritten)
@@ -80,7 +88,7 @@ def init(settings: Settings, say: Callable[[str], object] | None = None) -> list
 def upgrade_storage(settings: Settings) -> str | None:
     """Rewrite a database that DuckDB 2 wrote in its own format in the format DuckDB 1.5 reads too
     (db.STORAGE), so that the team profile can open this home; what was done, or None."""
-    if not settings.db_path.exists():
+    if settings.profile == "team" or not settings.db_path.exists():
         return None
     with open_store(settings).connect() as con:  # waits for a holder as any command does
         found = db.storage_of(con)
@@ -90,7 +98,11 @@ def upgrade_storage(settings: Settings) -> str | None:
 def open_store(settings: Settings, *, create: bool = False, on_wait=None,
                read_only: bool = False, linger_s: float = 0.0) -> db.Store:
     """The store for the settings' database file (read-only for a process that only reads;
-    `linger_s` for a server, see db.Store)."""
+    `linger_s` for a server, see db.Store), or the team profile's PostgreSQL database."""
+    if settings.profile == "team":
+        from workbench import teamdb
+
+        return teamdb.store_for(settings.postgres_url, settings.db_path)
     return db.Store(settings.db_path, lock_wait_s=settings.lock_wait_s, create=create,
                     on_wait=on_wait, read_only=read_only, linger_s=linger_s)
 
@@ -105,7 +117,7 @@ def open_vectors(settings: Settings) -> VectorStore:
     """The LanceDB store of this data home."""
     from workbench.search.vectors import VectorStore
 
-    return VectorStore(settings.lancedb_uri)
+    return VectorStore(settings.lancedb_uri, settings.storage_options)
 
 
 def local_embedder(settings: Settings, *, light: bool = False) -> Embedder:

@@ -9,7 +9,11 @@ from pathlib import Path
 # Each setting: (environment variable, help text). The README's settings table must list them all.
 ENV = {
     "home": ("WORKBENCH_HOME", "Data folder: database, vectors, uploads, MLflow store."),
+    "profile": ("WORKBENCH_PROFILE",
+                "`embedded` (a DuckDB file) or `team` (the relational state in PostgreSQL)."),
     "db_path": ("WORKBENCH_DB", "DuckDB file. Default `$WORKBENCH_HOME/workbench.duckdb`."),
+    "postgres_url": ("WORKBENCH_POSTGRES_URL",
+                     "The team profile's PostgreSQL database, `postgresql://user:password@host:port/name`."),
     "lancedb_uri": ("WORKBENCH_LANCEDB_URI", "LanceDB folder or object-store URI."),
     "mlflow_tracking_uri": ("MLFLOW_TRACKING_URI", "MLflow store. Default a SQLite file."),
     "mlflow_ui_url": ("WORKBENCH_MLFLOW_UI_URL",
@@ -39,6 +43,34 @@ ENV = {
                    "Secret that signs backups and is required to restore them (kept outside the backup)."),
 }
 
+PROFILES = ("embedded", "team")
+PROFILE_FILE = "profile.env"  # in the data home: KEY=VALUE lines of a team deployment's settings
+# the object store's settings in profile.env -> LanceDB's storage options
+STORAGE_OPTIONS = {"AWS_ACCESS_KEY_ID": "aws_access_key_id",
+                   "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key", "AWS_ENDPOINT_URL": "aws_endpoint",
+                   "AWS_REGION": "aws_region", "AWS_ALLOW_HTTP": "allow_http"}
+
+
+def read_profile(path: Path) -> dict[str, str]:
+    """A profile.env's settings ({} when there is none)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return {}
+    found = {}
+    for line in lines:
+        key, sep, value = line.strip().removeprefix("export ").partition("=")
+        if sep and not key.startswith("#"):
+            found[key.strip()] = value.strip().strip("'\"")
+    return found
+
+
+def write_profile(path: Path, values: dict[str, str]) -> None:
+    """Write a profile.env (owner only: it holds the database's password)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("# Written by `workbench team up`: this data home's team deployment.\n")
+        handle.writelines(f"{k}={v}\n" for k, v in values.items())
 EMBEDDING_BACKENDS = ("auto", "fp32", "bf16", "onnx-int8", "onnx-fp32", "hash")
 
 
@@ -47,7 +79,9 @@ class Settings:
     """Where the workbench keeps its state and how it reaches its optional remotes."""
 
     home: Path = Path("data")
+    profile: str = ""  # "": the data home's profile.env says, else embedded
     db_path: Path = field(default=None)  # type: ignore[assignment]
+    postgres_url: str = field(default="", repr=False)
     lancedb_uri: str = ""
     mlflow_tracking_uri: str = ""
     mlflow_ui_url: str = "http://127.0.0.1:5000"
@@ -70,10 +104,14 @@ class Settings:
     api_address: str = "127.0.0.1"
     api_port: int = 8502
     backup_key: str = field(default="", repr=False)
+    # LanceDB's object-store options (keys, endpoint), from the home's profile.env
+    storage_options: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         home = Path(self.home).expanduser().resolve()
         object.__setattr__(self, "home", home)
+        if not self.profile:
+            self._from_profile_file(home / PROFILE_FILE)
         if self.db_path is None:
             object.__setattr__(self, "db_path", home / "workbench.duckdb")
         else:
@@ -82,6 +120,11 @@ class Settings:
             object.__setattr__(self, "lancedb_uri", str(home / "lancedb"))
         if not self.mlflow_tracking_uri:
             object.__setattr__(self, "mlflow_tracking_uri", f"sqlite:///{home / 'mlflow.db'}")
+        if self.profile not in PROFILES:
+            raise ValueError(f"WORKBENCH_PROFILE must be 'embedded' or 'team', not {self.profile!r}")
+        if self.profile == "team" and not self.postgres_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("The team profile needs WORKBENCH_POSTGRES_URL "
+                             "(postgresql://user:password@host:port/database)")
         if self.llm_provider not in ("extractive", "openai"):
             raise ValueError(
                 f"WORKBENCH_LLM_PROVIDER must be 'extractive' or 'openai', not {self.llm_provider!r}"
@@ -96,6 +139,21 @@ class Settings:
             raise ValueError("WORKBENCH_DB_LINGER_S must be between 0 and 1 second")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ValueError("WORKBENCH_CHUNK_OVERLAP must be at least 0 and below WORKBENCH_CHUNK_SIZE")
+
+    def _from_profile_file(self, path: Path) -> None:
+        """A data home made for a team deployment says so in its profile.env (written by `workbench
+        team up`): every process pointed at the home then uses the deployment, unless the
+        environment or the caller chose otherwise."""
+        found = read_profile(path)
+        object.__setattr__(self, "profile", found.get("WORKBENCH_PROFILE", "embedded"))
+        pairs = (("postgres_url", "WORKBENCH_POSTGRES_URL"), ("lancedb_uri", "WORKBENCH_LANCEDB_URI"),
+                 ("mlflow_tracking_uri", "MLFLOW_TRACKING_URI"))
+        for name, var in pairs:
+            if not getattr(self, name) and found.get(var):
+                object.__setattr__(self, name, found[var])
+        if not self.storage_options:
+            options = {key: found[var] for var, key in STORAGE_OPTIONS.items() if found.get(var)}
+            object.__setattr__(self, "storage_options", options)
 
     @property
     def samples_dir(self) -> Path:

@@ -6,6 +6,7 @@ import os
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 
@@ -41,13 +42,12 @@ def up_command(port, base_port, apps, demo, as_json) -> None:
     team = _team(port, base_port, apps)
     say = (lambda line: click.echo(line, err=True)) if as_json else click.echo
 
-    def load_demo() -> None:
-        if demo:  # in its own process, with the deployment's settings: vectors and models go there
-            say("Loading the demo data (when the data home is empty)...")
-            subprocess.run([sys.executable, "-m", "workbench", "demo", "--if-empty", "--background"],
-                           env={**os.environ, **team.environment()}, check=True)
+    def load_demo() -> None:  # in its own process, with the deployment's settings: all goes there
+        say("Loading the demo data (when the deployment is empty)...")
+        subprocess.run([sys.executable, "-m", "workbench", "demo", "--if-empty", "--background"],
+                       env={**os.environ, **team.environment()}, check=True)
 
-    urls = team_mod.up(team, say=say, before_apps=load_demo)
+    urls = team_mod.up(team, say=say, before_apps=load_demo if demo else None)
     emit(urls, as_json, "\n".join([
         f"Workbench (load balanced over {apps} app processes): {urls['app']}",
         f"HTTP API: {urls['api']}   MLflow: {urls['mlflow']}",
@@ -75,6 +75,39 @@ def status_command(port, base_port, apps, as_json) -> None:
     emit(rows, as_json, "\n".join(
         f"{r['service']:<9} {'running' if r['running'] else 'stopped':<8} {r['address']:<16} "
         f"{r['pid'] or ''}" for r in rows))
+
+
+@team_group.command("move-in")
+@_options
+@json_option
+def move_in_command(port, base_port, apps, as_json) -> None:
+    """Copy this data home's embedded database, vectors and models into the team deployment (which
+    must be empty; its stores are started, its apps must be stopped). The embedded files stay."""
+    team = _team(port, base_port, apps)
+    say = (lambda line: click.echo(line, err=True)) if as_json else click.echo
+    report = team_mod.move_in(team, say=say)
+    emit(report, as_json, _moved(report, "into the team deployment"))
+
+
+@team_group.command("move-out")
+@_options
+@click.option("--to", "target", required=True, type=click.Path(file_okay=False),
+              help="A new (or empty) folder for the embedded data home.")
+@json_option
+def move_out_command(port, base_port, apps, target, as_json) -> None:
+    """Copy the team deployment into a new embedded data home (database file, vectors folder,
+    MLflow's SQLite store, uploads and exports). The deployment is left as it is."""
+    team = _team(port, base_port, apps)
+    say = (lambda line: click.echo(line, err=True)) if as_json else click.echo
+    report = team_mod.move_out(team, Path(target), say=say)
+    emit(report, as_json, _moved(report, f"into {target} (WORKBENCH_HOME={target} workbench serve)"))
+
+
+def _moved(report: dict, where: str) -> str:
+    rows = sum(report["rows"].values())
+    vectors = sum(report["vectors"].values())
+    return (f"Copied {rows:,} rows in {len(report['rows'])} tables, {vectors:,} vectors and "
+            f"{report['model_runs']} model runs {where}; counts checked.")
 
 
 @team_group.command("env")

@@ -21,6 +21,7 @@ from workbench.accounts.context import Context
 from workbench.db import atomic, fetch_one
 from workbench.errors import InvalidInput, NotAllowed, NotFound
 from workbench.settings import Settings
+from workbench.teamdb import TeamCursor
 
 EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 DATE_SHARE = 0.95  # a text column is a date column when this share of its values parse as dates
@@ -114,9 +115,12 @@ def settings_of(con: duckdb.DuckDBPyConnection) -> Settings:
     """The settings of the data home whose database `con` is open on: this process's own (the app's,
     the CLI's) when they name that database file, else the default layout's around the file."""
     configured = settings_mod.from_env()
-    (database,) = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()
+    if isinstance(con, TeamCursor):  # no file: the team store knows the home it was opened for
+        database = str(con.store.path)
+    else:
+        (database,) = con.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()
     if database is None or Path(database).resolve() == configured.db_path:
         return configured
     return Settings(home=Path(database).resolve().parent)

@@ -60,6 +60,7 @@ class BackupInvalid(WorkbenchError):
 def backup(settings: Settings, target_dir: str | Path, *, progress: Progress | None = None) -> dict:
     """Copy the data home into `target_dir` (new or empty) with a manifest, holding the database's
     write lock throughout. Returns the manifest without its file list."""
+    _embedded_only(settings)
     target = Path(target_dir).expanduser().resolve()
     places = layout(settings)
     _check_backup_target(target, settings)
@@ -89,6 +90,7 @@ def restore(
 ) -> dict:
     """Replace the data home with the backup in `source_dir`, after checking it against its manifest.
     A home that already holds data is replaced only with `force`."""
+    _embedded_only(settings)
     source = Path(source_dir).expanduser().resolve()
     manifest = verify(source, settings.backup_key)
     places = layout(settings)
@@ -125,6 +127,14 @@ def restore(
         "replaced": replaced,
         "signature_checked": bool(settings.backup_key),
     }
+
+
+def _embedded_only(settings: Settings) -> None:
+    if settings.profile == "team":
+        raise WorkbenchError(
+            "A backup copies an embedded data home's files. This home is a team deployment's: back up "
+            "PostgreSQL (pg_dump) and the object store with their own tools, or copy the deployment out "
+            "into an embedded home (`workbench team move-out --to DIR`) and back that up.")
 
 
 def verify(source: Path, key: str = "") -> dict:
@@ -371,7 +381,7 @@ def _table_counts(con) -> dict[str, int]:
 def _rewrite_paths(staging: Path, places: dict, manifest: dict, new_home: Path) -> int:
     """Check the restored database's row counts, then point the absolute paths that lead into the
     old home at the new one; returns how many values changed."""
-    pairs = _prefixes(Path(manifest["home"]), new_home)
+    pairs = path_prefixes(Path(manifest["home"]), new_home)
     changed = _rewrite_duckdb(staging / places["database"], pairs, manifest)
     if pairs and places["mlflow"] and (staging / places["mlflow"]).is_file():
         changed += _rewrite_sqlite(staging / places["mlflow"], pairs)
@@ -411,7 +421,7 @@ def _rewrite_duckdb(path: Path, pairs: list[tuple[str, str]], manifest: dict) ->
     return changed
 
 
-def _prefixes(old: Path, new: Path) -> list[tuple[str, str]]:
+def path_prefixes(old: Path, new: Path) -> list[tuple[str, str]]:
     """The forms an absolute path into the old home takes (file URI, plain path) and their new forms."""
     if old == new:
         return []

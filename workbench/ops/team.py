@@ -10,10 +10,10 @@ loopback, with their data and logs under the data home's `team/` folder.
       haproxy.cfg        written at each start
       run/<service>.pid  logs/<service>.log
 
-Where it stands: vectors (LanceDB on s3://) and models (the tracking server) are the team's; the
-relational state is still the data home's DuckDB file, which the app processes, the API and the
-CLI take in turns (db.Store). PostgreSQL holds MLflow's store and an empty `workbench` database
-that the team store will use (README, Deploying for a team).
+Every process of the deployment runs on the team profile: the relational state in PostgreSQL's
+`workbench` database (teamdb.py), vectors in LanceDB on s3://, models in the tracking server.
+Uploads, exports and results stay in the data home's folders, which every process of this machine
+shares. `ops/move.py` moves an embedded data home in and out.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
-from workbench.settings import Settings
+from workbench.settings import PROFILE_FILE, Settings, write_profile
 
 TEAM = "team"
 BUCKET = "workbench"
@@ -100,6 +100,8 @@ class Team:
         """The settings that point a workbench process (app, API, CLI) at this deployment."""
         return {
             "WORKBENCH_HOME": str(self.settings.home),
+            "WORKBENCH_PROFILE": "team",
+            "WORKBENCH_POSTGRES_URL": self.postgres_url("workbench"),
             "WORKBENCH_LANCEDB_URI": f"s3://{BUCKET}/lancedb",
             "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{self.mlflow_port}",
             "WORKBENCH_API_PORT": str(self.api_port),
@@ -121,15 +123,19 @@ class Team:
 def up(team: Team, *, say: Callable[[str], object] = print, before_apps: Callable[[], object] | None = None,
        ) -> dict[str, str]:
     """Start every service not yet running, each waited for until it answers; `before_apps` runs
-    once the stores are up (the demo data, say). Returns the URLs a user needs."""
-    for folder in ("run", "logs"):
-        (team.root / folder).mkdir(parents=True, exist_ok=True)
-    _start_postgres(team, say)
-    _start_s3(team, say)
-    _start_mlflow(team, say)
+    once the stores are up (the demo data, say). From then on, any process pointed at this data
+    home uses the deployment (the home's profile.env). Returns the URLs a user needs."""
+    start_stores(team, say)
+    if not (team.settings.home / PROFILE_FILE).exists() and team.settings.db_path.exists():
+        say(f"The embedded database {team.settings.db_path} is left as it is; the deployment starts "
+            "empty (`workbench team move-in` copies it in instead).")
+    write_profile(team.settings.home / PROFILE_FILE, {k: v for k, v in team.environment().items()
+                                                      if k not in ("WORKBENCH_HOME", "WORKBENCH_API_PORT")})
+    env = {**os.environ, **team.environment()}
     if before_apps is not None:
         before_apps()
-    env = {**os.environ, **team.environment()}
+    else:  # the schema, once, before the processes that use it start
+        _run([sys.executable, "-m", "workbench", "init"], "The team database's schema", env)
     if not _alive(team, "api"):
         _spawn(team, "api", [sys.executable, "-m", "workbench", "api", "--port", str(team.api_port)], env)
     for i, port in enumerate(team.app_ports()):
@@ -167,7 +173,10 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
-def _start_postgres(team: Team, say) -> None:
+def start_postgres(team: Team, say: Callable[[str], object] = print) -> None:
+    """Make PostgreSQL's cluster on first use, start it on loopback, create the databases."""
+    for folder in ("run", "logs"):
+        (team.root / folder).mkdir(parents=True, exist_ok=True)
     data = team.root / "postgres"
     log = team.root / "logs" / "postgres.log"
     if not (data / "PG_VERSION").exists():
@@ -291,6 +300,55 @@ def _start_haproxy(team: Team, say) -> None:
     _wait_port(team, "haproxy", team.port)
 
 
+def start_stores(team: Team, say: Callable[[str], object] = print) -> None:
+    """PostgreSQL, the object store and MLflow's server: what a move needs, without the apps."""
+    team.settings.home.mkdir(parents=True, exist_ok=True)
+    for folder in ("run", "logs"):
+        (team.root / folder).mkdir(parents=True, exist_ok=True)
+    start_postgres(team, say)
+    _start_s3(team, say)
+    _start_mlflow(team, say)
+
+
+def team_settings(team: Team) -> Settings:
+    """The deployment's settings, as its processes read them."""
+    from workbench.settings import from_env
+
+    env = team.environment()
+    os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})  # LanceDB reads them here
+    return from_env({**os.environ, **env})
+
+
+def move_in(team: Team, say: Callable[[str], object] = print) -> dict:
+    """Copy this data home's embedded state into the deployment (ops/move.py)."""
+    from workbench.ops import move
+
+    _no_apps(team)
+    start_stores(team, say)
+    embedded = Settings(home=team.settings.home, profile="embedded",
+                        embedding_backend=team.settings.embedding_backend)
+    report = move.move_in(embedded, team_settings(team), say)
+    write_profile(team.settings.home / PROFILE_FILE, {k: v for k, v in team.environment().items()
+                                                      if k not in ("WORKBENCH_HOME", "WORKBENCH_API_PORT")})
+    return report
+
+
+def move_out(team: Team, target: Path, say: Callable[[str], object] = print) -> dict:
+    """Copy the deployment into a new embedded data home at `target` (ops/move.py)."""
+    from workbench.ops import move
+
+    start_stores(team, say)
+    return move.move_out(team_settings(team), Settings(home=target, profile="embedded"), say)
+
+
+def _no_apps(team: Team) -> None:
+    running = [r["service"] for r in status(team) if r["running"] and r["service"] in ("api", "haproxy")
+               or r["service"].startswith("app-") and r["running"]]
+    if running:
+        raise TeamError(f"The deployment's {', '.join(running)} are running: stop them first "
+                        "(`workbench team down`), then move in.")
+
+
 # -- stopping and status ----------------------------------------------------------------------
 
 
@@ -299,10 +357,7 @@ def down(team: Team, *, say: Callable[[str], object] = print) -> list[str]:
     stopped = []
     for name in reversed(team.services()):
         if name == "postgres":
-            if _port_open(team.pg_port) and (team.root / "postgres" / "postmaster.pid").exists():
-                say("Stopping PostgreSQL...")
-                _run(_as_postgres([_postgres_bin("pg_ctl"), "-D", str(team.root / "postgres"),
-                                   "-m", "fast", "-w", "stop"]), "PostgreSQL's stop")
+            if stop_postgres(team, say):
                 stopped.append(name)
             continue
         pid = _pid(team, name)
@@ -316,6 +371,16 @@ def down(team: Team, *, say: Callable[[str], object] = print) -> list[str]:
         _stop(_pid(team, name) or 0)
         (team.root / "run" / f"{name}.pid").unlink(missing_ok=True)
     return stopped
+
+
+def stop_postgres(team: Team, say: Callable[[str], object] = print) -> bool:
+    """Stop PostgreSQL (its sessions ended first); False when it was not running."""
+    if not (_port_open(team.pg_port) and (team.root / "postgres" / "postmaster.pid").exists()):
+        return False
+    say("Stopping PostgreSQL...")
+    _run(_as_postgres([_postgres_bin("pg_ctl"), "-D", str(team.root / "postgres"), "-m", "fast", "-w",
+                       "stop"]), "PostgreSQL's stop")
+    return True
 
 
 def status(team: Team) -> list[dict]:
@@ -398,8 +463,8 @@ def _stop(pid: int, wait_s: float = 15.0) -> None:
             time.sleep(0.1)
 
 
-def _run(cmd: list[str], what: str) -> None:
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+def _run(cmd: list[str], what: str, env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise TeamError(f"{what} failed: {detail[-1] if detail else result.returncode}")

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 CHUNKS = "chunks"
 CACHE = "embedding_cache"
+KNOWN_TABLES = (CHUNKS, CACHE, "utterances")  # calls.search.UTTERANCES (an area above this one)
 # Hybrid search's weight on the cosine side (the full-text side gets the rest): a convex fusion of
 # the two min-max-scaled scores, which beat reciprocal-rank fusion on both of bench/rag_eval.py's
 # corpora, where RRF fell below its better half when the other half was weak.
@@ -119,9 +120,9 @@ class Hit:
 class VectorStore:
     """The LanceDB database of one data home (a folder or an object-store URI)."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, storage_options: dict | None = None) -> None:
         self.uri = uri
-        self._db = lancedb.connect(uri)
+        self._db = lancedb.connect(uri, storage_options=storage_options or None)
         self._lock = threading.RLock()
         self._current = False  # the chunk table has been checked for the current schema
 
@@ -253,6 +254,39 @@ class VectorStore:
                 self._db.create_table(CACHE, rows)
             else:
                 (table.merge_insert(["model", "content_hash"]).when_not_matched_insert_all().execute(rows))
+
+    # --- moving between stores (a data home into a team deployment and back) ------------------
+    def table_names(self) -> list[str]:
+        """The tables of this store. An S3-compatible server may list none (s3rver does not answer
+        LanceDB's listing), so the tables the workbench makes are looked for by name too."""
+        listed = set(self._db.list_tables().tables)
+        return sorted(listed | {name for name in KNOWN_TABLES if self._table(name) is not None})
+
+    def drop(self, name: str) -> None:
+        self._db.drop_table(name)
+        self._current = False
+
+    def copy_to(self, other: VectorStore) -> dict[str, int]:
+        """Copy every table, with its rows and indexes, into an empty store `other`; rows by table."""
+        if other.table_names():
+            raise InvalidInput(f"The vector store at {other.uri} is not empty; nothing was copied.")
+        counts = {}
+        for name in self.table_names():
+            source = self._db.open_table(name)
+            rows = source.to_arrow()
+            target = other._db.create_table(name, rows, schema=source.schema)
+            for index in source.list_indices():
+                kind = str(index.index_type).upper()
+                if kind == "FTS":
+                    target.create_index(index.columns[0], config=FTS(with_position=False))
+                elif kind in ("BTREE", "BITMAP"):
+                    target.create_index(index.columns[0], config=BTree() if kind == "BTREE" else Bitmap())
+                elif index.columns == ["vector"] and rows.num_rows:
+                    partitions = max(1, min(ANN_NPROBES, rows.num_rows // ROWS_PER_PARTITION))
+                    target.create_index("vector", config=IvfHnswSq(distance_type="cosine",
+                                                                   num_partitions=partitions))
+            counts[name] = target.count_rows()
+        return counts
 
     # --- indexes ---------------------------------------------------------------------------
     def has_ann_index(self, table=None) -> bool:

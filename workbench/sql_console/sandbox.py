@@ -51,6 +51,7 @@ import duckdb
 
 from workbench.db import Store
 from workbench.errors import InvalidInput, WorkbenchError
+from workbench.teamdb import TeamCursor, TeamStore, data_version
 
 if TYPE_CHECKING:
     from workbench.accounts.context import Context
@@ -379,9 +380,10 @@ def _snapshots(
     once: list[Path] = []
     if not wanted:
         return paths, once
-    store = source if isinstance(source, Store) else None
+    store = source if isinstance(source, Store | TeamStore) else None
     with _holding(source) as (con, db_path):
-        stamp, settled = _data_version(db_path)
+        team = isinstance(con, TeamCursor)
+        stamp, settled = data_version(con, SETTLE_S) if team else _data_version(db_path)
         for name, used in wanted.items():
             found, copy, mine = _snapshot(con, ctx, db_path, name, used, stamp, settled)
             if found is not None:
@@ -449,7 +451,7 @@ def _snapshot(con, ctx, db_path: Path, name: str, used: set[str] | None, stamp: 
 @contextmanager
 def _holding(source: Store | duckdb.DuckDBPyConnection) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
     """A connection and the database file's path; a Store's file is held only inside the block."""
-    if isinstance(source, Store):
+    if isinstance(source, Store | TeamStore):
         with source.connect() as con:
             yield con, source.path
     else:
@@ -457,8 +459,12 @@ def _holding(source: Store | duckdb.DuckDBPyConnection) -> Iterator[tuple[duckdb
 
 
 def _database_path(source: Store | duckdb.DuckDBPyConnection) -> Path:
-    if isinstance(source, Store):
+    """The database file's path (on the team profile, where the data home's would be: the sandbox
+    keeps its snapshots beside it)."""
+    if isinstance(source, Store | TeamStore):
         return source.path
+    if isinstance(source, TeamCursor):
+        return source.store.path
     row = source.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
     path = row.fetchone()[0]
     if not path:

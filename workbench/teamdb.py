@@ -1,0 +1,601 @@
+"""The team profile's relational store: the same tables in PostgreSQL, reached through DuckDB's
+PostgreSQL extension, so that the same SQL runs on both profiles (DESIGN.md, the team profile).
+
+One in-memory DuckDB per process attaches the PostgreSQL database as `state` and makes it the
+default catalog: every service's query reads and writes PostgreSQL's tables, in PostgreSQL's
+transactions, with its unique keys enforced. What DuckDB cannot send to PostgreSQL is done here, in
+the handle (TeamCursor), not in the services: `INSERT ... RETURNING` (ids come from PostgreSQL's
+sequences first), `INSERT ... ON CONFLICT` (DuckDB would send NULL for every column not named
+instead of PostgreSQL's defaults: an update of the existing row, else a plain insert), `nextval`,
+and PostgreSQL's refusals become the DuckDB exceptions the services catch.
+
+The schema is derived from the numbered migrations (sql/): they are applied to an empty in-memory
+DuckDB, whose tables, sequences, indexes and views are then written in PostgreSQL's dialect, and
+whose rows (roles, permissions, prices) are copied (`create`). `move_in` and `move_out` copy a
+data home's DuckDB file in and out the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid as uuid_mod
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from workbench import db
+from workbench.errors import NotInitialised, WorkbenchError
+
+STATE = "state"
+WORK_LOCK = 7_215_001  # the advisory lock key of long work (TeamStore.working)
+# DuckDB's CREATE TABLE text -> PostgreSQL's
+_TYPES = [
+    (re.compile(r"\bDOUBLE\b"), "DOUBLE PRECISION"),
+    (re.compile(r"\bHUGEINT\b"), "NUMERIC(38, 0)"),
+    # JSON as text that must parse: DuckDB writes JSON as text, which a json column refuses, and its
+    # JSON functions read text alike
+    (re.compile(r'(?P<col>"?\w+"?) JSON(?=[,\s)])'),
+     r"\g<col> TEXT CHECK (\g<col> IS NULL OR \g<col>::json IS NOT NULL)"),
+    (re.compile(r"\buuid\(\)"), "gen_random_uuid()"),
+    (re.compile(r"\bcurrent_localtimestamp\(\)"), "LOCALTIMESTAMP"),
+    (re.compile(r"\bmain\.list_value\(\)"), "'{}'"),
+    (re.compile(r'"DATE"'), "DATE"),
+    (re.compile(r"\bcount_star\(\)"), "count(*)"),
+]
+_INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(?P<table>\w+)\s*\((?P<cols>[^)]*)\)\s*(?P<source>.*?)"
+                     r"\s+RETURNING\s+(?P<returning>.*?)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+_NEXTVAL = re.compile(r"^\s*SELECT\s+nextval\('(?P<seq>\w+)'\)(\s+FROM\s+range\((?P<n>\?|\d+)\))?\s*;?\s*$",
+                      re.IGNORECASE)
+_UPSERT = re.compile(r"^\s*INSERT\s+INTO\s+(?P<table>\w+)\s*\((?P<cols>[^)]*)\)\s*VALUES\s*"
+                     r"(?P<values>\((?:[^()']|'[^']*'|\([^()]*\))*\))\s*ON\s+CONFLICT\s*\((?P<keys>[^)]*)\)"
+                     r"\s*DO\s+(?P<action>NOTHING|UPDATE\s+SET\s+.*?)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+_DELETE = re.compile(r"^\s*DELETE\s+FROM\s+(?P<table>\w+)\s+WHERE\s+(?P<where>.*?)"
+                               r"\s+RETURNING\s+(?P<returning>.*?)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+
+
+def translate_table(sql: str) -> str:
+    """A table's DuckDB definition in PostgreSQL's dialect."""
+    for pattern, replacement in _TYPES:
+        sql = pattern.sub(replacement, sql)
+    return sql
+
+
+def schema_statements(sql_dir: Path = db.SQL_DIR) -> tuple[list[str], duckdb.DuckDBPyConnection]:
+    """The PostgreSQL statements that make the migrations' schema, and the in-memory DuckDB they were
+    read from (its rows are the migrations' own: roles, permissions, prices)."""
+    mem = duckdb.connect(":memory:")
+    db.migrate(mem, sql_dir)
+    out = [f"CREATE SEQUENCE {name} START {start} INCREMENT {step}" for name, start, step in mem.execute(
+        "SELECT sequence_name, start_value, increment_by FROM duckdb_sequences() ORDER BY 1").fetchall()]
+    tables = mem.execute("SELECT table_name, sql FROM duckdb_tables() ORDER BY table_oid").fetchall()
+    out += [translate_table(sql) for _name, sql in tables]
+    out += [sql for (sql,) in mem.execute("SELECT sql FROM duckdb_indexes() ORDER BY 1").fetchall()]
+    out += [translate_table(sql) for (sql,) in mem.execute(
+        "SELECT sql FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' ORDER BY view_oid"
+    ).fetchall()]
+    return out, mem
+
+
+def tables_in_order(con: duckdb.DuckDBPyConnection, database: str) -> list[str]:
+    """The attached DuckDB database's tables, parents before the tables whose keys point at them."""
+    return [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'"
+        " ORDER BY table_oid", [database]).fetchall()]
+
+
+def create(url: str, sql_dir: Path = db.SQL_DIR) -> list[str]:
+    """Make the schema in an empty PostgreSQL database, with the migrations' rows; the versions made
+    ([] when it is there already). Refuses a database whose schema is at another version."""
+    statements, mem = schema_statements(sql_dir)
+    try:
+        wanted = versions(mem)
+        found = _versions_at(url)
+        if found == wanted:
+            return []
+        if found is not None:
+            raise db.MigrationError(
+                f"The team database's schema is at version {found[-1] if found else 'none'}, this release's"
+                f" at {wanted[-1]}: moving a team database between schema versions is not supported yet.")
+        _run_statements(url, statements)
+        copy_rows(mem, url)
+    finally:
+        mem.close()
+    return wanted
+
+
+def versions(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The migrations applied to a DuckDB database."""
+    return [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()]
+
+
+def _versions_at(url: str) -> list[str] | None:
+    import psycopg
+
+    with psycopg.connect(url) as pg:
+        if not pg.execute("SELECT to_regclass('public.schema_migrations') IS NOT NULL").fetchone()[0]:
+            return None
+        return [r[0] for r in pg.execute("SELECT version FROM schema_migrations ORDER BY version")]
+
+
+def _run_statements(url: str, statements: list[str]) -> None:
+    import psycopg
+
+    with psycopg.connect(url) as pg:  # one transaction: all or nothing
+        for statement in statements:
+            pg.execute(statement)
+
+
+def copy_rows(source: duckdb.DuckDBPyConnection, url: str) -> dict[str, int]:
+    """Copy every table's rows of a DuckDB database into the team database at `url` (its tables
+    empty), in one transaction, and move PostgreSQL's sequences to DuckDB's. Row counts by table."""
+    tables = tables_in_order(source, source.execute("SELECT current_database()").fetchone()[0])
+    sequences = source.execute("SELECT sequence_name, last_value FROM duckdb_sequences()"
+                               " WHERE database_name = current_database()").fetchall()
+    con = duckdb.connect(":memory:")
+    counts = {}
+    try:
+        _attach(con, url)
+        con.begin()
+        for table in tables:
+            frame = source.execute(f'SELECT * FROM "{table}"').to_arrow_table()
+            counts[table] = frame.num_rows
+            if frame.num_rows:
+                con.register("copied_rows", frame)
+                names = ", ".join(f'"{c}"' for c in frame.column_names)
+                con.execute(f'INSERT INTO {STATE}.public."{table}" ({names}) SELECT {names} FROM copied_rows')
+                con.unregister("copied_rows")
+        con.commit()
+        for name, last in sequences:
+            if last is not None:
+                con.execute(f"CALL postgres_execute('{STATE}', 'SELECT setval(''{name}'', {int(last)})')")
+    finally:
+        con.close()
+    return counts
+
+
+def move_in(db_file: Path, url: str) -> dict[str, int]:
+    """Copy an embedded data home's database into the team database at `url`, which must hold no
+    organisation: its schema is made anew, then every row is copied in one transaction and the
+    counts compared. The file is only read. Rows by table."""
+    source = duckdb.connect(str(db_file), read_only=True, config=db.CONFIG)
+    try:
+        statements, mem = schema_statements()
+        wanted = versions(mem)
+        mem.close()
+        if versions(source) != wanted:
+            raise db.MigrationError(f"{db_file} is at schema version {versions(source)[-1]}, this release at "
+                                    f"{wanted[-1]}: run `workbench init` on that data home first.")
+        if _versions_at(url) is not None and _count_at(url, "organizations"):
+            raise WorkbenchError("The team database already holds organisations; nothing was moved. Move "
+                                 "into an empty deployment.")
+        _run_statements(url, ["DROP SCHEMA public CASCADE", "CREATE SCHEMA public", *statements])
+        release(url)
+        counts = copy_rows(source, url)
+    finally:
+        source.close()
+    moved = {table: _count_at(url, table) for table in counts}
+    if moved != counts:
+        raise WorkbenchError(f"The team database's row counts differ after the move: {moved} vs {counts}.")
+    return counts
+
+
+def reset(url: str) -> None:
+    """Empty the team database: its schema made anew, with only the migrations' rows."""
+    release(url)
+    _run_statements(url, ["DROP SCHEMA public CASCADE", "CREATE SCHEMA public"])
+    create(url)
+
+
+def move_out(url: str, db_file: Path) -> dict[str, int]:
+    """Copy the team database at `url` into a new DuckDB file (an embedded data home's), every row
+    and sequence, in one transaction; the counts compared. Rows by table."""
+    if db_file.exists():
+        raise WorkbenchError(f"{db_file} exists already; nothing was moved. Choose a new data home.")
+    con = duckdb.connect(str(db_file), config=db.CONFIG)
+    try:
+        db.migrate(con)
+        tables = tables_in_order(con, con.execute("SELECT current_database()").fetchone()[0])
+        _attach(con, url, "team")
+        if versions(con) != [r[0] for r in con.execute(
+                "SELECT version FROM team.public.schema_migrations ORDER BY version").fetchall()]:
+            raise db.MigrationError("The team database's schema is not this release's; nothing was moved.")
+        counts = {}
+        for table in reversed(tables):  # the migrations' own rows go (the team database has them),
+            con.execute(f'DELETE FROM main."{table}"')  # each committed: DuckDB's foreign-key checks
+        con.begin()
+        for table in tables:
+            names = ", ".join(f'"{r[0]}"' for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+                " AND table_name = ? ORDER BY column_index", [table]).fetchall())
+            con.execute(f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM team.public."{table}"')
+            counts[table] = con.execute(f'SELECT count(*) FROM main."{table}"').fetchone()[0]
+        con.commit()
+        for name, last in con.execute("SELECT sequence_name, coalesce(last_value, start_value - 1)"
+                                      " FROM duckdb_sequences() WHERE database_name = current_database()"
+                                      ).fetchall():
+            found = con.execute(f"SELECT * FROM postgres_query('team', 'SELECT CASE WHEN is_called THEN"
+                                f" last_value ELSE last_value - 1 END FROM {name}')").fetchone()[0]
+            if found > last:  # DuckDB has no setval: step the sequence up to PostgreSQL's
+                con.execute(f"SELECT max(nextval('{name}')) FROM range({int(found - last)})").fetchall()
+        con.execute("DETACH team")
+        con.execute("CHECKPOINT")
+    except BaseException:
+        con.close()
+        db_file.unlink(missing_ok=True)
+        raise
+    con.close()
+    moved = {table: _count_at(url, table) for table in counts}
+    if moved != counts:
+        db_file.unlink(missing_ok=True)
+        raise WorkbenchError(f"Row counts differ after the move: {counts} vs the team's {moved}.")
+    return counts
+
+
+def _count_at(url: str, table: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as pg:
+        return pg.execute(f'SELECT count(*) FROM public."{table}"').fetchone()[0]
+
+
+def _attach(con: duckdb.DuckDBPyConnection, url: str, name: str = STATE) -> None:
+    """Attach the PostgreSQL database at `url` to a DuckDB connection as `name`."""
+    db.load_extension(con, "postgres_scanner")
+    # PostgreSQL's text COPY: a one-row insert takes about 1 ms, the binary one about 20 ms (measured)
+    con.execute("SET GLOBAL pg_use_binary_copy = false")
+    quoted = url.replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS {name} (TYPE postgres)")
+
+
+class TeamStore:
+    """The team profile's store: db.Store's interface (connect, transaction, working, idle,
+    release) on PostgreSQL. One in-memory DuckDB per process, its PostgreSQL connections pooled; no
+    file is held, so any number of processes use it at once."""
+
+    read_only = False
+    linger_s = 0.0
+
+    def __init__(self, url: str, path: Path | None = None) -> None:
+        self.url = url
+        # where the data home's database file would be: its folder holds the SQL console's snapshots
+        self.path = path or Path("data") / "workbench.duckdb"
+        self._idle_held = False  # this process holds the work lock exclusively: its work takes none
+        self._guard = threading.Lock()
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        self.opens = 0
+        _STORES.add(self)
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(":memory:")
+        try:
+            _attach(con, self.url)
+        except duckdb.Error as exc:
+            con.close()
+            cause = _redact(str(exc), self.url).splitlines()[0]
+            raise WorkbenchError(f"Cannot reach the team database ({cause}). Is the deployment up? "
+                                 "`workbench team up` starts it.") from None
+        found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name ="
+                            " 'schema_migrations'", [STATE]).fetchone()[0]
+        if not found:
+            con.close()
+            raise NotInitialised("The team database has no schema yet. Run `workbench init` first.")
+        self.opens += 1
+        return con
+
+    @contextmanager
+    def connect(self) -> Iterator[TeamCursor]:
+        with self._guard:
+            if self._conn is None:
+                self._conn = self._open()
+            cursor = self._conn.cursor()
+        try:
+            cursor.execute(f"USE {STATE}")
+            yield TeamCursor(cursor, self)
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[TeamCursor]:
+        with self.connect() as cur, db.atomic(cur):
+            yield cur
+
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        """Hold a shared advisory lock while long work is under way (an ingest, embedding calls):
+        PostgreSQL lets it go when the process ends, however it ends, so that `doctor` on any
+        machine tells work that died from work in progress (db.Store.working, for a file)."""
+        if self._idle_held:
+            yield
+            return
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as pg:
+            pg.execute("SELECT pg_advisory_lock_shared(%s)", [WORK_LOCK])
+            yield
+
+    @contextmanager
+    def idle(self) -> Iterator[bool | None]:
+        """True when no process is working (see `working`), the lock then held exclusively until
+        the block ends; False when some process is working now."""
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as pg:
+            held = pg.execute("SELECT pg_try_advisory_lock(%s)", [WORK_LOCK]).fetchone()[0]
+            self._idle_held = held
+            try:
+                yield held
+            finally:
+                self._idle_held = False
+
+    def release(self) -> bool:
+        """Close this process's DuckDB and its pooled PostgreSQL connections (they reopen on use)."""
+        with self._guard:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+        return True
+
+
+_STORES: weakref.WeakSet = weakref.WeakSet()
+
+
+def store_for(url: str, path: Path | None = None) -> TeamStore:
+    """This process's store on the team database at `url` (one per database: its DuckDB and its
+    pooled PostgreSQL connections are shared by every unit of work of the process)."""
+    with _SHARED_GUARD:
+        found = _SHARED.get(url)
+        if found is None:
+            found = _SHARED[url] = TeamStore(url, path)
+        return found
+
+
+_SHARED: dict[str, TeamStore] = {}
+_SHARED_GUARD = threading.Lock()
+
+
+def release_all() -> None:
+    for store in list(_STORES):
+        store.release()
+
+
+def release(url: str) -> None:
+    """Close this process's connections to the team database at `url` (before it is copied)."""
+    for store in list(_STORES):
+        if store.url == url:
+            store.release()
+
+
+class TeamCursor:
+    """A DuckDB cursor on the team database whose `INSERT/DELETE ... RETURNING` PostgreSQL takes
+    through DuckDB (see the module's docstring); everything else is the cursor's own."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, store: TeamStore) -> None:
+        self._cursor = cursor
+        self.store = store
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+    def cursor(self) -> TeamCursor:
+        """Another cursor on the same database (a thread's own)."""
+        raw = self._cursor.cursor()
+        raw.execute(f"USE {STATE}")
+        return TeamCursor(raw, self.store)
+
+    def execute(self, sql: str, params=None):
+        try:
+            return self._execute(sql, params if isinstance(params, dict) else list(params or []))
+        except duckdb.Error as exc:
+            raise _translate(exc) from None
+
+    def _execute(self, sql: str, params: list | dict):
+        if isinstance(params, dict):  # named parameters: the rewrites below take positional ones
+            self._cursor.execute(sql, params)
+            return self
+        sequence = _NEXTVAL.match(sql)
+        if sequence:  # PostgreSQL's sequences are not DuckDB's: ask PostgreSQL
+            count = params[0] if sequence["n"] == "?" else int(sequence["n"] or 1)
+            return _Rows([(i,) for i in self._next_values(sequence["seq"], count)], [("nextval",)])
+        upsert = _UPSERT.match(sql)
+        if upsert:  # DuckDB would send NULL for every column not named, not PostgreSQL's defaults
+            return self._upsert(upsert, params)
+        if "RETURNING" in sql.upper():
+            insert = _INSERT.match(sql)
+            if insert:
+                return self._insert_returning(insert, params)
+            deleting = _DELETE.match(sql)
+            if deleting:
+                found = self._cursor.execute(f"SELECT {deleting['returning']} FROM {deleting['table']}"
+                                             f" WHERE {deleting['where']}", params)
+                rows = _Rows(found.fetchall(), found.description)
+                self._cursor.execute(f"DELETE FROM {deleting['table']} WHERE {deleting['where']}", params)
+                return rows
+        self._cursor.execute(sql, params)
+        return self
+
+    def _upsert(self, m: re.Match, params: list):
+        """INSERT ... VALUES ... ON CONFLICT (keys) DO UPDATE SET ... | DO NOTHING, as an update of
+        the row with those keys when there is one, else a plain insert (PostgreSQL's defaults)."""
+        table, columns = m["table"], _names(m["cols"])
+        values = _split_values(m["values"])
+        at = sum(v.count("?") for v in values)
+        given, tail = params[:at], params[at:]
+        keys = _names(m["keys"])
+        key_values = [_given(k, columns, values, given) for k in keys]
+        where = " AND ".join(f'"{k}" = ?' for k in keys)
+        found = self._cursor.execute(f"SELECT 1 FROM {table} WHERE {where}", key_values).fetchone()
+        if found is None:
+            self._cursor.execute(f"INSERT INTO {table} ({m['cols']}) VALUES ({', '.join(values)})", given)
+        elif m["action"].upper().startswith("UPDATE"):
+            sets, set_params, extra = [], [], iter(tail)
+
+            def swap(token: re.Match) -> str:
+                if token[1]:  # excluded.<column>: the value given for it
+                    value = values[columns.index(token[1])]
+                    if value == "?":
+                        set_params.append(_given(token[1], columns, values, given))
+                    return value
+                set_params.append(next(extra))
+                return "?"
+
+            sets = re.sub(r"\bexcluded\.(\w+)|\?", swap, m["action"].strip()[len("UPDATE"):].strip()[3:],
+                          flags=re.IGNORECASE)
+            self._cursor.execute(f"UPDATE {table} SET {sets} WHERE {where}", [*set_params, *key_values])
+        return self
+
+    def _insert_returning(self, m: re.Match, params: list):
+        """The rows are made here first (ids from PostgreSQL's sequence, uuids), inserted whole,
+        then read back by id for the RETURNING list."""
+        table = m["table"]
+        columns = _names(m["cols"])
+        source = m["source"].strip()
+        if source.upper().startswith("VALUES"):
+            values = _split_values(source[len("VALUES"):])
+            source = "SELECT " + ", ".join(f'{v} AS "{c}"' for c, v in zip(columns, values, strict=True))
+        rows = self._cursor.execute(source, params).to_arrow_table()
+        rows = rows.rename_columns(columns)
+        known = _columns_of(self._cursor, table)
+        if "id" not in known:
+            raise WorkbenchError(f"INSERT ... RETURNING into {table} (no id column) is not supported "
+                                 "on the team profile.")
+        if "id" not in columns:
+            rows = rows.append_column("id", pa.array(self._next_ids(table, rows.num_rows), pa.int64()))
+        if "uuid" in known and "uuid" not in columns:
+            rows = rows.append_column("uuid", pa.array([str(uuid_mod.uuid4()) for _ in range(rows.num_rows)]))
+        names = ", ".join(f'"{c}"' for c in rows.column_names)
+        self._cursor.register("team_returning", rows)
+        try:
+            self._cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM team_returning")
+        finally:
+            self._cursor.unregister("team_returning")
+        ids = ", ".join(str(int(i)) for i in rows.column("id").to_pylist())
+        found = self._cursor.execute(f"SELECT {m['returning']} FROM {table} WHERE id IN ({ids}) ORDER BY id")
+        return _Rows(found.fetchall(), found.description)
+
+    def _next_ids(self, table: str, n: int) -> list[int]:
+        return self._next_values(_sequence_of(self._cursor, table), n)
+
+    def _next_values(self, sequence: str, n: int) -> list[int]:
+        if not re.fullmatch(r"\w+", sequence):
+            raise WorkbenchError(f"Not a sequence name: {sequence!r}")
+        rows = self._cursor.execute(
+            f"SELECT * FROM postgres_query('{STATE}', 'SELECT nextval(''{sequence}'')"
+            f" FROM generate_series(1, {int(n)})')").fetchall()
+        return [r[0] for r in rows]
+
+
+_SCHEMA_CACHE: dict[tuple[str, str], object] = {}
+
+
+def _columns_of(cursor, table: str) -> list[str]:
+    key = ("columns", table)
+    if key not in _SCHEMA_CACHE:
+        _SCHEMA_CACHE[key] = [r[0] for r in cursor.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = ?",
+            [STATE, table]).fetchall()]
+    return _SCHEMA_CACHE[key]
+
+
+def _sequence_of(cursor, table: str) -> str:
+    """The sequence behind a table's id column (its default: nextval('<name>'))."""
+    key = ("sequence", table)
+    if key not in _SCHEMA_CACHE:
+        default = cursor.execute(
+            f"SELECT * FROM postgres_query('{STATE}', 'SELECT column_default FROM information_schema.columns"
+            f" WHERE table_schema = ''public'' AND table_name = ''{table}'' AND column_name = ''id''')"
+        ).fetchone()
+        found = re.search(r"nextval\('([^']+)'", (default or [""])[0] or "")
+        if not found:
+            raise WorkbenchError(f"The team database's {table}.id has no sequence.")
+        _SCHEMA_CACHE[key] = found.group(1)
+    return _SCHEMA_CACHE[key]
+
+
+def _given(column: str, columns: list[str], values: list[str], params: list):
+    """The value a VALUES row gives `column`: its parameter, or its literal."""
+    index = columns.index(column)
+    value = values[index]
+    if value == "?":
+        return params[sum(v.count("?") for v in values[:index])]
+    if value.startswith("'") and value.endswith("'"):
+        return value[1:-1].replace("''", "'")
+    return value
+
+
+def _names(columns: str) -> list[str]:
+    return [c.strip().strip('"') for c in columns.split(",")]
+
+
+def _split_values(text: str) -> list[str]:
+    """`(?, ?, 'x', now())` -> ['?', '?', "'x'", 'now()'] (one row)."""
+    text = text.strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        raise WorkbenchError(f"Cannot run this insert on the team profile: {text[:80]}")
+    inner, parts, depth, quoted, start = text[1:-1], [], 0, False, 0
+    for i, ch in enumerate(inner):
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and ch == ",":
+            parts.append(inner[start:i].strip())
+            start = i + 1
+    parts.append(inner[start:].strip())
+    return parts
+
+
+class _Rows:
+    """The rows a DELETE ... RETURNING gave, read before the delete."""
+
+    def __init__(self, rows: list[tuple], description) -> None:
+        self._rows, self.description = rows, description
+
+    def fetchall(self) -> list[tuple]:
+        return self._rows
+
+    def fetchone(self):
+        return self._rows[0] if self._rows else None
+
+
+_VERSIONS: dict[str, tuple[str, float]] = {}  # url -> (WAL position, when this process first saw it)
+
+
+def data_version(cursor: TeamCursor, settle_s: float = 2.0) -> tuple[str, bool]:
+    """A name for the team database's current contents (PostgreSQL's WAL position: any commit moves
+    it) and whether it is settled, unchanged for `settle_s` as far as this process has seen."""
+    lsn = cursor.execute(f"SELECT * FROM postgres_query('{STATE}', 'SELECT pg_current_wal_lsn()::text')"
+                         ).fetchone()[0]
+    seen = _VERSIONS.get(cursor.store.url)
+    if seen is None or seen[0] != lsn:
+        seen = _VERSIONS[cursor.store.url] = (lsn, time.monotonic())
+    return f"{cursor.store.url.rsplit('/', 1)[-1]}@{lsn}", time.monotonic() - seen[1] >= settle_s
+
+
+_REFUSED = re.compile(r"duplicate key value violates unique constraint|violates foreign key constraint"
+                      r"|invalid input syntax for type json"
+                      r"|violates not-null constraint|violates check constraint", re.IGNORECASE)
+_CONFLICT = re.compile(r"could not serialize access|deadlock detected", re.IGNORECASE)
+
+
+def _translate(exc: duckdb.Error) -> Exception:
+    """PostgreSQL's refusals, relayed by DuckDB as plain errors, as DuckDB's own kinds (what the
+    services catch)."""
+    text = str(exc)
+    if _REFUSED.search(text):
+        return duckdb.ConstraintException(f"Constraint Error: {text.splitlines()[0]}")
+    if _CONFLICT.search(text):
+        return duckdb.TransactionException(f"TransactionContext Error: {text.splitlines()[0]}")
+    return exc
+
+
+def _redact(text: str, url: str) -> str:
+    password = re.search(r"://[^:/@]+:([^@]+)@", url)
+    return text.replace(password.group(1), "***") if password else text
