@@ -565,18 +565,19 @@ class _Rows:
         return self._rows[0] if self._rows else None
 
 
-_VERSIONS: dict[str, tuple[str, float]] = {}  # url -> (WAL position, when this process first saw it)
+_VERSIONS: dict[str, tuple[str, float]] = {}  # url -> (version, when this process first saw it)
 
 
 def data_version(cursor: TeamCursor, settle_s: float = 2.0) -> tuple[str, bool]:
-    """A name for the team database's current contents (PostgreSQL's WAL position: any commit moves
-    it) and whether it is settled, unchanged for `settle_s` as far as this process has seen."""
-    lsn = cursor.execute(f"SELECT * FROM postgres_query('{STATE}', 'SELECT pg_current_wal_lsn()::text')"
-                         ).fetchone()[0]
+    """A name for the team database's current contents and whether it is settled, unchanged for
+    `settle_s` as far as this process has seen. The name is PostgreSQL's next transaction id: any
+    transaction that writes takes one (reading ones do not), so a change always gives a new name."""
+    xid = cursor.execute(f"SELECT * FROM postgres_query('{STATE}',"
+                         " 'SELECT pg_snapshot_xmax(pg_current_snapshot())::text')").fetchone()[0]
     seen = _VERSIONS.get(cursor.store.url)
-    if seen is None or seen[0] != lsn:
-        seen = _VERSIONS[cursor.store.url] = (lsn, time.monotonic())
-    return f"{cursor.store.url.rsplit('/', 1)[-1]}@{lsn}", time.monotonic() - seen[1] >= settle_s
+    if seen is None or seen[0] != xid:
+        seen = _VERSIONS[cursor.store.url] = (xid, time.monotonic())
+    return f"{cursor.store.url.rsplit('/', 1)[-1]}@{xid}", time.monotonic() - seen[1] >= settle_s
 
 
 _REFUSED = re.compile(r"duplicate key value violates unique constraint|violates foreign key constraint"

@@ -173,7 +173,7 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
-def start_postgres(team: Team, say: Callable[[str], object] = print) -> None:
+def start_postgres(team: Team, say: Callable[[str], object] = print, options: str = "") -> None:
     """Make PostgreSQL's cluster on first use, start it on loopback, create the databases."""
     for folder in ("run", "logs"):
         (team.root / folder).mkdir(parents=True, exist_ok=True)
@@ -204,7 +204,8 @@ def start_postgres(team: Team, say: Callable[[str], object] = print) -> None:
     if os.geteuid() == 0 and log.exists():
         shutil.chown(log, "postgres")
     _run(_as_postgres([_postgres_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-                       "-o", f"-p {team.pg_port} -c listen_addresses=127.0.0.1 -k {data}", "start"]),
+                       "-o", f"-p {team.pg_port} -c listen_addresses=127.0.0.1 -k {data} {options}",
+                       "start"]),
          "PostgreSQL")
     _create_databases(team)
 
