@@ -371,6 +371,7 @@ def main() -> None:
 def drive(args) -> int:
     """The same load on a running deployment (several app processes behind a load balancer)."""
     pids = [int(p) for p in args.pids.split(",") if p]
+    args.url = args.url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream"
 
     def app_cpu() -> float:
         return sum(cpu_seconds(pid) for pid in pids)
