@@ -133,11 +133,7 @@ def experiment_id(settings: Settings, org_id: int, kind: str) -> str:
         found = client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
-        location = None
-        if settings.mlflow_tracking_uri.startswith("sqlite:") or "://" not in settings.mlflow_tracking_uri:
-            folder = home.artifacts_dir(settings)
-            folder.mkdir(parents=True, exist_ok=True)
-            location = folder.as_uri()
+        location = artifact_location(settings)
         try:
             return client.create_experiment(name, artifact_location=location, tags={"org_id": str(org_id)})
         except MlflowException as exc:  # another session made it meanwhile (its first training too)
@@ -146,6 +142,16 @@ def experiment_id(settings: Settings, org_id: int, kind: str) -> str:
             if found is None:
                 raise
             return found.experiment_id
+
+
+def artifact_location(settings: Settings) -> str | None:
+    """Where a new experiment keeps its artifacts: the data home for a local store; None for a
+    server, which keeps its own."""
+    if settings.mlflow_tracking_uri.startswith("sqlite:") or "://" not in settings.mlflow_tracking_uri:
+        folder = home.artifacts_dir(settings)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder.as_uri()
+    return None
 
 
 def register(

@@ -13,7 +13,7 @@ import mlflow
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 
-from workbench.models.registry import reachable, tracking
+from workbench.models.registry import artifact_location, reachable, tracking
 from workbench.settings import Settings
 
 _SYSTEM_TAGS = ("mlflow.log-model.history",)
@@ -32,23 +32,12 @@ def copy_store(source: Settings, target: Settings) -> dict[str, str]:
                 continue
             found = dst.get_experiment_by_name(experiment.name)
             new_experiment = found.experiment_id if found else dst.create_experiment(
-                experiment.name, tags=experiment.tags, artifact_location=_artifact_location(target))
+                experiment.name, tags=experiment.tags, artifact_location=artifact_location(target))
             for run in _all_runs(src, experiment.experiment_id):
                 runs[run.info.run_id] = _copy_run(src, dst, run, new_experiment, Path(tmp))
         for model in src.search_registered_models():
             _copy_model(source, target, src, dst, model.name, runs, Path(tmp))
     return runs
-
-
-def _artifact_location(settings: Settings) -> str | None:
-    """Where a new experiment keeps its artifacts: the data home for a local store, the server's own."""
-    from workbench import home
-
-    if settings.mlflow_tracking_uri.startswith("sqlite:") or "://" not in settings.mlflow_tracking_uri:
-        folder = home.artifacts_dir(settings)
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder.as_uri()
-    return None
 
 
 def _all_runs(client, experiment_id: str) -> list:

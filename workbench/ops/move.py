@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from itertools import product
 from pathlib import Path
 
 from workbench import home, teamdb
@@ -66,7 +67,7 @@ def move_out(team: Settings, embedded: Settings, say: Say = print) -> dict:
         report["files"] = _copy_files(team.home, target)
         with home.open_store(embedded).transaction() as con:
             _remap_runs(con, runs)
-            for (table, column), (old, new) in _pairs(PATH_COLUMNS, path_prefixes(team.home, target)):
+            for (table, column), (old, new) in product(PATH_COLUMNS, path_prefixes(team.home, target)):
                 con.execute(f"UPDATE {table} SET {column} = ? || substr({column}, ?)"
                             f" WHERE starts_with({column}, ?)", [new, len(old) + 1, old])
         home.init(embedded)  # the folders a home has
@@ -74,10 +75,6 @@ def move_out(team: Settings, embedded: Settings, say: Say = print) -> dict:
         shutil.rmtree(target, ignore_errors=True)
         raise
     return report
-
-
-def _pairs(columns, prefixes):
-    return [(c, p) for c in columns for p in prefixes]
 
 
 def _check_empty_registry(settings: Settings) -> None:

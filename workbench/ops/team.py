@@ -129,8 +129,7 @@ def up(team: Team, *, say: Callable[[str], object] = print, before_apps: Callabl
     if not (team.settings.home / PROFILE_FILE).exists() and team.settings.db_path.exists():
         say(f"The embedded database {team.settings.db_path} is left as it is; the deployment starts "
             "empty (`workbench team move-in` copies it in instead).")
-    write_profile(team.settings.home / PROFILE_FILE, {k: v for k, v in team.environment().items()
-                                                      if k not in ("WORKBENCH_HOME", "WORKBENCH_API_PORT")})
+    _write_profile(team)
     env = {**os.environ, **team.environment()}
     if before_apps is not None:
         before_apps()
@@ -301,6 +300,12 @@ def _start_haproxy(team: Team, say) -> None:
     _wait_port(team, "haproxy", team.port)
 
 
+def _write_profile(team: Team) -> None:
+    """Point the data home at the deployment (Settings reads its profile.env)."""
+    write_profile(team.settings.home / PROFILE_FILE, {k: v for k, v in team.environment().items()
+                                                      if k not in ("WORKBENCH_HOME", "WORKBENCH_API_PORT")})
+
+
 def start_stores(team: Team, say: Callable[[str], object] = print) -> None:
     """PostgreSQL, the object store and MLflow's server: what a move needs, without the apps."""
     team.settings.home.mkdir(parents=True, exist_ok=True)
@@ -329,8 +334,7 @@ def move_in(team: Team, say: Callable[[str], object] = print) -> dict:
     embedded = Settings(home=team.settings.home, profile="embedded",
                         embedding_backend=team.settings.embedding_backend)
     report = move.move_in(embedded, team_settings(team), say)
-    write_profile(team.settings.home / PROFILE_FILE, {k: v for k, v in team.environment().items()
-                                                      if k not in ("WORKBENCH_HOME", "WORKBENCH_API_PORT")})
+    _write_profile(team)
     return report
 
 
