@@ -40,7 +40,7 @@ _TYPES = [
     (re.compile(r"\bHUGEINT\b"), "NUMERIC(38, 0)"),
     # JSON as text that must parse: DuckDB writes JSON as text, which a json column refuses, and its
     # JSON functions read text alike
-    (re.compile(r'(?P<col>"?\w+"?) JSON(?=[,\s)])'),
+    (re.compile(r'(?P<col>"?\w+"?) JSON(?=[,\s)]|$)'),
      r"\g<col> TEXT CHECK (\g<col> IS NULL OR \g<col>::json IS NOT NULL)"),
     (re.compile(r"\buuid\(\)"), "gen_random_uuid()"),
     (re.compile(r"\bcurrent_localtimestamp\(\)"), "LOCALTIMESTAMP"),
@@ -90,23 +90,144 @@ def tables_in_order(con: duckdb.DuckDBPyConnection, database: str) -> list[str]:
 
 
 def create(url: str, sql_dir: Path = db.SQL_DIR) -> list[str]:
-    """Make the schema in an empty PostgreSQL database, with the migrations' rows; the versions made
-    ([] when it is there already). Refuses a database whose schema is at another version."""
+    """Make the schema in an empty PostgreSQL database, with the migrations' rows, or bring an
+    existing one up to this release's (`upgrade`); the versions applied ([] when it is there
+    already)."""
+    found = _versions_at(url)
+    if found is not None:
+        return upgrade(url, found, sql_dir)
     statements, mem = schema_statements(sql_dir)
     try:
-        wanted = versions(mem)
-        found = _versions_at(url)
-        if found == wanted:
-            return []
-        if found is not None:
-            raise db.MigrationError(
-                f"The team database's schema is at version {found[-1] if found else 'none'}, this release's"
-                f" at {wanted[-1]}: moving a team database between schema versions is not supported yet.")
         _run_statements(url, statements)
         copy_rows(mem, url)
+        return versions(mem)
     finally:
         mem.close()
-    return wanted
+
+
+def upgrade(url: str, found: list[str], sql_dir: Path = db.SQL_DIR) -> list[str]:
+    """Apply the migrations a team database lacks, all in one PostgreSQL transaction (all or
+    nothing). Each migration's schema change is the difference between the migrations' schema
+    before and after it, written in PostgreSQL's dialect (new tables, columns, sequences, indexes;
+    the views made again); its data statements (the roles it adds, a backfill) run as they are,
+    through DuckDB, on PostgreSQL's tables. A change that would lose data (a table or a column gone,
+    a column's type changed) is refused with nothing changed."""
+    files = sorted(sql_dir.glob("[0-9][0-9][0-9]_*.sql"))
+    wanted = [path.stem.split("_", 1)[0] for path in files]
+    if found == wanted:
+        return []
+    if found != wanted[: len(found)]:
+        raise db.MigrationError(
+            f"The team database's schema is at version {found[-1] if found else 'none'}, this release's at"
+            f" {wanted[-1]}: it was made by a newer release (or another one). Nothing was changed.")
+    con = duckdb.connect(":memory:")
+    before = _schema_upto(files[: len(found)])
+    try:
+        _attach(con, url)
+        con.execute(f"USE {STATE}")
+        con.begin()
+        for number, path in enumerate(files[len(found):], start=len(found) + 1):
+            after = _schema_upto(files[:number])
+            try:
+                for statement in _schema_changes(before, after, path.name):
+                    _postgres_execute(con, statement)
+                con.execute("CALL pg_clear_cache()")
+                for statement in con.extract_statements(path.read_text()):
+                    if statement.type in _DATA_STATEMENTS:
+                        con.execute(statement.query)
+                version, name = path.stem.split("_", 1)
+                con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+            except duckdb.Error as exc:
+                raise db.MigrationError(f"Migration {path.name} failed on the team database; nothing was"
+                                        f" changed: {exc}") from exc
+            finally:
+                before.close()
+                before = after
+        con.commit()
+    except BaseException:
+        con.close()
+        release(url)
+        raise
+    finally:
+        before.close()
+    con.close()
+    release(url)  # every pooled connection sees the new schema
+    return wanted[len(found):]
+
+
+_DATA_STATEMENTS = {duckdb.StatementType.INSERT, duckdb.StatementType.UPDATE, duckdb.StatementType.DELETE}
+
+
+def _schema_upto(files: list[Path]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with these migrations applied."""
+    mem = duckdb.connect(":memory:")
+    mem.execute("CREATE TABLE schema_migrations (version VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,"
+                " applied_at TIMESTAMP NOT NULL DEFAULT current_localtimestamp())")
+    for path in files:
+        try:
+            mem.execute(path.read_text())
+        except duckdb.Error as exc:
+            mem.close()
+            raise db.MigrationError(f"Migration {path.name} failed; nothing was changed: {exc}") from exc
+    return mem
+
+
+def _catalog(mem: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """Sequences, tables (with their columns), indexes and views of an in-memory DuckDB."""
+    columns: dict[str, dict[str, tuple]] = {}
+    for table, column, data_type, default, nullable in mem.execute(
+            "SELECT table_name, column_name, data_type, column_default, is_nullable FROM duckdb_columns()"
+            " WHERE schema_name = 'main' AND NOT internal AND table_name IN (SELECT table_name FROM"
+            " duckdb_tables()) ORDER BY table_name, column_index").fetchall():
+        columns.setdefault(table, {})[column] = (data_type, default, nullable)
+    return {
+        "sequences": {name: f"CREATE SEQUENCE {name} START {start} INCREMENT {step}" for name, start, step in
+                      mem.execute("SELECT sequence_name, start_value, increment_by FROM duckdb_sequences()")
+                      .fetchall()},
+        "tables": dict(mem.execute("SELECT table_name, sql FROM duckdb_tables() ORDER BY table_oid")
+                       .fetchall()),
+        "columns": columns,
+        "indexes": dict(mem.execute("SELECT index_name, sql FROM duckdb_indexes()").fetchall()),
+        "views": dict(mem.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal AND"
+                                  " schema_name = 'main' ORDER BY view_oid").fetchall()),
+    }
+
+
+def _schema_changes(before: duckdb.DuckDBPyConnection, after: duckdb.DuckDBPyConnection,
+                    migration: str) -> list[str]:
+    """PostgreSQL statements that take the schema of `before` to that of `after`; MigrationError for
+    a change that would lose data."""
+    old, new = _catalog(before), _catalog(after)
+    lost = [f"table {t}" for t in old["tables"] if t not in new["tables"]] + [
+        f"column {t}.{c}" for t, cols in old["columns"].items() if t in new["columns"]
+        for c, (kind, _d, _n) in cols.items() if new["columns"][t].get(c, (None,))[0] != kind]
+    if lost:
+        raise db.MigrationError(f"Migration {migration} drops or retypes {', '.join(lost)}: the team profile"
+                                " cannot apply it in place. Nothing was changed.")
+    out = [sql for name, sql in new["sequences"].items() if name not in old["sequences"]]
+    changed_views = old["views"] != new["views"]
+    if changed_views:
+        out += [f'DROP VIEW IF EXISTS "{name}" CASCADE' for name in reversed(old["views"])]
+    out += [f'DROP INDEX IF EXISTS "{name}"' for name in old["indexes"] if name not in new["indexes"]]
+    out += [translate_table(sql) for name, sql in new["tables"].items() if name not in old["tables"]]
+    for table, cols in new["columns"].items():
+        if table not in old["tables"]:
+            continue
+        for column, (kind, default, nullable) in cols.items():
+            if column not in old["columns"][table]:
+                extra = f" DEFAULT {default}" if default is not None else ""
+                extra += "" if nullable else " NOT NULL"
+                out.append(translate_table(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}{extra}'))
+    out += [sql for name, sql in new["indexes"].items() if name not in old["indexes"]]
+    if changed_views:
+        out += [translate_table(sql) for sql in new["views"].values()]
+    return out
+
+
+def _postgres_execute(con: duckdb.DuckDBPyConnection, statement: str) -> None:
+    """Run one statement in PostgreSQL's own dialect, in the attached database's open transaction."""
+    quoted = statement.replace("'", "''")
+    con.execute(f"CALL postgres_execute('{STATE}', '{quoted}')")
 
 
 def versions(con: duckdb.DuckDBPyConnection) -> list[str]:
