@@ -13,12 +13,16 @@ run: install
 	@$(BIN)/workbench serve
 
 # The suite on the embedded profile, then the service-level suite on the team profile (each worker
-# starts its own PostgreSQL): the browser, notebook and real-model tests do not depend on the profile.
+# starts its own PostgreSQL). Run once only: what does not depend on the profile (the browser,
+# notebooks, the real model, parsers, the extension wheels, the layout), the pages rendered by
+# AppTest (their queries are the services'), MLflow's own registry and forecasts (their SQL is
+# covered by the churn and weekly-forecast tests), and test_team (it starts its own deployment).
 PYTEST := $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
+ONCE := notebooks real_model team layout parsing providers chunking answers extensions pages inert_html \
+	page_models page_forecast usage_pages csv_exports registry forecast
 test: install chromium team-deps
 	$(PYTEST)
-	WORKBENCH_TEST_PROFILE=team $(PYTEST) -m "not browser" --ignore=tests/test_notebooks.py \
-		--ignore=tests/test_real_model.py --ignore=tests/test_team.py --ignore=tests/test_layout.py
+	WORKBENCH_TEST_PROFILE=team $(PYTEST) -m "not browser" $(foreach f,$(ONCE),--ignore=tests/test_$(f).py)
 
 install: $(STAMP)
 

@@ -177,6 +177,29 @@ def test_chat_page_answers_with_sources_confidence_and_grounding(app):
     assert [b.label for b in at.get("download_button")] == ["Markdown", "JSON"]
 
 
+def test_the_open_chat_stays_open_when_another_process_starts_a_conversation_for_the_same_user(app):
+    """Another browser, the API or `workbench ask` may add a conversation at the top of the list
+    while this page is open: the chat shown, and where the next question goes, do not move."""
+    from workbench.chat import conversations
+
+    at = logged_in(app, "anna", "pages/workbench/chat.py")
+    at.chat_input[0].set_value("Is a phone that arrives damaged replaced free of charge?").run()
+    mine = at.radio[0].value
+    with app.transaction() as con:
+        anna = ctx_of(app, "anna")
+        elsewhere = conversations.create_conversation(anna, con, title="Asked elsewhere")["uuid"]
+    at.run()
+    assert at.radio[0].options[0] == "Asked elsewhere (0)" and at.radio[0].value == mine
+    at.chat_input[0].set_value("And a phone lost in the post?").run()
+    assert not at.exception, at.exception
+    assert [m.name for m in at.chat_message] == ["user", "assistant", "user", "assistant"]
+    assert "damaged" in at.chat_message[0].markdown[0].value and at.radio[0].value == mine
+    at.radio[0].set_value(elsewhere).run()  # picking another one still opens it
+    assert at.radio[0].value == elsewhere and not at.chat_message
+    at.radio[0].set_value(mine).run()
+    assert len(at.chat_message) == 4
+
+
 def test_a_new_chat_says_what_each_agent_answers_and_starts_from_an_example(app):
     at = logged_in(app, "anna", "pages/workbench/chat.py")
     said = " ".join(m.value for m in at.markdown)

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -193,3 +194,96 @@ def test_a_deployment_moves_out_to_an_embedded_home_and_back_in_with_everything_
                            timeout=120)
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_two_app_processes_the_api_and_the_cli_write_at_once_and_lose_nothing(deployment):
+    """Two browsers (one on each app process), the API and the CLI all write at the same time:
+    chat turns with their metered calls, and call imports. Nobody sees a lock error, every write
+    is there afterwards, and the usage rollups still add up to the raw calls."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import CHROMIUM, log_in, settle
+
+    team, _flags, _env, team_env = deployment
+    url = f"http://127.0.0.1:{team.port}"
+    secret = json.loads(run(["key", "create", "writers", "--role", "analyst", "--as", "alice", "--json"],
+                            team_env).stdout)["key"]
+    question = "Is a phone that arrives damaged replaced free of charge? (asked by {})"
+    failures: list[str] = []
+
+    def api_writer() -> None:
+        for i in range(4):
+            answer = requests.post(url + "/v1/chat/completions", timeout=300,
+                                   headers={"Authorization": f"Bearer {secret}"},
+                                   json={"model": "workbench-documents", "messages": [
+                                       {"role": "user", "content": question.format(f"api-{i}")}]})
+            if answer.status_code != 200:
+                failures.append(f"api {i}: {answer.status_code} {answer.text}")
+
+    def cli_writer(folder: Path) -> None:
+        for i in range(3):
+            calls_file = str(folder / f"calls-{i}.csv")
+            for args in (["ask", question.format(f"cli-{i}"), "--as", "lou"],
+                         ["calls", "import", calls_file, "--project", "Customer care line", "--as", "anna"]):
+                done = subprocess.run([WORKBENCH, *args], env=team_env, capture_output=True, text=True,
+                                      timeout=300)
+                if done.returncode != 0:
+                    failures.append(f"cli {args[0]} {i}: {done.stderr}")
+
+    folder = Path(tempfile.mkdtemp(prefix="workbench-writers-"))
+    for i in range(3):
+        rows = (f'W-{i}-{n},"Agent: Hello.\nCustomer: My parcel {i}-{n} is late."\n' for n in range(5))
+        (folder / f"calls-{i}.csv").write_text("call_id,transcript\n" + "".join(rows))
+    writers = [threading.Thread(target=api_writer), threading.Thread(target=cli_writer, args=(folder,))]
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            pages = [log_in(browser, url, user) for user in ("anna", "lou")]
+            servers = {cookie["value"] for page in pages for cookie in page.context.cookies()
+                       if cookie["name"] == "WORKBENCH_SERVER"}
+            assert servers == {"app1", "app2"}, servers  # one browser on each app process
+            for thread in writers:
+                thread.start()
+            for page in pages:
+                page.get_by_test_id("stSidebarNav").get_by_role("link", name="Chat").click()
+                page.get_by_test_id("stChatInputTextArea").wait_for(timeout=30_000)
+            for i in range(3):  # the two browsers take turns, each with its answer still coming
+                for n, page in enumerate(pages):
+                    box = page.get_by_test_id("stChatInputTextArea")
+                    box.fill(question.format(f"browser{n}-{i}"))
+                    box.press("Enter")
+                for page in pages:
+                    page.get_by_test_id("stChatMessage").nth(2 * i + 1).wait_for(timeout=180_000)
+                    settle(page, 180)
+            for page in pages:
+                shown = page.inner_text("body")
+                assert not page.get_by_test_id("stException").count(), shown
+                assert not any(word in shown for word in ("in use by", "locked", "Traceback")), shown
+            browser.close()
+    finally:
+        for thread in writers:
+            if thread.is_alive():
+                thread.join(timeout=600)
+        shutil.rmtree(folder, ignore_errors=True)
+    assert not failures, failures
+    with psycopg.connect(team.postgres_url("workbench")) as con:
+        for who in [f"api-{i}" for i in range(4)] + [f"cli-{i}" for i in range(3)] + \
+                [f"browser{n}-{i}" for n in range(2) for i in range(3)]:
+            asked = con.execute("SELECT conversation_id, id FROM messages WHERE role = 'user'"
+                                " AND content = %s", [question.format(who)]).fetchall()
+            assert len(asked) == 1, (who, asked)  # saved once
+            answered = con.execute(
+                "SELECT count(*), count(DISTINCT l.message_id) FROM messages m JOIN llm_calls l ON"
+                " l.message_id = m.id WHERE m.conversation_id = %s AND m.role = 'assistant' AND m.id > %s"
+                " AND NOT EXISTS (SELECT 1 FROM messages u WHERE u.conversation_id = m.conversation_id"
+                " AND u.role = 'user' AND u.id > %s AND u.id < m.id)", [asked[0][0], asked[0][1], asked[0][1]]
+            ).fetchone()
+            assert answered[1] == 1, (who, answered)  # its answer, metered
+        imported = con.execute("SELECT count(*) FROM calls WHERE external_id LIKE 'W-%'").fetchone()[0]
+        spoken = con.execute("SELECT count(*) FROM utterances u JOIN calls c ON c.id = u.call_id"
+                             " WHERE c.external_id LIKE 'W-%'").fetchone()[0]
+    assert imported == 15 and spoken == 30, (imported, spoken)
+    # the rollups every Usage query reads still add up to the raw calls
+    checked = subprocess.run([WORKBENCH, "doctor", "--json"], env=team_env, capture_output=True, text=True,
+                             timeout=300)
+    assert json.loads(checked.stdout)["stale_rollup_days"] == [], checked.stdout

@@ -38,17 +38,17 @@ def conversation_list(mine: list[dict]) -> str | None:
     if current not in labels:
         current = None
     if labels:
-        picked = st.radio(
-            "Conversations",
-            list(labels),
-            format_func=labels.get,
-            index=list(labels).index(current) if current else None,
-            label_visibility="collapsed",
-        )
-        if picked and picked != current:
-            st.session_state["chat.current"] = current = picked
-            st.rerun()
+        # The selection is the open chat's id, not a position: another browser, the API or
+        # `workbench ask` may put a new conversation at the top of the list at any time.
+        st.session_state["chat.picked"] = current
+        st.radio("Conversations", list(labels), format_func=labels.get, index=None, key="chat.picked",
+                 on_change=_open_picked, label_visibility="collapsed")
     return current
+
+
+def _open_picked() -> None:
+    """The user picked a conversation in the list: it is the open one from this run on."""
+    st.session_state["chat.current"] = st.session_state["chat.picked"]
 
 
 def settings_panel(ctx: Context, conv: dict | None, readable: list[dict], agents: dict[str, str]) -> dict:
