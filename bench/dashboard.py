@@ -2,6 +2,11 @@
 
     .venv/bin/python bench/dashboard.py [N]             # demo + N extra llm_calls (default 10,000,000)
     .venv/bin/python bench/dashboard.py --home DIR      # an existing data home (`workbench demo --scale N`)
+    .venv/bin/python bench/dashboard.py --home DIR --add N   # ... with N more calls written first
+
+A home on the team profile (`workbench team up`: its profile.env) is measured on PostgreSQL; there
+the baseline's raw views are DuckDB views over PostgreSQL's llm_calls, run once each (a scan of
+millions of rows through the postgres extension takes seconds).
 
 For each query the Usage page runs (last 30 days, Northwind, as the manager mike), prints p50 and
 p95 over 30 runs, then the same query with every rollup replaced by a view that aggregates the raw
@@ -16,7 +21,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from workbench import home
+from workbench import home, teamdb
 from workbench.accounts import auth
 from workbench.ops import demo
 from workbench.ops.demo import people
@@ -54,23 +59,28 @@ def queries(ctx, f):
     ]
 
 
-def timed(fn, con) -> tuple[float, float]:
-    fn(con)  # warm
+def timed(fn, con, runs_of: int = RUNS) -> tuple[float, float]:
+    if runs_of > 1:
+        fn(con)  # warm
     runs = []
-    for _ in range(RUNS):
+    for _ in range(runs_of):
         started = time.perf_counter()
         fn(con)
         runs.append((time.perf_counter() - started) * 1000)
     runs.sort()
-    return statistics.median(runs), runs[int(0.95 * (RUNS - 1))]
+    return statistics.median(runs), runs[int(0.95 * (runs_of - 1))]
 
 
-def raw_views(con) -> None:
-    """A schema `raw` whose usage_* views aggregate llm_calls on the fly, first on the search path."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+def raw_views(con, team: bool) -> None:
+    """A schema `raw` whose usage_* views aggregate llm_calls on the fly, first on the search path
+    (on the team profile in DuckDB's own memory, over PostgreSQL's table)."""
+    schema, facts, rest = ("memory.raw", "state.public.llm_calls", "state.public") if team else \
+        ("raw", "llm_calls", "main")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for table in rollup.TABLES:
-        con.execute(f"CREATE OR REPLACE VIEW raw.{table} AS {rollup._aggregate(table, 'true')}")
-    con.execute("SET search_path = 'raw,main'")
+        sql = rollup._aggregate(table, "true").replace("FROM llm_calls", f"FROM {facts}")
+        con.execute(f"CREATE OR REPLACE VIEW {schema}.{table} AS {sql}")
+    con.execute(f"SET search_path = '{schema},{rest}'")
 
 
 def render_page(cfg: Settings) -> float:
@@ -97,6 +107,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("n", nargs="?", type=int, default=10_000_000)
     parser.add_argument("--home", type=Path)
+    parser.add_argument("--add", type=int, default=0, help="with --home: write this many calls first")
+    parser.add_argument("--runs", type=int, default=RUNS, help="timed runs of each query")
+    parser.add_argument("--no-raw", action="store_true", help="skip the baseline without rollups")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Settings(home=args.home or Path(tmp) / "home", embedding_backend="hash")
@@ -109,6 +122,13 @@ def main() -> None:
             with store.transaction() as con:
                 demo_usage.write_scale(con, args.n, seed=7, fading_usernames=people.FADING)
             print(f"wrote {args.n:,} llm_calls in {time.perf_counter() - started:.1f} s")
+        elif args.add:
+            started = time.perf_counter()
+            with store.transaction() as con:
+                demo_usage.write_scale(con, args.add, seed=7, fading_usernames=people.FADING)
+            print(f"wrote {args.add:,} llm_calls in {time.perf_counter() - started:.1f} s")
+        team = isinstance(store, teamdb.TeamStore)
+        print(f"profile: {'team (PostgreSQL)' if team else 'embedded (DuckDB file)'}")
         with store.connect() as con:
             rollup.compact(con)
             ctx = auth.context_for(con, "mike")
@@ -117,10 +137,12 @@ def main() -> None:
             print(f"llm_calls: {total:,} rows; rollups: " + ", ".join(f"{t} {n:,}" for t, n in sizes.items()))
             start, end = usage.period("Last 30 days")
             f = usage.Filters(start, end)
-            fast = [(name, *timed(fn, con)) for name, fn in queries(ctx, f)]
-            raw_views(con)
-            slow = [timed(fn, con) for _name, fn in queries(ctx, f)]
-            con.execute("SET search_path = 'main'")
+            fast = [(name, *timed(fn, con, args.runs)) for name, fn in queries(ctx, f)]
+            slow = [(float("nan"), float("nan"))] * len(fast)
+            if not args.no_raw:
+                raw_views(con, team)
+                slow = [timed(fn, con, 1 if team else args.runs) for _name, fn in queries(ctx, f)]
+                con.execute(f"SET search_path = '{'state.public' if team else 'main'}'")
         print(
             f"{'query (last 30 days, as mike)':<44} {'rollup p50':>10} {'p95':>8}"
             f" {'raw p50':>10} {'p95':>8}  ms"

@@ -2,6 +2,11 @@
 
     python bench/search.py            # 10k and 200k (builds the ANN index at 200k: a minute or two)
     python bench/search.py 10000      # one size only
+    python bench/search.py 200000 --home DIR   # also in DIR's vector store (a team deployment's s3://)
+
+With --home, each size is measured twice in the same run: in a local folder (the baseline), then
+under the home's LanceDB location (its own prefix, removed afterwards), with the home's object-store
+options: on the team profile, the S3-compatible server.
 
 Chunks are synthetic but shaped like the corpus: text drawn from the sample documents' words
 (so full-text search sees a real term distribution), vectors clustered around topic centroids,
@@ -13,6 +18,7 @@ ANN's recall@10 against exact (flat) search under the same prefilter.
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 import tempfile
@@ -26,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from workbench.accounts.context import Context  # noqa: E402
 from workbench.search.vectors import VectorStore, chunk_schema, search, visible_filter  # noqa: E402
+from workbench.settings import Settings  # noqa: E402
 
 DIM, TOPICS, QUERIES = 384, 64, 200
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples" / "documents"
@@ -109,17 +116,18 @@ def recall_at_10(store: VectorStore, ctx: Context, qvecs: dict, exact: dict) -> 
     return float(np.mean(found))
 
 
-def run(n: int) -> None:
+def run(n: int, uri: str | None = None, storage_options: dict | None = None) -> None:
     rng = np.random.default_rng(7)
     words = corpus_words()
     centroids = rng.normal(size=(TOPICS, DIM)).astype(np.float32)
     centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
-    store = VectorStore(tempfile.mkdtemp(prefix="bench-search-"))
+    store = VectorStore(uri or tempfile.mkdtemp(prefix="bench-search-"), storage_options)
     began = time.perf_counter()
     for start in range(0, n, 50_000):
         store.add_chunks(make_rows(rng, min(50_000, n - start), start, words, centroids))
     store.optimize()
-    print(f"\n{n:,} chunks written in {time.perf_counter() - began:.1f} s", flush=True)
+    print(f"\n{n:,} chunks written to {uri or 'a local folder'} in {time.perf_counter() - began:.1f} s",
+          flush=True)
     ctx = Context(
         17, "u", "bench", "Bench", 1, "o", "Org", frozenset({"analyst"}), frozenset({"documents:read"})
     )
@@ -151,10 +159,22 @@ def run(n: int) -> None:
 
 
 if __name__ == "__main__":
-    sizes = [int(a) for a in sys.argv[1:]] or [10_000, 200_000]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 200_000])
+    parser.add_argument("--home", type=Path, help="also measure in this data home's vector store")
+    args = parser.parse_args()
     print(
         f"hybrid search benchmark: {QUERIES} queries, k=10, tenant prefilter "
         "(own organisation: global/project or own chunks, one indexed `audience IN (...)`)"
     )
-    for size in sizes:
+    settings = Settings(home=args.home) if args.home else None
+    for size in args.sizes:
         run(size)
+        if settings:
+            uri = f"{settings.lancedb_uri.rstrip('/')}-bench-search-{size}"
+            try:
+                run(size, uri, settings.storage_options)
+            finally:
+                done = VectorStore(uri, settings.storage_options)
+                for name in done.table_names():
+                    done.drop(name)
