@@ -118,15 +118,12 @@ def main() -> None:
             home.init(cfg)
             store = home.open_store(cfg)
             demo.load(cfg, store)
+        extra = args.add if args.home else args.n
+        if extra:
             started = time.perf_counter()
             with store.transaction() as con:
-                demo_usage.write_scale(con, args.n, seed=7, fading_usernames=people.FADING)
-            print(f"wrote {args.n:,} llm_calls in {time.perf_counter() - started:.1f} s")
-        elif args.add:
-            started = time.perf_counter()
-            with store.transaction() as con:
-                demo_usage.write_scale(con, args.add, seed=7, fading_usernames=people.FADING)
-            print(f"wrote {args.add:,} llm_calls in {time.perf_counter() - started:.1f} s")
+                demo_usage.write_scale(con, extra, seed=7, fading_usernames=people.FADING)
+            print(f"wrote {extra:,} llm_calls in {time.perf_counter() - started:.1f} s")
         team = isinstance(store, teamdb.TeamStore)
         print(f"profile: {'team (PostgreSQL)' if team else 'embedded (DuckDB file)'}")
         with store.connect() as con:

@@ -409,13 +409,15 @@ def _rollback(con) -> None:
         pass  # a failed commit has already ended the transaction
 
 
+MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,"
+    " applied_at TIMESTAMP NOT NULL DEFAULT current_localtimestamp())"
+)
+
+
 def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[str]:
     """Apply the numbered migrations not yet applied, each in its own transaction."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,"
-        " applied_at TIMESTAMP NOT NULL DEFAULT current_localtimestamp())"
-    )
+    con.execute(MIGRATIONS_TABLE)
     done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
     for path in sorted(sql_dir.glob("[0-9][0-9][0-9]_*.sql")):

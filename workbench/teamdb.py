@@ -71,15 +71,11 @@ def schema_statements(sql_dir: Path = db.SQL_DIR) -> tuple[list[str], duckdb.Duc
     read from (its rows are the migrations' own: roles, permissions, prices)."""
     mem = duckdb.connect(":memory:")
     db.migrate(mem, sql_dir)
-    out = [f"CREATE SEQUENCE {name} START {start} INCREMENT {step}" for name, start, step in mem.execute(
-        "SELECT sequence_name, start_value, increment_by FROM duckdb_sequences() ORDER BY 1").fetchall()]
-    tables = mem.execute("SELECT table_name, sql FROM duckdb_tables() ORDER BY table_oid").fetchall()
-    out += [translate_table(sql) for _name, sql in tables]
-    out += [sql for (sql,) in mem.execute("SELECT sql FROM duckdb_indexes() ORDER BY 1").fetchall()]
-    out += [translate_table(sql) for (sql,) in mem.execute(
-        "SELECT sql FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' ORDER BY view_oid"
-    ).fetchall()]
-    return out, mem
+    empty = duckdb.connect(":memory:")
+    try:  # a new database's schema is the change from nothing to all the migrations
+        return _schema_changes(empty, mem, "the migrations"), mem
+    finally:
+        empty.close()
 
 
 def tables_in_order(con: duckdb.DuckDBPyConnection, database: str) -> list[str]:
@@ -161,8 +157,7 @@ _DATA_STATEMENTS = {duckdb.StatementType.INSERT, duckdb.StatementType.UPDATE, du
 def _schema_upto(files: list[Path]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with these migrations applied."""
     mem = duckdb.connect(":memory:")
-    mem.execute("CREATE TABLE schema_migrations (version VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,"
-                " applied_at TIMESTAMP NOT NULL DEFAULT current_localtimestamp())")
+    mem.execute(db.MIGRATIONS_TABLE)
     for path in files:
         try:
             mem.execute(path.read_text())
