@@ -68,7 +68,7 @@ def postgres():
     server = Postgres(team)
     with psycopg.connect(server.url("postgres"), autocommit=True) as con:
         con.execute(f'CREATE DATABASE "{SCHEMA}"')
-    teamdb.create(server.url(SCHEMA))
+    teamdb.create(server.url(SCHEMA), lake_path=str(top / "lake"))
     yield server
     teamdb.release_all()
     team_mod.stop_postgres(team, say=lambda _line: None)

@@ -1,5 +1,7 @@
 """Budgets, month-end projections, cost anomalies and plan limits: on hand-built tenants whose
-spend is known to the cent, and on the demo (dan's evaluation batch nine days before DEMO_TODAY)."""
+spend is known to the cent, and on the demo (dan's evaluation batch nine days before DEMO_TODAY).
+Each call is recorded in its own transaction, as the product does: the team profile's rollups live
+in its lake and show a transaction's calls once it commits."""
 
 import math
 import random
@@ -30,7 +32,7 @@ def tenants(store):
     """Acme (boss: admin, mgr: manager, ana: analyst, fred: free plan; project 'Web') and Globex
     (gadmin, gus; also a project 'Web'). Returns ids by name."""
     pw = auth.hash_password("password1")
-    with store.transaction() as con:
+    with store.connect() as con:
         ids = {
             "acme": organisations.create_organization(con, "Acme"),
             "globex": organisations.create_organization(con, "Globex"),
@@ -77,7 +79,7 @@ def tokens(con, ids, user: str, n: int, day: date, model: str = "two-dollar") ->
 
 
 def test_budget_states_follow_month_to_date_priced_spend(store, tenants):
-    with store.transaction() as con:
+    with store.connect() as con:
         spend(con, tenants, "boss", 40, date(2026, 3, 2), project="web")
         spend(con, tenants, "mgr", 10, date(2026, 3, 10))
         spend(con, tenants, "boss", 1000, date(2026, 2, 20))  # last month: not this month's spend
@@ -98,7 +100,7 @@ def test_budget_states_follow_month_to_date_priced_spend(store, tenants):
 
 
 def test_setting_a_budget_again_updates_it_and_delete_removes_it(store, tenants):
-    with store.transaction() as con:
+    with store.connect() as con:
         boss = auth.context_for(con, "boss")
         first = budgets.set_budget(boss, con, scope="user", user="ana", monthly_usd=50)
         again = budgets.set_budget(boss, con, scope="user", user="ana", monthly_usd="75.5")
@@ -117,7 +119,7 @@ def test_setting_a_budget_again_updates_it_and_delete_removes_it(store, tenants)
 
 @pytest.mark.parametrize("amount", [-5, 0, math.nan, math.inf, "abc", None, True])
 def test_set_budget_rejects_amounts_that_are_not_positive_numbers(store, tenants, amount):
-    with store.transaction() as con:
+    with store.connect() as con:
         boss = auth.context_for(con, "boss")
         with pytest.raises(InvalidInput, match="above 0"):
             budgets.set_budget(boss, con, scope="organization", monthly_usd=amount)
@@ -137,7 +139,7 @@ def test_set_budget_rejects_amounts_that_are_not_positive_numbers(store, tenants
     ],
 )
 def test_set_budget_rejects_unknown_or_foreign_targets(store, tenants, target, error):
-    with store.transaction() as con:
+    with store.connect() as con:
         boss = auth.context_for(con, "boss")
         with pytest.raises(error):
             budgets.set_budget(boss, con, monthly_usd=10, **target)
@@ -147,7 +149,7 @@ def test_set_budget_rejects_unknown_or_foreign_targets(store, tenants, target, e
 
 
 def test_a_manager_reads_budgets_but_cannot_change_them(store, tenants):
-    with store.transaction() as con:
+    with store.connect() as con:
         boss, mgr, ana = (auth.context_for(con, n) for n in ("boss", "mgr", "ana"))
         budget_id = budgets.set_budget(boss, con, scope="organization", monthly_usd=100)
         with pytest.raises(NotAllowed):
@@ -161,7 +163,7 @@ def test_a_manager_reads_budgets_but_cannot_change_them(store, tenants):
 
 
 def test_each_tenant_sees_only_its_own_budgets_spend_anomalies_and_users(store, tenants):
-    with store.transaction() as con:
+    with store.connect() as con:
         for k in range(1, 43):  # six weeks of $2 days in both tenants
             spend(con, tenants, "boss", 2, TODAY - timedelta(days=k), project="web")
             spend(con, tenants, "gadmin", 2, TODAY - timedelta(days=k), project="gweb")
@@ -187,7 +189,7 @@ def test_each_tenant_sees_only_its_own_budgets_spend_anomalies_and_users(store, 
 def test_projection_interval_holds_the_month_end_of_a_steady_series(store, tenants):
     rnd = random.Random(0)
     truth = 0.0
-    with store.transaction() as con:
+    with store.connect() as con:
         for day in (date(2026, 1, 1) + timedelta(days=k) for k in range(90)):  # to 31 March
             usd = round((3 if day.weekday() >= 5 else 10) + rnd.gauss(0, 0.8), 2)
             spend(con, tenants, "ana", usd, day)
@@ -227,7 +229,7 @@ def test_anomalies_find_dans_evaluation_batch_and_no_ordinary_day(demo_store):
 
 
 def test_plan_usage_compares_tokens_with_each_plans_limits(store, tenants):
-    with store.transaction() as con:
+    with store.connect() as con:
         tokens(con, tenants, "fred", 900_000, date(2026, 3, 3))
         tokens(con, tenants, "fred", 60_000, TODAY)  # free: 50,000 a day, 1,000,000 a month
         tokens(con, tenants, "ana", 100, TODAY)
@@ -249,7 +251,7 @@ def test_plan_usage_compares_tokens_with_each_plans_limits(store, tenants):
 
 
 def test_home_alerts_name_an_exceeded_budget_and_a_user_over_the_daily_limit(store, tenants):
-    with store.transaction() as con:
+    with store.connect() as con:
         boss = auth.context_for(con, "boss")
         assert budgets.home_alerts(boss, con, today=TODAY) == []  # all is well
         spend(con, tenants, "mgr", 30, TODAY - timedelta(days=1))

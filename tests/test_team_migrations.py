@@ -18,6 +18,10 @@ from workbench import db, teamdb
 pytestmark = pytest.mark.skipif(PROFILE != "team", reason="the team database (WORKBENCH_TEST_PROFILE=team)")
 
 
+def lake_in(tmp_path: Path) -> str:  # where a new database's lake keeps its files
+    return str(tmp_path / "lake")
+
+
 def empty_database(postgres) -> str:
     name = f"test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres.url("postgres"), autocommit=True) as con:
@@ -56,25 +60,25 @@ def schema(url: str) -> dict:
 
 def test_an_older_team_database_is_brought_up_to_this_release_keeping_its_rows(postgres, tmp_path):
     url = empty_database(postgres)
-    assert teamdb.create(url, migrations(tmp_path / "old", "014"))[-1] == "014"
+    assert teamdb.create(url, migrations(tmp_path / "old", "014"), lake_path=lake_in(tmp_path))[-1] == "014"
     with psycopg.connect(url) as con:  # a key made before the API's roles (015): it reads only
         org = con.execute("INSERT INTO organizations (name, slug) VALUES (%s, %s) RETURNING id",
                           ["Old", "old"]).fetchone()
         con.execute("INSERT INTO api_keys (org_id, name, key_prefix, key_hash) VALUES (%s, 'k', 'wb_', 'h')",
                     org)
-    assert teamdb.create(url) == ["015"]
+    assert teamdb.create(url, lake_path=lake_in(tmp_path)) == ["015"]
     with psycopg.connect(url) as con:
         assert con.execute("SELECT role FROM api_keys").fetchall() == [("viewer",)]
         assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == ("015",)
     fresh = empty_database(postgres)
-    teamdb.create(fresh)
+    teamdb.create(fresh, lake_path=lake_in(tmp_path))
     assert schema(url) == schema(fresh)  # the same columns, defaults, indexes, views, role rights
-    assert teamdb.create(url) == []  # nothing left to do
+    assert teamdb.create(url, lake_path=lake_in(tmp_path)) == []  # nothing left to do
 
 
 def test_a_migration_that_adds_a_table_a_column_an_index_and_a_view_is_applied(postgres, tmp_path):
     url = empty_database(postgres)
-    teamdb.create(url)
+    teamdb.create(url, lake_path=lake_in(tmp_path))
     extra = (
         "CREATE SEQUENCE notes_id_seq;"
         "CREATE TABLE notes (id INTEGER PRIMARY KEY DEFAULT nextval('notes_id_seq'), body JSON,"
@@ -86,7 +90,7 @@ def test_a_migration_that_adds_a_table_a_column_an_index_and_a_view_is_applied(p
         "INSERT INTO notes (body, score) VALUES ('{\"a\": 1}', 0.5);"
     )
     sql = migrations(tmp_path / "new", "999", extra)
-    assert teamdb.create(url, sql) == ["999"]
+    assert teamdb.create(url, sql, lake_path=lake_in(tmp_path)) == ["999"]
     with psycopg.connect(url) as con:
         assert con.execute("SELECT body, score FROM notes").fetchall() == [('{"a": 1}', 0.5)]
         assert con.execute("SELECT count(*) FROM project_colours").fetchone() == (0,)
@@ -96,7 +100,7 @@ def test_a_migration_that_adds_a_table_a_column_an_index_and_a_view_is_applied(p
         with pytest.raises(psycopg.errors.DataError, match="json"):
             con.execute("INSERT INTO notes (body) VALUES ('not json')")
     fresh = empty_database(postgres)
-    teamdb.create(fresh, sql)
+    teamdb.create(fresh, sql, lake_path=lake_in(tmp_path))
     assert schema(url) == schema(fresh)
 
 
@@ -111,12 +115,12 @@ def test_a_migration_that_adds_a_table_a_column_an_index_and_a_view_is_applied(p
 ])
 def test_a_migration_that_would_lose_data_or_fails_changes_nothing(postgres, tmp_path, extra):
     url = empty_database(postgres)
-    teamdb.create(url)
+    teamdb.create(url, lake_path=lake_in(tmp_path))
     with psycopg.connect(url) as con:
         con.execute("INSERT INTO organizations (name, slug) VALUES ('One', 'one'), ('Two', 'two')")
     before = schema(url)
     with pytest.raises(db.MigrationError, match="999_extra.sql"):
-        teamdb.create(url, migrations(tmp_path / "new", "999", extra))
+        teamdb.create(url, migrations(tmp_path / "new", "999", extra), lake_path=lake_in(tmp_path))
     assert schema(url) == before
     with psycopg.connect(url) as con:
         assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == ("015",)
@@ -124,6 +128,7 @@ def test_a_migration_that_would_lose_data_or_fails_changes_nothing(postgres, tmp
 
 def test_a_database_made_by_a_newer_release_is_refused(postgres, tmp_path):
     url = empty_database(postgres)
-    teamdb.create(url, migrations(tmp_path / "newer", "999", "CREATE TABLE later (id INTEGER);"))
+    teamdb.create(url, migrations(tmp_path / "newer", "999", "CREATE TABLE later (id INTEGER);"),
+                  lake_path=lake_in(tmp_path))
     with pytest.raises(db.MigrationError, match="newer release"):
-        teamdb.create(url)
+        teamdb.create(url, lake_path=lake_in(tmp_path))

@@ -70,7 +70,8 @@ def init(settings: Settings, say: Callable[[str], object] | None = None) -> list
     if settings.profile == "team":
         from workbench import teamdb
 
-        applied = teamdb.create(settings.postgres_url)
+        applied = teamdb.create(settings.postgres_url, lake_path=settings.lake_path,
+                                storage_options=settings.storage_options)
         with open_store(settings).connect() as con:
             for (org_id,) in con.execute("SELECT id FROM organizations").fetchall():
                 organisations.ensure_defaults(con, org_id)
@@ -102,7 +103,7 @@ def open_store(settings: Settings, *, create: bool = False, on_wait=None,
     if settings.profile == "team":
         from workbench import teamdb
 
-        return teamdb.store_for(settings.postgres_url, settings.db_path)
+        return teamdb.store_for(settings.postgres_url, settings.db_path, settings.storage_options)
     return db.Store(settings.db_path, lock_wait_s=settings.lock_wait_s, create=create,
                     on_wait=on_wait, read_only=read_only, linger_s=linger_s)
 

@@ -15,6 +15,8 @@ ENV = {
     "postgres_url": ("WORKBENCH_POSTGRES_URL",
                      "The team profile's PostgreSQL database, `postgresql://user:password@host:port/name`."),
     "lancedb_uri": ("WORKBENCH_LANCEDB_URI", "LanceDB folder or object-store URI."),
+    "lake_path": ("WORKBENCH_LAKE_PATH", "The team profile's lake files (usage rollups): a folder or an s3:// "
+                  "URI. Default `$WORKBENCH_HOME/lake`."),
     "mlflow_tracking_uri": ("MLFLOW_TRACKING_URI", "MLflow store. Default a SQLite file."),
     "mlflow_ui_url": ("WORKBENCH_MLFLOW_UI_URL",
                       "Where `workbench mlflow-ui` serves MLflow's own UI (the Models page links it)."),
@@ -83,6 +85,7 @@ class Settings:
     db_path: Path = field(default=None)  # type: ignore[assignment]
     postgres_url: str = field(default="", repr=False)
     lancedb_uri: str = ""
+    lake_path: str = ""
     mlflow_tracking_uri: str = ""
     mlflow_ui_url: str = "http://127.0.0.1:5000"
     llm_provider: str = "extractive"
@@ -118,6 +121,8 @@ class Settings:
             object.__setattr__(self, "db_path", Path(self.db_path).expanduser().resolve())
         if not self.lancedb_uri:
             object.__setattr__(self, "lancedb_uri", str(home / "lancedb"))
+        if not self.lake_path:
+            object.__setattr__(self, "lake_path", str(home / "lake"))
         if not self.mlflow_tracking_uri:
             object.__setattr__(self, "mlflow_tracking_uri", f"sqlite:///{home / 'mlflow.db'}")
         if self.profile not in PROFILES:
@@ -147,7 +152,7 @@ class Settings:
         found = read_profile(path)
         object.__setattr__(self, "profile", found.get("WORKBENCH_PROFILE", "embedded"))
         pairs = (("postgres_url", "WORKBENCH_POSTGRES_URL"), ("lancedb_uri", "WORKBENCH_LANCEDB_URI"),
-                 ("mlflow_tracking_uri", "MLFLOW_TRACKING_URI"))
+                 ("lake_path", "WORKBENCH_LAKE_PATH"), ("mlflow_tracking_uri", "MLFLOW_TRACKING_URI"))
         for name, var in pairs:
             if not getattr(self, name) and found.get(var):
                 object.__setattr__(self, name, found[var])

@@ -13,10 +13,22 @@ The schema is derived from the numbered migrations (sql/): they are applied to a
 DuckDB, whose tables, sequences, indexes and views are then written in PostgreSQL's dialect, and
 whose rows (roles, permissions, prices) are copied (`create`). `move_in` and `move_out` copy a
 data home's DuckDB file in and out the same way.
+
+The large append-only facts (LAKE_TABLES: the usage rollups every Usage query reads) live in a
+DuckLake instead, attached as `lake`: its catalog in the same PostgreSQL database (schema
+`ducklake`), its Parquet files under the lake's data path (a folder, or s3:// in a deployment), so
+that an aggregate over millions of rollup rows runs in DuckDB rather than being copied out of
+PostgreSQL row by row. The search path finds a table in either. The views over them are DuckDB
+views in the process's own catalog. DuckDB lets one transaction write one database only: a lake
+write in a transaction that has written PostgreSQL is computed at once and applied just after the
+commit, in the lake's own transaction, retried when a concurrent commit conflicts (TeamCursor).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import os
 import re
 import threading
 import time
@@ -31,8 +43,15 @@ import pyarrow as pa
 
 from workbench import db
 from workbench.errors import NotInitialised, WorkbenchError
+from workbench.settings import STORAGE_OPTIONS
 
 STATE = "state"
+LAKE = "lake"
+LAKE_METADATA = "ducklake"  # the PostgreSQL schema of the lake's catalog
+# The facts kept in the lake: no keys, only appended to or deleted from by filter (usage/rollup.py)
+LAKE_TABLES = ("usage_daily", "usage_latency_daily", "usage_latency_model_daily", "usage_conversation_daily")
+SEARCH_PATH = f"{STATE}.public,{LAKE}.main,memory.main"
+LAKE_RETRIES = 5  # a lake write after its PostgreSQL commit, when a concurrent commit conflicts
 WORK_LOCK = 7_215_001  # the advisory lock key of long work (TeamStore.working)
 # DuckDB's CREATE TABLE text -> PostgreSQL's
 _TYPES = [
@@ -85,20 +104,81 @@ def tables_in_order(con: duckdb.DuckDBPyConnection, database: str) -> list[str]:
         " ORDER BY table_oid", [database]).fetchall()]
 
 
-def create(url: str, sql_dir: Path = db.SQL_DIR) -> list[str]:
-    """Make the schema in an empty PostgreSQL database, with the migrations' rows, or bring an
-    existing one up to this release's (`upgrade`); the versions applied ([] when it is there
-    already)."""
+def create(url: str, sql_dir: Path = db.SQL_DIR, lake_path: str = "",
+           storage_options: dict | None = None) -> list[str]:
+    """Make the schema in an empty PostgreSQL database, with the migrations' rows, and the lake
+    (its files under `lake_path`), or bring an existing one up to this release's (`upgrade`,
+    `ensure_lake`); the versions applied ([] when it is there already)."""
     found = _versions_at(url)
     if found is not None:
-        return upgrade(url, found, sql_dir)
+        applied = upgrade(url, found, sql_dir)
+        mem = _schema_upto(sorted(sql_dir.glob("[0-9][0-9][0-9]_*.sql")))
+        try:
+            ensure_lake(url, mem, lake_path, storage_options)
+        finally:
+            mem.close()
+        return applied
     statements, mem = schema_statements(sql_dir)
     try:
         _run_statements(url, statements)
-        copy_rows(mem, url)
+        ensure_lake(url, mem, lake_path, storage_options)
+        copy_rows(mem, url, storage_options)
         return versions(mem)
     finally:
         mem.close()
+
+
+def ensure_lake(url: str, mem: duckdb.DuckDBPyConnection, lake_path: str = "",
+                storage_options: dict | None = None) -> None:
+    """Make the lake's catalog (its files under `lake_path`) and the lake tables of the migrations
+    applied to `mem` where they are missing, add the columns a migration added, and move a lake
+    table that an older release kept in PostgreSQL into the lake (its rows copied, then the table
+    dropped from PostgreSQL)."""
+    exists = _lake_at(url)
+    if not exists and not lake_path:
+        raise WorkbenchError("The team database has no lake yet: say where its files go "
+                             "(WORKBENCH_LAKE_PATH, a folder or an s3:// URI).")
+    catalog = _catalog(mem)
+    con = duckdb.connect(":memory:")
+    try:
+        _attach(con, url)
+        _attach_lake(con, url, storage_options, "" if exists else lake_path)
+        have: dict[str, set[str]] = {}
+        for table, column in con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE"
+                                         " database_name = ?", [LAKE]).fetchall():
+            have.setdefault(table, set()).add(column)
+        in_state = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE"
+                                              " database_name = ?", [STATE]).fetchall()} & set(LAKE_TABLES)
+        con.execute(f"USE {LAKE}")
+        con.begin()
+        for table in LAKE_TABLES:
+            if table not in catalog["tables"]:
+                continue
+            if table not in have:
+                con.execute(catalog["tables"][table])
+                if table in in_state:
+                    names = ", ".join(f'"{c}"' for c in catalog["columns"][table])
+                    con.execute(f'INSERT INTO {LAKE}.main."{table}" ({names}) SELECT {names}'
+                                f' FROM {STATE}.public."{table}"')
+                continue
+            for column, (kind, default, _nullable) in catalog["columns"][table].items():
+                if column not in have[table]:  # the lake cannot add a NOT NULL column to rows it holds
+                    extra = f" DEFAULT {default}" if default is not None else ""
+                    con.execute(f'ALTER TABLE {LAKE}.main."{table}" ADD COLUMN "{column}" {kind}{extra}')
+        con.commit()
+        for table in sorted(in_state):  # copied: PostgreSQL's table goes, with the views over it
+            _postgres_execute(con, f'DROP TABLE IF EXISTS public."{table}" CASCADE')
+    finally:
+        con.close()
+    release(url)
+
+
+def _lake_at(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url) as pg:
+        found = pg.execute(f"SELECT to_regclass('{LAKE_METADATA}.ducklake_metadata') IS NOT NULL")
+        return found.fetchone()[0]
 
 
 def upgrade(url: str, found: list[str], sql_dir: Path = db.SQL_DIR) -> list[str]:
@@ -188,6 +268,25 @@ def _catalog(mem: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     }
 
 
+def lake_views(views: dict[str, str]) -> dict[str, str]:
+    """The views (name -> DuckDB SQL, in order) that read a lake table, directly or through
+    another such view: made in each process's own DuckDB, not in PostgreSQL."""
+    found: dict[str, str] = {}
+    for name, sql in views.items():
+        if any(re.search(rf"\b{re.escape(t)}\b", sql) for t in (*LAKE_TABLES, *found)):
+            found[name] = sql
+    return found
+
+
+def _state_part(catalog: dict[str, dict]) -> dict[str, dict]:
+    """A catalog (_catalog) without the lake's tables and the views over them."""
+    on_lake = lake_views(catalog["views"])
+    return {**catalog,
+            "tables": {t: sql for t, sql in catalog["tables"].items() if t not in LAKE_TABLES},
+            "columns": {t: cols for t, cols in catalog["columns"].items() if t not in LAKE_TABLES},
+            "views": {v: sql for v, sql in catalog["views"].items() if v not in on_lake}}
+
+
 def _schema_changes(before: duckdb.DuckDBPyConnection, after: duckdb.DuckDBPyConnection,
                     migration: str) -> list[str]:
     """PostgreSQL statements that take the schema of `before` to that of `after`; MigrationError for
@@ -199,6 +298,7 @@ def _schema_changes(before: duckdb.DuckDBPyConnection, after: duckdb.DuckDBPyCon
     if lost:
         raise db.MigrationError(f"Migration {migration} drops or retypes {', '.join(lost)}: the team profile"
                                 " cannot apply it in place. Nothing was changed.")
+    old, new = _state_part(old), _state_part(new)  # the lake's tables: ensure_lake
     out = [sql for name, sql in new["sequences"].items() if name not in old["sequences"]]
     changed_views = old["views"] != new["views"]
     if changed_views:
@@ -247,9 +347,11 @@ def _run_statements(url: str, statements: list[str]) -> None:
             pg.execute(statement)
 
 
-def copy_rows(source: duckdb.DuckDBPyConnection, url: str) -> dict[str, int]:
+def copy_rows(source: duckdb.DuckDBPyConnection, url: str, storage_options: dict | None = None
+              ) -> dict[str, int]:
     """Copy every table's rows of a DuckDB database into the team database at `url` (its tables
-    empty), in one transaction, and move PostgreSQL's sequences to DuckDB's. Row counts by table."""
+    empty): PostgreSQL's in one transaction, then the lake's in another; and move PostgreSQL's
+    sequences to DuckDB's. Row counts by table."""
     tables = tables_in_order(source, source.execute("SELECT current_database()").fetchone()[0])
     sequences = source.execute("SELECT sequence_name, last_value FROM duckdb_sequences()"
                                " WHERE database_name = current_database()").fetchall()
@@ -257,22 +359,28 @@ def copy_rows(source: duckdb.DuckDBPyConnection, url: str) -> dict[str, int]:
     counts = {}
     try:
         _attach(con, url)
-        con.begin()
-        for table in tables:
-            frame = source.execute(f'SELECT * FROM "{table}"').to_arrow_table()
-            counts[table] = frame.num_rows
-            if frame.num_rows:
-                con.register("copied_rows", frame)
-                names = ", ".join(f'"{c}"' for c in frame.column_names)
-                con.execute(f'INSERT INTO {STATE}.public."{table}" ({names}) SELECT {names} FROM copied_rows')
-                con.unregister("copied_rows")
-        con.commit()
+        _attach_lake(con, url, storage_options)
+        for part in ([t for t in tables if t not in LAKE_TABLES], [t for t in tables if t in LAKE_TABLES]):
+            con.begin()
+            for table in part:
+                frame = source.execute(f'SELECT * FROM "{table}"').to_arrow_table()
+                counts[table] = frame.num_rows
+                if frame.num_rows:
+                    con.register("copied_rows", frame)
+                    names = ", ".join(f'"{c}"' for c in frame.column_names)
+                    con.execute(f'INSERT INTO {_qualified(table)} ({names}) SELECT {names} FROM copied_rows')
+                    con.unregister("copied_rows")
+            con.commit()
         for name, last in sequences:
             if last is not None:
                 con.execute(f"CALL postgres_execute('{STATE}', 'SELECT setval(''{name}'', {int(last)})')")
     finally:
         con.close()
     return counts
+
+
+def _qualified(table: str) -> str:
+    return f'{LAKE}.main."{table}"' if table in LAKE_TABLES else f'{STATE}.public."{table}"'
 
 
 def move_in(db_file: Path, url: str) -> dict[str, int]:
@@ -292,10 +400,11 @@ def move_in(db_file: Path, url: str) -> dict[str, int]:
                                  "into an empty deployment.")
         _run_statements(url, ["DROP SCHEMA public CASCADE", "CREATE SCHEMA public", *statements])
         release(url)
+        _empty_lake(url)
         counts = copy_rows(source, url)
     finally:
         source.close()
-    moved = {table: _count_at(url, table) for table in counts}
+    moved = _counts_at(url, list(counts))
     if moved != counts:
         raise WorkbenchError(f"The team database's row counts differ after the move: {moved} vs {counts}.")
     return counts
@@ -306,6 +415,26 @@ def reset(url: str) -> None:
     release(url)
     _run_statements(url, ["DROP SCHEMA public CASCADE", "CREATE SCHEMA public"])
     create(url)
+    _empty_lake(url)
+
+
+def _empty_lake(url: str) -> None:
+    """Delete every lake table's rows (their files go at the lake's next clean-up)."""
+    con = duckdb.connect(":memory:")
+    try:
+        _attach(con, url)
+        _attach_lake(con, url)
+        con.begin()
+        for table in _lake_tables(con):
+            con.execute(f'DELETE FROM {LAKE}.main."{table}"')
+        con.commit()
+    finally:
+        con.close()
+
+
+def _lake_tables(con: duckdb.DuckDBPyConnection, name: str = LAKE) -> list[str]:
+    return [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ?"
+                                      " ORDER BY table_name", [name]).fetchall()]
 
 
 def move_out(url: str, db_file: Path) -> dict[str, int]:
@@ -318,6 +447,7 @@ def move_out(url: str, db_file: Path) -> dict[str, int]:
         db.migrate(con)
         tables = tables_in_order(con, con.execute("SELECT current_database()").fetchone()[0])
         _attach(con, url, "team")
+        _attach_lake(con, url, name="team_lake")
         if versions(con) != [r[0] for r in con.execute(
                 "SELECT version FROM team.public.schema_migrations ORDER BY version").fetchall()]:
             raise db.MigrationError("The team database's schema is not this release's; nothing was moved.")
@@ -329,7 +459,8 @@ def move_out(url: str, db_file: Path) -> dict[str, int]:
             names = ", ".join(f'"{r[0]}"' for r in con.execute(
                 "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
                 " AND table_name = ? ORDER BY column_index", [table]).fetchall())
-            con.execute(f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM team.public."{table}"')
+            origin = f'team_lake.main."{table}"' if table in LAKE_TABLES else f'team.public."{table}"'
+            con.execute(f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM {origin}')
             counts[table] = con.execute(f'SELECT count(*) FROM main."{table}"').fetchone()[0]
         con.commit()
         for name, last in con.execute("SELECT sequence_name, coalesce(last_value, start_value - 1)"
@@ -339,6 +470,7 @@ def move_out(url: str, db_file: Path) -> dict[str, int]:
                                 f" last_value ELSE last_value - 1 END FROM {name}')").fetchone()[0]
             if found > last:  # DuckDB has no setval: step the sequence up to PostgreSQL's
                 con.execute(f"SELECT max(nextval('{name}')) FROM range({int(found - last)})").fetchall()
+        con.execute("DETACH team_lake")
         con.execute("DETACH team")
         con.execute("CHECKPOINT")
     except BaseException:
@@ -346,7 +478,7 @@ def move_out(url: str, db_file: Path) -> dict[str, int]:
         db_file.unlink(missing_ok=True)
         raise
     con.close()
-    moved = {table: _count_at(url, table) for table in counts}
+    moved = _counts_at(url, list(counts))
     if moved != counts:
         db_file.unlink(missing_ok=True)
         raise WorkbenchError(f"Row counts differ after the move: {counts} vs the team's {moved}.")
@@ -354,10 +486,74 @@ def move_out(url: str, db_file: Path) -> dict[str, int]:
 
 
 def _count_at(url: str, table: str) -> int:
-    import psycopg
+    return _counts_at(url, [table])[table]
 
-    with psycopg.connect(url) as pg:
-        return pg.execute(f'SELECT count(*) FROM public."{table}"').fetchone()[0]
+
+def _counts_at(url: str, tables: list[str]) -> dict[str, int]:
+    """Rows by table in the team database (PostgreSQL's tables and the lake's)."""
+    con = duckdb.connect(":memory:")
+    try:
+        _attach(con, url)
+        _attach_lake(con, url)
+        return {t: con.execute(f"SELECT count(*) FROM {_qualified(t)}").fetchone()[0] for t in tables}
+    finally:
+        con.close()
+
+
+def _attach_lake(con: duckdb.DuckDBPyConnection, url: str, storage_options: dict | None = None,
+                 data_path: str = "", name: str = LAKE) -> None:
+    """Attach the team database's lake as `name` (PostgreSQL's extension loaded already); with
+    `data_path` when its catalog is made now (the catalog keeps it)."""
+    db.load_extension(con, "ducklake")
+    _s3_secret(con, storage_options)
+    options = [f"METADATA_SCHEMA '{LAKE_METADATA}'"]
+    if data_path:
+        options.append(f"DATA_PATH '{_quote(data_path.rstrip('/') + '/')}'")
+    try:
+        con.execute(f"ATTACH 'ducklake:postgres:{_quote(_libpq(url))}' AS {name} ({', '.join(options)})")
+    except duckdb.Error as exc:
+        raise WorkbenchError(f"Cannot open the team database's lake: {_redact(str(exc), url).splitlines()[0]}"
+                             ) from None
+
+
+def _libpq(url: str) -> str:
+    """A postgresql:// URL as the key=value string DuckLake's catalog connection takes."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    fields = {"dbname": parts.path.lstrip("/"), "host": parts.hostname, "port": parts.port,
+              "user": unquote(parts.username or ""), "password": unquote(parts.password or "")}
+    return " ".join(f"{key}={_libpq_value(str(value))}" for key, value in fields.items() if value)
+
+
+def _libpq_value(value: str) -> str:
+    if re.fullmatch(r"[\w.\-]+", value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _s3_secret(con: duckdb.DuckDBPyConnection, storage_options: dict | None) -> None:
+    """DuckDB's S3 secret from the object store's settings (the data home's, else the
+    environment's AWS_* variables, as LanceDB reads them); nothing when there are none."""
+    found = {key: os.environ[var] for var, key in STORAGE_OPTIONS.items() if os.environ.get(var)}
+    found.update(storage_options or {})
+    if not found.get("aws_access_key_id"):
+        return
+    from urllib.parse import urlsplit
+
+    db.load_extension(con, "httpfs")
+    parts = [f"KEY_ID '{_quote(found['aws_access_key_id'])}'",
+             f"SECRET '{_quote(found.get('aws_secret_access_key', ''))}'",
+             f"REGION '{_quote(found.get('aws_region') or 'us-east-1')}'"]
+    endpoint = urlsplit(found.get("aws_endpoint", ""))
+    if endpoint.netloc:
+        parts += [f"ENDPOINT '{_quote(endpoint.netloc)}'", "URL_STYLE 'path'",
+                  f"USE_SSL {'true' if endpoint.scheme == 'https' else 'false'}"]
+    con.execute(f"CREATE OR REPLACE SECRET workbench_s3 (TYPE s3, {', '.join(parts)})")
 
 
 def _attach(con: duckdb.DuckDBPyConnection, url: str, name: str = STATE) -> None:
@@ -379,8 +575,9 @@ class TeamStore:
     read_only = False
     linger_s = 0.0
 
-    def __init__(self, url: str, path: Path | None = None) -> None:
+    def __init__(self, url: str, path: Path | None = None, storage_options: dict | None = None) -> None:
         self.url = url
+        self.storage_options = storage_options
         # where the data home's database file would be: its folder holds the SQL console's snapshots
         self.path = path or Path("data") / "workbench.duckdb"
         self._idle_held = False  # this process holds the work lock exclusively: its work takes none
@@ -400,9 +597,22 @@ class TeamStore:
                                  "`workbench team up` starts it.") from None
         found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name ="
                             " 'schema_migrations'", [STATE]).fetchone()[0]
-        if not found:
+        lake = con.execute("SELECT count(*) FROM duckdb_schemas() WHERE database_name = ? AND"
+                           " schema_name = ?", [STATE, LAKE_METADATA]).fetchone()[0]
+        if not found or not lake:
             con.close()
-            raise NotInitialised("The team database has no schema yet. Run `workbench init` first.")
+            raise NotInitialised("The team database has no schema yet (or none of this release). Run "
+                                 "`workbench init` first.")
+        try:
+            _attach_lake(con, self.url, self.storage_options)
+            con.execute(f"USE {STATE}")
+            con.execute(f"SET search_path = '{SEARCH_PATH}'")
+            for name, sql in _views_over_lake().items():
+                con.execute(re.sub(rf"^\s*CREATE\s+VIEW\s+\"?{name}\"?",
+                                   f"CREATE OR REPLACE VIEW memory.main.{name}", sql, flags=re.IGNORECASE))
+        except BaseException:
+            con.close()
+            raise
         self.opens += 1
         return con
 
@@ -413,7 +623,7 @@ class TeamStore:
                 self._conn = self._open()
             cursor = self._conn.cursor()
         try:
-            cursor.execute(f"USE {STATE}")
+            _use(cursor)
             yield TeamCursor(cursor, self)
         finally:
             cursor.close()
@@ -463,13 +673,29 @@ class TeamStore:
 _STORES: weakref.WeakSet = weakref.WeakSet()
 
 
-def store_for(url: str, path: Path | None = None) -> TeamStore:
+def _use(cursor: duckdb.DuckDBPyConnection) -> None:
+    """A cursor's names: PostgreSQL's tables, then the lake's, then the views over the lake."""
+    cursor.execute(f"USE {STATE}")
+    cursor.execute(f"SET search_path = '{SEARCH_PATH}'")
+
+
+@functools.cache
+def _views_over_lake() -> dict[str, str]:
+    """The migrations' views that read a lake table (their DuckDB SQL), once per process."""
+    mem = _schema_upto(sorted(db.SQL_DIR.glob("[0-9][0-9][0-9]_*.sql")))
+    try:
+        return lake_views(_catalog(mem)["views"])
+    finally:
+        mem.close()
+
+
+def store_for(url: str, path: Path | None = None, storage_options: dict | None = None) -> TeamStore:
     """This process's store on the team database at `url` (one per database: its DuckDB and its
     pooled PostgreSQL connections are shared by every unit of work of the process)."""
     with _SHARED_GUARD:
         found = _SHARED.get(url)
         if found is None:
-            found = _SHARED[url] = TeamStore(url, path)
+            found = _SHARED[url] = TeamStore(url, path, storage_options)
         return found
 
 
@@ -496,6 +722,9 @@ class TeamCursor:
     def __init__(self, cursor: duckdb.DuckDBPyConnection, store: TeamStore) -> None:
         self._cursor = cursor
         self.store = store
+        self._in_transaction = False
+        self._wrote_state = False  # in this transaction: a lake write now waits for the commit
+        self._deferred: list[tuple] = []  # the lake writes to apply after the commit
 
     def __getattr__(self, name):
         return getattr(self._cursor, name)
@@ -503,8 +732,59 @@ class TeamCursor:
     def cursor(self) -> TeamCursor:
         """Another cursor on the same database (a thread's own)."""
         raw = self._cursor.cursor()
-        raw.execute(f"USE {STATE}")
+        _use(raw)
         return TeamCursor(raw, self.store)
+
+    def begin(self) -> None:
+        self._cursor.begin()
+        self._in_transaction, self._wrote_state, self._deferred = True, False, []
+
+    def rollback(self) -> None:
+        self._in_transaction, self._deferred = False, []
+        self._cursor.rollback()
+
+    def commit(self) -> None:
+        deferred, self._deferred, self._in_transaction = self._deferred, [], False
+        try:
+            self._cursor.commit()
+        except duckdb.Error as exc:
+            raise _translate(exc) from None
+        if deferred:
+            self._apply_to_lake(deferred)
+
+    def _apply_to_lake(self, deferred: list[tuple]) -> None:
+        """The lake writes of a transaction that wrote PostgreSQL, committed just now: in one lake
+        transaction, again when a concurrent commit conflicts. Should that keep failing, the facts
+        are saved and the rollups are behind them: `workbench doctor` finds the days and rebuilds
+        them."""
+        for attempt in range(LAKE_RETRIES):
+            try:
+                self._cursor.begin()
+                for table, columns, rows in deferred:
+                    if columns is None:  # a DELETE or UPDATE, its subqueries resolved already
+                        self._cursor.execute(table, rows)
+                        continue
+                    self._cursor.register("lake_rows", rows)
+                    named = "" if columns == "*" else f" ({columns})"
+                    try:
+                        self._cursor.execute(f'INSERT INTO {LAKE}.main."{table}"{named}'
+                                             " SELECT * FROM lake_rows")
+                    finally:
+                        self._cursor.unregister("lake_rows")
+                self._cursor.commit()
+                return
+            except duckdb.Error as exc:
+                try:
+                    self._cursor.rollback()
+                except duckdb.Error:
+                    pass
+                if attempt + 1 < LAKE_RETRIES and _LAKE_CONFLICT.search(str(exc)):
+                    time.sleep(0.05 * 2 ** attempt)
+                    continue
+                logging.getLogger("workbench").error(
+                    "The usage rollups could not be updated after a saved change (%s): `workbench doctor`"
+                    " finds the days behind and rebuilds them.", str(exc).splitlines()[0])
+                return
 
     def execute(self, sql: str, params=None):
         try:
@@ -513,6 +793,13 @@ class TeamCursor:
             raise _translate(exc) from None
 
     def _execute(self, sql: str, params: list | dict):
+        if self._in_transaction:
+            lake = _LAKE_WRITE.match(sql)
+            if lake and lake["table"].lower() in LAKE_TABLES:
+                if self._wrote_state:
+                    return self._defer(lake, sql, list(params))
+            elif not self._wrote_state and _writes(self._cursor, sql):
+                self._wrote_state = True
         if isinstance(params, dict):  # named parameters: the rewrites below take positional ones
             self._cursor.execute(sql, params)
             return self
@@ -536,6 +823,29 @@ class TeamCursor:
                 return rows
         self._cursor.execute(sql, params)
         return self
+
+    def _defer(self, m: re.Match, sql: str, params: list):
+        """Compute a lake write now, inside the transaction (what it inserts, which rows it
+        deletes or updates), and keep it for the commit (see the module's docstring)."""
+        table = m["table"].lower()
+        if m["verb"].upper().startswith("INSERT"):
+            found = re.match(r"\s*(?:\((?P<cols>[^)]*)\))?\s*(?P<source>.*?)\s*;?\s*$", m["rest"],
+                             re.DOTALL)
+            source = found["source"]
+            if source.upper().startswith("VALUES"):
+                source = f"SELECT * FROM ({source})"
+            rows = self._cursor.execute(source, params).to_arrow_table()
+            rows = rows.rename_columns([f"c{i}" for i in range(rows.num_columns)])  # inserted by position
+            self._deferred.append((table, found["cols"] or "*", rows))
+            return _Rows([(rows.num_rows,)], [("Count",)])
+        sql, params = _resolved(self._cursor, sql, params)
+        where = re.search(r"\bWHERE\b(?P<where>.*?)\s*;?\s*$", sql, re.IGNORECASE | re.DOTALL)
+        condition = where["where"] if where else "true"
+        before = sql[: where.start()].count("?") if where else len(params)
+        count = self._cursor.execute(f"SELECT count(*) FROM {table} WHERE {condition}",
+                                     params[before:]).fetchone()[0]
+        self._deferred.append((sql, None, params))
+        return _Rows([(count,)], [("Count",)])
 
     def _upsert(self, m: re.Match, params: list):
         """INSERT ... VALUES ... ON CONFLICT (keys) DO UPDATE SET ... | DO NOTHING, as an update of
@@ -633,6 +943,39 @@ def _sequence_of(cursor, table: str) -> str:
             raise WorkbenchError(f"The team database's {table}.id has no sequence.")
         _SCHEMA_CACHE[key] = found.group(1)
     return _SCHEMA_CACHE[key]
+
+
+_LAKE_WRITE = re.compile(r"^\s*(?P<verb>INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+(?:\w+\.)*\"?(?P<table>\w+)\"?"
+                         r"(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+_READS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN, duckdb.StatementType.PRAGMA,
+          duckdb.StatementType.SET, duckdb.StatementType.VARIABLE_SET, duckdb.StatementType.TRANSACTION}
+
+
+def _writes(cursor, sql: str) -> bool:
+    """Whether a statement (not a lake write) may write PostgreSQL: anything but a read."""
+    try:
+        return any(s.type not in _READS for s in cursor.extract_statements(sql))
+    except duckdb.Error:
+        return True
+_LAKE_CONFLICT = re.compile(r"conflict", re.IGNORECASE)
+_IN_SELECT = re.compile(r"\bIN\s*\(\s*(?=SELECT\b)", re.IGNORECASE)
+
+
+def _resolved(cursor, sql: str, params: list) -> tuple[str, list]:
+    """`x IN (SELECT ...)` made `x IN (?, ?, ...)` with the values the subquery gives now: a lake
+    write applied after the commit must touch the rows it named inside the transaction."""
+    params = list(params)
+    while (m := _IN_SELECT.search(sql)) is not None:
+        end, depth = m.end(), 1
+        while depth:
+            depth += {"(": 1, ")": -1}.get(sql[end], 0)
+            end += 1
+        inner = sql[m.end(): end - 1]
+        at, n = sql[: m.end()].count("?"), inner.count("?")
+        values = [r[0] for r in cursor.execute(inner, params[at: at + n]).fetchall()]
+        sql = f"{sql[: m.start()]}IN ({', '.join('?' * len(values)) or 'NULL'}){sql[end:]}"
+        params[at: at + n] = values
+    return sql, params
 
 
 def _given(column: str, columns: list[str], values: list[str], params: list):

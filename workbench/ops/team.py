@@ -103,6 +103,7 @@ class Team:
             "WORKBENCH_PROFILE": "team",
             "WORKBENCH_POSTGRES_URL": self.postgres_url("workbench"),
             "WORKBENCH_LANCEDB_URI": f"s3://{BUCKET}/lancedb",
+            "WORKBENCH_LAKE_PATH": f"s3://{BUCKET}/lake",
             "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{self.mlflow_port}",
             "WORKBENCH_API_PORT": str(self.api_port),
             "AWS_ACCESS_KEY_ID": S3_KEY,

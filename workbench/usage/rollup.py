@@ -164,13 +164,15 @@ def _compact_table(con, table: str) -> None:
                 )
             finally:
                 con.unregister("rollup_merged")
-            con.execute(
-                "INSERT OR REPLACE INTO usage_rollup_state (table_name, compacted_rows,"
-                " compacted_at) VALUES (?, ?, current_localtimestamp())",
-                [table, merged.num_rows],
-            )
     except WorkbenchError:
-        pass  # a concurrent writer touched the same rows: the next reader compacts instead
+        return  # a concurrent writer touched the same rows: the next reader compacts instead
+    # apart from the merge: the team profile keeps the rollups in its lake and this row in
+    # PostgreSQL, and one transaction writes one of them (a lost row only brings the next merge nearer)
+    con.execute(
+        "INSERT OR REPLACE INTO usage_rollup_state (table_name, compacted_rows,"
+        " compacted_at) VALUES (?, ?, current_localtimestamp())",
+        [table, merged.num_rows],
+    )
 
 
 def differences(con: duckdb.DuckDBPyConnection) -> list[tuple]:
