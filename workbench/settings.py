@@ -15,8 +15,8 @@ ENV = {
     "postgres_url": ("WORKBENCH_POSTGRES_URL",
                      "The team profile's PostgreSQL database, `postgresql://user:password@host:port/name`."),
     "lancedb_uri": ("WORKBENCH_LANCEDB_URI", "LanceDB folder or object-store URI."),
-    "lake_path": ("WORKBENCH_LAKE_PATH", "The team profile's lake files (usage rollups): a folder or an s3:// "
-                  "URI. Default `$WORKBENCH_HOME/lake`."),
+    "lake_path": ("WORKBENCH_LAKE_PATH", "The team profile's lake files (usage rollups): a folder or an "
+                  "s3:// URI. Default `$WORKBENCH_HOME/lake`."),
     "mlflow_tracking_uri": ("MLFLOW_TRACKING_URI", "MLflow store. Default a SQLite file."),
     "mlflow_ui_url": ("WORKBENCH_MLFLOW_UI_URL",
                       "Where `workbench mlflow-ui` serves MLflow's own UI (the Models page links it)."),
