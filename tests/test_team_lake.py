@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
+import duckdb
 import psycopg
 import pytest
 
@@ -155,3 +156,20 @@ def test_an_older_team_databases_rollups_move_from_postgresql_into_the_lake(sett
     with psycopg.connect(settings.postgres_url) as pg:
         assert pg.execute("SELECT to_regclass('public.usage_daily')").fetchone()[0] is None
     assert any((tmp_path / "new-lake").rglob("*.parquet"))  # 40 rows: past the catalog's inlining
+
+
+def test_a_deferred_lake_write_names_the_rows_its_subqueries_gave_inside_the_transaction():
+    con = duckdb.connect(":memory:")
+    con.execute("CREATE TABLE users (id INTEGER, org_id INTEGER)")
+    con.execute("INSERT INTO users VALUES (1, 7), (2, 7), (3, 8)")
+    sql, params = teamdb._resolved(
+        con, "DELETE FROM usage_daily WHERE day >= ? AND user_id IN (SELECT id FROM users WHERE org_id IN"
+        " (SELECT ? UNION SELECT 9) ORDER BY id) AND model = ?", ["2026-11-01", 7, "gpt-4.1"])
+    assert sql == "DELETE FROM usage_daily WHERE day >= ? AND user_id IN (?, ?) AND model = ?"
+    assert params == ["2026-11-01", 1, 2, "gpt-4.1"]
+    # none found: IN is false and NOT IN true, as with the subquery
+    sql, params = teamdb._resolved(con, "DELETE FROM usage_daily WHERE user_id NOT IN (SELECT id FROM users"
+                                   " WHERE org_id = ?)", [5])
+    assert params == []
+    assert con.execute(sql.replace("DELETE FROM usage_daily", "SELECT count(*) FROM users u").replace(
+        "user_id", "u.id")).fetchone()[0] == 3

@@ -383,7 +383,7 @@ def _qualified(table: str) -> str:
     return f'{LAKE}.main."{table}"' if table in LAKE_TABLES else f'{STATE}.public."{table}"'
 
 
-def move_in(db_file: Path, url: str) -> dict[str, int]:
+def move_in(db_file: Path, url: str, storage_options: dict | None = None) -> dict[str, int]:
     """Copy an embedded data home's database into the team database at `url`, which must hold no
     organisation: its schema is made anew, then every row is copied in one transaction and the
     counts compared. The file is only read. Rows by table."""
@@ -400,30 +400,30 @@ def move_in(db_file: Path, url: str) -> dict[str, int]:
                                  "into an empty deployment.")
         _run_statements(url, ["DROP SCHEMA public CASCADE", "CREATE SCHEMA public", *statements])
         release(url)
-        _empty_lake(url)
-        counts = copy_rows(source, url)
+        _empty_lake(url, storage_options)
+        counts = copy_rows(source, url, storage_options)
     finally:
         source.close()
-    moved = _counts_at(url, list(counts))
+    moved = _counts_at(url, list(counts), storage_options)
     if moved != counts:
         raise WorkbenchError(f"The team database's row counts differ after the move: {moved} vs {counts}.")
     return counts
 
 
-def reset(url: str) -> None:
+def reset(url: str, storage_options: dict | None = None) -> None:
     """Empty the team database: its schema made anew, with only the migrations' rows."""
     release(url)
     _run_statements(url, ["DROP SCHEMA public CASCADE", "CREATE SCHEMA public"])
-    create(url)
-    _empty_lake(url)
+    create(url, storage_options=storage_options)
+    _empty_lake(url, storage_options)
 
 
-def _empty_lake(url: str) -> None:
+def _empty_lake(url: str, storage_options: dict | None = None) -> None:
     """Delete every lake table's rows (their files go at the lake's next clean-up)."""
     con = duckdb.connect(":memory:")
     try:
         _attach(con, url)
-        _attach_lake(con, url)
+        _attach_lake(con, url, storage_options)
         con.begin()
         for table in _lake_tables(con):
             con.execute(f'DELETE FROM {LAKE}.main."{table}"')
@@ -437,7 +437,7 @@ def _lake_tables(con: duckdb.DuckDBPyConnection, name: str = LAKE) -> list[str]:
                                       " ORDER BY table_name", [name]).fetchall()]
 
 
-def move_out(url: str, db_file: Path) -> dict[str, int]:
+def move_out(url: str, db_file: Path, storage_options: dict | None = None) -> dict[str, int]:
     """Copy the team database at `url` into a new DuckDB file (an embedded data home's), every row
     and sequence, in one transaction; the counts compared. Rows by table."""
     if db_file.exists():
@@ -447,7 +447,7 @@ def move_out(url: str, db_file: Path) -> dict[str, int]:
         db.migrate(con)
         tables = tables_in_order(con, con.execute("SELECT current_database()").fetchone()[0])
         _attach(con, url, "team")
-        _attach_lake(con, url, name="team_lake")
+        _attach_lake(con, url, storage_options, name="team_lake")
         if versions(con) != [r[0] for r in con.execute(
                 "SELECT version FROM team.public.schema_migrations ORDER BY version").fetchall()]:
             raise db.MigrationError("The team database's schema is not this release's; nothing was moved.")
@@ -478,7 +478,7 @@ def move_out(url: str, db_file: Path) -> dict[str, int]:
         db_file.unlink(missing_ok=True)
         raise
     con.close()
-    moved = _counts_at(url, list(counts))
+    moved = _counts_at(url, list(counts), storage_options)
     if moved != counts:
         db_file.unlink(missing_ok=True)
         raise WorkbenchError(f"Row counts differ after the move: {counts} vs the team's {moved}.")
@@ -489,12 +489,12 @@ def _count_at(url: str, table: str) -> int:
     return _counts_at(url, [table])[table]
 
 
-def _counts_at(url: str, tables: list[str]) -> dict[str, int]:
+def _counts_at(url: str, tables: list[str], storage_options: dict | None = None) -> dict[str, int]:
     """Rows by table in the team database (PostgreSQL's tables and the lake's)."""
     con = duckdb.connect(":memory:")
     try:
         _attach(con, url)
-        _attach_lake(con, url)
+        _attach_lake(con, url, storage_options)
         return {t: con.execute(f"SELECT count(*) FROM {_qualified(t)}").fetchone()[0] for t in tables}
     finally:
         con.close()
@@ -796,8 +796,8 @@ class TeamCursor:
         if self._in_transaction:
             lake = _LAKE_WRITE.match(sql)
             if lake and lake["table"].lower() in LAKE_TABLES:
-                if self._wrote_state:
-                    return self._defer(lake, sql, list(params))
+                if self._wrote_state and not isinstance(params, dict):
+                    return self._defer(lake, sql, params)
             elif not self._wrote_state and _writes(self._cursor, sql):
                 self._wrote_state = True
         if isinstance(params, dict):  # named parameters: the rewrites below take positional ones
@@ -964,8 +964,8 @@ _IN_SELECT = re.compile(r"\bIN\s*\(\s*(?=SELECT\b)", re.IGNORECASE)
 def _resolved(cursor, sql: str, params: list) -> tuple[str, list]:
     """`x IN (SELECT ...)` made `x IN (?, ?, ...)` with the values the subquery gives now: a lake
     write applied after the commit must touch the rows it named inside the transaction."""
-    params = list(params)
-    while (m := _IN_SELECT.search(sql)) is not None:
+    params, at_least = list(params), 0
+    while (m := _IN_SELECT.search(sql, at_least)) is not None:
         end, depth = m.end(), 1
         while depth:
             depth += {"(": 1, ")": -1}.get(sql[end], 0)
@@ -973,7 +973,9 @@ def _resolved(cursor, sql: str, params: list) -> tuple[str, list]:
         inner = sql[m.end(): end - 1]
         at, n = sql[: m.end()].count("?"), inner.count("?")
         values = [r[0] for r in cursor.execute(inner, params[at: at + n]).fetchall()]
-        sql = f"{sql[: m.start()]}IN ({', '.join('?' * len(values)) or 'NULL'}){sql[end:]}"
+        marks = ", ".join("?" * len(values)) or "SELECT NULL WHERE false"  # none: IN false, NOT IN true
+        sql = f"{sql[: m.start()]}IN ({marks}){sql[end:]}"
+        at_least = m.start() + len(marks) + 4
         params[at: at + n] = values
     return sql, params
 

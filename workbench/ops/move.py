@@ -39,7 +39,7 @@ def move_in(embedded: Settings, team: Settings, say: Say = print) -> dict:
         say("Copying the vectors...")
         report["vectors"] = source_vectors.copy_to(target_vectors)
         say("Copying the database's rows...")
-        report["rows"] = teamdb.move_in(embedded.db_path, team.postgres_url)
+        report["rows"] = teamdb.move_in(embedded.db_path, team.postgres_url, team.storage_options)
         with home.open_store(team).transaction() as con:
             _remap_runs(con, runs)
     except BaseException:
@@ -58,7 +58,7 @@ def move_out(team: Settings, embedded: Settings, say: Say = print) -> dict:
     report: dict = {}
     try:
         say("Copying the database's rows...")
-        report["rows"] = teamdb.move_out(team.postgres_url, embedded.db_path)
+        report["rows"] = teamdb.move_out(team.postgres_url, embedded.db_path, team.storage_options)
         say("Copying the vectors...")
         report["vectors"] = home.open_vectors(team).copy_to(home.open_vectors(embedded))
         say("Copying the registered models...")
@@ -110,4 +110,4 @@ def _undo_team(team: Settings) -> None:
                 client.delete_registered_model(model.name)
     except WorkbenchError:
         pass
-    teamdb.reset(team.postgres_url)
+    teamdb.reset(team.postgres_url, team.storage_options)
