@@ -22,6 +22,7 @@ import psycopg
 import pytest
 import requests
 
+from workbench import teamdb
 from workbench.ops import team as team_mod
 from workbench.settings import Settings
 
@@ -91,7 +92,7 @@ def objects(team: team_mod.Team, prefix: str) -> list[str]:
     return [o["Key"] for o in found.get("Contents", [])]
 
 
-def test_every_service_runs_on_loopback_and_the_vectors_are_in_the_object_store(deployment):
+def test_every_service_runs_on_loopback_and_the_vectors_and_the_lake_are_in_the_object_store(deployment):
     team, flags, env, team_env = deployment
     rows = json.loads(run(["team", "status", "--json", *flags], env).stdout)
     assert [r["service"] for r in rows] == ["postgres", "s3", "mlflow", "api", "app-1", "app-2", "haproxy"]
@@ -99,6 +100,10 @@ def test_every_service_runs_on_loopback_and_the_vectors_are_in_the_object_store(
     assert team_env["WORKBENCH_LANCEDB_URI"].startswith("s3://")
     assert any(key.startswith("lancedb/") and ".lance/" in key for key in objects(team, "lancedb/"))
     assert not (team.settings.home / "lancedb").exists()  # nothing in the local folder
+    # the usage rollups' Parquet files: in the lake, in the object store
+    parquet = [key for key in objects(team, "lake/main/usage_daily/") if key.endswith(".parquet")]
+    assert parquet
+    assert not (team.settings.home / "lake").exists()
     found = run(["search", "roaming abroad", "--as", "anna", "--json"], team_env).stdout
     assert json.loads(found), found  # searched in the object store
     # the database password is the deployment's own, kept for the owner only
@@ -164,9 +169,8 @@ def test_a_deployment_moves_out_to_an_embedded_home_and_back_in_with_everything_
     out = top / "embedded"
     try:
         moved = json.loads(run(["team", "move-out", "--to", str(out), "--json", *flags], env).stdout)
-        with psycopg.connect(team.postgres_url("workbench")) as con:
-            for table, count in moved["rows"].items():
-                assert con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] == count, table
+        options = Settings(home=team.settings.home).storage_options  # the lake's object store
+        assert teamdb.counts_at(team.postgres_url("workbench"), list(moved["rows"]), options) == moved["rows"]
         assert moved["rows"]["llm_calls"] > 50_000 and moved["vectors"]["chunks"] > 100
         assert (out / "workbench.duckdb").exists() and (out / "mlflow.db").exists()
         embedded = {**env, "WORKBENCH_HOME": str(out)}

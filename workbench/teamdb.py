@@ -383,15 +383,16 @@ def _qualified(table: str) -> str:
     return f'{LAKE}.main."{table}"' if table in LAKE_TABLES else f'{STATE}.public."{table}"'
 
 
-def move_in(db_file: Path, url: str, storage_options: dict | None = None) -> dict[str, int]:
+def move_in(db_file: Path, url: str, storage_options: dict | None = None,
+            lake_path: str = "") -> dict[str, int]:
     """Copy an embedded data home's database into the team database at `url`, which must hold no
-    organisation: its schema is made anew, then every row is copied in one transaction and the
-    counts compared. The file is only read. Rows by table."""
+    organisation: its schema is made anew (and its lake, under `lake_path` if it has none), then
+    every row is copied (PostgreSQL's in one transaction, the lake's in another) and the counts
+    compared. The file is only read. Rows by table."""
     source = duckdb.connect(str(db_file), read_only=True, config=db.CONFIG)
+    statements, mem = schema_statements()
     try:
-        statements, mem = schema_statements()
         wanted = versions(mem)
-        mem.close()
         if versions(source) != wanted:
             raise db.MigrationError(f"{db_file} is at schema version {versions(source)[-1]}, this release at "
                                     f"{wanted[-1]}: run `workbench init` on that data home first.")
@@ -400,21 +401,24 @@ def move_in(db_file: Path, url: str, storage_options: dict | None = None) -> dic
                                  "into an empty deployment.")
         _run_statements(url, ["DROP SCHEMA public CASCADE", "CREATE SCHEMA public", *statements])
         release(url)
+        ensure_lake(url, mem, lake_path, storage_options)
         _empty_lake(url, storage_options)
         counts = copy_rows(source, url, storage_options)
     finally:
+        mem.close()
         source.close()
-    moved = _counts_at(url, list(counts), storage_options)
+    moved = counts_at(url, list(counts), storage_options)
     if moved != counts:
         raise WorkbenchError(f"The team database's row counts differ after the move: {moved} vs {counts}.")
     return counts
 
 
-def reset(url: str, storage_options: dict | None = None) -> None:
-    """Empty the team database: its schema made anew, with only the migrations' rows."""
+def reset(url: str, storage_options: dict | None = None, lake_path: str = "") -> None:
+    """Empty the team database: its schema made anew, with only the migrations' rows, and its lake
+    emptied (made under `lake_path` if it has none)."""
     release(url)
     _run_statements(url, ["DROP SCHEMA public CASCADE", "CREATE SCHEMA public"])
-    create(url, storage_options=storage_options)
+    create(url, lake_path=lake_path, storage_options=storage_options)
     _empty_lake(url, storage_options)
 
 
@@ -478,7 +482,7 @@ def move_out(url: str, db_file: Path, storage_options: dict | None = None) -> di
         db_file.unlink(missing_ok=True)
         raise
     con.close()
-    moved = _counts_at(url, list(counts), storage_options)
+    moved = counts_at(url, list(counts), storage_options)
     if moved != counts:
         db_file.unlink(missing_ok=True)
         raise WorkbenchError(f"Row counts differ after the move: {counts} vs the team's {moved}.")
@@ -486,10 +490,14 @@ def move_out(url: str, db_file: Path, storage_options: dict | None = None) -> di
 
 
 def _count_at(url: str, table: str) -> int:
-    return _counts_at(url, [table])[table]
+    """Rows of one of PostgreSQL's tables."""
+    import psycopg
+
+    with psycopg.connect(url) as pg:
+        return pg.execute(f'SELECT count(*) FROM public."{table}"').fetchone()[0]
 
 
-def _counts_at(url: str, tables: list[str], storage_options: dict | None = None) -> dict[str, int]:
+def counts_at(url: str, tables: list[str], storage_options: dict | None = None) -> dict[str, int]:
     """Rows by table in the team database (PostgreSQL's tables and the lake's)."""
     con = duckdb.connect(":memory:")
     try:

@@ -39,7 +39,8 @@ def move_in(embedded: Settings, team: Settings, say: Say = print) -> dict:
         say("Copying the vectors...")
         report["vectors"] = source_vectors.copy_to(target_vectors)
         say("Copying the database's rows...")
-        report["rows"] = teamdb.move_in(embedded.db_path, team.postgres_url, team.storage_options)
+        report["rows"] = teamdb.move_in(embedded.db_path, team.postgres_url, team.storage_options,
+                                       team.lake_path)
         with home.open_store(team).transaction() as con:
             _remap_runs(con, runs)
     except BaseException:
@@ -110,4 +111,4 @@ def _undo_team(team: Settings) -> None:
                 client.delete_registered_model(model.name)
     except WorkbenchError:
         pass
-    teamdb.reset(team.postgres_url, team.storage_options)
+    teamdb.reset(team.postgres_url, team.storage_options, team.lake_path)
