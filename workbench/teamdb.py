@@ -429,16 +429,11 @@ def _empty_lake(url: str, storage_options: dict | None = None) -> None:
         _attach(con, url)
         _attach_lake(con, url, storage_options)
         con.begin()
-        for table in _lake_tables(con):
+        for table in LAKE_TABLES:
             con.execute(f'DELETE FROM {LAKE}.main."{table}"')
         con.commit()
     finally:
         con.close()
-
-
-def _lake_tables(con: duckdb.DuckDBPyConnection, name: str = LAKE) -> list[str]:
-    return [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ?"
-                                      " ORDER BY table_name", [name]).fetchall()]
 
 
 def move_out(url: str, db_file: Path, storage_options: dict | None = None) -> dict[str, int]:
@@ -732,7 +727,8 @@ class TeamCursor:
         self.store = store
         self._in_transaction = False
         self._wrote_state = False  # in this transaction: a lake write now waits for the commit
-        self._deferred: list[tuple] = []  # the lake writes to apply after the commit
+        self._deferred: list[tuple[str, list | pa.Table]] = []  # lake writes for after the commit: (SQL,
+        # its parameters, or the rows it inserts as `lake_rows`)
 
     def __getattr__(self, name):
         return getattr(self._cursor, name)
@@ -768,15 +764,13 @@ class TeamCursor:
         for attempt in range(LAKE_RETRIES):
             try:
                 self._cursor.begin()
-                for table, columns, rows in deferred:
-                    if columns is None:  # a DELETE or UPDATE, its subqueries resolved already
-                        self._cursor.execute(table, rows)
+                for sql, given in deferred:
+                    if not isinstance(given, pa.Table):
+                        self._cursor.execute(sql, given)
                         continue
-                    self._cursor.register("lake_rows", rows)
-                    named = "" if columns == "*" else f" ({columns})"
+                    self._cursor.register("lake_rows", given)
                     try:
-                        self._cursor.execute(f'INSERT INTO {LAKE}.main."{table}"{named}'
-                                             " SELECT * FROM lake_rows")
+                        self._cursor.execute(sql)
                     finally:
                         self._cursor.unregister("lake_rows")
                 self._cursor.commit()
@@ -844,7 +838,8 @@ class TeamCursor:
                 source = f"SELECT * FROM ({source})"
             rows = self._cursor.execute(source, params).to_arrow_table()
             rows = rows.rename_columns([f"c{i}" for i in range(rows.num_columns)])  # inserted by position
-            self._deferred.append((table, found["cols"] or "*", rows))
+            named = f" ({found['cols']})" if found["cols"] else ""
+            self._deferred.append((f'INSERT INTO {LAKE}.main."{table}"{named} SELECT * FROM lake_rows', rows))
             return _Rows([(rows.num_rows,)], [("Count",)])
         sql, params = _resolved(self._cursor, sql, params)
         where = re.search(r"\bWHERE\b(?P<where>.*?)\s*;?\s*$", sql, re.IGNORECASE | re.DOTALL)
@@ -852,7 +847,7 @@ class TeamCursor:
         before = sql[: where.start()].count("?") if where else len(params)
         count = self._cursor.execute(f"SELECT count(*) FROM {table} WHERE {condition}",
                                      params[before:]).fetchone()[0]
-        self._deferred.append((sql, None, params))
+        self._deferred.append((sql, params))
         return _Rows([(count,)], [("Count",)])
 
     def _upsert(self, m: re.Match, params: list):
