@@ -6,6 +6,7 @@ PostgreSQL server each test worker starts on loopback."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import tempfile
@@ -49,6 +50,30 @@ class Postgres:
         return self.url(name)
 
 
+def free_ports(size: int) -> int:
+    """The first of `size` free loopback ports, below the kernel's range for outgoing connections.
+
+    A port the kernel hands out (bind to 0) can be taken again by any process's next outgoing
+    connection before the server that was meant to have it binds it."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]) \
+        if Path("/proc/sys/net/ipv4/ip_local_port_range").exists() else 32768
+    rng = random.Random()
+    for _ in range(100):
+        base = rng.randrange(20000, low - size)
+        if all(_free(base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no block of free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 @pytest.fixture(scope="session")
 def postgres():
     if PROFILE != "team":
@@ -58,10 +83,7 @@ def postgres():
 
     top = Path(tempfile.mkdtemp(prefix="workbench-pg-"))
     top.chmod(0o711)  # PostgreSQL runs as the postgres user when the tests run as root
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    team = team_mod.Team(Settings(home=top / "home"), base_port=port)
+    team = team_mod.Team(Settings(home=top / "home"), base_port=free_ports(1))
     # no autovacuum: its ANALYZE would take transaction ids, which the SQL console's snapshots read
     # as changes (correct, but a test of the snapshot cache would see a copy too many)
     team_mod.start_postgres(team, say=lambda _line: None, options="-c autovacuum=off")

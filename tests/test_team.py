@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,32 +21,13 @@ import psycopg
 import pytest
 import requests
 
+from tests.conftest import free_ports
 from workbench import teamdb
 from workbench.ops import team as team_mod
 from workbench.settings import Settings
 
 pytestmark = pytest.mark.slow
 WORKBENCH = str(Path(sys.executable).parent / "workbench")
-
-
-def free_block(size: int = 16) -> int:
-    """A first port with `size` free ports after it."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + size < 65000 and all(_free(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no block of free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def run(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -63,7 +43,7 @@ def deployment():
     top = Path(tempfile.mkdtemp(prefix="workbench-team-"))
     top.chmod(0o711)
     home_dir = top / "home"
-    base = free_block()
+    base = free_ports(16)
     flags = ["--port", str(base + 15), "--base-port", str(base), "--apps", "2"]
     env = {**os.environ, "WORKBENCH_HOME": str(home_dir), "WORKBENCH_EMBEDDING_BACKEND": "hash",
            "WORKBENCH_LOCK_WAIT_S": "20"}
@@ -176,7 +156,7 @@ def test_a_deployment_moves_out_to_an_embedded_home_and_back_in_with_everything_
         embedded = {**env, "WORKBENCH_HOME": str(out)}
         # and back: the embedded home into a team deployment of its own (a new, empty one), before
         # any command adds a row (a search is metered)
-        base = free_block()
+        base = free_ports(16)
         back_flags = ["--port", str(base + 15), "--base-port", str(base), "--apps", "1"]
         back = team_mod.Team(Settings(home=out, profile="embedded"), port=base + 15, base_port=base, apps=1)
         try:

@@ -508,8 +508,17 @@ def _wait_http(team: Team, name: str, url: str, say) -> None:
 
 def _check_alive(team: Team, name: str) -> None:
     if (team.root / "run" / f"{name}.pid").exists() and not _alive(team, name):
-        raise TeamError(f"{name} stopped as it started: see {_log(team, name)}")
+        raise TeamError(f"{name} stopped as it started: see {_log(team, name)}{_log_tail(team, name)}")
 
 
 def _log(team: Team, name: str) -> Path:
     return team.root / "logs" / f"{name}.log"
+
+
+def _log_tail(team: Team, name: str, lines: int = 5) -> str:
+    """The log's last lines, so that the error says why where the log is gone (a CI run's temp folder)."""
+    try:
+        tail = _log(team, name).read_text(errors="replace").strip().splitlines()[-lines:]
+    except OSError:
+        return ""
+    return "".join(f"\n  {line}" for line in tail)
