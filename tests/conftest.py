@@ -90,7 +90,10 @@ def postgres():
     server = Postgres(team)
     with psycopg.connect(server.url("postgres"), autocommit=True) as con:
         con.execute(f'CREATE DATABASE "{SCHEMA}"')
-    teamdb.create(server.url(SCHEMA), lake_path=str(top / "lake"))
+    # every test's database is a copy of this one and reads its lake's files: none is deleted while
+    # the suite runs (a database with a lake of its own tidies as a deployment does)
+    teamdb.create(server.url(SCHEMA), lake_path=str(top / "lake"),
+                  lake_options={"expire_older_than": "1 day", "delete_older_than": "1 day"})
     yield server
     teamdb.release_all()
     team_mod.stop_postgres(team, say=lambda _line: None)

@@ -6,7 +6,9 @@ them in PostgreSQL has its rows moved in. Runs on the team profile's suite (WORK
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import psycopg
@@ -15,6 +17,7 @@ import pytest
 from tests.conftest import PROFILE
 from workbench import home, teamdb
 from workbench.accounts import auth
+from workbench.settings import PROFILE_FILE, Settings, write_profile
 from workbench.usage import metering, rollup
 
 pytestmark = pytest.mark.skipif(PROFILE != "team", reason="the team database (WORKBENCH_TEST_PROFILE=team)")
@@ -173,3 +176,60 @@ def test_a_deferred_lake_write_names_the_rows_its_subqueries_gave_inside_the_tra
     assert params == []
     assert con.execute(sql.replace("DELETE FROM usage_daily", "SELECT count(*) FROM users u").replace(
         "user_id", "u.id")).fetchone()[0] == 3
+
+
+def lake_files(con) -> set[str]:
+    """The Parquet files (data and deletes) the lake's current snapshot reads."""
+    found = set()
+    for table in teamdb.LAKE_TABLES:
+        for data, deletes in con.execute("SELECT data_file, delete_file FROM ducklake_list_files(?, ?)",
+                                         [teamdb.LAKE, table]).fetchall():
+            found |= {Path(name).name for name in (data, deletes) if name}
+    return found
+
+
+def test_a_merge_of_the_rollups_tidies_the_lake_and_deletes_the_files_no_snapshot_needs(postgres, tmp_path):
+    # a database with a lake of its own (the suite's copies share their template's files), whose
+    # upkeep keeps no old snapshot and deletes a file as soon as none needs it
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres.url("postgres"), autocommit=True) as pg:
+        pg.execute(f'CREATE DATABASE "{name}"')
+    home_dir = tmp_path / "home"
+    home_dir.mkdir()
+    write_profile(home_dir / PROFILE_FILE, {"WORKBENCH_PROFILE": "team",
+                                            "WORKBENCH_POSTGRES_URL": postgres.url(name)})
+    teamdb.create(postgres.url(name), lake_path=str(tmp_path / "lake"),
+                  lake_options={"expire_older_than": "0 seconds", "delete_older_than": "0 seconds"})
+    store = home.open_store(Settings(home=home_dir, embedding_backend="hash"))
+    with store.transaction() as con:
+        org_id = con.execute("INSERT INTO organizations (name, slug) VALUES ('Tidy', 'tidy') RETURNING id"
+                             ).fetchone()[0]
+
+    def write(days: int, per_day: int) -> None:
+        for day in range(days):
+            with store.transaction() as con:  # one transaction a call: single, inlined lake writes
+                for i in range(per_day):
+                    metering.record(con, metering.Call("openai", "gpt-4.1", "chat", prompt_tokens=10 + i),
+                                    org_id=org_id, user_id=1 + i % 3,
+                                    at=datetime(2026, 11, 1, 9) + timedelta(days=day, minutes=i))
+
+    on_disk = lambda: {p.name for p in (tmp_path / "lake").rglob("*.parquet")}  # noqa: E731
+    write(days=4, per_day=12)
+    with store.connect() as con:
+        assert rollup.compact(con, force=True) == len(rollup.TABLES)
+        # the inlined rows of single writes flushed to files; those the merge replaced are deleted
+        # at the next upkeep (the snapshot before the merge is the newest that expired)
+        obsolete = on_disk() - lake_files(con)
+        assert lake_files(con) <= on_disk() and obsolete
+        assert rollup.differences(con) == []
+    write(days=2, per_day=12)  # the same days again: their rows are merged
+    with store.connect() as con:
+        assert rollup.compact(con, force=True) == len(rollup.TABLES)
+        assert not obsolete & on_disk()
+        assert lake_files(con) <= on_disk()
+        assert con.execute(f"SELECT count(*) FROM {teamdb.LAKE}.snapshots()").fetchone()[0] <= 3
+        assert rollup.differences(con) == []
+        assert con.execute("SELECT sum(calls) FROM usage_daily").fetchone()[0] == 6 * 12
+        # a key's rows merged into one
+        assert con.execute("SELECT count(*) FROM (SELECT day, user_id, count(*) n FROM usage_daily"
+                           " GROUP BY ALL HAVING n > 1)").fetchone()[0] == 0

@@ -52,6 +52,9 @@ LAKE_METADATA = "ducklake"  # the PostgreSQL schema of the lake's catalog
 LAKE_TABLES = ("usage_daily", "usage_latency_daily", "usage_latency_model_daily", "usage_conversation_daily")
 SEARCH_PATH = f"{STATE}.public,{LAKE}.main,memory.main"
 LAKE_RETRIES = 5  # a lake write after its PostgreSQL commit, when a concurrent commit conflicts
+# the lake's upkeep (`TeamCursor.tidy_lake`): snapshots kept this long for time travel, and a file
+# no snapshot needs any more deleted this long after, so that a query reading it has finished
+LAKE_OPTIONS = {"expire_older_than": "1 hour", "delete_older_than": "10 minutes"}
 WORK_LOCK = 7_215_001  # the advisory lock key of long work (TeamStore.working)
 # DuckDB's CREATE TABLE text -> PostgreSQL's
 _TYPES = [
@@ -105,23 +108,24 @@ def tables_in_order(con: duckdb.DuckDBPyConnection, database: str) -> list[str]:
 
 
 def create(url: str, sql_dir: Path = db.SQL_DIR, lake_path: str = "",
-           storage_options: dict | None = None) -> list[str]:
+           storage_options: dict | None = None, lake_options: dict | None = None) -> list[str]:
     """Make the schema in an empty PostgreSQL database, with the migrations' rows, and the lake
-    (its files under `lake_path`), or bring an existing one up to this release's (`upgrade`,
-    `ensure_lake`); the versions applied ([] when it is there already)."""
+    (its files under `lake_path`; `lake_options` for its upkeep, over LAKE_OPTIONS, where the lake
+    has none yet), or bring an existing one up to this release's (`upgrade`, `ensure_lake`); the
+    versions applied ([] when it is there already)."""
     found = _versions_at(url)
     if found is not None:
         applied = upgrade(url, found, sql_dir)
         mem = _schema_upto(sorted(sql_dir.glob("[0-9][0-9][0-9]_*.sql")))
         try:
-            ensure_lake(url, mem, lake_path, storage_options)
+            ensure_lake(url, mem, lake_path, storage_options, lake_options)
         finally:
             mem.close()
         return applied
     statements, mem = schema_statements(sql_dir)
     try:
         _run_statements(url, statements)
-        ensure_lake(url, mem, lake_path, storage_options)
+        ensure_lake(url, mem, lake_path, storage_options, lake_options)
         copy_rows(mem, url, storage_options)
         return versions(mem)
     finally:
@@ -129,7 +133,7 @@ def create(url: str, sql_dir: Path = db.SQL_DIR, lake_path: str = "",
 
 
 def ensure_lake(url: str, mem: duckdb.DuckDBPyConnection, lake_path: str = "",
-                storage_options: dict | None = None) -> None:
+                storage_options: dict | None = None, lake_options: dict | None = None) -> None:
     """Make the lake's catalog (its files under `lake_path`) and the lake tables of the migrations
     applied to `mem` where they are missing, add the columns a migration added, and move a lake
     table that an older release kept in PostgreSQL into the lake (its rows copied, then the table
@@ -165,6 +169,10 @@ def ensure_lake(url: str, mem: duckdb.DuckDBPyConnection, lake_path: str = "",
                 if column not in have[table]:  # the lake cannot add a NOT NULL column to rows it holds
                     extra = f" DEFAULT {default}" if default is not None else ""
                     con.execute(f'ALTER TABLE {LAKE}.main."{table}" ADD COLUMN "{column}" {kind}{extra}')
+        found = {name for (name,) in con.execute(f"SELECT option_name FROM {LAKE}.options()").fetchall()}
+        for option, value in {**LAKE_OPTIONS, **(lake_options or {})}.items():  # an administrator's are kept
+            if option not in found:
+                con.execute(f"CALL {LAKE}.set_option(?, ?)", [option, value])
         con.commit()
         for table in sorted(in_state):  # copied: PostgreSQL's table goes, with the views over it
             _postgres_execute(con, f'DROP TABLE IF EXISTS public."{table}" CASCADE')
@@ -787,6 +795,16 @@ class TeamCursor:
                     "The usage rollups could not be updated after a saved change (%s): `workbench doctor`"
                     " finds the days behind and rebuilds them.", str(exc).splitlines()[0])
                 return
+
+    def tidy_lake(self) -> None:
+        """The lake's upkeep, after a merge of the rollups: small files merged, the inlined rows of
+        single writes flushed to Parquet, and the files of old snapshots deleted (LAKE_OPTIONS).
+        Skipped, and logged, when a concurrent commit conflicts: the next merge tidies."""
+        try:
+            self._cursor.execute(f"CHECKPOINT {LAKE}")
+        except duckdb.Error as exc:
+            logging.getLogger("workbench").info("The lake's upkeep is left for later: %s",
+                                                str(exc).splitlines()[0])
 
     def execute(self, sql: str, params=None):
         try:

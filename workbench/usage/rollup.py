@@ -142,28 +142,44 @@ def compact(con: duckdb.DuckDBPyConnection, force: bool = False) -> int:
                 continue
             _compact_table(con, table)
             done += 1
+        tidy = getattr(con, "tidy_lake", None)  # the team profile's lake: files merged, old ones deleted
+        if done and tidy:
+            tidy()
         return done
     finally:
         _compacting.release()
 
 
 def _compact_table(con, table: str) -> None:
+    """Merge the rows of the days where a key has several rows (the days written to since the last
+    merge), leaving the other days' rows, and their files in a lake, as they are."""
     keys, measures, _ = TABLES[table]
     sums = [f"sum({name})::{'DOUBLE' if name == 'cost_usd' else 'BIGINT'} AS {name}" for name, _ in measures]
+    rows = 0
     try:
         with atomic(con):
-            merged = con.sql(
-                f"SELECT {', '.join(keys)}, {', '.join(sums)} FROM {table} GROUP BY ALL ORDER BY day, org_id"
-            ).to_arrow_table()
-            con.execute(f"DELETE FROM {table}")
-            con.register("rollup_merged", merged)
-            try:
-                con.execute(
-                    f"INSERT INTO {table} ({', '.join(_columns(table))})"
-                    f" SELECT {', '.join(_columns(table))} FROM rollup_merged"
-                )
-            finally:
-                con.unregister("rollup_merged")
+            days = [day for (day,) in con.execute(
+                f"SELECT DISTINCT day FROM (SELECT {', '.join(keys)} FROM {table} GROUP BY ALL"
+                " HAVING count(*) > 1) ORDER BY day"
+            ).fetchall()]
+            if days:
+                # days as a range and a list: the range prunes a lake's files by their statistics
+                where = f"day BETWEEN ? AND ? AND day IN ({', '.join('?' * len(days))})"
+                params = [days[0], days[-1], *days]
+                merged = con.sql(
+                    f"SELECT {', '.join(keys)}, {', '.join(sums)} FROM {table} WHERE {where}"
+                    " GROUP BY ALL ORDER BY day, org_id", params=params
+                ).to_arrow_table()
+                con.execute(f"DELETE FROM {table} WHERE {where}", params)
+                con.register("rollup_merged", merged)
+                try:
+                    con.execute(
+                        f"INSERT INTO {table} ({', '.join(_columns(table))})"
+                        f" SELECT {', '.join(_columns(table))} FROM rollup_merged"
+                    )
+                finally:
+                    con.unregister("rollup_merged")
+            rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     except WorkbenchError:
         return  # a concurrent writer touched the same rows: the next reader compacts instead
     # apart from the merge: the team profile keeps the rollups in its lake and this row in
@@ -171,7 +187,7 @@ def _compact_table(con, table: str) -> None:
     con.execute(
         "INSERT OR REPLACE INTO usage_rollup_state (table_name, compacted_rows,"
         " compacted_at) VALUES (?, ?, current_localtimestamp())",
-        [table, merged.num_rows],
+        [table, rows],
     )
 
 
