@@ -189,7 +189,7 @@ def test_qa_pairs_import_extract_and_merge(api):
     assert merged.status_code == 200 and merged.json()["kept"] > 0
 
 
-def test_qa_pairs_export_as_a_registered_dataset_to_download(api):
+def test_qa_pairs_export_as_a_registered_dataset_to_download(api, northwind):  # its data scientist key
     registered = "SELECT count(*) FROM datasets"
     before = count(api, registered)
     assert api.call("POST", "/v1/qa/export", key="alice-analyst",

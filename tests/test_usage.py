@@ -182,6 +182,22 @@ def test_a_drill_down_returns_exactly_the_calls_behind_the_bar(demo_store):
     assert set(project["project"]) == {""}
 
 
+def test_the_newest_calls_are_the_periods_newest_whichever_window_finds_them(demo_store):
+    """`calls` looks back an hour, a day, a week, then the whole period: the same rows as one query
+    over the period, for a few calls (found near the end) as for all of them."""
+    with demo_store.connect() as con:
+        mike = auth.context_for(con, "mike")
+        for f in (LAST_30, usage.Filters(*usage.period("Last 90 days", TODAY), models=("gpt-4.1",))):
+            every = con.execute(
+                "SELECT created_at FROM llm_calls WHERE org_id = ? AND created_at >= ? AND created_at < ?"
+                " AND (? OR model = 'gpt-4.1') ORDER BY created_at DESC",
+                [mike.org_id, f.start, f.end, not f.models]).fetchall()
+            assert len(every) > 600
+            for limit in (1, 5, 500, 100_000):
+                got = usage.calls(mike, con, f, limit=limit)["created_at"].to_list()
+                assert got == [r[0] for r in every[:limit]]
+
+
 def test_latency_percentiles_are_within_the_histograms_precision(demo_store):
     with demo_store.connect() as con:
         mike = auth.context_for(con, "mike")

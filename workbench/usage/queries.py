@@ -8,7 +8,7 @@ sum the priced calls; unpriced calls are counted beside them, never as $0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import duckdb
 import polars as pl
@@ -407,24 +407,39 @@ def options(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, list[str]
     }
 
 
+# how far back from the period's end (or now) `calls` looks first, then further: the newest calls
+# are found near the end, and a database read through another engine (PostgreSQL, on the team
+# profile) copies out only those rows instead of the whole period's (6 s for 30 days at 10M calls)
+_LOOK_BACK = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
+
+
 def calls(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters, *, limit: int = 500) -> pl.DataFrame:
     """The single calls behind a chart selection (the newest first): the one raw-row query. Single
     calls need `metering:read` besides `usage:read`."""
     ctx.require("usage:read")
     ctx.require("metering:read")
     where, params = _where(ctx, f, raw=True)
-    return _frame(
-        con,
+    sql = (
         "SELECT r.created_at, coalesce(u.username, '(deleted user)') AS user,"
         " coalesce(p.name, '') AS project, r.provider, r.model, r.operation_type AS operation,"
         " r.prompt_tokens, r.cached_tokens, r.completion_tokens, r.embedding_tokens,"
         " r.total_tokens, r.tokens_estimated, r.cost_usd, r.latency_ms, r.status,"
         " v.uuid::VARCHAR AS conversation, r.uuid::VARCHAR AS call"
-        f" FROM (SELECT * FROM llm_calls r WHERE {where} ORDER BY r.created_at DESC LIMIT ?) r"
+        f" FROM (SELECT * FROM llm_calls r WHERE {where} AND r.created_at >= ?"
+        " ORDER BY r.created_at DESC LIMIT ?) r"
         " LEFT JOIN projects p ON p.id = r.project_id LEFT JOIN users u ON u.id = r.user_id"
-        " LEFT JOIN conversations v ON v.id = r.conversation_id ORDER BY r.created_at DESC",
-        params + [limit],
+        " LEFT JOIN conversations v ON v.id = r.conversation_id ORDER BY r.created_at DESC"
     )
+    start = datetime.combine(f.start, time.min)
+    end = min(datetime.combine(f.end, time.min), datetime.now().replace(microsecond=0) + timedelta(hours=1))
+    for back in _LOOK_BACK:
+        since = end - back
+        if since <= start:
+            break
+        found = _frame(con, sql, [*params, since, limit])
+        if len(found) >= limit:  # every call after `since` was looked at: these are the newest
+            return found
+    return _frame(con, sql, [*params, start, limit])
 
 
 def report(
