@@ -41,6 +41,15 @@ def test_cost_per_conversation_divides_the_conversations_cost_by_the_conversatio
     assert words.startswith(f"Cost per conversation: the {usage_ui.money(cost)} spent on ")
 
 
+def test_a_cards_count_fits_the_card_and_its_help_gives_it_in_full():
+    assert [usage_ui.count(n) for n in (0, 2_155_226, 9_999_999)] == ["0", "2,155,226", "9,999,999"]
+    assert [usage_ui.count(n) for n in (10_000_000, 123_456_789, 4_890_665_123)] == [
+        "10.00M", "123.46M", "4.89B"]
+    big = {"tokens": 4_890_665_123, "calls": 2_155_226, "unpriced_calls": 0}
+    assert usage_ui._card_help("tokens", big) == "4,890,665,123 in all."
+    assert usage_ui._card_help("calls", big) is None
+
+
 def test_usage_page_says_what_the_cost_per_conversation_divides(app):  # noqa: F811
     at = logged_in(app, "mike", "pages/usage/overview.py")
     card = next(m for m in at.metric if m.label == "Cost per conversation")

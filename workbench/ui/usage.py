@@ -16,10 +16,18 @@ from workbench.usage import queries as usage
 
 CALLS_PAGE = "pages/usage/calls.py"
 FILTERS = ("projects", "users", "providers", "models", "operations")
+def count(value: float) -> str:
+    """A card's count: 4,890,665 in full; from 10 million on, 4.89B (a card shows about 10 figures)."""
+    for size, unit in ((1e9, "B"), (1e6, "M")):
+        if value >= 10_000_000 and value >= size:
+            return f"{value / size:,.2f}{unit}"
+    return f"{value:,.0f}"
+
+
 CARDS = [
-    ("Tokens", "tokens", "{:,.0f}"),
+    ("Tokens", "tokens", count),
     ("Cost", "cost", None),
-    ("Calls", "calls", "{:,.0f}"),
+    ("Calls", "calls", count),
     ("Mean latency", "mean_latency_ms", "{:,.0f} ms"),
     ("p95 latency", "p95_latency_ms", "{:,.0f} ms"),
     ("Cost per conversation", "cost_per_conversation", None),
@@ -189,7 +197,8 @@ def kpi_cards(kpi: dict) -> None:
     cells = [col for _ in range(2) for col in st.columns(4)]
     for col, (label, key, fmt) in zip(cells, CARDS, strict=False):
         value, prior = now.get(key), before.get(key)
-        shown = money(value) if fmt is None else ("-" if value is None else fmt.format(value))
+        shown = money(value) if fmt is None else "-" if value is None else fmt(value) if callable(fmt) \
+            else fmt.format(value)
         col.metric(
             label,
             shown,
@@ -203,6 +212,8 @@ def kpi_cards(kpi: dict) -> None:
 
 
 def _card_help(key: str, now: dict) -> str | None:
+    if key in ("tokens", "calls") and (now[key] or 0) >= 10_000_000:
+        return f"{now[key]:,} in all."
     if key == "cost" and now["unpriced_calls"]:
         return "Priced calls only: the calls without a price are counted apart, never as $0."
     if key == "cost_per_conversation":
