@@ -55,8 +55,8 @@ def free_ports(size: int) -> int:
 
     A port the kernel hands out (bind to 0) can be taken again by any process's next outgoing
     connection before the server that was meant to have it binds it."""
-    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]) \
-        if Path("/proc/sys/net/ipv4/ip_local_port_range").exists() else 32768
+    ranges = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low = int(ranges.read_text().split()[0]) if ranges.exists() else 32768
     rng = random.Random()
     for _ in range(100):
         base = rng.randrange(20000, low - size)

@@ -24,14 +24,18 @@ def count(value: float) -> str:
     return f"{value:,.0f}"
 
 
-CARDS = [
+def _ms(value: float) -> str:
+    return f"{value:,.0f} ms"
+
+
+CARDS = [  # label, key, format: None for money (which shows a missing cost in words)
     ("Tokens", "tokens", count),
     ("Cost", "cost", None),
     ("Calls", "calls", count),
-    ("Mean latency", "mean_latency_ms", "{:,.0f} ms"),
-    ("p95 latency", "p95_latency_ms", "{:,.0f} ms"),
+    ("Mean latency", "mean_latency_ms", _ms),
+    ("p95 latency", "p95_latency_ms", _ms),
     ("Cost per conversation", "cost_per_conversation", None),
-    ("Active users", "active_users", "{:,.0f}"),
+    ("Active users", "active_users", count),
 ]
 
 
@@ -197,8 +201,7 @@ def kpi_cards(kpi: dict) -> None:
     cells = [col for _ in range(2) for col in st.columns(4)]
     for col, (label, key, fmt) in zip(cells, CARDS, strict=False):
         value, prior = now.get(key), before.get(key)
-        shown = money(value) if fmt is None else "-" if value is None else fmt(value) if callable(fmt) \
-            else fmt.format(value)
+        shown = money(value) if fmt is None else "-" if value is None else fmt(value)
         col.metric(
             label,
             shown,
