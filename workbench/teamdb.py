@@ -50,7 +50,10 @@ LAKE = "lake"
 LAKE_METADATA = "ducklake"  # the PostgreSQL schema of the lake's catalog
 # The facts kept in the lake: no keys, only appended to or deleted from by filter (usage/rollup.py)
 LAKE_TABLES = ("usage_daily", "usage_latency_daily", "usage_latency_model_daily", "usage_conversation_daily")
-SEARCH_PATH = f"{STATE}.public,{LAKE}.main,memory.main"
+# PostgreSQL's tables, then views: the lake's tables are read through views of the same name in
+# `memory.main` and written by their full name (TeamCursor), because a lake in the search path
+# made every query read the lake's snapshot from PostgreSQL: 7 ms for a one-row query, not 2
+SEARCH_PATH = f"{STATE}.public,memory.main"
 LAKE_RETRIES = 5  # a lake write after its PostgreSQL commit, when a concurrent commit conflicts
 # the lake's upkeep (`TeamCursor.tidy_lake`): snapshots kept this long for time travel, and a file
 # no snapshot needs any more deleted this long after, so that a query reading it has finished
@@ -162,13 +165,13 @@ def ensure_lake(url: str, mem: duckdb.DuckDBPyConnection, lake_path: str = "",
                 con.execute(catalog["tables"][table])
                 if table in in_state:
                     names = ", ".join(f'"{c}"' for c in catalog["columns"][table])
-                    con.execute(f'INSERT INTO {LAKE}.main."{table}" ({names}) SELECT {names}'
+                    con.execute(f'INSERT INTO {_in_lake(table)} ({names}) SELECT {names}'
                                 f' FROM {STATE}.public."{table}"')
                 continue
             for column, (kind, default, _nullable) in catalog["columns"][table].items():
                 if column not in have[table]:  # the lake cannot add a NOT NULL column to rows it holds
                     extra = f" DEFAULT {default}" if default is not None else ""
-                    con.execute(f'ALTER TABLE {LAKE}.main."{table}" ADD COLUMN "{column}" {kind}{extra}')
+                    con.execute(f'ALTER TABLE {_in_lake(table)} ADD COLUMN "{column}" {kind}{extra}')
         found = {name for (name,) in con.execute(f"SELECT option_name FROM {LAKE}.options()").fetchall()}
         for option, value in {**LAKE_OPTIONS, **(lake_options or {})}.items():  # an administrator's are kept
             if option not in found:
@@ -388,7 +391,11 @@ def copy_rows(source: duckdb.DuckDBPyConnection, url: str, storage_options: dict
 
 
 def _qualified(table: str) -> str:
-    return f'{LAKE}.main."{table}"' if table in LAKE_TABLES else f'{STATE}.public."{table}"'
+    return _in_lake(table) if table in LAKE_TABLES else f'{STATE}.public."{table}"'
+
+
+def _in_lake(table: str) -> str:
+    return f'{LAKE}.main."{table}"'
 
 
 def move_in(db_file: Path, url: str, storage_options: dict | None = None,
@@ -438,7 +445,7 @@ def _empty_lake(url: str, storage_options: dict | None = None) -> None:
         _attach_lake(con, url, storage_options)
         con.begin()
         for table in LAKE_TABLES:
-            con.execute(f'DELETE FROM {LAKE}.main."{table}"')
+            con.execute(f'DELETE FROM {_in_lake(table)}')
         con.commit()
     finally:
         con.close()
@@ -621,6 +628,8 @@ class TeamStore:
             _attach_lake(con, self.url, self.storage_options)
             con.execute(f"USE {STATE}")
             con.execute(f"SET search_path = '{SEARCH_PATH}'")
+            for table in LAKE_TABLES:
+                con.execute(f"CREATE OR REPLACE VIEW memory.main.\"{table}\" AS SELECT * FROM {_in_lake(table)}")
             for name, sql in _views_over_lake().items():
                 con.execute(re.sub(rf"^\s*CREATE\s+VIEW\s+\"?{name}\"?",
                                    f"CREATE OR REPLACE VIEW memory.main.{name}", sql, flags=re.IGNORECASE))
@@ -688,7 +697,7 @@ _STORES: weakref.WeakSet = weakref.WeakSet()
 
 
 def _use(cursor: duckdb.DuckDBPyConnection) -> None:
-    """A cursor's names: PostgreSQL's tables, then the lake's, then the views over the lake."""
+    """A cursor's names: PostgreSQL's tables, then the views (over the lake's tables too)."""
     cursor.execute(f"USE {STATE}")
     cursor.execute(f"SET search_path = '{SEARCH_PATH}'")
 
@@ -816,8 +825,10 @@ class TeamCursor:
             raise _translate(exc) from None
 
     def _execute(self, sql: str, params: list | dict):
+        lake = _LAKE_WRITE.match(sql)
+        if lake and lake["table"].lower() in LAKE_TABLES:  # its name reads a view: write the table
+            sql = f"{lake['verb']} {_in_lake(lake['table'].lower())}{lake['rest']}"
         if self._in_transaction:
-            lake = _LAKE_WRITE.match(sql)
             if lake and lake["table"].lower() in LAKE_TABLES:
                 if self._wrote_state and not isinstance(params, dict):
                     return self._defer(lake, sql, params)
@@ -860,7 +871,7 @@ class TeamCursor:
             rows = self._cursor.execute(source, params).to_arrow_table()
             rows = rows.rename_columns([f"c{i}" for i in range(rows.num_columns)])  # inserted by position
             named = f" ({found['cols']})" if found["cols"] else ""
-            self._deferred.append((f'INSERT INTO {LAKE}.main."{table}"{named} SELECT * FROM lake_rows', rows))
+            self._deferred.append((f"INSERT INTO {_in_lake(table)}{named} SELECT * FROM lake_rows", rows))
             return _Rows([(rows.num_rows,)], [("Count",)])
         sql, params = _resolved(self._cursor, sql, params)
         where = re.search(r"\bWHERE\b(?P<where>.*?)\s*;?\s*$", sql, re.IGNORECASE | re.DOTALL)
