@@ -248,6 +248,19 @@ def test_plan_usage_compares_tokens_with_each_plans_limits(store, tenants):
     assert (rows["boss"]["daily_status"], rows["boss"]["status"]) == ("no limit", "no limit")
     assert (rows["mgr"]["tokens_today"], rows["mgr"]["total_tokens"], rows["mgr"]["status"]) == (0, 0, "ok")
     assert "gus" not in rows
+    # the Home page's short query finds the same users over their daily limit, with the same figures
+    with store.connect() as con:
+        over = budgets.over_daily_limit(auth.context_for(con, "mgr"), con, today=TODAY)
+        con.execute("UPDATE plans SET daily_token_limit = 0 WHERE name = (SELECT plan FROM users"
+                    " WHERE username = 'ana')")
+        zero = budgets.over_daily_limit(auth.context_for(con, "mgr"), con, today=TODAY)
+        full = budgets.plan_usage(auth.context_for(con, "mgr"), con, today=TODAY)
+    fields = ("username", "plan", "tokens_today", "daily_limit")
+    assert [tuple(u[f] for f in fields) for u in over] == [
+        tuple(r[f] for f in fields) for r in rows.values() if r["daily_status"] == "over"] == [
+        ("fred", "free", 60_000, 50_000)]
+    assert [u["username"] for u in zero] == [r["username"] for r in full if r["daily_status"] == "over"]
+    assert "ana" in [u["username"] for u in zero]  # a limit of 0 is over, as in plan_usage
 
 
 def test_home_alerts_name_an_exceeded_budget_and_a_user_over_the_daily_limit(store, tenants):

@@ -1,5 +1,7 @@
 """A user of one organisation reads and changes nothing of the other, through any function."""
 
+from datetime import timedelta
+
 import pytest
 
 from tests.conftest import DEMO_TODAY, ctx_of
@@ -71,6 +73,45 @@ def test_kpis_count_only_the_own_organisation(demo_store, pair):
             assert kpi["calls"]["value"] == calls > 0
             assert kpi["tokens"]["value"] == tokens > 0
             assert kpi["calls"]["series"]["value"].sum() == calls
+
+
+def test_the_usage_kpis_equal_the_raw_calls_of_each_period_and_day(demo_store, pair):
+    alice, hannah, *_ = pair
+    today = DEMO_TODAY.date()
+    start, prev, end = today - timedelta(days=29), today - timedelta(days=59), today + timedelta(days=1)
+    with demo_store.connect() as con:
+        for ctx in (alice, hannah):
+            kpi = {k["key"]: k for k in overview.kpis(ctx, con, today=today)}
+
+            def raw(sql, since, until, ctx=ctx):
+                return con.execute(f"SELECT {sql} FROM llm_calls WHERE org_id = ? AND created_at >= ?"
+                                   " AND created_at < ?", [ctx.org_id, since, until]).fetchone()[0]
+
+            for period, since, until in (("value", start, end), ("previous", prev, start)):
+                assert kpi["tokens"][period] == raw("coalesce(sum(total_tokens), 0)", since, until)
+                assert kpi["cost"][period] == pytest.approx(raw("coalesce(sum(cost_usd), 0)", since, until))
+                assert kpi["active_users"][period] == raw("count(DISTINCT user_id)", since, until)
+            assert kpi["active_users"]["value"] > 0
+            unpriced = raw("count(*) FILTER (WHERE cost_usd IS NULL)", start, end)
+            assert kpi["cost"]["unpriced_calls"] == unpriced
+            daily = dict(con.execute(
+                "SELECT created_at::DATE, count(DISTINCT user_id) FROM llm_calls WHERE org_id = ?"
+                " AND created_at >= ? AND created_at < ? GROUP BY ALL", [ctx.org_id, start, end]).fetchall())
+            series = kpi["active_users"]["series"]
+            assert series.height == 30
+            assert dict(zip(series["day"].to_list(), series["value"].to_list(), strict=True)) == {
+                start + timedelta(days=i): daily.get(start + timedelta(days=i), 0) for i in range(30)}
+
+
+def test_the_home_kpis_are_only_those_the_user_may_open(demo_store):
+    with demo_store.connect() as con:
+        for username in ("anna", "vera", "mike"):
+            ctx = ctx_of(demo_store, username)
+            shown = [k["key"] for k in overview.kpis(ctx, con, today=DEMO_TODAY.date())]
+            counted = [key for key, _label, permission, _sql in overview.KPIS if ctx.can(permission)]
+            usage = [key for key, _label in overview.USAGE_KPIS] if ctx.can("usage:read") else []
+            assert shown == counted + usage
+            assert ctx.can("usage:read") == ("tokens" in shown)
 
 
 def test_changes_across_tenants_are_refused_and_change_nothing(demo_copy):

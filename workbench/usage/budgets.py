@@ -460,6 +460,16 @@ LEFT JOIN (SELECT user_id, count(*) AS n FROM conversations WHERE org_id = ? GRO
        ON s.user_id = u.id
 WHERE u.org_id = ? ORDER BY u.username
 """
+# the users over their plan's daily token limit (plan_usage's daily status 'over'), from today's
+# rollup rows only: what the Home page's alerts need, without every user's all-time tokens
+_OVER_TODAY_SQL = """
+SELECT u.username, u.plan, coalesce(t.tokens, 0) AS tokens_today, p.daily_token_limit AS daily_limit
+FROM users u JOIN plans p ON p.name = u.plan
+LEFT JOIN (SELECT user_id, sum(total_tokens) AS tokens FROM usage_daily WHERE org_id = ? AND day = ?
+           GROUP BY user_id) t ON t.user_id = u.id
+WHERE u.org_id = ? AND (p.daily_token_limit <= 0 OR coalesce(t.tokens, 0) >= p.daily_token_limit)
+ORDER BY u.username
+"""
 # (name, used column): each compared with the `{name}_limit` column
 _LIMITS = (
     ("daily", "tokens_today"),
@@ -493,6 +503,16 @@ def plan_usage(
             row[f"{name}_status"] = _limit_state(row[f"{name}_share"])
         row["status"] = max((row[f"{name}_status"] for name, _ in _LIMITS), key=_SEVERITY.index)
     return rows
+
+
+def over_daily_limit(
+    ctx: Context, con: duckdb.DuckDBPyConnection, *, today: date | datetime | None = None
+) -> list[dict]:
+    """The users over their plan's daily token limit today (username, plan, tokens_today,
+    daily_limit): plan_usage's rows whose daily status is 'over', read from today's rollup rows."""
+    ctx.require("usage:read")
+    day = _day(today)
+    return fetch_dicts(con, _OVER_TODAY_SQL, [ctx.org_id, day, ctx.org_id])
 
 
 # --- home page ---------------------------------------------------------------------------------
@@ -549,4 +569,4 @@ def home_alerts(
     day = _day(today)
     alerts = [a for status in budget_status(ctx, con, today=day) for a in _budget_alerts(status)]
     alerts += [_anomaly_alert(a) for a in anomalies(ctx, con, days=7, today=day)]
-    return alerts + [_plan_alert(u) for u in plan_usage(ctx, con, today=day) if u["daily_status"] == "over"]
+    return alerts + [_plan_alert(u) for u in over_daily_limit(ctx, con, today=day)]

@@ -22,51 +22,64 @@ KPIS = [
     ("conversations", "Conversations", "chat:use",
      "SELECT created_at::DATE AS day, count(*) AS value FROM conversations WHERE org_id = ?"
      " AND created_at >= ? AND created_at < ? GROUP BY day"),
-    # LLM usage reads the daily rollups (rollup.py), fast at ten million calls
-    ("tokens", "Tokens", "usage:read",
-     "SELECT day, sum(total_tokens) AS value FROM usage_daily WHERE org_id = ?"
-     " AND day >= ? AND day < ? GROUP BY day"),
-    ("cost", "Cost (USD)", "usage:read",
-     "SELECT day, sum(cost_usd) AS value FROM usage_daily WHERE org_id = ?"
-     " AND day >= ? AND day < ? GROUP BY day"),
-    ("active_users", "Active users", "usage:read",
-     "SELECT day, count(DISTINCT user_id) AS value FROM usage_daily"
-     " WHERE org_id = ? AND day >= ? AND day < ? GROUP BY day"),
+    # LLM usage (tokens, cost, active users) comes from one query on the daily rollups: USAGE_SQL
 ]
+USAGE_KPIS = [("tokens", "Tokens"), ("cost", "Cost (USD)"), ("active_users", "Active users")]
+# the rollups (rollup.py) of both periods in one pass: a row per day, then a row per period (its
+# distinct users are not the sum of the days'); ? are (start, org_id, previous start, end)
+USAGE_SQL = (
+    "SELECT day, current, coalesce(sum(total_tokens), 0)::DOUBLE, coalesce(sum(cost_usd), 0)::DOUBLE,"
+    " count(DISTINCT user_id)::DOUBLE, coalesce(sum(unpriced_calls), 0)::BIGINT"
+    " FROM (SELECT day, day >= ? AS current, user_id, total_tokens, cost_usd, unpriced_calls"
+    " FROM usage_daily WHERE org_id = ? AND day >= ? AND day < ?)"
+    " GROUP BY GROUPING SETS ((day), (current))"
+)
 
 
 def kpis(ctx: Context, con: duckdb.DuckDBPyConnection, *, today: date | None = None,
          days: int = 30) -> list[dict]:
-    """Each KPI's total over the last `days` days, the previous period's, and its daily series.
-
-    Active users counts distinct users over the whole period, not the sum of daily counts."""
+    """Each KPI the user may open: its total over the last `days` days, the previous period's, and
+    its daily series. Active users counts distinct users over the whole period, not the sum of
+    daily counts."""
     end = (today or date.today()) + timedelta(days=1)
     start, prev = end - timedelta(days=days), end - timedelta(days=2 * days)
     out = []
     for key, label, permission, sql in KPIS:
+        if not ctx.can(permission):
+            continue
         rows = con.execute(sql, [ctx.org_id, prev, end]).fetchall()
         frame = pl.DataFrame(rows, schema={"day": pl.Date, "value": pl.Float64}, orient="row")
-        frame = frame.sort("day")
-        current = frame.filter(pl.col("day") >= start)
-        previous = frame.filter(pl.col("day") < start)
-        if key == "active_users":
-            total = _distinct_users(con, ctx.org_id, start, end)
-            before = _distinct_users(con, ctx.org_id, prev, start)
-        else:
-            total, before = current["value"].sum(), previous["value"].sum()
-        out.append({"key": key, "label": label, "permission": permission,
-                    "value": total, "previous": before,
-                    "series": _daily(current, start, days)})
-        if key == "cost":  # priced calls only: the unpriced ones are counted, never added as $0
-            out[-1]["unpriced_calls"] = con.execute(
-                "SELECT coalesce(sum(unpriced_calls), 0)::BIGINT FROM usage_daily WHERE org_id = ?"
-                " AND day >= ? AND day < ?", [ctx.org_id, start, end]).fetchone()[0]
+        out.append(_kpi(key, label, permission, frame, start, days))
+    if ctx.can("usage:read"):
+        out += _usage(ctx, con, prev, start, end, days)
     return out
 
 
-def _distinct_users(con, org_id: int, start: date, end: date) -> int:
-    return con.execute("SELECT count(DISTINCT user_id) FROM usage_daily WHERE org_id = ?"
-                       " AND day >= ? AND day < ?", [org_id, start, end]).fetchone()[0]
+def _kpi(key: str, label: str, permission: str, frame: pl.DataFrame, start: date, days: int,
+         totals: tuple | None = None) -> dict:
+    """A KPI from its daily values over both periods (`totals`: the two periods' own, when they are
+    not the sums of the days')."""
+    current, previous = frame.filter(pl.col("day") >= start), frame.filter(pl.col("day") < start)
+    value, before = totals or (current["value"].sum(), previous["value"].sum())
+    return {"key": key, "label": label, "permission": permission, "value": value, "previous": before,
+            "series": _daily(current.sort("day"), start, days)}
+
+
+def _usage(ctx: Context, con: duckdb.DuckDBPyConnection, prev: date, start: date, end: date,
+           days: int) -> list[dict]:
+    rows = con.execute(USAGE_SQL, [start, ctx.org_id, prev, end]).fetchall()
+    daily = [r for r in rows if r[0] is not None]
+    periods = {r[1]: r for r in rows if r[0] is None and r[1] is not None}
+    out = []
+    for i, (key, label) in enumerate(USAGE_KPIS):
+        frame = pl.DataFrame([(r[0], r[2 + i]) for r in daily], schema={"day": pl.Date, "value": pl.Float64},
+                             orient="row")
+        totals = (periods[True][2 + i] if True in periods else 0.0,
+                  periods[False][2 + i] if False in periods else 0.0)
+        out.append(_kpi(key, label, "usage:read", frame, start, days, totals))
+    # priced calls only: the unpriced ones are counted, never added as $0
+    out[1]["unpriced_calls"] = periods[True][5] if True in periods else 0
+    return out
 
 
 def _daily(frame: pl.DataFrame, start: date, days: int) -> pl.DataFrame:
