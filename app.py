@@ -21,4 +21,5 @@ else:
     ui.indexing_banner()
     ui.warm_up()
     nav = st.navigation(ui.navigation(ctx), expanded=True)
-nav.run()
+with ui.checked_this_run(ctx):
+    nav.run()

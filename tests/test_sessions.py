@@ -135,3 +135,16 @@ def test_the_account_page_changes_the_password_and_keeps_this_session(app):  # n
     assert "ctx" in at.session_state
     other.run()
     assert "ctx" not in other.session_state
+
+
+def test_a_page_run_reads_the_user_once_and_every_run_again(app, monkeypatch):  # noqa: F811
+    at = logged_in(app, "dan", "pages/models/churn.py")
+    reads = []
+    refresh = auth.refresh
+    monkeypatch.setattr(auth, "refresh", lambda con, ctx: reads.append(ctx.username) or refresh(con, ctx))
+    at.run()
+    assert reads == ["dan"]  # app.py's read serves the page too
+    _alice_does(app, lambda alice, con: users.set_role(alice, con, "dan", "viewer"))
+    at.run()
+    assert reads == ["dan", "dan"] and at.session_state["ctx"].roles == {"viewer"}
+    assert "_ctx_checked_this_run" not in at.session_state  # nothing of the run is left for the next

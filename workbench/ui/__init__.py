@@ -193,6 +193,8 @@ def current_context() -> Context | None:
     ctx = st.session_state.get("ctx")
     if ctx is None:
         return None
+    if st.session_state.get(_CHECKED) is ctx:  # read already in this run (app.py, then the page)
+        return ctx
     try:
         with connection(reraise=True) as con:
             fresh = auth.refresh(con, ctx)
@@ -205,6 +207,20 @@ def current_context() -> Context | None:
         st.stop()
     st.session_state["ctx"] = fresh
     return fresh
+
+
+_CHECKED = "_ctx_checked_this_run"
+
+
+@contextmanager
+def checked_this_run(ctx: Context | None):
+    """Within the block (the page app.py runs), `current_context` gives `ctx`, read just now,
+    instead of reading the user again: once a page run, not twice."""
+    st.session_state[_CHECKED] = ctx
+    try:
+        yield
+    finally:
+        st.session_state.pop(_CHECKED, None)
 
 
 def keep_session(ctx: Context) -> None:
