@@ -110,6 +110,44 @@ def test_rollups_equal_the_raw_aggregation_for_random_calls(blank, rows):
         assert rollup.differences(con) == []
 
 
+def test_a_page_looks_whether_the_rollups_need_a_merge_at_most_once_a_minute(blank, monkeypatch):
+    clock = [1_000.0]
+    monkeypatch.setattr(usage, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(usage, "_refreshed", {})
+    monkeypatch.setattr(rollup, "COMPACT_AFTER", 2)
+
+    def duplicates(con) -> int:  # rows of usage_daily beyond one per key
+        return con.execute("SELECT count(*) - count(DISTINCT (day, org_id, project_id, user_id, provider,"
+                           " model, operation_type)) FROM usage_daily").fetchone()[0]
+
+    def calls(n: int) -> None:
+        with blank.transaction() as con:
+            user_id, org_id = con.execute("SELECT min(id), min(org_id) FROM users").fetchone()
+            for _ in range(n):  # the same key each time: a rollup row per call until a merge
+                metering.record(con, metering.Call("openai", "gpt-4o-mini", "chat", 10, 5, 0),
+                                org_id=org_id, user_id=user_id, at=DEMO_TODAY)
+
+    with blank.transaction() as con:
+        for table in ("llm_calls", *rollup.TABLES):
+            con.execute(f"DELETE FROM {table}")
+    calls(3)
+    with blank.connect() as con:
+        assert duplicates(con) == 2
+        usage.refresh(con)  # the first look merges
+        assert duplicates(con) == 0
+    calls(3)
+    with blank.connect() as con:
+        clock[0] += usage.REFRESH_EVERY_S - 1
+        usage.refresh(con)  # within the minute: no look, the rows wait (every sum is right meanwhile)
+        assert duplicates(con) == 3
+        org_id = con.execute("SELECT min(org_id) FROM users").fetchone()[0]
+        assert usage.totals(_ctx(con, org_id), con, LAST_30)["current"]["calls"] == 6
+        clock[0] += 1
+        usage.refresh(con)
+        assert duplicates(con) == 0
+        assert rollup.differences(con) == []
+
+
 def _ctx(con, org_id: int):
     name = con.execute("SELECT min(username) FROM users WHERE org_id = ?", [org_id]).fetchall()[0][0]
     return auth.context_for(con, name)

@@ -7,8 +7,10 @@ sum the priced calls; unpriced calls are counted beside them, never as $0.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 
 import duckdb
 import polars as pl
@@ -140,8 +142,21 @@ def _frame(con, sql: str, params: list) -> pl.DataFrame:
     return pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
 
 
+# how often a process looks whether the rollups need a merge (rollup.compact): the look costs
+# a count of each rollup, about 40 ms on the team profile's lake, and a merge may wait a minute
+REFRESH_EVERY_S = 60.0
+_refreshed: dict[int, float] = {}  # id of the database (the team profile's store, else None) -> when
+_refreshed_guard = threading.Lock()
+
+
 def refresh(con: duckdb.DuckDBPyConnection) -> None:
-    """Merge the rollups' duplicate keys when enough have piled up (cheap when not)."""
+    """Merge the rollups' duplicate keys when enough have piled up, looking at most once a minute
+    per process and database. Nothing a query answers depends on it: a query sums a key's rows."""
+    database = id(getattr(con, "store", None))
+    with _refreshed_guard:
+        if monotonic() - _refreshed.get(database, -REFRESH_EVERY_S) < REFRESH_EVERY_S:
+            return
+        _refreshed[database] = monotonic()
     rollup.compact(con)
 
 

@@ -132,13 +132,11 @@ def compact(con: duckdb.DuckDBPyConnection, force: bool = False) -> int:
         return 0  # never inside a caller's transaction, never twice at once
     try:
         done = 0
-        for table in TABLES:
-            rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-            before = con.execute(
-                "SELECT compacted_rows FROM usage_rollup_state WHERE table_name = ?", [table]
-            ).fetchall()
-            before = before[0] if before else None
-            if not force and before is not None and rows - before[0] < COMPACT_AFTER:
+        # every table's rows in one statement (on the team profile: one read of the lake's catalog)
+        counts = con.execute(f"SELECT {', '.join(f'(SELECT count(*) FROM {t})' for t in TABLES)}").fetchone()
+        before = dict(con.execute("SELECT table_name, compacted_rows FROM usage_rollup_state").fetchall())
+        for table, rows in zip(TABLES, counts, strict=True):
+            if not force and table in before and rows - before[table] < COMPACT_AFTER:
                 continue
             _compact_table(con, table)
             done += 1
