@@ -109,17 +109,24 @@ COLUMNS = (
 
 
 def insert(con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
-    """Bulk-insert an Arrow table of llm_calls rows, priced from the catalogue, into the rollups."""
-    last = con.execute("SELECT coalesce(max(id), 0) FROM llm_calls").fetchall()[0][0]
-    con.register("llm_calls_batch", table)
+    """Bulk-insert an Arrow table of llm_calls rows, priced from the catalogue, into the rollups.
+    The ids come from the table's sequence first, so that the rollups add exactly these rows (a
+    `max(id)` before the insert scanned every id: 2.5 s at 10M calls through PostgreSQL)."""
+    if table.num_rows == 0:
+        return 0
+    ids = [r[0] for r in con.execute("SELECT nextval('llm_calls_id_seq') FROM range(?)",
+                                     [table.num_rows]).fetchall()]
+    con.register("llm_calls_batch", table.append_column("id", pa.array(ids, pa.int64())))
     try:
         con.execute(
-            f"INSERT INTO llm_calls ({COLUMNS}, cost_usd, currency)"
-            f" SELECT {COLUMNS}, cost_usd, currency FROM ({prices.priced('llm_calls_batch')})"
+            f"INSERT INTO llm_calls (id, {COLUMNS}, cost_usd, currency)"
+            f" SELECT id, {COLUMNS}, cost_usd, currency FROM ({prices.priced('llm_calls_batch')})"
         )
+        # the range lets the database answer from its index; the list keeps out another writer's
+        # rows whose ids fell between these
+        rollup.add(con, "id BETWEEN ? AND ? AND id IN (SELECT id FROM llm_calls_batch)", [min(ids), max(ids)])
     finally:
         con.unregister("llm_calls_batch")
-    rollup.add(con, "id > ?", [last])
     return table.num_rows
 
 
