@@ -11,7 +11,7 @@ from tests.conftest import ctx_of
 from tests.fake_openai import fake_openai_fixture  # noqa: F401
 from tests.test_chat import Scripted
 from workbench import home
-from workbench.calls import intents
+from workbench.calls import imports, intents
 from workbench.chat import naming, providers
 from workbench.errors import InvalidInput, WorkbenchError
 from workbench.search.embed import HashEmbedder
@@ -171,6 +171,33 @@ def test_the_demo_calls_get_phrases_and_an_analysts_labels_survive_reclustering(
     assert kept == ("Wants a callback", "analyst") and after["Wants a callback"]["calls"] == 1
     labels = [c["label"] for c in again["clusters"]]
     assert labels.count("Line keeps dropping") == 1 and len(set(labels)) == len(labels)
+
+
+def test_clustering_holds_no_database_and_keeps_a_label_an_analyst_gave_meanwhile(wb, monkeypatch):
+    store = wb.store
+    anna = ctx_of(store, "anna")
+    with store.connect() as con:
+        project_id = con.execute("SELECT id FROM projects WHERE name = 'Customer care line'").fetchone()[0]
+        call_ids = [r[0] for r in con.execute("SELECT id FROM calls WHERE project_id = ?",
+                                              [project_id]).fetchall()]
+        one = con.execute("SELECT uuid::VARCHAR FROM calls WHERE project_id = ? ORDER BY id LIMIT 1",
+                          [project_id]).fetchone()[0]
+    clustering = intents.cluster
+
+    def meanwhile(opening, embedder=None):  # an analyst labels a call while the import clusters
+        with store.connect() as con:
+            intents.set_call_intent(anna, con, one, "Wants a callback")
+        return clustering(opening, embedder)
+
+    monkeypatch.setattr(intents, "cluster", meanwhile)
+    result = imports.index_calls(store, wb.vectors, wb.embedder, call_ids)
+    with store.connect() as con:
+        kept = con.execute("SELECT intent, intent_source FROM calls WHERE uuid::VARCHAR = ?",
+                           [one]).fetchone()
+        auto = con.execute("SELECT count(*) FROM calls WHERE project_id = ? AND intent_source = 'auto'",
+                           [project_id]).fetchone()[0]
+    assert kept == ("Wants a callback", "analyst")
+    assert result["intents"][project_id]["calls"] == auto == len(call_ids) - 1
 
 
 def test_an_intent_keeps_its_phrases_and_example_through_a_rename_and_a_proposal_is_metered(wb):

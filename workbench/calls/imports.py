@@ -92,9 +92,12 @@ def index_calls(
     with store.working():  # calls this process leaves unembedded are for `doctor --fix` once it is gone
         result = call_search.embed_calls(store, vectors, embedder, call_ids, progress)
         assigned = {}
-        for project_id in result["projects"]:
-            with store.connect() as con, atomic(con):
-                assigned[project_id] = intents.assign(con, vectors, project_id, embedder)
+        for project_id in result["projects"]:  # the clustering and naming hold no database
+            with store.connect() as con:
+                opening = intents.read(con, vectors, project_id)
+            clustered = intents.cluster(opening, embedder)
+            with store.connect() as con:
+                assigned[project_id] = intents.save(con, project_id, clustered)
     return result | {"intents": assigned}
 
 

@@ -26,6 +26,7 @@ from workbench.accounts import projects
 from workbench.accounts.context import Context
 from workbench.calls import browse as call_browse
 from workbench.calls import search as call_search
+from workbench.db import atomic
 from workbench.errors import InvalidInput, NotFound
 from workbench.search.embed import Embedder
 from workbench.search.vectors import VectorStore
@@ -84,38 +85,75 @@ def assign(
     """Cluster the project's embedded calls and label those without an analyst's or imported intent.
     `embedder` (the one that made the vectors) places the candidate phrases; without it a phrase is
     placed where the utterances that say it are. Returns counts and each cluster's name."""
+    return save(con, project_id, cluster(read(con, vectors, project_id), embedder))
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What clustering a project reads: its calls' opening customer turns (ids, calls, vectors,
+    texts) and the labels analysts or imports gave them."""
+
+    utterance_ids: np.ndarray
+    call_ids: np.ndarray
+    matrix: np.ndarray
+    texts: list[str]
+    given: dict[int, str]
+
+
+def read(con: duckdb.DuckDBPyConnection, vectors: VectorStore, project_id: int) -> Opening | None:
+    """The inputs of `cluster` (None when the project has no embedded call): a short read, so that
+    the clustering and naming that follow hold no database."""
     utterance_ids, call_ids, matrix = _opening_turns(vectors, project_id)
     if not len(call_ids):
-        return {"calls": 0, "intents": 0, "clusters": []}
-    current = dict(
-        con.execute(
-            "SELECT id, intent_source FROM calls WHERE project_id = ? AND id IN (SELECT unnest(?))",
-            [project_id, np.unique(call_ids).tolist()],
-        ).fetchall()
-    )
-    keep = np.array([i in current for i in call_ids.tolist()])
+        return None
+    current = {r[0] for r in con.execute(
+        "SELECT id FROM calls WHERE project_id = ? AND id IN (SELECT unnest(?))",
+        [project_id, np.unique(call_ids).tolist()],
+    ).fetchall()}
+    keep = np.array([i in current for i in call_ids.tolist()], dtype=bool)
     utterance_ids, call_ids, matrix = utterance_ids[keep], call_ids[keep], matrix[keep]
-    texts = _contents(con, utterance_ids)
-    why = _reasons(call_ids, texts)
-    ids, inverse = np.unique(call_ids, return_inverse=True)
-    clusters = _cluster(_per_call(inverse, len(ids), matrix * np.where(why, 1.0, OTHER_TURN_WEIGHT)[:, None]))
-    given = _analyst_labels(con, ids)
-    said = [t for t, w in zip(texts, why, strict=True) if w]
-    names = name_clusters(said, matrix[why], clusters[inverse][why], embedder, reserved=set(given.values()))
-    labels = _labels(given, ids, clusters, names)
-    updates = [
-        (labels[c], int(i)) for i, c in zip(ids, clusters, strict=True) if current[int(i)] in (None, "auto")
-    ]
-    if updates:
-        con.executemany("UPDATE calls SET intent = ?, intent_source = 'auto' WHERE id = ?", updates)
-    described = _described(clusters, labels, names)
-    con.execute("DELETE FROM intents WHERE project_id = ?", [project_id])
-    con.executemany(
-        "INSERT INTO intents (project_id, label, phrases, representative, calls) VALUES (?, ?, ?, ?, ?)",
-        [(project_id, d["label"], json.dumps(d["phrases"]), d["representative"], d["calls"])
-         for d in described],
-    )
-    return {"calls": len(updates), "intents": len(set(labels.values())), "clusters": described}
+    return Opening(utterance_ids, call_ids, matrix, _contents(con, utterance_ids),
+                   _analyst_labels(con, np.unique(call_ids)))
+
+
+def cluster(opening: Opening | None, embedder: Embedder | None = None) -> dict | None:
+    """Each call's label and the clusters described (the `intents` rows), from `read`'s inputs."""
+    if opening is None or not len(opening.call_ids):
+        return None
+    why = _reasons(opening.call_ids, opening.texts)
+    ids, inverse = np.unique(opening.call_ids, return_inverse=True)
+    weighted = opening.matrix * np.where(why, 1.0, OTHER_TURN_WEIGHT)[:, None]
+    clusters = _cluster(_per_call(inverse, len(ids), weighted))
+    said = [t for t, w in zip(opening.texts, why, strict=True) if w]
+    names = name_clusters(said, opening.matrix[why], clusters[inverse][why], embedder,
+                          reserved=set(opening.given.values()))
+    labels = _labels(opening.given, ids, clusters, names)
+    return {"calls": {int(i): labels[c] for i, c in zip(ids, clusters, strict=True)},
+            "described": _described(clusters, labels, names)}
+
+
+def save(con: duckdb.DuckDBPyConnection, project_id: int, clustered: dict | None) -> dict:
+    """Write `cluster`'s labels to the calls an analyst or an import has not labelled (as they are
+    now: a label given since the read is kept) and replace the project's intents, in one transaction."""
+    if clustered is None:
+        return {"calls": 0, "intents": 0, "clusters": []}
+    with atomic(con):
+        labelled = dict(con.execute(
+            "SELECT id, intent_source FROM calls WHERE project_id = ? AND id IN (SELECT unnest(?))",
+            [project_id, list(clustered["calls"])],
+        ).fetchall())
+        updates = [(label, i) for i, label in clustered["calls"].items()
+                   if i in labelled and labelled[i] in (None, "auto")]
+        if updates:
+            con.executemany("UPDATE calls SET intent = ?, intent_source = 'auto' WHERE id = ?", updates)
+        described = clustered["described"]
+        con.execute("DELETE FROM intents WHERE project_id = ?", [project_id])
+        con.executemany(
+            "INSERT INTO intents (project_id, label, phrases, representative, calls) VALUES (?, ?, ?, ?, ?)",
+            [(project_id, d["label"], json.dumps(d["phrases"]), d["representative"], d["calls"])
+             for d in described],
+        )
+    return {"calls": len(updates), "intents": len(set(clustered["calls"].values())), "clusters": described}
 
 
 def _described(clusters: np.ndarray, labels: dict[int, str], names: dict[int, ClusterName]) -> list[dict]:
