@@ -21,6 +21,7 @@ from workbench.chat import steps as agents
 from workbench.documents import ingest
 from workbench.errors import InvalidInput, NotAllowed, NotFound
 from workbench.search.embed import HashEmbedder
+from workbench.usage import rollup
 
 REFUND_Q = "Is a phone that arrives damaged replaced free of charge?"
 
@@ -129,6 +130,8 @@ def test_an_answer_carries_sources_citations_grounding_logs_and_metering(env):
     )  # the catalogue's gpt-4o-mini rate
     assert all(link for *_rest, link in calls.values())
     assert answer.cost_usd == pytest.approx(calls["chat"][5] + calls["analysis"][5])
+    with store.connect() as con:  # the turn's calls priced and rolled up together, in its transaction
+        assert rollup.differences(con) == []
 
 
 def test_nothing_relevant_gives_low_confidence_and_no_invented_answer(env):

@@ -84,8 +84,8 @@ def save(
         [conv["id"], ctx.user_id, turn.question, sum(count_tokens([turn.question]))],
     )
     message_id, message_uuid = save_answer(con, conv["id"], draft, checked)
-    for step in checked.steps:
-        save_step(con, ctx, conv, message_id, step)
+    call_ids = [i for step in checked.steps for i in save_step(con, ctx, conv, message_id, step)]
+    metering.settle_calls(con, call_ids)  # priced and rolled up together
     conversations.touch(con, conv["id"], turn.question)
     cost = con.execute(  # one unpriced call makes the answer unpriced, never $0
         "SELECT CASE WHEN count(*) FILTER (WHERE cost_usd IS NULL) > 0 THEN NULL ELSE sum(cost_usd) END"
@@ -131,8 +131,10 @@ def save_answer(con: duckdb.DuckDBPyConnection, conversation_id: int, draft: Dra
     ).fetchone()
 
 
-def save_step(con: duckdb.DuckDBPyConnection, ctx: Context, conv: dict, message_id: int, step: Step) -> None:
-    """The step's agent_logs row and a metering row for each model call it made."""
+def save_step(con: duckdb.DuckDBPyConnection, ctx: Context, conv: dict, message_id: int,
+              step: Step) -> list[int]:
+    """The step's agent_logs row and a metering row for each model call it made, returning their
+    ids: the caller prices them and adds them to the rollups (metering.settle_calls)."""
     log_id = con.execute(
         "INSERT INTO agent_logs (message_id, agent_name, agent_type, action, input_data, output_data,"
         " execution_time, tokens_used, status, error_message, reasoning, confidence)"
@@ -152,7 +154,7 @@ def save_step(con: duckdb.DuckDBPyConnection, ctx: Context, conv: dict, message_
             step.confidence,
         ],
     ).fetchone()[0]
-    for call in step.calls:
+    return [
         metering.record(
             con,
             call,
@@ -162,4 +164,7 @@ def save_step(con: duckdb.DuckDBPyConnection, ctx: Context, conv: dict, message_
             conversation_id=conv["id"],
             message_id=message_id,
             agent_log_id=log_id,
+            settle=False,
         )
+        for call in step.calls
+    ]

@@ -40,9 +40,11 @@ def record(
     message_id: int | None = None,
     agent_log_id: int | None = None,
     at: datetime | None = None,
+    settle: bool = True,
 ) -> int:
     """Insert the llm_calls row of `call`, priced from the catalogue (NULL cost when the model is
-    unpriced), add it to the rollups, and return its id."""
+    unpriced), add it to the rollups, and return its id. With `settle=False` the pricing and the
+    rollups wait for the caller's `settle` of several ids, in the same transaction."""
     at = at or datetime.now()
     total = call.prompt_tokens + call.completion_tokens + call.embedding_tokens
     with atomic(con):
@@ -55,9 +57,22 @@ def record(
              call.model, call.operation, call.prompt_tokens, call.completion_tokens, call.cached_tokens,
              call.embedding_tokens, total, call.estimated, call.latency_ms, call.status, at],
         ).fetchone()[0]
-        prices.reprice(con, "id = ?", [call_id])
-        rollup.add(con, "id = ?", [call_id])
+        if settle:
+            settle_calls(con, [call_id])
     return call_id
+
+
+def settle_calls(con: duckdb.DuckDBPyConnection, call_ids: list[int]) -> None:
+    """Price these llm_calls rows, just inserted, from the catalogue and add them to the rollups:
+    a chat turn's calls together, one statement per rollup instead of one per call and rollup."""
+    if not call_ids:
+        return
+    # the range lets PostgreSQL answer from its index (the team profile); the list is exact
+    where = "id BETWEEN ? AND ? AND id IN (SELECT unnest(?::BIGINT[]))"
+    params = [min(call_ids), max(call_ids), list(call_ids)]
+    with atomic(con):
+        prices.reprice(con, where, params)
+        rollup.add(con, where, params)
 
 
 def message_tokens(ctx: Context, con: duckdb.DuckDBPyConnection, message_uuid: str) -> dict[str, int]:
