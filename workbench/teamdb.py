@@ -18,8 +18,10 @@ The large append-only facts (LAKE_TABLES: the usage rollups every Usage query re
 DuckLake instead, attached as `lake`: its catalog in the same PostgreSQL database (schema
 `ducklake`), its Parquet files under the lake's data path (a folder, or s3:// in a deployment), so
 that an aggregate over millions of rollup rows runs in DuckDB rather than being copied out of
-PostgreSQL row by row. The search path finds a table in either. The views over them are DuckDB
-views in the process's own catalog. DuckDB lets one transaction write one database only: a lake
+PostgreSQL row by row. The search path holds PostgreSQL's tables and then the process's own
+catalog, where a view of the same name reads each lake table (with the lake itself in the search
+path, every query read the lake's snapshot first) and the migrations' views over the lake are
+made; a write names the lake table (TeamCursor). DuckDB lets one transaction write one database only: a lake
 write in a transaction that has written PostgreSQL is computed at once and applied just after the
 commit, in the lake's own transaction, retried when a concurrent commit conflicts (TeamCursor).
 """
