@@ -631,7 +631,8 @@ class TeamStore:
             con.execute(f"USE {STATE}")
             con.execute(f"SET search_path = '{SEARCH_PATH}'")
             for table in LAKE_TABLES:
-                con.execute(f"CREATE OR REPLACE VIEW memory.main.\"{table}\" AS SELECT * FROM {_in_lake(table)}")
+                con.execute(f'CREATE OR REPLACE VIEW memory.main."{table}" AS'
+                            f" SELECT * FROM {_in_lake(table)}")
             for name, sql in _views_over_lake().items():
                 con.execute(re.sub(rf"^\s*CREATE\s+VIEW\s+\"?{name}\"?",
                                    f"CREATE OR REPLACE VIEW memory.main.{name}", sql, flags=re.IGNORECASE))
