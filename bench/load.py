@@ -75,9 +75,11 @@ class Tally:
     times: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     cpu: dict[str, list[float]] = field(default_factory=dict)  # the app's CPU seconds a render
+    runs: list[tuple[float, float]] = field(default_factory=list)  # (monotonic start, seconds) a render
 
     def add(self, page: str, seconds: float, cpu: float | None = None) -> None:
         self.times.setdefault(page, []).append(seconds)
+        self.runs.append((time.monotonic() - seconds, seconds))
         if cpu is not None:
             self.cpu.setdefault(page, []).append(cpu)
 
@@ -85,6 +87,7 @@ class Tally:
         for page, values in other.times.items():
             self.times.setdefault(page, []).extend(values)
         self.errors.extend(other.errors)
+        self.runs.extend(other.runs)
 
 
 class Session:
@@ -306,6 +309,23 @@ def table(rows: dict[str, list[float]], cpu: dict[str, list[float]] | None = Non
     return lines
 
 
+def windows(runs: list[tuple[float, float]], width: float = 10.0) -> list[str]:
+    """When the slow renders began: for each `width` seconds of the load, the renders that began in
+    it, their p50 and their slowest."""
+    if not runs:
+        return []
+    first = min(began for began, _s in runs)
+    by: dict[int, list[float]] = {}
+    for began, seconds in runs:
+        by.setdefault(int((began - first) // width), []).append(seconds)
+    lines = [f"{'began at s':<12} {'renders':>8} {'p50 s':>7} {'max s':>7}"]
+    for i in sorted(by):
+        values = sorted(by[i])
+        lines.append(f"{f'{i * width:.0f}-{(i + 1) * width:.0f}':<12} {len(values):>8}"
+                     f" {statistics.median(values):>7.2f} {values[-1]:>7.2f}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=20)
@@ -349,6 +369,7 @@ def main() -> None:
                   f" each page (ran {took:.0f} s with the last pages finishing): {renders} page renders,"
                   f" {renders / took:.1f} per second")
             print("\n".join(table(load.times)))
+            print("\n".join(windows(load.runs)))
             print(f"CPU during the load: app {app_cpu:.0f} s, this client {client_cpu:.0f} s, of"
                   f" {took * (os.cpu_count() or 1):.0f} s on all cores; load average after:"
                   f" {os.getloadavg()[0]:.2f}; app memory {memory:,.0f} MB before the load,"
@@ -388,6 +409,7 @@ def drive(args) -> int:
     print(f"{args.sessions} sessions at once for {args.seconds:.0f} s, {args.think:g} s pause after each"
           f" page (ran {took:.0f} s): {renders} page renders, {renders / took:.1f} per second")
     print("\n".join(table(load.times)))
+    print("\n".join(windows(load.runs)))
     cores = took * (os.cpu_count() or 1)
     print(f"CPU during the load: app processes {app_cpu() - before:.0f} s of {cores:.0f} s on all cores;"
           f" load average after: {os.getloadavg()[0]:.2f}")
