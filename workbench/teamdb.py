@@ -21,8 +21,8 @@ that an aggregate over millions of rollup rows runs in DuckDB rather than being 
 PostgreSQL row by row. The search path holds PostgreSQL's tables and then the process's own
 catalog, where a view of the same name reads each lake table (with the lake itself in the search
 path, every query read the lake's snapshot first) and the migrations' views over the lake are
-made; a write names the lake table (TeamCursor). DuckDB lets one transaction write one database only: a lake
-write in a transaction that has written PostgreSQL is computed at once and applied just after the
+made; a write names the lake table (TeamCursor). DuckDB lets one transaction write one database
+only: a lake write in a transaction that has written PostgreSQL is computed at once and applied just after the
 commit, in the lake's own transaction, retried when a concurrent commit conflicts (TeamCursor).
 """
 
@@ -829,10 +829,12 @@ class TeamCursor:
 
     def _execute(self, sql: str, params: list | dict):
         lake = _LAKE_WRITE.match(sql)
-        if lake and lake["table"].lower() in LAKE_TABLES:  # its name reads a view: write the table
+        if lake and lake["table"].lower() not in LAKE_TABLES:
+            lake = None
+        if lake:  # its name reads a view: write the table
             sql = f"{lake['verb']} {_in_lake(lake['table'].lower())}{lake['rest']}"
         if self._in_transaction:
-            if lake and lake["table"].lower() in LAKE_TABLES:
+            if lake:
                 if self._wrote_state and not isinstance(params, dict):
                     return self._defer(lake, sql, params)
             elif not self._wrote_state and _writes(self._cursor, sql):

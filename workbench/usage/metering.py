@@ -44,7 +44,7 @@ def record(
 ) -> int:
     """Insert the llm_calls row of `call`, priced from the catalogue (NULL cost when the model is
     unpriced), add it to the rollups, and return its id. With `settle=False` the pricing and the
-    rollups wait for the caller's `settle` of several ids, in the same transaction."""
+    rollups wait for the caller's `settle_calls` of several ids, in the same transaction."""
     at = at or datetime.now()
     total = call.prompt_tokens + call.completion_tokens + call.embedding_tokens
     with atomic(con):
