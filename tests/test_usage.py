@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from tests.conftest import DEMO_TODAY
 from workbench import home
@@ -202,6 +203,43 @@ def test_unpriced_calls_are_counted_apart_and_never_cost_zero(demo_store):
         by_model = usage.breakdown(mike, con, LAST_30, by="model")
     tuned = by_model.filter(by_model["model"] == "ft:gpt-4o-mini:northwind:support-v2").row(0, named=True)
     assert tuned["unpriced_calls"] == tuned["calls"] > 0 and tuned["cost_usd"] is None  # unknown, not $0
+
+
+@pytest.mark.parametrize(
+    ("stack", "measure"), [("provider", "cost"), ("user", "tokens"), ("project", "calls")]
+)
+def test_the_page_s_one_query_gives_each_query_s_answer(demo_store, stack, measure):
+    """The Usage page's charts come from one grouped query (`charts`): each part equals the answer
+    of its own function, under filters, a drill-down and an empty period too, and the breakdown by
+    model equals the raw calls."""
+    with demo_store.connect() as con:
+        mike = auth.context_for(con, "mike")
+        opts = usage.options(mike, con)
+        periods = [
+            LAST_30,
+            usage.Filters(LAST_30.start, LAST_30.end, users=tuple(opts["users"][:3]),
+                          providers=tuple(opts["providers"][:2])),
+            usage.Filters(LAST_30.start, LAST_30.end, extra={"project": "(no project)"}),
+            usage.Filters(LAST_30.start, LAST_30.end, extra={"day": TODAY - timedelta(days=3)}),
+            usage.Filters(date(2001, 1, 1), date(2001, 2, 1)),
+        ]
+        for f in periods:
+            shown = usage.charts(mike, con, f, by=stack, measure=measure)
+            assert set(shown) == {"time", "provider", "model", "operation", "token_types", "unpriced"}
+            assert_frame_equal(shown["time"], usage.over_time(mike, con, f, by=stack, measure=measure))
+            for by in ("provider", "model", "operation"):
+                assert_frame_equal(shown[by], usage.breakdown(mike, con, f, by=by))
+            assert_frame_equal(shown["token_types"], usage.token_types(mike, con, f))
+            assert_frame_equal(shown["unpriced"], usage.unpriced(mike, con, f))
+        assert shown["time"].is_empty() and shown["token_types"]["tokens"].to_list() == [0, 0, 0, 0]
+        raw = con.execute(
+            "SELECT model, count(*), sum(total_tokens) FROM llm_calls WHERE org_id = ? AND created_at >= ?"
+            " AND created_at < ? GROUP BY ALL",
+            [mike.org_id, LAST_30.start, LAST_30.end],
+        ).fetchall()
+        by_model = usage.charts(mike, con, LAST_30, by=stack, measure=measure)["model"]
+    assert set(by_model.select("model", "calls", "total_tokens").iter_rows()) == set(raw)
+    assert len(by_model) > 3
 
 
 def test_a_drill_down_returns_exactly_the_calls_behind_the_bar(demo_store):

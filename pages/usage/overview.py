@@ -13,7 +13,7 @@ st.title("Usage")
 f, kpi = usage_ui.filters(ctx)
 with ui.connection() as con:
     usage_ui.budget_alerts(budgets.budget_status(ctx, con))
-usage_ui.unpriced_warning(ctx, f)
+warning = st.container()  # filled below: the unpriced models come with the charts' query
 usage_ui.kpi_cards(kpi)
 st.caption("Click a bar (or draw a box over days) to open the LLM calls behind it.")
 
@@ -25,9 +25,11 @@ stack = usage_ui.remembered(
     right.selectbox, "Stack by", list(usage.DIMENSIONS), key="usage.stack", default="provider"
 )
 with ui.connection() as con:
-    series = usage.over_time(ctx, con, f, by=stack, measure=measure)
-    breakdowns = {by: usage.breakdown(ctx, con, f, by=by) for by in ("provider", "model", "operation")}
-    kinds = usage.token_types(ctx, con, f)
+    shown = usage.charts(ctx, con, f, by=stack, measure=measure)
+series, kinds = shown["time"], shown["token_types"]
+breakdowns = {by: shown[by] for by in ("provider", "model", "operation")}
+with warning:
+    usage_ui.unpriced_warning(ctx, f, shown["unpriced"])
 
 usage_ui.chart(
     px.bar(

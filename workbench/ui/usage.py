@@ -173,11 +173,12 @@ def budget_alerts(alerts: list[dict]) -> None:
             )
 
 
-def unpriced_warning(ctx, f: usage.Filters) -> None:
+def unpriced_warning(ctx, f: usage.Filters, missing: pl.DataFrame | None = None) -> None:
     """The models of the period whose calls have no price (their cost is unknown, never $0), with a
-    link to add the prices for those who may."""
-    with ui.connection() as con:
-        missing = usage.unpriced(ctx, con, f)
+    link to add the prices for those who may; `missing` is `usage.unpriced`'s answer when known."""
+    if missing is None:
+        with ui.connection() as con:
+            missing = usage.unpriced(ctx, con, f)
     if missing.is_empty():
         return
     with st.container(border=True):
