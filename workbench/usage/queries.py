@@ -175,51 +175,55 @@ def totals(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters) -> dict:
     calls, errors, mean and p95 latency, active users, conversations and cost per conversation.
     Cost per conversation divides only what belongs to conversations (`conversation_cost`, of the
     `conversation_calls` made in one) by the conversations, never the period's whole cost: most
-    calls (indexing, search, imported logs) belong to none. One pass over both periods per rollup."""
+    calls (indexing, search, imported logs) belong to none. One query: one pass over both periods
+    of each rollup (on the team profile each query of the lake first reads its catalog)."""
     ctx.require("usage:read")
     both = replace(f, start=f.previous().start)
     where, params = _where(ctx, both)
-    now, params = "(r.day >= ?::DATE)", [f.start, *params]
+    now, params = "(r.day >= ?::DATE) AS current", [f.start, *params]
     rows = con.execute(
-        f"SELECT {now} AS current, coalesce(sum(calls), 0)::BIGINT, coalesce(sum(total_tokens), 0)::BIGINT,"
-        f" {PRICED_COST}, coalesce(sum(unpriced_calls), 0)::BIGINT,"
-        " coalesce(sum(error_calls), 0)::BIGINT,"
-        " round(sum(latency_ms_sum) / nullif(sum(latency_calls), 0))::BIGINT, count(DISTINCT user_id)"
-        f" FROM usage_daily r WHERE {where} GROUP BY ALL",
-        params,
-    ).fetchall()
-    names = ("calls", "tokens", "cost", "unpriced_calls", "errors", "mean_latency_ms", "active_users")
-    empty = dict.fromkeys(names, 0) | {"mean_latency_ms": None}
+        f"WITH d AS (SELECT {now}, coalesce(sum(calls), 0)::BIGINT AS calls,"
+        f" coalesce(sum(total_tokens), 0)::BIGINT AS tokens, {PRICED_COST} AS cost,"
+        " coalesce(sum(unpriced_calls), 0)::BIGINT AS unpriced_calls, coalesce(sum(error_calls), 0)::BIGINT"
+        " AS errors, round(sum(latency_ms_sum) / nullif(sum(latency_calls), 0))::BIGINT AS mean_latency_ms,"
+        f" count(DISTINCT user_id) AS active_users FROM usage_daily r WHERE {where} GROUP BY ALL),"
+        f" c AS (SELECT {now}, count(DISTINCT conversation_id) AS conversations,"
+        " coalesce(sum(calls), 0)::BIGINT AS conversation_calls,"
+        " coalesce(sum(cost_usd), 0) AS conversation_cost,"
+        " coalesce(sum(unpriced_calls), 0)::BIGINT AS conversation_unpriced"
+        f" FROM usage_conversation_daily r WHERE {where} GROUP BY ALL),"
+        " h AS (SELECT current, list(bucket ORDER BY bucket) AS buckets, list(n ORDER BY bucket) AS counts"
+        f" FROM (SELECT {now}, r.bucket, sum(r.calls)::BIGINT AS n FROM {_latency_table(both)} r"
+        f" WHERE {where} GROUP BY ALL) GROUP BY ALL)"
+        " SELECT * FROM d FULL JOIN c USING (current) FULL JOIN h USING (current)",
+        params * 3,
+    )
+    names = [column[0] for column in rows.description]
+    calls = ("calls", "tokens", "cost", "unpriced_calls", "errors", "mean_latency_ms", "active_users")
+    empty = dict.fromkeys(calls, 0) | {"mean_latency_ms": None, "p95_latency_ms": None, "conversations": 0,
+                                       "conversation_calls": 0, "conversation_cost": 0.0,
+                                       "cost_per_conversation": None}
     out = {key: dict(empty) for key in ("current", "previous")}
-    for row in rows:
-        out["current" if row[0] else "previous"] = dict(zip(names, row[1:], strict=True))
-    for key, part in _conversation_totals(con, where, params, now).items():
-        out[key] |= part
-    p95 = latency_percentiles(ctx, con, both, by=None, split=f.start)
-    for key in out:
-        match = p95.filter(pl.col("period") == key)
-        out[key]["p95_latency_ms"] = match["p95"][0] if len(match) else None
+    for row in rows.fetchall():
+        got = dict(zip(names, row, strict=True))
+        part = out["current" if got["current"] else "previous"]
+        if got["calls"] is not None:  # the period has calls
+            part |= {k: got[k] for k in calls}
+        if got["conversations"] is not None:  # an unpriced call makes it unknown, never $0
+            n = got["conversations"]
+            known = None if got["conversation_unpriced"] else got["conversation_cost"]
+            part |= {"conversations": n, "conversation_calls": got["conversation_calls"],
+                     "conversation_cost": known, "cost_per_conversation": None if known is None or not n
+                     else known / n}
+        if got["buckets"] is not None:
+            part["p95_latency_ms"] = _quantiles(got["buckets"], got["counts"])[1]
     return out
 
 
-def _conversation_totals(con, where: str, params: list, now: str) -> dict:
-    rows = con.execute(
-        f"SELECT {now}, count(DISTINCT conversation_id), coalesce(sum(calls), 0)::BIGINT,"
-        " coalesce(sum(cost_usd), 0), coalesce(sum(unpriced_calls), 0)::BIGINT"
-        f" FROM usage_conversation_daily r WHERE {where} GROUP BY ALL",
-        params,
-    ).fetchall()
-    none = {"conversations": 0, "conversation_calls": 0, "conversation_cost": 0.0}
-    out = {key: none | {"cost_per_conversation": None} for key in ("current", "previous")}
-    for current, n, calls, cost, unpriced_calls in rows:
-        known = None if unpriced_calls else cost  # an unpriced call makes it unknown, never $0
-        out["current" if current else "previous"] = {
-            "conversations": n,
-            "conversation_calls": calls,
-            "conversation_cost": known,
-            "cost_per_conversation": None if known is None or not n else known / n,
-        }
-    return out
+def _latency_table(f: Filters, by: str | None = None) -> str:
+    """The latency histogram that answers: the small one unless a project or user is involved."""
+    involved = f.projects or f.users or by in ("project", "user") or {"project", "user"} & set(f.extra)
+    return "usage_latency_daily" if involved else "usage_latency_model_daily"
 
 
 # The sums of usage_daily that a grouping of the Usage page shows (over_time, breakdown,
@@ -391,12 +395,7 @@ def latency_percentiles(
     else:
         key, name = f"r.{_dimension(by)[0]}", by
         label, join = _label(by, "a.k", "n")
-    # the small histogram answers unless a project or user is involved
-    table = (
-        "usage_latency_daily"
-        if f.projects or f.users or by in ("project", "user") or {"project", "user"} & set(f.extra)
-        else "usage_latency_model_daily"
-    )
+    table = _latency_table(f, by)
     rows = con.execute(
         f"SELECT k, list(bucket ORDER BY bucket), list(n ORDER BY bucket) FROM (SELECT {key} AS k, r.bucket,"
         f" sum(r.calls)::BIGINT AS n FROM {table} r WHERE {where} GROUP BY ALL) GROUP BY k",
