@@ -17,7 +17,7 @@ run: install
 # notebooks, the real model, parsers, the extension wheels, the layout), the pages rendered by
 # AppTest (their queries are the services'), MLflow's own registry and forecasts (their SQL is
 # covered by the churn and weekly-forecast tests), and test_team (it starts its own deployment).
-PYTEST := $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
+PYTEST := $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile --durations=25
 ONCE := notebooks real_model team layout parsing providers chunking answers extensions pages inert_html \
 	page_models page_forecast usage_pages csv_exports registry forecast
 test: install chromium team-deps

@@ -31,11 +31,7 @@ DIMENSIONS = {
 }
 # The cost of a group: NULL (unknown) when every call in it is unpriced, never $0.
 PRICED_COST = "CASE WHEN sum(calls) = sum(unpriced_calls) THEN NULL ELSE sum(cost_usd) END"
-MEASURES = {
-    "cost": PRICED_COST,
-    "tokens": "sum(r.total_tokens)::BIGINT",
-    "calls": "sum(r.calls)::BIGINT",
-}
+MEASURES = {"cost": "cost_usd", "tokens": "total_tokens", "calls": "calls"}  # a chart's measure -> its sum
 PERIODS = ("Last 7 days", "Last 30 days", "Last 90 days", "Month to date", "Previous month", "Custom")
 
 
@@ -227,23 +223,23 @@ def _latency_table(f: Filters, by: str | None = None) -> str:
 
 
 # The sums of usage_daily that a grouping of the Usage page shows (over_time, breakdown,
-# token_types, unpriced), whichever groupings one query computes
-_SUMS = (
-    "sum(r.calls)::BIGINT AS calls",
-    "sum(r.total_tokens)::BIGINT AS total_tokens",
-    "sum(r.prompt_tokens)::BIGINT AS prompt_tokens",
-    "sum(r.completion_tokens)::BIGINT AS completion_tokens",
-    "sum(r.cached_tokens)::BIGINT AS cached_tokens",
-    "sum(r.embedding_tokens)::BIGINT AS embedding_tokens",
-    "sum(r.prompt_tokens - r.cached_tokens)::BIGINT AS uncached_prompt_tokens",
-    f"{PRICED_COST} AS cost_usd",
-    "sum(r.unpriced_calls)::BIGINT AS unpriced_calls",
-    "sum(r.unpriced_tokens)::BIGINT AS unpriced_tokens",
-    "sum(r.error_calls)::BIGINT AS errors",
-    "round(sum(r.latency_ms_sum) / nullif(sum(r.latency_calls), 0))::BIGINT AS mean_latency_ms",
-    "min(r.day) FILTER (WHERE r.unpriced_calls > 0) AS first_day",
-    "max(r.day) FILTER (WHERE r.unpriced_calls > 0) AS last_day",
-)
+# token_types, unpriced): name -> SQL; a query computes those its groupings need
+_SUMS = {
+    "calls": "sum(r.calls)::BIGINT",
+    "total_tokens": "sum(r.total_tokens)::BIGINT",
+    "prompt_tokens": "sum(r.prompt_tokens)::BIGINT",
+    "completion_tokens": "sum(r.completion_tokens)::BIGINT",
+    "cached_tokens": "sum(r.cached_tokens)::BIGINT",
+    "embedding_tokens": "sum(r.embedding_tokens)::BIGINT",
+    "uncached_prompt_tokens": "sum(r.prompt_tokens - r.cached_tokens)::BIGINT",
+    "cost_usd": PRICED_COST,
+    "unpriced_calls": "sum(r.unpriced_calls)::BIGINT",
+    "unpriced_tokens": "sum(r.unpriced_tokens)::BIGINT",
+    "errors": "sum(r.error_calls)::BIGINT",
+    "mean_latency_ms": "round(sum(r.latency_ms_sum) / nullif(sum(r.latency_calls), 0))::BIGINT",
+    "first_day": "min(r.day) FILTER (WHERE r.unpriced_calls > 0)",
+    "last_day": "max(r.day) FILTER (WHERE r.unpriced_calls > 0)",
+}
 BREAKDOWN_COLUMNS = ("calls", "total_tokens", "prompt_tokens", "completion_tokens", "cached_tokens",
                      "embedding_tokens", "cost_usd", "unpriced_calls", "errors", "mean_latency_ms")
 TOKEN_TYPES = {
@@ -252,15 +248,21 @@ TOKEN_TYPES = {
     "completion": "completion_tokens",
     "embedding": "embedding_tokens",
 }
+UNPRICED_COLUMNS = ("unpriced_calls", "unpriced_tokens", "first_day", "last_day")
 
 
 def _groupings(
-    ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters, sets: dict[str, tuple[str, ...]]
+    ctx: Context,
+    con: duckdb.DuckDBPyConnection,
+    f: Filters,
+    sets: dict[str, tuple[str, ...]],
+    sums: tuple[str, ...],
 ) -> dict[str, pl.DataFrame]:
-    """For each name in `sets`, usage_daily's sums (`_SUMS`) under `f` grouped by its dimensions
-    ('day' or a name of DIMENSIONS; () for one row of the whole), each dimension labelled: all of
-    them from one pass (GROUPING SETS). One query instead of one per grouping matters on the team
-    profile, where each query of the lake first reads the lake's catalog (about 15 ms)."""
+    """For each name in `sets`, usage_daily's `sums` (names of `_SUMS`) under `f` grouped by its
+    dimensions ('day' or a name of DIMENSIONS; () for one row of the whole), each dimension
+    labelled: all of them from one pass (GROUPING SETS). One query instead of one per grouping
+    matters on the team profile, where each query of the lake first reads the lake's catalog
+    (about 15 ms)."""
     dims = list(dict.fromkeys(d for grouping in sets.values() for d in grouping if d != "day"))
     keys = {"day": "r.day"} if any("day" in grouping for grouping in sets.values()) else {}
     keys |= {d: f"r.{_dimension(d)[0]}" for d in dims}
@@ -268,7 +270,8 @@ def _groupings(
     columns = ", ".join(f"{key} AS k_{name}, grouping({key}) AS g_{name}" for name, key in keys.items())
     groupings = ", ".join(dict.fromkeys(f"({', '.join(keys[d] for d in g)})" for g in sets.values()))
     inner = (
-        f"SELECT {columns}{', ' if columns else ''}{', '.join(_SUMS)} FROM usage_daily r WHERE {where}"
+        f"SELECT {columns}{', ' if columns else ''}{', '.join(f'{_SUMS[c]} AS {c}' for c in sums)}"
+        f" FROM usage_daily r WHERE {where}"
         f" GROUP BY GROUPING SETS ({groupings})"
     )
     labelled = [_label(name, f"a.k_{name}", f"n{i}") for i, name in enumerate(dims)]
@@ -280,14 +283,12 @@ def _groupings(
         grouped = pl.all_horizontal(
             [pl.col(f"g_{key}") == (0 if key in grouping else 1) for key in keys] or [pl.lit(True)]
         )
-        sums = [c for c in frame.columns if not c.startswith(("g_", "k_")) and c not in dims]
         out[name] = frame.filter(grouped).rename({"k_day": "day"}, strict=False).select(*grouping, *sums)
     return out
 
 
 def _time_series(rows: pl.DataFrame, by: str, measure: str) -> pl.DataFrame:
-    value = {"cost": "cost_usd", "tokens": "total_tokens", "calls": "calls"}[measure]
-    return rows.select(by, "day", pl.col(value).alias(measure), "unpriced_calls").sort("day", by)
+    return rows.select(by, "day", pl.col(MEASURES[measure]).alias(measure), "unpriced_calls").sort("day", by)
 
 
 def _breakdown(rows: pl.DataFrame, by: str) -> pl.DataFrame:
@@ -324,25 +325,26 @@ def over_time(
     """One row per day and `by` value: the measure (cost, tokens or calls), for a stacked chart."""
     ctx.require("usage:read")
     _measure(measure)
-    return _time_series(_groupings(ctx, con, f, {"time": ("day", by)})["time"], by, measure)
+    rows = _groupings(ctx, con, f, {"time": ("day", by)}, (MEASURES[measure], "unpriced_calls"))
+    return _time_series(rows["time"], by, measure)
 
 
 def breakdown(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters, *, by: str = "model") -> pl.DataFrame:
     """Calls, tokens by type, cost and unpriced calls per `by` value, the costliest first."""
     ctx.require("usage:read")
-    return _breakdown(_groupings(ctx, con, f, {"by": (by,)})["by"], by)
+    return _breakdown(_groupings(ctx, con, f, {"by": (by,)}, BREAKDOWN_COLUMNS)["by"], by)
 
 
 def token_types(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
     """Tokens by type: uncached prompt, cached prompt, completion, embedding."""
     ctx.require("usage:read")
-    return _token_types(_groupings(ctx, con, f, {"all": ()})["all"])
+    return _token_types(_groupings(ctx, con, f, {"all": ()}, tuple(TOKEN_TYPES.values()))["all"])
 
 
 def unpriced(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
     """The models with unpriced calls in the period: what to add to the price catalogue."""
     ctx.require("usage:read")
-    return _unpriced(_groupings(ctx, con, f, {"models": ("provider", "model")})["models"])
+    return _unpriced(_groupings(ctx, con, f, {"models": ("provider", "model")}, UNPRICED_COLUMNS)["models"])
 
 
 def charts(
@@ -361,7 +363,8 @@ def charts(
     _measure(measure)
     sets = {"time": ("day", by), **{b: (b,) for b in breakdowns}, "token_types": (),
             "unpriced": ("provider", "model")}
-    rows = _groupings(ctx, con, f, sets)
+    sums = (*BREAKDOWN_COLUMNS, *TOKEN_TYPES.values(), *UNPRICED_COLUMNS)
+    rows = _groupings(ctx, con, f, sets, tuple(dict.fromkeys(sums)))
     return {
         "time": _time_series(rows["time"], by, measure),
         **{b: _breakdown(rows[b], b) for b in breakdowns},
