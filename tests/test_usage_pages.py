@@ -21,6 +21,16 @@ from workbench.usage import queries as usage
 LAST_30 = usage.Filters(*usage.period("Last 30 days", DEMO_TODAY.date()))
 
 
+@pytest.mark.parametrize(
+    ("usd", "shown"),
+    [(None, "unknown"), (0, "$0.00"), (12345.678, "$12,345.68"), (0.01, "$0.01"), (0.0045, "$0.0045"),
+     (0.0009, "$0.00090"), (0.000017, "$0.000017")],
+)
+def test_a_cost_below_a_cent_keeps_two_significant_digits(usd, shown):
+    """A cost per conversation of $0.000017 read "$0.0000", which looks like free."""
+    assert usage_ui.money(usd) == shown
+
+
 def test_cost_per_conversation_divides_the_conversations_cost_by_the_conversations(demo_store):
     mike = ctx_of(demo_store, "mike")
     with demo_store.connect() as con:

@@ -4,6 +4,7 @@ and the money format."""
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 
 import plotly.express as px
@@ -100,8 +101,13 @@ def share_words(part: int, whole: int) -> str:
 
 
 def money(v) -> str:
-    """Dollars, with more decimals below a cent; "unknown" where no price makes a cost."""
-    return "unknown" if v is None else f"${v:,.2f}" if v >= 0.01 or v == 0 else f"${v:,.4f}"
+    """Dollars; below a cent with two significant digits ($0.0045, $0.000017), so that a small
+    cost never reads $0.0000; "unknown" where no price makes a cost."""
+    if v is None:
+        return "unknown"
+    if v >= 0.01 or v <= 0:
+        return f"${v:,.2f}"
+    return f"${v:.{max(4, 1 - math.floor(math.log10(v)))}f}"
 
 
 def remembered(widget, *args, key: str, default, **kwargs):
