@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 import streamlit as st
 from streamlit.commands.page_config import _get_favicon_string
@@ -29,6 +30,32 @@ LAST_30 = usage.Filters(*usage.period("Last 30 days", DEMO_TODAY.date()))
 def test_a_cost_below_a_cent_keeps_two_significant_digits(usd, shown):
     """A cost per conversation of $0.000017 read "$0.0000", which looks like free."""
     assert usage_ui.money(usd) == shown
+
+
+def test_the_usage_charts_carry_what_the_drill_down_reads(demo_store):
+    """The Usage page's figures (plotly graph objects): a trace per stacked value with that value
+    on each bar (a click drills into the day and the value), the cost bars the costliest first with
+    their names as categories (a model named "7" is not a number), and the token types' ring."""
+    mike = ctx_of(demo_store, "mike")
+    with demo_store.connect() as con:
+        shown = usage.charts(mike, con, LAST_30, by="model", measure="tokens")
+    series = shown["time"]
+    fig = usage_ui.stacked_bars(series, "tokens", "model", "Tokens per day by model")
+    assert [t.name for t in fig.data] == series["model"].unique(maintain_order=True).to_list()
+    for trace in fig.data:
+        part = series.filter(series["model"] == trace.name)
+        assert {c[0] for c in trace.customdata} == {trace.name} and list(trace.y) == part["tokens"].to_list()
+    assert fig.layout.barmode == "relative" and sum(len(t.x) for t in fig.data) == len(series)
+    by_model = shown["model"]
+    bars = usage_ui.cost_bars(by_model, "model").data[0]
+    assert list(bars.y) == by_model["model"].to_list() and list(bars.x) == by_model["cost_usd"].to_list()
+    counts = by_model.select(usage_ui.HOVER_COUNTS).rows()
+    assert [list(c) for c in bars.customdata] == [list(r) for r in counts]
+    seven = {"model": ["7"], "cost_usd": [1.0], "calls": [1], "total_tokens": [2], "unpriced_calls": [0]}
+    numeric = usage_ui.cost_bars(pl.DataFrame(seven), "model")
+    assert numeric.layout.yaxis.type == "category"
+    ring = usage_ui.token_pie(shown["token_types"]).data[0]
+    assert list(ring.values) == shown["token_types"]["tokens"].to_list() and ring.hole == 0.5
 
 
 def test_cost_per_conversation_divides_the_conversations_cost_by_the_conversations(demo_store):

@@ -1,6 +1,5 @@
 """Usage: tokens, cost and calls of the organisation's LLM calls over time, from the daily rollups."""
 
-import plotly.express as px
 import streamlit as st
 
 from workbench import ui
@@ -32,14 +31,8 @@ with warning:
     usage_ui.unpriced_warning(ctx, f, shown["unpriced"])
 
 usage_ui.chart(
-    px.bar(
-        series.to_pandas(),
-        x="day",
-        y=measure,
-        color=stack,
-        custom_data=[stack],
-        labels=usage_ui.LABELS,
-        title=f"{measure.title()} per day by {stack}: click a bar or draw a box over days",
+    usage_ui.stacked_bars(
+        series, measure, stack, f"{measure.title()} per day by {stack}: click a bar or draw a box over days"
     ),
     series,
     "usage.time",
@@ -49,25 +42,8 @@ usage_ui.chart(
 )
 for col, (by, frame) in zip(st.columns(3), breakdowns.items(), strict=True):
     with col:
-        usage_ui.chart(
-            px.bar(
-                frame.to_pandas(),
-                x="cost_usd",
-                y=by,
-                orientation="h",
-                title=f"Cost by {by}",
-                hover_data=usage_ui.BREAKDOWN_HOVER,
-                labels=usage_ui.LABELS,
-            ).update_yaxes(title=None, autorange="reversed"),
-            frame,
-            f"usage.by.{by}",
-            f,
-            lambda sel, by=by: {by: sel.points[0]["y"]},
-        )
+        to_drill = lambda sel, by=by: {by: sel.points[0]["y"]}  # noqa: E731
+        usage_ui.chart(usage_ui.cost_bars(frame, by), frame, f"usage.by.{by}", f, to_drill)
 
-st.plotly_chart(
-    px.pie(kinds.to_pandas(), names="token_type", values="tokens", hole=0.5, title="Tokens by type",
-           labels=usage_ui.LABELS),
-    key="usage.kinds",
-)
+st.plotly_chart(usage_ui.token_pie(kinds), key="usage.kinds")
 ui.exports(kinds, "token-types", key="usage.kinds.x")
