@@ -42,8 +42,7 @@ usage_ui.chart(
 )
 for col, (by, frame) in zip(st.columns(3), breakdowns.items(), strict=True):
     with col:
-        to_drill = lambda sel, by=by: {by: sel.points[0]["y"]}  # noqa: E731
-        usage_ui.chart(usage_ui.cost_bars(frame, by), frame, f"usage.by.{by}", f, to_drill)
+        usage_ui.chart(usage_ui.cost_bars(frame, by), frame, f"usage.by.{by}", f, usage_ui.by_bar(by))
 
 st.plotly_chart(usage_ui.token_pie(kinds), key="usage.kinds")
 ui.exports(kinds, "token-types", key="usage.kinds.x")

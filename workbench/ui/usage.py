@@ -273,10 +273,8 @@ def chart(fig, data: pl.DataFrame, key: str, f: usage.Filters, to_drill, box: bo
     ui.exports(data, key.replace(".", "-"), key=f"{key}.x")
 
 
-# Plotly's graph objects, not plotly express: express took 17-50 ms a figure here (its data-frame
-# machinery), half of a Usage page's render; these figures take a few
-
-
+# The Usage page's figures are plotly's graph objects, not plotly express: express took 17-66 ms a
+# figure here (its data-frame machinery), most of the page's render; these take a few.
 def stacked_bars(frame: pl.DataFrame, measure: str, stack: str, title: str) -> go.Figure:
     """The measure per day, stacked by `stack` (a trace per value, in order of appearance), each
     bar carrying its `stack` value (customdata) for the drill-down."""
@@ -323,6 +321,11 @@ def by_day(stack: str):
         return {"day": date.fromisoformat(str(point["x"])[:10]), stack: point["customdata"][0]}
 
     return to_drill
+
+
+def by_bar(by: str):
+    """The drill-down of a cost bar: its `by` value."""
+    return lambda sel: {by: sel.points[0]["y"]}
 
 
 def drill(f: usage.Filters) -> dict:

@@ -195,16 +195,16 @@ def totals(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters) -> dict:
         params * 3,
     )
     names = [column[0] for column in rows.description]
-    calls = ("calls", "tokens", "cost", "unpriced_calls", "errors", "mean_latency_ms", "active_users")
-    empty = dict.fromkeys(calls, 0) | {"mean_latency_ms": None, "p95_latency_ms": None, "conversations": 0,
-                                       "conversation_calls": 0, "conversation_cost": 0.0,
-                                       "cost_per_conversation": None}
+    figures = ("calls", "tokens", "cost", "unpriced_calls", "errors", "mean_latency_ms", "active_users")
+    empty = dict.fromkeys(figures, 0) | {"mean_latency_ms": None, "p95_latency_ms": None, "conversations": 0,
+                                         "conversation_calls": 0, "conversation_cost": 0.0,
+                                         "cost_per_conversation": None}
     out = {key: dict(empty) for key in ("current", "previous")}
     for row in rows.fetchall():
         got = dict(zip(names, row, strict=True))
         part = out["current" if got["current"] else "previous"]
         if got["calls"] is not None:  # the period has calls
-            part |= {k: got[k] for k in calls}
+            part |= {k: got[k] for k in figures}
         if got["conversations"] is not None:  # an unpriced call makes it unknown, never $0
             n = got["conversations"]
             known = None if got["conversation_unpriced"] else got["conversation_cost"]
