@@ -12,6 +12,9 @@ For each query the Usage page runs (last 30 days, Northwind, as the manager mike
 p95 over 30 runs, then the same query with every rollup replaced by a view that aggregates the raw
 llm_calls rows on the fly (the baseline: the dashboard without rollups). Then the time of the
 whole page rendered headless by Streamlit's AppTest (server side, every chart and table built).
+
+With --finest, every usage query reads usage_daily, as the release before the smaller rollups
+(usage_model_daily, usage_project_user_daily) did: their baseline, in the same run.
 """
 
 import argparse
@@ -110,7 +113,11 @@ def main() -> None:
     parser.add_argument("--add", type=int, default=0, help="with --home: write this many calls first")
     parser.add_argument("--runs", type=int, default=RUNS, help="timed runs of each query")
     parser.add_argument("--no-raw", action="store_true", help="skip the baseline without rollups")
+    parser.add_argument("--finest", action="store_true", help="read only the finest rollups (the baseline"
+                        " of the smaller ones)")
     args = parser.parse_args()
+    if args.finest:
+        rollup.USAGE = ("usage_daily",)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Settings(home=args.home or Path(tmp) / "home", embedding_backend="hash")
         store = home.open_store(cfg)

@@ -9,6 +9,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+import duckdb
 import psycopg
 import pytest
 
@@ -66,10 +67,10 @@ def test_an_older_team_database_is_brought_up_to_this_release_keeping_its_rows(p
                           ["Old", "old"]).fetchone()
         con.execute("INSERT INTO api_keys (org_id, name, key_prefix, key_hash) VALUES (%s, 'k', 'wb_', 'h')",
                     org)
-    assert teamdb.create(url, lake_path=lake_in(tmp_path)) == ["015"]
+    assert teamdb.create(url, lake_path=lake_in(tmp_path)) == ["015", "016"]
     with psycopg.connect(url) as con:
         assert con.execute("SELECT role FROM api_keys").fetchall() == [("viewer",)]
-        assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == ("015",)
+        assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == ("016",)
     fresh = empty_database(postgres)
     teamdb.create(fresh, lake_path=lake_in(tmp_path))
     assert schema(url) == schema(fresh)  # the same columns, defaults, indexes, views, role rights
@@ -123,7 +124,41 @@ def test_a_migration_that_would_lose_data_or_fails_changes_nothing(postgres, tmp
         teamdb.create(url, migrations(tmp_path / "new", "999", extra), lake_path=lake_in(tmp_path))
     assert schema(url) == before
     with psycopg.connect(url) as con:
-        assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == ("015",)
+        assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == ("016",)
+
+
+def lake_of(url: str) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    teamdb._attach(con, url)
+    teamdb._attach_lake(con, url)
+    return con
+
+
+def test_the_rollups_a_migration_adds_to_the_lake_are_filled_from_the_lakes_rows(postgres, tmp_path):
+    url = empty_database(postgres)
+    assert teamdb.create(url, migrations(tmp_path / "old", "015"), lake_path=lake_in(tmp_path))[-1] == "015"
+    lake = lake_of(url)  # the release before wrote usage_daily only
+    lake.execute(f"INSERT INTO {teamdb.LAKE}.usage_daily SELECT DATE '2026-11-01' + (i % 10)::INTEGER,"
+                 " 1 + i % 2, i % 3, i % 7, 'openai', 'gpt-4.1', 'chat', 2, 1, 0, 10, 5, 0, 0, 15, 0.5,"
+                 " 0, 0, 100, 1 FROM range(90) t(i)")
+    sums = "sum(calls), sum(cost_usd) FROM {} GROUP BY ALL ORDER BY ALL"
+    by_model = f"SELECT day, org_id, provider, model, {sums}"
+    by_people = f"SELECT day, org_id, project_id, user_id, {sums}"
+    want = [lake.execute(sql.format(f"{teamdb.LAKE}.usage_daily")).fetchall()
+            for sql in (by_model, by_people)]
+    lake.close()
+    teamdb.release_all()
+    assert teamdb.create(url, lake_path=lake_in(tmp_path)) == ["016"]
+    lake = lake_of(url)
+    assert lake.execute(by_model.format(f"{teamdb.LAKE}.usage_model_daily")).fetchall() == want[0]
+    assert lake.execute(by_people.format(f"{teamdb.LAKE}.usage_project_user_daily")).fetchall() == want[1]
+    assert len(want[0]) == 10 and len(want[1]) == 90  # the days' and the people's keys
+    lake.close()
+    with psycopg.connect(url) as con:  # in the lake only, and their merges are counted from nothing
+        for table in ("usage_model_daily", "usage_project_user_daily"):
+            assert con.execute(f"SELECT to_regclass('public.{table}')").fetchone() == (None,)
+            assert con.execute("SELECT compacted_rows FROM usage_rollup_state WHERE table_name = %s",
+                               [table]).fetchone() == (0,)
 
 
 def test_a_database_made_by_a_newer_release_is_refused(postgres, tmp_path):

@@ -242,6 +242,62 @@ def test_the_page_s_one_query_gives_each_query_s_answer(demo_store, stack, measu
     assert len(by_model) > 3
 
 
+def test_the_smaller_rollups_answer_as_usage_daily_would(demo_store, monkeypatch):
+    """A query reads the smallest rollup that holds its filters' and groupings' columns; with only
+    the finest ones (usage_daily and its latency histogram) every answer is the same."""
+    from workbench.usage import budgets
+
+    with demo_store.connect() as con:
+        mike = auth.context_for(con, "mike")
+        opts = usage.options(mike, con)
+        filters = [
+            LAST_30,
+            usage.Filters(LAST_30.start, LAST_30.end, users=tuple(opts["users"][:2])),
+            usage.Filters(LAST_30.start, LAST_30.end, models=tuple(opts["models"][:2])),
+            usage.Filters(LAST_30.start, LAST_30.end, projects=tuple(opts["projects"][:1]),
+                          operations=("chat",)),
+            usage.Filters(LAST_30.start, LAST_30.end, extra={"user": opts["users"][0]}),
+            usage.Filters(date(2001, 1, 1), date(2001, 2, 1)),
+        ]
+
+        def answers() -> list:
+            out = [budgets.budget_status(mike, con, today=TODAY), budgets.anomalies(mike, con, today=TODAY)]
+            for f in filters:
+                out.append(usage.totals(mike, con, f))
+                for by in ("provider", "user"):
+                    charts = usage.charts(mike, con, f, by=by, measure="cost")
+                    out += [charts[key].rows() for key in sorted(charts)]
+                out.append(usage.top_users(mike, con, f).rows())
+                out.append(usage.latency_percentiles(mike, con, f, by="model").rows())
+            return out
+
+        small = answers()
+        assert usage._usage_table(LAST_30) == "usage_model_daily"
+        assert usage._usage_table(filters[1]) == "usage_project_user_daily"
+        assert usage._usage_table(filters[3]) == "usage_daily"
+        assert len(budgets.list_budgets(mike, con)) >= 3  # the organisation's, a project's, a user's
+        monkeypatch.setattr(rollup, "USAGE", ("usage_daily",))
+        monkeypatch.setattr(rollup, "LATENCY", ("usage_latency_daily",))
+        assert usage._usage_table(LAST_30) == "usage_daily"
+        assert_same(answers(), small)
+
+
+def assert_same(got, want, where="") -> None:
+    """`got` equals `want` but for the last digits of a float (sums in another order)."""
+    if isinstance(want, float) and isinstance(got, float):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12), where
+    elif isinstance(want, dict) and isinstance(got, dict):
+        assert list(got) == list(want), where
+        for key in want:
+            assert_same(got[key], want[key], f"{where}.{key}")
+    elif isinstance(want, list | tuple) and isinstance(got, list | tuple):
+        assert len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert_same(g, w, f"{where}[{i}]")
+    else:
+        assert got == want, where
+
+
 def test_a_drill_down_returns_exactly_the_calls_behind_the_bar(demo_store):
     day = TODAY - timedelta(days=3)
     with demo_store.connect() as con:

@@ -51,7 +51,8 @@ STATE = "state"
 LAKE = "lake"
 LAKE_METADATA = "ducklake"  # the PostgreSQL schema of the lake's catalog
 # The facts kept in the lake: no keys, only appended to or deleted from by filter (usage/rollup.py)
-LAKE_TABLES = ("usage_daily", "usage_latency_daily", "usage_latency_model_daily", "usage_conversation_daily")
+LAKE_TABLES = ("usage_daily", "usage_model_daily", "usage_project_user_daily", "usage_latency_daily",
+               "usage_latency_model_daily", "usage_conversation_daily")
 # PostgreSQL's tables, then views: the lake's tables are read through views of the same name in
 # `memory.main` and written by their full name (TeamCursor), because a lake in the search path
 # made every query read the lake's snapshot from PostgreSQL: 7 ms for a one-row query, not 2
@@ -121,9 +122,10 @@ def create(url: str, sql_dir: Path = db.SQL_DIR, lake_path: str = "",
     found = _versions_at(url)
     if found is not None:
         applied = upgrade(url, found, sql_dir)
-        mem = _schema_upto(sorted(sql_dir.glob("[0-9][0-9][0-9]_*.sql")))
+        files = sorted(sql_dir.glob("[0-9][0-9][0-9]_*.sql"))
+        mem = _schema_upto(files)
         try:
-            ensure_lake(url, mem, lake_path, storage_options, lake_options)
+            ensure_lake(url, mem, lake_path, storage_options, lake_options, _lake_fills(files[len(found):]))
         finally:
             mem.close()
         return applied
@@ -138,11 +140,14 @@ def create(url: str, sql_dir: Path = db.SQL_DIR, lake_path: str = "",
 
 
 def ensure_lake(url: str, mem: duckdb.DuckDBPyConnection, lake_path: str = "",
-                storage_options: dict | None = None, lake_options: dict | None = None) -> None:
+                storage_options: dict | None = None, lake_options: dict | None = None,
+                fills: dict[str, list[str]] | None = None) -> None:
     """Make the lake's catalog (its files under `lake_path`) and the lake tables of the migrations
     applied to `mem` where they are missing, add the columns a migration added, and move a lake
     table that an older release kept in PostgreSQL into the lake (its rows copied, then the table
-    dropped from PostgreSQL)."""
+    dropped from PostgreSQL). A lake table made here gets the rows its migration's statements
+    `fills[table]` write, from the other lake tables, in the same lake transaction (a failure
+    leaves no table, and the next `init` makes it again)."""
     exists = _lake_at(url)
     if not exists and not lake_path:
         raise WorkbenchError("The team database has no lake yet: say where its files go "
@@ -169,6 +174,9 @@ def ensure_lake(url: str, mem: duckdb.DuckDBPyConnection, lake_path: str = "",
                     names = ", ".join(f'"{c}"' for c in catalog["columns"][table])
                     con.execute(f'INSERT INTO {_in_lake(table)} ({names}) SELECT {names}'
                                 f' FROM {STATE}.public."{table}"')
+                else:  # a new table, filled from the other lake tables by its migration
+                    for statement in (fills or {}).get(table, []):
+                        con.execute(statement)
                 continue
             for column, (kind, default, _nullable) in catalog["columns"][table].items():
                 if column not in have[table]:  # the lake cannot add a NOT NULL column to rows it holds
@@ -218,12 +226,15 @@ def upgrade(url: str, found: list[str], sql_dir: Path = db.SQL_DIR) -> list[str]
         for number, path in enumerate(files[len(found):], start=len(found) + 1):
             after = _schema_upto(files[:number])
             try:
-                for statement in _schema_changes(before, after, path.name):
+                changes = _schema_changes(before, after, path.name)
+                for statement in changes:
                     _postgres_execute(con, statement)
-                con.execute("CALL pg_clear_cache()")
+                if changes:  # cleared with nothing changed, the next statement failed here ("another
+                    # command is already in progress")
+                    con.execute("CALL pg_clear_cache()")
                 for statement in con.extract_statements(path.read_text()):
-                    if statement.type in _DATA_STATEMENTS:
-                        con.execute(statement.query)
+                    if statement.type in _DATA_STATEMENTS and not _lake_target(statement.query):
+                        con.execute(statement.query)  # a lake table's rows: ensure_lake
                 version, name = path.stem.split("_", 1)
                 con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
             except duckdb.Error as exc:
@@ -245,6 +256,28 @@ def upgrade(url: str, found: list[str], sql_dir: Path = db.SQL_DIR) -> list[str]
 
 
 _DATA_STATEMENTS = {duckdb.StatementType.INSERT, duckdb.StatementType.UPDATE, duckdb.StatementType.DELETE}
+
+
+def _lake_target(sql: str) -> str | None:
+    """The lake table a data statement writes, if it writes one."""
+    found = re.match(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", sql, re.IGNORECASE)
+    return found[1].lower() if found and found[1].lower() in LAKE_TABLES else None
+
+
+def _lake_fills(files: list[Path]) -> dict[str, list[str]]:
+    """table -> the statements of these migrations that write that lake table (run by ensure_lake
+    in the lake, where a new rollup is filled from the others)."""
+    fills: dict[str, list[str]] = {}
+    con = duckdb.connect(":memory:")
+    try:
+        for path in files:
+            for statement in con.extract_statements(path.read_text()):
+                table = _lake_target(statement.query) if statement.type in _DATA_STATEMENTS else None
+                if table:
+                    fills.setdefault(table, []).append(statement.query)
+    finally:
+        con.close()
+    return fills
 
 
 def _schema_upto(files: list[Path]) -> duckdb.DuckDBPyConnection:

@@ -82,6 +82,10 @@ LINKS = (
     Link("usage_latency_daily", "org_id", "organizations", "cascade"),
     Link("usage_latency_daily", "user_id", "users", "cascade"),
     Link("usage_latency_daily", "project_id", "projects", "set_null"),
+    Link("usage_model_daily", "org_id", "organizations", "cascade"),
+    Link("usage_project_user_daily", "org_id", "organizations", "cascade"),
+    Link("usage_project_user_daily", "user_id", "users", "cascade"),
+    Link("usage_project_user_daily", "project_id", "projects", "set_null"),
     Link("usage_latency_model_daily", "org_id", "organizations", "cascade"),
     Link("usage_conversation_daily", "org_id", "organizations", "cascade"),
     Link("usage_conversation_daily", "user_id", "users", "cascade"),
@@ -112,7 +116,7 @@ def delete_cascade(
 ) -> dict[str, int]:
     """Delete rows of `table` matching `where` and everything that hangs off them, children
     first, all in one transaction. Returns the number of rows deleted per table. Rollups are the
-    caller's: a delete of users' llm_calls rebuilds usage_latency_model_daily (documents.delete_user)."""
+    caller's: a delete of users' llm_calls rebuilds the rollups without users (documents.delete_user)."""
     counts: dict[str, int] = {}
     with atomic(con):
         _delete(con, table, where, list(params or []), counts)

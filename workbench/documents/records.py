@@ -195,8 +195,8 @@ def delete_user(ctx: Context, con: duckdb.DuckDBPyConnection, username: str, *, 
     with atomic(con):
         purged = purge_owned_by(con, settings, vectors, user_id)
         deleted = relations.delete_cascade(con, "users", "id = ?", [user_id])
-        if deleted.get("llm_calls"):  # the one rollup without user_id follows by a rebuild
-            rollup.rebuild(con, ctx.org_id, tables=("usage_latency_model_daily",))
+        if deleted.get("llm_calls"):  # the rollups without user_id follow by a rebuild
+            rollup.rebuild(con, ctx.org_id, tables=rollup.WITHOUT_USERS)
         audit.record(ctx, con, "user.delete", username, rows=sum(deleted.values()))
     for table, n in purged.items():
         deleted[table] = deleted.get(table, 0) + n

@@ -8,6 +8,7 @@ import duckdb
 import polars as pl
 
 from workbench.accounts.context import Context
+from workbench.usage import rollup
 
 # Each KPI: (key, label, the permission of the page it links to, SQL of a daily series).
 # Every query is filtered by the acting user's organisation; ? are (org_id, start, end).
@@ -25,13 +26,14 @@ KPIS = [
     # LLM usage (tokens, cost, active users) comes from one query on the daily rollups: USAGE_SQL
 ]
 USAGE_KPIS = [("tokens", "Tokens"), ("cost", "Cost (USD)"), ("active_users", "Active users")]
-# the rollups (rollup.py) of both periods in one pass: a row per day, then a row per period (its
-# distinct users are not the sum of the days'); ? are (start, org_id, previous start, end)
+# the smallest rollup with users (rollup.py), both periods in one pass: a row per day, then a row
+# per period (its distinct users are not the sum of the days'); ? are (start, org_id, previous
+# start, end)
 USAGE_SQL = (
     "SELECT day, current, coalesce(sum(total_tokens), 0)::DOUBLE, coalesce(sum(cost_usd), 0)::DOUBLE,"
     " count(DISTINCT user_id)::DOUBLE, coalesce(sum(unpriced_calls), 0)::BIGINT"
     " FROM (SELECT day, day >= ? AS current, user_id, total_tokens, cost_usd, unpriced_calls"
-    " FROM usage_daily WHERE org_id = ? AND day >= ? AND day < ?)"
+    " FROM {users} WHERE org_id = ? AND day >= ? AND day < ?)"
     " GROUP BY GROUPING SETS ((day), (current))"
 )
 
@@ -67,7 +69,8 @@ def _kpi(key: str, label: str, permission: str, frame: pl.DataFrame, start: date
 
 def _usage(ctx: Context, con: duckdb.DuckDBPyConnection, prev: date, start: date, end: date,
            days: int) -> list[dict]:
-    rows = con.execute(USAGE_SQL, [start, ctx.org_id, prev, end]).fetchall()
+    by_user = rollup.smallest(rollup.USAGE, {"user_id"})
+    rows = con.execute(USAGE_SQL.format(users=by_user), [start, ctx.org_id, prev, end]).fetchall()
     daily = [r for r in rows if r[0] is not None]
     periods = {r[1]: r for r in rows if r[0] is None and r[1] is not None}
     out = []

@@ -182,7 +182,8 @@ def totals(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters) -> dict:
         f" coalesce(sum(total_tokens), 0)::BIGINT AS tokens, {PRICED_COST} AS cost,"
         " coalesce(sum(unpriced_calls), 0)::BIGINT AS unpriced_calls, coalesce(sum(error_calls), 0)::BIGINT"
         " AS errors, round(sum(latency_ms_sum) / nullif(sum(latency_calls), 0))::BIGINT AS mean_latency_ms,"
-        f" count(DISTINCT user_id) AS active_users FROM usage_daily r WHERE {where} GROUP BY ALL),"
+        f" count(DISTINCT user_id) AS active_users FROM {_usage_table(both, ('user',))} r WHERE {where}"
+        " GROUP BY ALL),"
         f" c AS (SELECT {now}, count(DISTINCT conversation_id) AS conversations,"
         " coalesce(sum(calls), 0)::BIGINT AS conversation_calls,"
         " coalesce(sum(cost_usd), 0) AS conversation_cost,"
@@ -216,13 +217,25 @@ def totals(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters) -> dict:
     return out
 
 
+def _needs(f: Filters, dims=()) -> set[str]:
+    """The rollup key columns that `f` and a grouping by `dims` read (besides day and org)."""
+    named = {DIMENSIONS[d][0] for d in (*dims, *f.extra) if d in DIMENSIONS}
+    filtered = {column for values, column in ((f.providers, "provider"), (f.models, "model"),
+                (f.operations, "operation_type"), (f.projects, "project_id"), (f.users, "user_id")) if values}
+    return named | filtered
+
+
+def _usage_table(f: Filters, dims=()) -> str:
+    """The smallest usage rollup that answers `f` grouped by `dims`."""
+    return rollup.smallest(rollup.USAGE, _needs(f, dims))
+
+
 def _latency_table(f: Filters, by: str | None = None) -> str:
-    """The latency histogram that answers: the small one unless a project or user is involved."""
-    involved = f.projects or f.users or by in ("project", "user") or {"project", "user"} & set(f.extra)
-    return "usage_latency_daily" if involved else "usage_latency_model_daily"
+    """The smallest latency histogram that answers `f` grouped by `by`."""
+    return rollup.smallest(rollup.LATENCY, _needs(f, (by,)))
 
 
-# The sums of usage_daily that a grouping of the Usage page shows (over_time, breakdown,
+# The sums of the usage rollups that a grouping of the Usage page shows (over_time, breakdown,
 # token_types, unpriced): name -> SQL; a query computes those its groupings need
 _SUMS = {
     "calls": "sum(r.calls)::BIGINT",
@@ -258,7 +271,7 @@ def _groupings(
     sets: dict[str, tuple[str, ...]],
     sums: tuple[str, ...],
 ) -> dict[str, pl.DataFrame]:
-    """For each name in `sets`, usage_daily's `sums` (names of `_SUMS`) under `f` grouped by its
+    """For each name in `sets`, the usage rollup's `sums` (names of `_SUMS`) under `f` grouped by its
     dimensions ('day' or a name of DIMENSIONS; () for one row of the whole), each dimension
     labelled: all of them from one pass (GROUPING SETS). One query instead of one per grouping
     matters on the team profile, where each query of the lake first reads the lake's catalog
@@ -271,7 +284,7 @@ def _groupings(
     groupings = ", ".join(dict.fromkeys(f"({', '.join(keys[d] for d in g)})" for g in sets.values()))
     inner = (
         f"SELECT {columns}{', ' if columns else ''}{', '.join(f'{_SUMS[c]} AS {c}' for c in sums)}"
-        f" FROM usage_daily r WHERE {where}"
+        f" FROM {_usage_table(f, dims)} r WHERE {where}"
         f" GROUP BY GROUPING SETS ({groupings})"
     )
     labelled = [_label(name, f"a.k_{name}", f"n{i}") for i, name in enumerate(dims)]
@@ -450,7 +463,7 @@ def top_users(ctx: Context, con: duckdb.DuckDBPyConnection, f: Filters, *, limit
         " sum(r.total_tokens)::BIGINT AS tokens, "
         f"{PRICED_COST} AS cost_usd,"
         " sum(r.unpriced_calls)::BIGINT AS unpriced_calls"
-        f" FROM usage_daily r WHERE {where} GROUP BY ALL ORDER BY cost_usd DESC, tokens DESC"
+        f" FROM {_usage_table(f, ('user',))} r WHERE {where} GROUP BY ALL ORDER BY cost_usd DESC, tokens DESC"
         " LIMIT ?) a LEFT JOIN users u ON u.id = a.k ORDER BY a.cost_usd DESC, a.tokens DESC",
         params + [limit],
     )
@@ -483,8 +496,8 @@ def options(ctx: Context, con: duckdb.DuckDBPyConnection) -> dict[str, list[str]
     ctx.require("usage:read")
     distinct = con.execute(
         "SELECT list(DISTINCT provider ORDER BY provider), list(DISTINCT model ORDER BY model),"
-        " list(DISTINCT operation_type ORDER BY operation_type) FROM usage_daily"
-        " WHERE org_id = ?",
+        " list(DISTINCT operation_type ORDER BY operation_type)"
+        f" FROM {rollup.smallest(rollup.USAGE, {'provider', 'model', 'operation_type'})} WHERE org_id = ?",
         [ctx.org_id],
     ).fetchall()[0]
     names = con.execute(

@@ -18,35 +18,36 @@ from workbench.errors import WorkbenchError
 
 LATENCY_BASE = 1.05  # histogram buckets 5% wide: a percentile is within 2.5% of the exact one
 KEYS = ("day", "org_id", "project_id", "user_id", "provider", "model", "operation_type")
-
 MODEL_KEYS = ("day", "org_id", "provider", "model", "operation_type")
+PEOPLE_KEYS = ("day", "org_id", "project_id", "user_id")
+USAGE_MEASURES = (
+    ("calls", "count(*)"),
+    ("error_calls", "count(*) FILTER (WHERE status <> 'ok')"),
+    ("estimated_calls", "count(*) FILTER (WHERE tokens_estimated)"),
+    ("prompt_tokens", "sum(prompt_tokens)"),
+    ("completion_tokens", "sum(completion_tokens)"),
+    ("cached_tokens", "sum(cached_tokens)"),
+    ("embedding_tokens", "sum(embedding_tokens)"),
+    ("total_tokens", "sum(total_tokens)"),
+    ("cost_usd", "coalesce(sum(cost_usd), 0)"),
+    ("unpriced_calls", "count(*) FILTER (WHERE cost_usd IS NULL)"),
+    ("unpriced_tokens", "coalesce(sum(total_tokens) FILTER (WHERE cost_usd IS NULL), 0)"),
+    ("latency_ms_sum", "coalesce(sum(latency_ms), 0)"),
+    ("latency_calls", "count(latency_ms)"),
+)
 # table -> (key columns, measures as (column, SQL over llm_calls), extra filter)
 TABLES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...], str]] = {
-    "usage_daily": (
-        KEYS,
-        (
-            ("calls", "count(*)"),
-            ("error_calls", "count(*) FILTER (WHERE status <> 'ok')"),
-            ("estimated_calls", "count(*) FILTER (WHERE tokens_estimated)"),
-            ("prompt_tokens", "sum(prompt_tokens)"),
-            ("completion_tokens", "sum(completion_tokens)"),
-            ("cached_tokens", "sum(cached_tokens)"),
-            ("embedding_tokens", "sum(embedding_tokens)"),
-            ("total_tokens", "sum(total_tokens)"),
-            ("cost_usd", "coalesce(sum(cost_usd), 0)"),
-            ("unpriced_calls", "count(*) FILTER (WHERE cost_usd IS NULL)"),
-            ("unpriced_tokens", "coalesce(sum(total_tokens) FILTER (WHERE cost_usd IS NULL), 0)"),
-            ("latency_ms_sum", "coalesce(sum(latency_ms), 0)"),
-            ("latency_calls", "count(latency_ms)"),
-        ),
-        "",
-    ),
+    "usage_daily": (KEYS, USAGE_MEASURES, ""),
+    # the same at coarser keys, for the queries that need no finer one (`smallest`): at ten million
+    # calls 3.6 thousand and 200 thousand rows instead of 1.7 million
+    "usage_model_daily": (MODEL_KEYS, USAGE_MEASURES, ""),
+    "usage_project_user_daily": (PEOPLE_KEYS, USAGE_MEASURES, ""),
     "usage_latency_daily": (
         (*KEYS, "bucket"),
         (("calls", "count(*)"),),
         " AND latency_ms IS NOT NULL",
     ),
-    # the same without project and user: 20x fewer rows for the unfiltered page
+    # the same without project and user
     "usage_latency_model_daily": (
         (*MODEL_KEYS, "bucket"),
         (("calls", "count(*)"),),
@@ -63,12 +64,21 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...], str]] = {
         " AND conversation_id IS NOT NULL",
     ),
 }
+# the usage sums and the latency histograms, each from its smallest rollup to its finest
+USAGE = ("usage_model_daily", "usage_project_user_daily", "usage_daily")
+LATENCY = ("usage_latency_model_daily", "usage_latency_daily")
+WITHOUT_USERS = tuple(table for table, (keys, _m, _f) in TABLES.items() if "user_id" not in keys)
 _SOURCE = {
     "day": "created_at::DATE",
     "bucket": f"round(ln(greatest(latency_ms, 1)) / ln({LATENCY_BASE}))::SMALLINT",
 }
 COMPACT_AFTER = 20_000  # rows added since the last compaction
 _compacting = threading.Lock()
+
+
+def smallest(tables: tuple[str, ...], columns: set[str]) -> str:
+    """The first of `tables` (smallest first) whose keys hold every one of `columns`."""
+    return next(table for table in tables if columns <= set(TABLES[table][0]))
 
 
 def _aggregate(table: str, where: str) -> str:
@@ -104,7 +114,16 @@ def rebuild(
     tables: tuple[str, ...] = tuple(TABLES),
 ) -> None:
     """Recompute the rollups (these tables) from the raw rows, for this organisation, the days
-    from `since` and these providers (everything when all are None), in one transaction."""
+    from `since` and these providers (everything when all are None), in one transaction. A rollup
+    without the provider (usage_project_user_daily) is recomputed for all providers of those days."""
+    with atomic(con):
+        by_provider = tuple(table for table in tables if "provider" in TABLES[table][0])
+        _recompute(con, by_provider, org_id, since, providers)
+        _recompute(con, tuple(t for t in tables if t not in by_provider), org_id, since, None)
+
+
+def _recompute(con, tables: tuple[str, ...], org_id: int | None, since: date | None,
+               providers: list[str] | None) -> None:
     rollup_where, raw_where, params = ["true"], ["true"], []
     if org_id is not None:
         rollup_where.append("org_id = ?")
@@ -119,9 +138,9 @@ def rebuild(
         rollup_where.append(f"provider IN ({marks})")
         raw_where.append(f"provider IN ({marks})")
         params.extend(providers)
-    with atomic(con):
-        for table in tables:
-            con.execute(f"DELETE FROM {table} WHERE {' AND '.join(rollup_where)}", params)
+    for table in tables:
+        con.execute(f"DELETE FROM {table} WHERE {' AND '.join(rollup_where)}", params)
+    if tables:
         add(con, " AND ".join(raw_where), params, tables)
 
 
