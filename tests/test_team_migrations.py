@@ -153,6 +153,12 @@ def test_the_rollups_a_migration_adds_to_the_lake_are_filled_from_the_lakes_rows
     assert lake.execute(by_model.format(f"{teamdb.LAKE}.usage_model_daily")).fetchall() == want[0]
     assert lake.execute(by_people.format(f"{teamdb.LAKE}.usage_project_user_daily")).fetchall() == want[1]
     assert len(want[0]) == 10 and len(want[1]) == 90  # the days' and the people's keys
+    lake.execute(f"DROP TABLE {teamdb.LAKE}.usage_model_daily")  # as if the lake's part had failed
+    lake.close()
+    teamdb.release_all()
+    assert teamdb.create(url, lake_path=lake_in(tmp_path)) == []  # the next init makes and fills it
+    lake = lake_of(url)
+    assert lake.execute(by_model.format(f"{teamdb.LAKE}.usage_model_daily")).fetchall() == want[0]
     lake.close()
     with psycopg.connect(url) as con:  # in the lake only, and their merges are counted from nothing
         for table in ("usage_model_daily", "usage_project_user_daily"):

@@ -125,7 +125,7 @@ def create(url: str, sql_dir: Path = db.SQL_DIR, lake_path: str = "",
         files = sorted(sql_dir.glob("[0-9][0-9][0-9]_*.sql"))
         mem = _schema_upto(files)
         try:
-            ensure_lake(url, mem, lake_path, storage_options, lake_options, _lake_fills(files[len(found):]))
+            ensure_lake(url, mem, lake_path, storage_options, lake_options, _lake_fills(files))
         finally:
             mem.close()
         return applied
@@ -145,9 +145,9 @@ def ensure_lake(url: str, mem: duckdb.DuckDBPyConnection, lake_path: str = "",
     """Make the lake's catalog (its files under `lake_path`) and the lake tables of the migrations
     applied to `mem` where they are missing, add the columns a migration added, and move a lake
     table that an older release kept in PostgreSQL into the lake (its rows copied, then the table
-    dropped from PostgreSQL). A lake table made here gets the rows its migration's statements
-    `fills[table]` write, from the other lake tables, in the same lake transaction (a failure
-    leaves no table, and the next `init` makes it again)."""
+    dropped from PostgreSQL). A lake table made here otherwise gets the rows that the migration
+    making it writes (`fills[table]`), from the other lake tables, in the same lake transaction: a
+    failure leaves no table, and the next `init` makes and fills it again."""
     exists = _lake_at(url)
     if not exists and not lake_path:
         raise WorkbenchError("The team database has no lake yet: say where its files go "
@@ -258,22 +258,34 @@ def upgrade(url: str, found: list[str], sql_dir: Path = db.SQL_DIR) -> list[str]
 _DATA_STATEMENTS = {duckdb.StatementType.INSERT, duckdb.StatementType.UPDATE, duckdb.StatementType.DELETE}
 
 
+_LEADING_COMMENTS = re.compile(r"(\s*--[^\n]*(\n|$))*\s*")
+
+
+def _first_name(sql: str, verbs: str) -> str | None:
+    """The table named after `verbs` (a pattern) at the start of a statement, past its comments."""
+    found = re.match(rf"(?:{verbs})\s+\"?(\w+)", _LEADING_COMMENTS.sub("", sql, 1), re.IGNORECASE)
+    return found[1].lower() if found else None
+
+
 def _lake_target(sql: str) -> str | None:
     """The lake table a data statement writes, if it writes one."""
-    found = re.match(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", sql, re.IGNORECASE)
-    return found[1].lower() if found and found[1].lower() in LAKE_TABLES else None
+    table = _first_name(sql, r"INSERT\s+INTO|UPDATE|DELETE\s+FROM")
+    return table if table in LAKE_TABLES else None
 
 
 def _lake_fills(files: list[Path]) -> dict[str, list[str]]:
-    """table -> the statements of these migrations that write that lake table (run by ensure_lake
-    in the lake, where a new rollup is filled from the others)."""
+    """table -> the statements that write that lake table in the migration that makes it (run by
+    ensure_lake in the lake whenever it makes the table: a new rollup filled from the others)."""
     fills: dict[str, list[str]] = {}
     con = duckdb.connect(":memory:")
     try:
         for path in files:
-            for statement in con.extract_statements(path.read_text()):
+            statements = con.extract_statements(path.read_text())
+            made = {_first_name(s.query, r"CREATE\s+TABLE") for s in statements
+                    if s.type == duckdb.StatementType.CREATE}
+            for statement in statements:
                 table = _lake_target(statement.query) if statement.type in _DATA_STATEMENTS else None
-                if table:
+                if table and table in made:
                     fills.setdefault(table, []).append(statement.query)
     finally:
         con.close()
