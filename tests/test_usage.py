@@ -432,6 +432,27 @@ def test_doctor_finds_and_rebuilds_a_stale_rollup(demo_copy):
         assert rollup.differences(con) == []
 
 
+def test_doctor_deleting_calls_of_a_missing_user_leaves_every_rollup_equal_to_the_calls(demo_copy):
+    from workbench.ops import doctor
+
+    store, vecs = home.open_store(demo_copy), home.open_vectors(demo_copy)
+    with store.transaction() as con:  # calls, rolled up, of a user that a hand-made SQL delete removed
+        org = con.execute("SELECT org_id FROM users WHERE username = 'mike'").fetchone()[0]
+        first = con.execute("INSERT INTO llm_calls (org_id, user_id, provider, model, operation_type,"
+                            " total_tokens, created_at) SELECT ?, 99999, 'openai', 'gpt-4o', 'chat', 1000,"
+                            " TIMESTAMP '2026-11-19 10:00' + to_minutes(i) FROM range(3) t(i) RETURNING id",
+                            [org]).fetchall()
+        rollup.add(con, f"id IN ({', '.join(str(i) for (i,) in first)})")
+    with store.connect() as con:
+        assert rollup.differences(con) == []
+    found = doctor.check(demo_copy, store, vecs)
+    assert found.dangling_links["llm_calls.user_id"] == 3 and not found.stale_rollup_days
+    doctor.repair(demo_copy, store, vecs, None, found)
+    with store.connect() as con:
+        assert con.execute("SELECT count(*) FROM llm_calls WHERE user_id = 99999").fetchone() == (0,)
+        assert rollup.differences(con) == []  # usage_model_daily has no user to cascade by
+
+
 def test_an_upgraded_database_gets_its_history_priced_and_rolled_up(tmp_path):
     import shutil
 

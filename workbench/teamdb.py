@@ -232,9 +232,15 @@ def upgrade(url: str, found: list[str], sql_dir: Path = db.SQL_DIR) -> list[str]
                 if changes:  # cleared with nothing changed, the next statement failed here ("another
                     # command is already in progress")
                     con.execute("CALL pg_clear_cache()")
-                for statement in con.extract_statements(path.read_text()):
-                    if statement.type in _DATA_STATEMENTS and not _lake_target(statement.query):
-                        con.execute(statement.query)  # a lake table's rows: ensure_lake
+                statements = con.extract_statements(path.read_text())
+                for statement in statements:
+                    target = _lake_target(statement.query) if statement.type in _DATA_STATEMENTS else None
+                    if target and target not in _made(statements):
+                        raise db.MigrationError(
+                            f"Migration {path.name} writes {target}, a lake table it does not make: the"
+                            " team profile cannot apply it in place. Nothing was changed.")
+                    if statement.type in _DATA_STATEMENTS and not target:
+                        con.execute(statement.query)  # a new lake table's rows: ensure_lake
                 version, name = path.stem.split("_", 1)
                 con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
             except duckdb.Error as exc:
@@ -273,6 +279,12 @@ def _lake_target(sql: str) -> str | None:
     return table if table in LAKE_TABLES else None
 
 
+def _made(statements: list) -> set[str | None]:
+    """The tables these statements (of one migration) create."""
+    create = duckdb.StatementType.CREATE
+    return {_first_name(s.query, r"CREATE\s+TABLE") for s in statements if s.type == create}
+
+
 def _lake_fills(files: list[Path]) -> dict[str, list[str]]:
     """table -> the statements that write that lake table in the migration that makes it (run by
     ensure_lake in the lake whenever it makes the table: a new rollup filled from the others)."""
@@ -281,8 +293,7 @@ def _lake_fills(files: list[Path]) -> dict[str, list[str]]:
     try:
         for path in files:
             statements = con.extract_statements(path.read_text())
-            made = {_first_name(s.query, r"CREATE\s+TABLE") for s in statements
-                    if s.type == duckdb.StatementType.CREATE}
+            made = _made(statements)
             for statement in statements:
                 table = _lake_target(statement.query) if statement.type in _DATA_STATEMENTS else None
                 if table and table in made:

@@ -185,10 +185,14 @@ def repair(
         report.repaired.append(f"marked {len(report.missing_files)} documents with missing files as failed")
     if report.dangling_links:
         report.repaired.append(f"deleted rows with dangling links: {report.dangling_links}")
-    if report.stale_rollup_days:
+    # calls (or rollup rows) deleted for a dangling link: the rollups without that link keep their sums
+    calls_gone = any(link.split(".")[0] in ("llm_calls", *rollup.TABLES) for link in report.dangling_links)
+    if report.stale_rollup_days or calls_gone:
         with store.transaction() as con:
             rollup.rebuild(con)
-        report.repaired.append(f"rebuilt the usage rollups ({len(report.stale_rollup_days)} days differed)")
+        why = f"{len(report.stale_rollup_days)} days differed" if report.stale_rollup_days else \
+            "calls with dangling links were deleted"
+        report.repaired.append(f"rebuilt the usage rollups ({why})")
     todo = [u for u in report.stuck_documents + report.pending_documents if u not in report.missing_files]
     for doc_uuid in todo:
         outcome = ingest.process(settings, store, vectors, embedder, doc_uuid)

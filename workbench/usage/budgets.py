@@ -1,9 +1,9 @@
 """Monthly budgets, month-end spend projections, cost anomalies and plan limits.
 
 Everything reads the daily usage rollups (the smallest that holds a query's columns), never the
-raw llm_calls, and always sums over their groups (a key may repeat until a rollup is compacted). Every query is filtered by the acting
-user's organisation. Costs are over priced calls only; calls without a price are counted apart as
-`unpriced_calls`, never as $0.
+raw llm_calls, and always sums over their groups (a key may repeat until a rollup is compacted).
+Every query is filtered by the acting user's organisation. Costs are over priced calls only; calls
+without a price are counted apart as `unpriced_calls`, never as $0.
 """
 
 from __future__ import annotations
