@@ -237,35 +237,25 @@ def budget_status(
     chosen = list_budgets(ctx, con)
     if not chosen:
         return []
-    # one query for every budget: the organisation's daily cost and unpriced calls from the
-    # smallest rollup, beside each project's or user's budget as filtered sums of a finer one
-    picks, sums, scopes, params, scope_params = [], [], [], [], []  # picks: each budget's two columns
-    needs: set[str] = set()
+    # one pass over the smallest rollup that holds every budget's scope: the organisation's daily
+    # cost and unpriced calls, and each project's or user's as filtered sums beside them
+    picks, sums, params, needs = [], [], [], set()  # picks: each budget's two columns
     for b in chosen:
         scoped = {column: b[column] for column in ("project_id", "user_id") if b[column] is not None}
-        needs |= set(scoped)
         if not scoped:
             picks.append(("cost", "unpriced"))
             continue
-        i, scope = len(scopes), " AND ".join(f"{column} = ?" for column in scoped)
+        i, scope = len(sums) // 2, " AND ".join(f"{column} = ?" for column in scoped)
         sums += [f"sum(cost_usd) FILTER (WHERE {scope}) AS cost_{i}",
                  f"sum(unpriced_calls) FILTER (WHERE {scope}) AS unpriced_{i}"]
         params += 2 * list(scoped.values())
-        scopes.append(f"({scope})")
-        scope_params += scoped.values()
+        needs |= set(scoped)
         picks.append((f"cost_{i}", f"unpriced_{i}"))
-    span = [ctx.org_id, _history_from(day), day]
-    sql = ("WITH o AS (SELECT day, sum(cost_usd) AS cost, sum(unpriced_calls) AS unpriced"
-           f" FROM {rollup.smallest(rollup.USAGE, set())} WHERE org_id = ? AND day BETWEEN ? AND ?"
-           " GROUP BY day)")
-    if scopes:  # only the rows of a scoped budget, all such budgets in one pass
-        sql += (f", s AS (SELECT day, {', '.join(sums)} FROM {rollup.smallest(rollup.USAGE, needs)}"
-                f" WHERE org_id = ? AND day BETWEEN ? AND ? AND ({' OR '.join(scopes)}) GROUP BY day)"
-                " SELECT * FROM o LEFT JOIN s USING (day)")
-        params = [*span, *params, *span, *scope_params]
-    else:
-        sql, params = sql + " SELECT * FROM o", span
-    result = con.execute(sql, params)
+    result = con.execute(
+        f"SELECT day, sum(cost_usd) AS cost, sum(unpriced_calls) AS unpriced{''.join(', ' + s for s in sums)}"
+        f" FROM {rollup.smallest(rollup.USAGE, needs)} WHERE org_id = ? AND day BETWEEN ? AND ? GROUP BY day",
+        [*params, ctx.org_id, _history_from(day), day],
+    )
     names = [column[0] for column in result.description]
     rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
     out = []
