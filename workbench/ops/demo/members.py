@@ -11,7 +11,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-MEMBERS = {"northwind": 360}
+# A thousand members, about one call a weekday each: the churn holdout (a fifth of those active at
+# the cutoff, about 200) then holds 20-30 who leave, and its ROC AUC stayed 0.92-0.99 over eight
+# seeds. With 360 members at half the activity it held about 10 and swung 0.51-0.95.
+MEMBERS = {"northwind": 1000}
 DAYS = 180
 FADE_DAYS = 28
 
@@ -52,7 +55,7 @@ def activity(rng: np.random.Generator, user_ids: np.ndarray, plans: np.ndarray, 
     """The members' LLM calls: a personal daily rate, weekday rhythm, and for those who leave a
     fade over the last four weeks before their leaving day (which may lie after `end`)."""
     n = len(user_ids)
-    rate = rng.lognormal(-0.7, 0.6, n)  # calls per active weekday, about 0.6 on average
+    rate = rng.lognormal(-0.2, 0.6, n)  # calls per active weekday, about 1 on average
     quality = rng.beta(5, 2, n)  # how well the assistant answers this member's questions
     leave_p = np.where(plans == "free", 0.5, 0.25) + 0.3 * (quality < 0.55)
     leaves = rng.random(n) < leave_p
